@@ -1,0 +1,18 @@
+"""Shared pytest set-up: the TensorFlow backend, and the location of the real corpora."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+import textlstm  # noqa: F401  (pins KERAS_BACKEND before any test imports keras)
+
+SHARED_DATA = Path(os.environ.get("TEXTLSTM_SHARED_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
+
+
+@pytest.fixture
+def shared_data():
+    """The folder of real corpora beside the checkout; skips the test where it is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real corpora not found at {SHARED_DATA}")
+    return SHARED_DATA

@@ -1,0 +1,3 @@
+from textlstm.cli import main
+
+main()

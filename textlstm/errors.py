@@ -1,0 +1,11 @@
+"""The one exception type that means "the user gave us something we cannot use".
+
+The CLI prints a `UserError` as a single `error: ...` line and exits non-zero; any
+other exception is a bug in textlstm and keeps its traceback.
+"""
+
+
+class UserError(Exception):
+    """A problem with the user's input, paths or settings, explained in one line."""
+
+    exit_code = 1

@@ -1,0 +1,190 @@
+"""What textlstm's LSTM and GRU share: dropout masks, kernel dispatch, time-major plumbing.
+
+A cell (one timestep) holds the weights and the gate equations; the sequence layer,
+a `keras.layers.RNN`, loops over it. The loop is one of three kernels chosen by
+`dispatch.kernel_plan`; the layer records the one it used in `kernel_used`.
+"""
+
+import keras
+import tensorflow as tf
+
+from textlstm.layers import dispatch
+
+
+class DropoutCellMixin:
+    """Input and recurrent dropout masks that stay fixed across the steps of one sequence.
+
+    The sequence layer draws the masks once per call (`begin_sequence`) and drops
+    them afterwards (`end_sequence`); a cell called on its own draws fresh masks.
+    """
+
+    def _init_dropout(self, dropout, recurrent_dropout, seed):
+        for name, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
+            if not 0.0 <= rate < 1.0:
+                raise ValueError(f"Argument `{name}` must be in [0, 1). Received: {name}={rate}")
+        self.dropout = float(dropout)
+        self.recurrent_dropout = float(recurrent_dropout)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self._sequence_masks = None
+
+    def _draw_mask(self, like, rate):
+        return keras.random.dropout(keras.ops.ones_like(like), rate=rate, seed=self.seed_generator)
+
+    def dropout_masks(self, inputs, h, training):
+        """`(input_mask, recurrent_mask)` for this step; None where no dropout applies."""
+        if self._sequence_masks is not None:
+            return self._sequence_masks
+        input_mask = self._draw_mask(inputs, self.dropout) if training and self.dropout else None
+        recurrent_mask = (
+            self._draw_mask(h, self.recurrent_dropout) if training and self.recurrent_dropout else None
+        )
+        return input_mask, recurrent_mask
+
+    def begin_sequence(self, first_inputs, h0, training):
+        self._sequence_masks = None
+        self._sequence_masks = self.dropout_masks(first_inputs, h0, training)
+
+    def end_sequence(self):
+        self._sequence_masks = None
+
+
+class RecurrentLayer(keras.layers.RNN):
+    """A `keras.layers.RNN` over one of our cells that picks cuDNN, fused or portable loops.
+
+    Subclasses implement `_cudnn_loop` (Keras's cuDNN dispatch) and `_fused_loop`
+    (our compiled recurrence over time-major input projections).
+    """
+
+    def __init__(self, cell, use_cudnn="auto", **kwargs):
+        super().__init__(cell, **kwargs)
+        self.input_spec = keras.layers.InputSpec(ndim=3)
+        self.use_cudnn = dispatch.check_use_cudnn(use_cudnn)
+        self.kernel_used = None
+        if dispatch.gpu_available() and use_cudnn is not False and not dispatch.cudnn_blockers(self):
+            self.supports_jit = False  # the CudnnRNN ops cannot be compiled by XLA
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0]
+        kernel, _ = dispatch.kernel_plan(self)
+        self.cell.begin_sequence(sequences[:, 0, :], initial_state[0], training)
+        try:
+            if kernel == dispatch.CUDNN:
+                try:
+                    result = self._cudnn_loop(sequences, initial_state, mask)
+                    self.kernel_used = dispatch.CUDNN
+                    return result
+                except NotImplementedError:
+                    if self.use_cudnn is True:
+                        raise ValueError(
+                            f"Layer {self.name!r} has use_cudnn=True, but TensorFlow's cuDNN kernel "
+                            "is not available here. Pass use_cudnn='auto' to fall back."
+                        ) from None
+                    kernel = dispatch.FUSED
+            if kernel == dispatch.FUSED:
+                self.kernel_used = dispatch.FUSED
+                return self._run_fused(sequences, initial_state, mask, training)
+            self.kernel_used = dispatch.PORTABLE
+            return super().inner_loop(sequences, initial_state, mask=mask, training=training)
+        finally:
+            self.cell.end_sequence()
+
+    def _dropped_inputs(self, sequences):
+        input_mask, _ = self.cell.dropout_masks(sequences[:, 0, :], None, False)
+        if input_mask is None:
+            return sequences
+        return sequences * input_mask[:, None, :]
+
+    def _run_fused(self, sequences, initial_state, mask, training):
+        # Only a Python False selects the lean inference loop; a symbolic flag keeps
+        # the loop that saves what the hand-written backward pass needs.
+        training = training is not False and training is not None
+        inputs = tf.transpose(self._dropped_inputs(sequences), [1, 0, 2])  # time-major
+        if mask is not None:
+            mask = tf.transpose(tf.cast(mask, "bool"), [1, 0])
+        if self.go_backwards:
+            inputs = tf.reverse(inputs, [0])
+            mask = None if mask is None else tf.reverse(mask, [0])
+        states, final_states = self._fused_loop(inputs, initial_state, mask, training)
+        if mask is not None:
+            # Keras returns zeros until a sequence's first valid step, then the last valid output.
+            seen = tf.cast(tf.math.cumsum(tf.cast(mask, states.dtype), axis=0) > 0, states.dtype)
+            states = states * seen[:, :, None]
+        last_output = states[-1]
+        outputs = tf.transpose(states, [1, 0, 2]) if self.return_sequences else last_output[:, None, :]
+        return last_output, outputs, final_states
+
+    def _project(self, inputs, kernel, bias):
+        """`inputs @ kernel + bias` for every timestep at once (one large matmul)."""
+        projected = tf.einsum("tbi,ij->tbj", inputs, tf.convert_to_tensor(kernel))
+        if bias is not None:
+            projected = projected + tf.convert_to_tensor(bias)
+        return projected
+
+    def _keras_cudnn(self, function, sequences, **kwargs):
+        return function(
+            self._dropped_inputs(sequences),
+            kernel=self.cell.kernel,
+            recurrent_kernel=self.cell.recurrent_kernel,
+            bias=self.cell.bias,
+            activation=self.cell.activation,
+            recurrent_activation=self.cell.recurrent_activation,
+            return_sequences=self.return_sequences,
+            go_backwards=self.go_backwards,
+            unroll=self.unroll,
+            **kwargs,
+        )
+
+    def call(self, sequences, initial_state=None, mask=None, training=False):
+        return super().call(sequences, mask=mask, training=training, initial_state=initial_state)
+
+
+_CELL_ATTRIBUTES = {
+    "units",
+    "activation",
+    "recurrent_activation",
+    "use_bias",
+    "unit_forget_bias",
+    "reset_after",
+    "kernel_initializer",
+    "recurrent_initializer",
+    "bias_initializer",
+    "kernel_regularizer",
+    "recurrent_regularizer",
+    "bias_regularizer",
+    "kernel_constraint",
+    "recurrent_constraint",
+    "bias_constraint",
+    "dropout",
+    "recurrent_dropout",
+    "seed",
+}
+
+
+def _cell_property(name):
+    return property(lambda self: getattr(self.cell, name), doc=f"The cell's `{name}`.")
+
+
+# Hyper-parameters live on the cell (one place for the weights and their settings);
+# the layer exposes them under the same names, as keras.layers.LSTM does.
+for _name in _CELL_ATTRIBUTES:
+    setattr(RecurrentLayer, _name, _cell_property(_name))
+
+
+def serialize_cell_settings(cell, names):
+    """The cell's hyper-parameters in Keras's serialized form, for `get_config`."""
+    serializers = {
+        "activation": keras.activations.serialize,
+        "recurrent_activation": keras.activations.serialize,
+        "kernel_initializer": keras.initializers.serialize,
+        "recurrent_initializer": keras.initializers.serialize,
+        "bias_initializer": keras.initializers.serialize,
+        "kernel_regularizer": keras.regularizers.serialize,
+        "recurrent_regularizer": keras.regularizers.serialize,
+        "bias_regularizer": keras.regularizers.serialize,
+        "kernel_constraint": keras.constraints.serialize,
+        "recurrent_constraint": keras.constraints.serialize,
+        "bias_constraint": keras.constraints.serialize,
+    }
+    return {name: serializers.get(name, lambda value: value)(getattr(cell, name)) for name in names}

@@ -1,0 +1,341 @@
+"""Gated Recurrent Unit: the one-step `GRUCell` and the sequence layer `GRU`.
+
+Weights have exactly the layout of `keras.layers.GRU` (`kernel [in, 3u]`,
+`recurrent_kernel [u, 3u]`, gates in the order update, reset, candidate; `bias [2, 3u]`
+(input and recurrent) with `reset_after=True`, `[3u]` without), so weights copy both ways.
+"""
+
+import keras
+import tensorflow as tf
+
+from textlstm.layers.base import DropoutCellMixin, RecurrentLayer, serialize_cell_settings
+from textlstm.layers.fused_gru import gru_recurrence
+
+_CELL_SETTINGS = (
+    "units",
+    "activation",
+    "recurrent_activation",
+    "use_bias",
+    "kernel_initializer",
+    "recurrent_initializer",
+    "bias_initializer",
+    "kernel_regularizer",
+    "recurrent_regularizer",
+    "bias_regularizer",
+    "kernel_constraint",
+    "recurrent_constraint",
+    "bias_constraint",
+    "dropout",
+    "recurrent_dropout",
+    "reset_after",
+    "seed",
+)
+
+
+@keras.saving.register_keras_serializable(package="textlstm")
+class GRUCell(DropoutCellMixin, keras.layers.Layer):
+    """One GRU timestep, written from the gate equations.
+
+    z = σ(x W_z + h U_z + b_z) (update), r = σ(x W_r + h U_r + b_r) (reset),
+    h̃ = tanh(x W_h + r ⊙ (h U_h + b'_h)) with `reset_after=True` (the cuDNN form),
+    or h̃ = tanh(x W_h + (r ⊙ h) U_h + b_h) with `reset_after=False`;
+    h' = z ⊙ h + (1 − z) ⊙ h̃ (Keras's convention).
+
+    Args:
+        units: Size of the hidden state.
+        activation: Activation of the candidate (default `"tanh"`).
+        recurrent_activation: Activation of the gates (default `"sigmoid"`).
+        use_bias: Whether the gates have biases (default `True`).
+        kernel_initializer: Initializer of `kernel` (default `"glorot_uniform"`).
+        recurrent_initializer: Initializer of `recurrent_kernel` (default `"orthogonal"`).
+        bias_initializer: Initializer of `bias` (default `"zeros"`).
+        kernel_regularizer, recurrent_regularizer, bias_regularizer: Regularizers
+            (default `None`).
+        kernel_constraint, recurrent_constraint, bias_constraint: Constraints
+            (default `None`).
+        dropout: Fraction of the inputs dropped in training (default 0).
+        recurrent_dropout: Fraction of the previous state dropped in training (default 0).
+        reset_after: Apply the reset gate after the recurrent matmul (default `True`).
+        seed: Seed of the dropout masks (default `None`).
+
+    Call arguments:
+        inputs: `[batch, features]`.
+        states: `[h]` or `h`, `[batch, units]`.
+        training: Whether dropout applies.
+
+    Example:
+
+    >>> cell = GRUCell(8)
+    >>> h, _ = cell(np.ones((2, 3)), [np.zeros((2, 8))])
+    >>> h.shape
+    (2, 8)
+
+    Reference:
+        Cho et al. (2014), "Learning Phrase Representations using RNN Encoder-Decoder
+        for Statistical Machine Translation".
+    """
+
+    def __init__(
+        self,
+        units,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        reset_after=True,
+        seed=None,
+        **kwargs,
+    ):
+        if not isinstance(units, int) or units <= 0:
+            raise ValueError(f"Argument `units` must be a positive integer. Received: units={units!r}")
+        super().__init__(**kwargs)
+        self.units = units
+        self.activation = keras.activations.get(activation)
+        self.recurrent_activation = keras.activations.get(recurrent_activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self.recurrent_regularizer = keras.regularizers.get(recurrent_regularizer)
+        self.bias_regularizer = keras.regularizers.get(bias_regularizer)
+        self.kernel_constraint = keras.constraints.get(kernel_constraint)
+        self.recurrent_constraint = keras.constraints.get(recurrent_constraint)
+        self.bias_constraint = keras.constraints.get(bias_constraint)
+        self.reset_after = reset_after
+        self._init_dropout(dropout, recurrent_dropout, seed)
+        self.state_size = units
+        self.output_size = units
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(
+            shape=(input_shape[-1], 3 * self.units),
+            name="kernel",
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+        )
+        self.recurrent_kernel = self.add_weight(
+            shape=(self.units, 3 * self.units),
+            name="recurrent_kernel",
+            initializer=self.recurrent_initializer,
+            regularizer=self.recurrent_regularizer,
+            constraint=self.recurrent_constraint,
+        )
+        self.bias = None
+        if self.use_bias:
+            self.bias = self.add_weight(
+                shape=(2, 3 * self.units) if self.reset_after else (3 * self.units,),
+                name="bias",
+                initializer=self.bias_initializer,
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
+            )
+
+    def split_bias(self):
+        """`(input_bias, recurrent_bias)`; either may be None."""
+        if self.bias is None:
+            return None, None
+        if not self.reset_after:
+            return self.bias, None
+        return self.bias[0], self.bias[1]
+
+    def gate_values(self, inputs, states, training=False):
+        """Every gate's activation for one step, for inspection.
+
+        Returns a dict with `update` (z), `reset` (r), `candidate` (h̃) and `h`
+        (new hidden state), each `[batch, units]`.
+        """
+        if not self.built:  # read-out on a fresh cell, outside any layer call
+            self.build(tuple(inputs.shape))
+            self.built = True
+        h = states[0] if isinstance(states, (list, tuple)) else states
+        input_mask, recurrent_mask = self.dropout_masks(inputs, h, training)
+        if input_mask is not None:
+            inputs = inputs * input_mask
+        h_dropped = h if recurrent_mask is None else h * recurrent_mask
+        input_bias, recurrent_bias = self.split_bias()
+        x = keras.ops.matmul(inputs, self.kernel)
+        if input_bias is not None:
+            x = x + input_bias
+        x_z, x_r, x_h = keras.ops.split(x, 3, axis=-1)
+        units = self.units
+        if self.reset_after:
+            recurrent = keras.ops.matmul(h_dropped, self.recurrent_kernel)
+            if recurrent_bias is not None:
+                recurrent = recurrent + recurrent_bias
+            r_z, r_r, r_h = keras.ops.split(recurrent, 3, axis=-1)
+        else:
+            r_z, r_r = keras.ops.split(keras.ops.matmul(h_dropped, self.recurrent_kernel[:, : 2 * units]), 2, axis=-1)
+        update = self.recurrent_activation(x_z + r_z)
+        reset = self.recurrent_activation(x_r + r_r)
+        if self.reset_after:
+            candidate = self.activation(x_h + reset * r_h)
+        else:
+            candidate = self.activation(x_h + keras.ops.matmul(reset * h_dropped, self.recurrent_kernel[:, 2 * units :]))
+        h_new = update * h + (1.0 - update) * candidate
+        return {"update": update, "reset": reset, "candidate": candidate, "h": h_new}
+
+    def call(self, inputs, states, training=False):
+        h = self.gate_values(inputs, states, training=training)["h"]
+        return h, ([h] if isinstance(states, (list, tuple)) else h)
+
+    def get_initial_state(self, batch_size=None):
+        return [keras.ops.zeros((batch_size, self.units), dtype=self.compute_dtype)]
+
+    def get_config(self):
+        return {**super().get_config(), **serialize_cell_settings(self, _CELL_SETTINGS)}
+
+
+@keras.saving.register_keras_serializable(package="textlstm")
+class GRU(RecurrentLayer):
+    """Gated Recurrent Unit layer over whole sequences, with cuDNN, fused and portable kernels.
+
+    The kernel is chosen per call (see `textlstm.layers.dispatch`):
+
+    1. cuDNN, when a GPU is visible, `use_cudnn` is not False, activation is tanh,
+       recurrent_activation is sigmoid, recurrent_dropout is 0, unroll is False,
+       use_bias is True, reset_after is True, and masks (if any) are right-padded.
+    2. Otherwise textlstm's fused loop, when activation is tanh, recurrent_activation
+       is sigmoid, recurrent_dropout is 0, unroll is False and reset_after is True.
+    3. Otherwise the portable loop over `GRUCell`.
+
+    `use_cudnn=True` raises a ValueError naming the reasons when cuDNN cannot run.
+    The kernel of the last call is in `layer.kernel_used`.
+
+    Args:
+        units: Size of the hidden state.
+        activation, recurrent_activation, use_bias, kernel_initializer,
+        recurrent_initializer, bias_initializer, kernel_regularizer,
+        recurrent_regularizer, bias_regularizer, kernel_constraint,
+        recurrent_constraint, bias_constraint, dropout, recurrent_dropout,
+        reset_after, seed: As in `GRUCell`, same defaults.
+        activity_regularizer: Regularizer of the layer's output (default `None`).
+        return_sequences: Return the output of every step (default `False`).
+        return_state: Also return the final `h` (default `False`).
+        go_backwards: Process the sequence backwards and return the reversed
+            sequence (default `False`).
+        stateful: Carry the final state into the next batch (default `False`).
+        unroll: Unroll the loop (portable kernel only; default `False`).
+        use_cudnn: `"auto"` (default), True (cuDNN or an error) or False (never).
+
+    Call arguments:
+        sequences: `[batch, time, features]`.
+        initial_state: Optional `[h]`.
+        mask: Optional `[batch, time]` boolean; False steps are skipped.
+        training: Whether dropout applies.
+
+    Example:
+
+    >>> layer = GRU(16, return_sequences=True, return_state=True)
+    >>> outputs, h = layer(np.ones((4, 10, 8)))
+    >>> outputs.shape, h.shape
+    ((4, 10, 16), (4, 16))
+
+    Reference:
+        Cho et al. (2014), "Learning Phrase Representations using RNN Encoder-Decoder
+        for Statistical Machine Translation".
+    """
+
+    def __init__(
+        self,
+        units,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        seed=None,
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        stateful=False,
+        unroll=False,
+        reset_after=True,
+        use_cudnn="auto",
+        **kwargs,
+    ):
+        cell = GRUCell(
+            units,
+            activation=activation,
+            recurrent_activation=recurrent_activation,
+            use_bias=use_bias,
+            kernel_initializer=kernel_initializer,
+            recurrent_initializer=recurrent_initializer,
+            bias_initializer=bias_initializer,
+            kernel_regularizer=kernel_regularizer,
+            recurrent_regularizer=recurrent_regularizer,
+            bias_regularizer=bias_regularizer,
+            kernel_constraint=kernel_constraint,
+            recurrent_constraint=recurrent_constraint,
+            bias_constraint=bias_constraint,
+            dropout=dropout,
+            recurrent_dropout=recurrent_dropout,
+            reset_after=reset_after,
+            seed=seed,
+            dtype=kwargs.get("dtype"),
+            trainable=kwargs.get("trainable", True),
+            name="gru_cell",
+        )
+        super().__init__(
+            cell,
+            use_cudnn=use_cudnn,
+            return_sequences=return_sequences,
+            return_state=return_state,
+            go_backwards=go_backwards,
+            stateful=stateful,
+            unroll=unroll,
+            activity_regularizer=activity_regularizer,
+            **kwargs,
+        )
+
+    def _cudnn_loop(self, sequences, initial_state, mask):
+        from keras.src import backend
+
+        return self._keras_cudnn(
+            backend.gru, sequences, initial_state=initial_state[0], mask=mask, reset_after=self.cell.reset_after
+        )
+
+    def _fused_loop(self, inputs, initial_state, mask, training):
+        cell = self.cell
+        input_bias, recurrent_bias = cell.split_bias()
+        if recurrent_bias is None:
+            recurrent_bias = tf.zeros([3 * cell.units], dtype=inputs.dtype)
+        projected = self._project(inputs, cell.kernel, input_bias)
+        states = gru_recurrence(
+            projected, cell.recurrent_kernel, tf.convert_to_tensor(recurrent_bias), initial_state[0], mask, training
+        )
+        return states, [states[-1]]
+
+    def get_config(self):
+        config = super().get_config()
+        del config["cell"]
+        del config["zero_output_for_mask"]
+        config.update(serialize_cell_settings(self.cell, _CELL_SETTINGS))
+        config["activity_regularizer"] = keras.regularizers.serialize(self.activity_regularizer)
+        config["use_cudnn"] = self.use_cudnn
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
