@@ -90,11 +90,11 @@ def atomic_save_model(model, path):
         model.save(temp)
 
 
-def load_keras_model(path, custom_objects=None):
-    """Load a `.keras` model for inference; any failure becomes one readable `UserError`.
+def load_keras_model(path, custom_objects=None, compile=False):
+    """Load a `.keras` model; any failure becomes one readable `UserError`.
 
     `safe_mode=True` refuses to deserialize arbitrary lambdas from a file we did not write.
-    The model is not compiled: callers that train compile it themselves.
+    With `compile=True` the optimizer and its state come back too (resuming training).
     """
     path = pathlib.Path(path)
     if not path.is_file():
@@ -102,7 +102,7 @@ def load_keras_model(path, custom_objects=None):
     import keras
 
     try:
-        return keras.saving.load_model(path, safe_mode=True, compile=False,
+        return keras.saving.load_model(path, safe_mode=True, compile=compile,
                                        custom_objects=custom_objects)
     except Exception as error:  # zipfile, h5py, JSON and Keras errors all mean the same here
         reason = (str(error).strip().splitlines() or [""])[0][:200]

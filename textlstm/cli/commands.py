@@ -2,5 +2,9 @@
 
 
 def register(main, train):
-    """Add each model family's commands; modules import TensorFlow only when run."""
-    del main, train
+    """Add each model family's commands; their modules import TensorFlow only when run."""
+    from textlstm.cli import charlm, evaluate
+
+    train.add_command(charlm.train_charlm_command)
+    main.add_command(charlm.generate_command)
+    main.add_command(evaluate.evaluate_command)

@@ -150,6 +150,11 @@ class GRUCell(DropoutCellMixin, keras.layers.Layer):
             return self.bias, None
         return self.bias[0], self.bias[1]
 
+    @property
+    def input_bias(self):
+        """The bias added to the input projection (None without bias)."""
+        return self.split_bias()[0]
+
     def gate_values(self, inputs, states, training=False):
         """Every gate's activation for one step, for inspection.
 
@@ -163,12 +168,17 @@ class GRUCell(DropoutCellMixin, keras.layers.Layer):
         input_mask, recurrent_mask = self.dropout_masks(inputs, h, training)
         if input_mask is not None:
             inputs = inputs * input_mask
+        projected = keras.ops.matmul(inputs, self.kernel)
+        if self.input_bias is not None:
+            projected = projected + self.input_bias
+        return self.projected_gate_values(projected, states, recurrent_mask)
+
+    def projected_gate_values(self, projected, states, recurrent_mask=None):
+        """`gate_values` given the input projection `x W + b_input` (e.g. from a lookup table)."""
+        h = states[0] if isinstance(states, (list, tuple)) else states
         h_dropped = h if recurrent_mask is None else h * recurrent_mask
-        input_bias, recurrent_bias = self.split_bias()
-        x = keras.ops.matmul(inputs, self.kernel)
-        if input_bias is not None:
-            x = x + input_bias
-        x_z, x_r, x_h = keras.ops.split(x, 3, axis=-1)
+        recurrent_bias = self.split_bias()[1]
+        x_z, x_r, x_h = keras.ops.split(projected, 3, axis=-1)
         units = self.units
         if self.reset_after:
             recurrent = keras.ops.matmul(h_dropped, self.recurrent_kernel)
@@ -185,6 +195,10 @@ class GRUCell(DropoutCellMixin, keras.layers.Layer):
             candidate = self.activation(x_h + keras.ops.matmul(reset * h_dropped, self.recurrent_kernel[:, 2 * units :]))
         h_new = update * h + (1.0 - update) * candidate
         return {"update": update, "reset": reset, "candidate": candidate, "h": h_new}
+
+    def next_states(self, gates):
+        """The state list a step hands to the next one."""
+        return [gates["h"]]
 
     def call(self, inputs, states, training=False):
         h = self.gate_values(inputs, states, training=training)["h"]

@@ -153,6 +153,11 @@ class LSTMCell(DropoutCellMixin, keras.layers.Layer):
             ]
         )
 
+    @property
+    def input_bias(self):
+        """The bias added to the input projection (None without bias)."""
+        return self.bias
+
     def gate_values(self, inputs, states, training=False):
         """Every gate's activation for one step, for inspection.
 
@@ -162,15 +167,20 @@ class LSTMCell(DropoutCellMixin, keras.layers.Layer):
         if not self.built:  # read-out on a fresh cell, outside any layer call
             self.build(tuple(inputs.shape))
             self.built = True
-        h, c = states
-        input_mask, recurrent_mask = self.dropout_masks(inputs, h, training)
+        input_mask, recurrent_mask = self.dropout_masks(inputs, states[0], training)
         if input_mask is not None:
             inputs = inputs * input_mask
+        projected = keras.ops.matmul(inputs, self.kernel)
+        if self.use_bias:
+            projected = projected + self.bias
+        return self.projected_gate_values(projected, states, recurrent_mask)
+
+    def projected_gate_values(self, projected, states, recurrent_mask=None):
+        """`gate_values` given the input projection `x W + b` (e.g. from a lookup table)."""
+        h, c = states
         if recurrent_mask is not None:
             h = h * recurrent_mask
-        z = keras.ops.matmul(inputs, self.kernel) + keras.ops.matmul(h, self.recurrent_kernel)
-        if self.use_bias:
-            z = z + self.bias
+        z = projected + keras.ops.matmul(h, self.recurrent_kernel)
         z_i, z_f, z_c, z_o = keras.ops.split(z, 4, axis=-1)
         input_gate = self.recurrent_activation(z_i)
         forget_gate = self.recurrent_activation(z_f)
@@ -187,9 +197,13 @@ class LSTMCell(DropoutCellMixin, keras.layers.Layer):
             "h": h_new,
         }
 
+    def next_states(self, gates):
+        """The state list a step hands to the next one."""
+        return [gates["h"], gates["c"]]
+
     def call(self, inputs, states, training=False):
         gates = self.gate_values(inputs, states, training=training)
-        return gates["h"], [gates["h"], gates["c"]]
+        return gates["h"], self.next_states(gates)
 
     def get_initial_state(self, batch_size=None):
         return [keras.ops.zeros((batch_size, size), dtype=self.compute_dtype) for size in self.state_size]

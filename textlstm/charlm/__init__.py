@@ -1,0 +1,1 @@
+"""Character-level language model: train on text, generate from a prompt, evaluate."""

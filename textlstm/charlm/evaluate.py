@@ -1,0 +1,38 @@
+"""`textlstm evaluate` for a char LM: loss, bits per character and perplexity on any text.
+
+The text is cut into the same windows as the validation set during training, so the
+numbers are the ones training reported.
+"""
+
+import math
+
+from textlstm.charlm import data as data_lib
+from textlstm.charlm.corpus import CharVocabulary
+from textlstm.charlm.model import DEFAULTS, char_loss
+from textlstm.charlm.train import KIND, VOCAB_FILE
+from textlstm.errors import UserError
+from textlstm.rundir import RunDir
+from textlstm.textio import read_text_file
+from textlstm.training import load_best_or_last
+
+
+def evaluate_charlm(run_path, data_path):
+    run = RunDir.open(run_path, KIND)
+    recipe = run.read_recipe(DEFAULTS)
+    vocab = CharVocabulary.load(run.file(VOCAB_FILE))
+    text = read_text_file(data_path)
+    if len(text) < 2:
+        raise UserError(f"{data_path} has fewer than two characters; nothing to predict")
+    ids = vocab.encode(text)
+    seq_len = min(recipe["data"]["seq_len"], len(ids) - 1)
+    model = load_best_or_last(run)
+    model.compile(loss=char_loss())
+    loss = float(model.evaluate(data_lib.evaluation_batches(ids, seq_len, recipe["train"]["batch_size"]), verbose=0))
+    unknown = vocab.unknown_chars(text)
+    return {
+        "characters": data_lib.window_count(ids, seq_len) * seq_len,
+        "loss": loss,
+        "bits_per_char": loss / math.log(2.0),
+        "perplexity": math.exp(min(loss, 50.0)),
+        "unknown_characters": len(unknown),
+    }

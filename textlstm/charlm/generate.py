@@ -1,0 +1,81 @@
+"""`textlstm generate`: sample text from a trained char LM, streaming as it comes.
+
+The prompt primes the recurrent state one character at a time; sampling then continues
+from that state in compiled chunks (never re-running the prefix), each chunk's
+characters written out as soon as it is done.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from textlstm.charlm.corpus import CharVocabulary
+from textlstm.charlm.model import CharStepper
+from textlstm.charlm.train import KIND, VOCAB_FILE
+from textlstm.decoding.samplers import get_sampler, sample_sequence
+from textlstm.errors import UserError
+from textlstm.rundir import RunDir
+from textlstm.training import load_best_or_last
+
+CHUNK = 64  # characters per compiled call when streaming: small enough to look live
+
+
+def load_generator(run_path):
+    """`(stepper, vocab)` from a run directory."""
+    run = RunDir.open(run_path, KIND)
+    vocab = CharVocabulary.load(run.file(VOCAB_FILE))
+    return CharStepper(load_best_or_last(run)), vocab
+
+
+def _prime(stepper, prompt_ids, batch_size):
+    """Run the prompt through the model; return (last prompt token, state after the rest)."""
+    state = stepper.initial_state(batch_size)
+    prompt = tf.constant(prompt_ids, dtype=tf.int32)
+    for_each_sample = tf.tile(prompt[None, :], [batch_size, 1])
+    state = _feed(stepper, for_each_sample[:, :-1], state) if len(prompt_ids) > 1 else state
+    return for_each_sample[:, -1], state
+
+
+def _feed(stepper, tokens, state):
+    @tf.function
+    def run(tokens, state):
+        for t in tf.range(tf.shape(tokens)[1]):
+            _, state = stepper(tokens[:, t], state)
+        return state
+
+    return run(tokens, state)
+
+
+def generate(run_path, prompt="\n", length=500, sampler="temperature", temperature=1.0, top_k=40, top_p=0.95,
+             seed=0, num_samples=1, stream=None, warn=None):
+    """Generate `num_samples` texts of `length` characters after `prompt`.
+
+    With `stream` (a text file object) and one sample, characters are written as they come.
+    Returns the list of generated texts (without the prompt).
+    """
+    if length <= 0:
+        raise UserError(f"--length must be a positive number of characters, got {length}")
+    if num_samples <= 0:
+        raise UserError(f"--num-samples must be positive, got {num_samples}")
+    options = {"temperature": {"temperature": temperature}, "top_k": {"k": top_k, "temperature": temperature},
+               "top_p": {"p": top_p, "temperature": temperature}, "greedy": {}}
+    if sampler not in options:
+        raise UserError(f"unknown sampler {sampler!r}; choose one of {', '.join(options)}")
+    chooser = get_sampler(sampler, **options[sampler])
+    stepper, vocab = load_generator(run_path)
+    prompt = prompt or "\n"
+    unknown = vocab.unknown_chars(prompt)
+    if unknown and warn:
+        warn(f"warning: prompt characters not in the vocabulary, read as unknown: {''.join(unknown)!r}")
+    token, state = _prime(stepper, vocab.encode(prompt), num_samples)
+    pieces, done = [], 0
+    while done < length:
+        size = min(CHUNK if stream else length, length - done)
+        tokens, token, state = sample_sequence(stepper, token, state, chooser, size, seed, offset=done)
+        tokens = np.asarray(tokens)
+        pieces.append(tokens)
+        done += size
+        if stream is not None and num_samples == 1:
+            stream.write(vocab.decode(tokens[0]))
+            stream.flush()
+    tokens = np.concatenate(pieces, axis=1)
+    return [vocab.decode(row) for row in tokens]

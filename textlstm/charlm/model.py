@@ -1,0 +1,119 @@
+"""The char LM network, its recipe defaults, and the one-character step used to generate.
+
+embedding → N stacked recurrent layers of ours (dropout between them) → logits over the
+character vocabulary. Layers are found by name, never by position, by the step function.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import textlstm.layers as tl
+from textlstm.errors import UserError
+
+DEFAULTS = {
+    "data": {
+        "paths": [],  # text files or directories; empty = the built-in corpus
+        "valid": "",  # a validation file; empty = hold out valid_fraction of the data
+        "valid_fraction": 0.05,
+        "seq_len": 100,  # characters per training window (truncated backprop length)
+    },
+    "model": {
+        "cell": "lstm",  # "lstm" or "gru"
+        "layers": 2,
+        "units": 256,
+        "embedding_dim": 64,
+        "dropout": 0.1,  # between layers and before the output
+    },
+    "train": {
+        "batch_size": 64,
+        "epochs": 3,
+        "steps_per_epoch": 0,  # 0 = one pass over the training windows
+        "max_steps": 0,  # 0 = no cap; else at most this many optimizer steps in all
+        "learning_rate": 0.002,
+        "clipnorm": 5.0,  # gradient-norm clipping keeps early LSTM training stable
+        "patience": 3,  # epochs without validation improvement before stopping
+        "seed": 1234,
+    },
+    "decode": {
+        "length": 500,
+        "sampler": "temperature",  # greedy | temperature | top_k | top_p
+        "temperature": 0.8,
+        "top_k": 40,
+        "top_p": 0.95,
+    },
+}
+
+RECURRENT_LAYERS = {"lstm": tl.LSTM, "gru": tl.GRU}
+
+
+def build_model(vocab_size, model_recipe, seed):
+    cell = model_recipe["cell"]
+    if cell not in RECURRENT_LAYERS:
+        raise UserError(f"model.cell must be one of {sorted(RECURRENT_LAYERS)}, got {cell!r}")
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((None,), dtype="int32", name="chars")
+    x = keras.layers.Embedding(vocab_size, model_recipe["embedding_dim"], name="embedding")(inputs)
+    for i in range(model_recipe["layers"]):
+        x = RECURRENT_LAYERS[cell](model_recipe["units"], return_sequences=True, name=f"rnn_{i}")(x)
+        x = keras.layers.Dropout(model_recipe["dropout"], name=f"dropout_{i}")(x)
+    logits = keras.layers.Dense(vocab_size, name="logits")(x)
+    return keras.Model(inputs, logits, name="charlm")
+
+
+def char_loss():
+    """Cross-entropy of the next character, in nats per character."""
+    return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+
+def compile_model(model, train_recipe):
+    model.compile(
+        optimizer=keras.optimizers.Adam(train_recipe["learning_rate"], clipnorm=train_recipe["clipnorm"]),
+        loss=char_loss(),
+    )
+
+
+def recurrent_layers(model):
+    layers, i = [], 0
+    while True:
+        try:
+            layers.append(model.get_layer(f"rnn_{i}"))
+        except ValueError:
+            return layers
+        i += 1
+
+
+class CharStepper:
+    """`step(char_ids [B], state) -> (logits [B, V], state)` with our cells carrying the state.
+
+    The first layer's input projection is folded into a table, `embedding @ W + b`, so a
+    step starts with a row lookup instead of a matmul; deeper layers use their cells.
+    """
+
+    def __init__(self, model):
+        self.layers = recurrent_layers(model)
+        if not self.layers:
+            raise UserError("this model has no recurrent layers named rnn_0, rnn_1, …; is it a textlstm char LM?")
+        self.output = model.get_layer("logits")
+        first = self.layers[0].cell
+        table = keras.ops.matmul(model.get_layer("embedding").embeddings, first.kernel)
+        if first.input_bias is not None:
+            table = table + first.input_bias
+        self.first_projection = tf.constant(np.asarray(table))
+
+    def initial_state(self, batch_size):
+        return [[tf.zeros((batch_size, size)) for size in _state_sizes(layer.cell)] for layer in self.layers]
+
+    def __call__(self, char_ids, state):
+        x = tf.gather(self.first_projection, char_ids)
+        new_state = []
+        for i, (layer, layer_state) in enumerate(zip(self.layers, state)):
+            cell = layer.cell
+            gates = cell.projected_gate_values(x, layer_state) if i == 0 else cell.gate_values(x, layer_state)
+            new_state.append(cell.next_states(gates))
+            x = gates["h"]
+        return self.output(x), new_state
+
+
+def _state_sizes(cell):
+    return cell.state_size if isinstance(cell.state_size, (list, tuple)) else [cell.state_size]

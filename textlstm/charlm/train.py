@@ -1,0 +1,87 @@
+"""`textlstm train charlm`, top to bottom: recipe → data → model → fit → sample."""
+
+import math
+
+import keras
+import numpy as np
+
+from textlstm import training
+from textlstm.charlm import corpus as corpus_lib
+from textlstm.charlm import data as data_lib
+from textlstm.charlm.model import build_model, char_loss, compile_model
+from textlstm.errors import UserError
+from textlstm.rundir import RunDir
+from textlstm.textio import read_text_file
+
+KIND = "charlm"
+VOCAB_FILE = "vocab.json"
+LN2 = math.log(2.0)
+
+
+def add_bits_per_char(logs):
+    """Bits per character and perplexity from a loss in nats, for every loss in `logs`."""
+    for prefix in ("", "val_"):
+        loss = logs.get(f"{prefix}loss")
+        if loss is not None:
+            logs[f"{prefix}bpc"] = loss / LN2
+            logs[f"{prefix}perplexity"] = math.exp(min(loss, 50.0))
+
+
+class BitsPerCharacter(keras.callbacks.Callback):
+    """Shows bits per character and perplexity in the progress bar and the metrics log."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            add_bits_per_char(logs)
+
+
+def train_charlm(recipe, run_path, resume=False):
+    """Train (or resume) a char LM into `run_path`; returns the final metrics dict."""
+    data, model_recipe, train = recipe["data"], recipe["model"], recipe["train"]
+    if resume:
+        run = RunDir.open(run_path, KIND)
+        vocab = corpus_lib.CharVocabulary.load(run.file(VOCAB_FILE))
+    else:
+        run = RunDir.create(run_path, KIND)
+    text, description = corpus_lib.load_corpus(data["paths"])
+    if data["valid"]:
+        train_text, valid_text = text, read_text_file(data["valid"])
+    else:
+        train_text, valid_text = corpus_lib.split_train_valid(text, data["valid_fraction"])
+    if not resume:
+        vocab = corpus_lib.CharVocabulary.from_text(train_text)
+    train_ids, valid_ids = vocab.encode(train_text), vocab.encode(valid_text)
+    seq_len = data["seq_len"]
+    if data_lib.window_count(valid_ids, seq_len) == 0:
+        raise UserError(f"the validation text has {len(valid_ids)} characters, fewer than data.seq_len={seq_len} + 1")
+    unigram = corpus_lib.unigram_entropy_bits(valid_ids, len(vocab))
+    print(f"corpus: {description}: {len(train_ids):,} training and {len(valid_ids):,} validation characters, "
+          f"vocabulary {len(vocab)}; unigram entropy of the validation text: {unigram:.3f} bits/char")
+
+    batch_size = train["batch_size"]
+    schedule = training.plan_schedule(
+        data_lib.window_count(train_ids, seq_len) // batch_size, train["epochs"], train["steps_per_epoch"],
+        train["max_steps"], monitor="val_loss", mode="min", patience=train["patience"],
+    )
+    if resume:
+        model, state = training.load_checkpoint(run)
+    else:
+        model = build_model(len(vocab), model_recipe, train["seed"])
+        compile_model(model, train)
+        vocab.save(run.file(VOCAB_FILE))
+        run.write_recipe(recipe)
+        state = None
+    training.fit(
+        model, run,
+        lambda start: data_lib.training_batches(train_ids, seq_len, batch_size, train["seed"], start),
+        schedule, data_lib.evaluation_batches(valid_ids, seq_len, batch_size),
+        state=state, callbacks=[BitsPerCharacter()],
+    )
+    best = training.load_best_or_last(run)
+    best.compile(loss=char_loss())
+    loss = float(best.evaluate(data_lib.evaluation_batches(valid_ids, seq_len, batch_size), verbose=0))
+    metrics = {"val_loss": loss, "val_bpc": loss / LN2, "val_perplexity": float(np.exp(loss)),
+               "unigram_bpc": unigram}
+    print(f"best model: validation {metrics['val_bpc']:.3f} bits/char (loss {loss:.4f} nats, perplexity "
+          f"{metrics['val_perplexity']:.2f}) vs unigram {unigram:.3f} bits/char")
+    return run, metrics

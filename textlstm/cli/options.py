@@ -1,0 +1,48 @@
+"""Options every `train` command shares, and how they fold into the recipe."""
+
+import functools
+
+import click
+
+
+def recipe_options(command):
+    """--recipe, --set, --run-dir, --seed, --resume."""
+    decorators = [
+        click.option("-r", "--recipe", help="A recipe: a TOML file or a name in ./recipes (e.g. charlm-shakespeare)."),
+        click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
+                     help="Override one recipe value (repeatable), e.g. --set model.units=512."),
+        click.option("-o", "--run-dir", default=None, type=click.Path(),
+                     help="Run directory for the model, vocabulary, recipe, logs and checkpoints."),
+        click.option("--seed", type=int, help="Random seed (train.seed)."),
+        click.option("--resume", is_flag=True, help="Continue the run in --run-dir from its last checkpoint."),
+    ]
+    return functools.reduce(lambda f, decorate: decorate(f), reversed(decorators), command)
+
+
+def resolve_cli_recipe(defaults, recipe_name, overrides, cli_values, run_dir, resume):
+    """Defaults < recipe file < --set < explicit options; on --resume, the run's own recipe.
+
+    Prints the resolved recipe, which training then saves in the run directory.
+    """
+    from textlstm.errors import UserError
+    from textlstm.recipes import find_recipe, recipe_to_toml, resolve_recipe
+    from textlstm.rundir import RunDir
+
+    if run_dir is None:
+        raise UserError("--run-dir is required: where the model, vocabulary and checkpoints go")
+    if resume:
+        if recipe_name or overrides:
+            raise UserError("--resume continues with the run's own recipe; drop --recipe/--set")
+        recipe = RunDir.open(run_dir, RunDir.read_kind(run_dir)).read_recipe(defaults)
+    else:
+        path = find_recipe(recipe_name) if recipe_name else None
+        options = [f"{key}={_toml_value(value)}" for key, value in cli_values.items() if value is not None]
+        recipe = resolve_recipe(defaults, path, list(overrides) + options)
+    click.echo("recipe:\n" + recipe_to_toml(recipe))
+    return recipe
+
+
+def _toml_value(value):
+    import json
+
+    return json.dumps(value)  # JSON scalars and lists of strings are valid TOML values

@@ -1,0 +1,241 @@
+"""Token choice from next-token logits, and the compiled loop that samples a sequence.
+
+A sampler turns logits `[B, V]` into token ids `[B]`; the randomness comes from an
+explicit stateless seed, so the same seed always gives the same tokens and the code runs
+unchanged inside `tf.function` and XLA. `sample_sequence` drives any model through its
+step contract `step(token_ids [B] int32, state) -> (logits [B, V], new_state)` and never
+looks inside the model.
+
+Example:
+    >>> sampler = get_sampler("top_p", p=0.9, temperature=0.8)
+    >>> tokens, last, state = sample_sequence(model.step, start, state, sampler, 64, seed=1)
+    >>> tokens.shape
+    TensorShape([8, 64])
+"""
+
+import collections
+import dataclasses
+import numbers
+
+import tensorflow as tf
+
+from textlstm.errors import UserError
+
+_CACHE_SIZE = 16  # compiled loops kept per process; each holds one traced step function
+_compiled_cache = collections.OrderedDict()
+
+
+def compiled(key, make):
+    """Return the `tf.function` cached under `key`, building it with `make()` once.
+
+    `tf.function` retraces when given a new Python callable, and a bound method such as
+    `model.step` is a new object on every attribute access; keying on the callable
+    (bound methods compare equal by instance and function) keeps one trace per model.
+    """
+    function = _compiled_cache.get(key)
+    if function is None:
+        function = make()
+        _compiled_cache[key] = function
+        while len(_compiled_cache) > _CACHE_SIZE:
+            _compiled_cache.popitem(last=False)
+    else:
+        _compiled_cache.move_to_end(key)
+    return function
+
+
+def _check_number(name, value, ok, expected, integer=False):
+    kind = numbers.Integral if integer else numbers.Real
+    if isinstance(value, bool) or not isinstance(value, kind) or not ok(value):
+        raise UserError(f"sampler option '{name}' must be {expected}, got {value!r}")
+
+
+def _scaled(logits, temperature):
+    logits = tf.cast(logits, tf.float32)
+    return logits if temperature == 1.0 else logits / temperature
+
+
+def _draw(logits, seed):
+    """One categorical draw per row, as int32 ids into the last axis of `logits`."""
+    return tf.random.stateless_categorical(logits, 1, seed, dtype=tf.int32)[:, 0]
+
+
+@dataclasses.dataclass(frozen=True)
+class GreedySampler:
+    """Always the most likely token (the lowest id among ties); ignores the seed."""
+
+    def __call__(self, logits, seed):
+        del seed
+        return tf.argmax(logits, axis=-1, output_type=tf.int32)
+
+
+@dataclasses.dataclass(frozen=True)
+class TemperatureSampler:
+    """Sample from softmax(logits / temperature): below 1 sharpens, above 1 flattens.
+
+    Args:
+        temperature: positive float, default 1.0 (the model's own distribution).
+    """
+
+    temperature: float = 1.0
+
+    def __post_init__(self):
+        _check_number("temperature", self.temperature, lambda t: t > 0, "a number > 0")
+
+    def __call__(self, logits, seed):
+        return _draw(_scaled(logits, self.temperature), seed)
+
+
+@dataclasses.dataclass(frozen=True)
+class TopKSampler:
+    """Sample among the `k` most likely tokens only.
+
+    Args:
+        k: integer >= 1; more than the vocabulary size means the whole vocabulary.
+        temperature: positive float applied before the cut, default 1.0.
+    """
+
+    k: int = 10
+    temperature: float = 1.0
+
+    def __post_init__(self):
+        _check_number("k", self.k, lambda k: k >= 1, "an integer >= 1", integer=True)
+        _check_number("temperature", self.temperature, lambda t: t > 0, "a number > 0")
+
+    def __call__(self, logits, seed):
+        logits = _scaled(logits, self.temperature)
+        vocab = logits.shape[-1]
+        k = min(self.k, vocab) if vocab is not None else tf.minimum(self.k, tf.shape(logits)[-1])
+        top_logits, top_ids = tf.math.top_k(logits, k=k)
+        return tf.gather(top_ids, _draw(top_logits, seed), batch_dims=1)
+
+
+@dataclasses.dataclass(frozen=True)
+class TopPSampler:
+    """Nucleus sampling: sample among the smallest set of top tokens with mass >= p.
+
+    A token is kept when the probability of the tokens ranked above it is still below
+    `p`, so the most likely token is always kept.
+
+    Args:
+        p: probability mass in (0, 1], default 0.9.
+        temperature: positive float applied before the cut, default 1.0.
+
+    Reference:
+        Holtzman et al., "The Curious Case of Neural Text Degeneration", ICLR 2020.
+    """
+
+    p: float = 0.9
+    temperature: float = 1.0
+
+    def __post_init__(self):
+        _check_number("p", self.p, lambda p: 0 < p <= 1, "a number in (0, 1]")
+        _check_number("temperature", self.temperature, lambda t: t > 0, "a number > 0")
+
+    def __call__(self, logits, seed):
+        logits = _scaled(logits, self.temperature)
+        order = tf.argsort(logits, axis=-1, direction="DESCENDING", stable=True)
+        ranked = tf.gather(logits, order, batch_dims=1)
+        mass_above = tf.math.cumsum(tf.nn.softmax(ranked), axis=-1, exclusive=True)
+        kept = tf.where(mass_above < self.p, ranked, tf.constant(-float("inf")))
+        return tf.gather(order, _draw(kept, seed), batch_dims=1)
+
+
+SAMPLERS = {
+    "greedy": GreedySampler,
+    "temperature": TemperatureSampler,
+    "top_k": TopKSampler,
+    "top_p": TopPSampler,
+}
+
+
+def get_sampler(name, **options):
+    """Build a sampler from its recipe/CLI name and options, e.g. `get_sampler("top_k", k=5)`."""
+    if name not in SAMPLERS:
+        raise UserError(f"unknown sampler {name!r}; expected one of: {', '.join(SAMPLERS)}")
+    cls = SAMPLERS[name]
+    allowed = [field.name for field in dataclasses.fields(cls)]
+    for option in options:
+        if option not in allowed:
+            accepted = ", ".join(allowed) if allowed else "no options"
+            raise UserError(
+                f"sampler {name!r} does not take option {option!r}; it accepts: {accepted}"
+            )
+    return cls(**options)
+
+
+def _seed_pair(seed):
+    """Split a Python integer seed into the [2] int32 seed that stateless ops take."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise UserError(f"seed must be an integer, got {seed!r}")
+    seed = int(seed) % (1 << 62)
+    return tf.constant([seed & 0x7FFFFFFF, seed >> 31], dtype=tf.int32)
+
+
+def _sampling_loop(step_fn, sampler, start_tokens, state, length, seed, offset):
+    tokens = tf.TensorArray(tf.int32, size=length, element_shape=start_tokens.shape)
+
+    def body(i, token, state, tokens):
+        logits, new_state = step_fn(token, state)
+        # Keep the caller's nesting (a step may return a list for a tuple).
+        new_state = tf.nest.pack_sequence_as(state, tf.nest.flatten(new_state))
+        # The seed of a token depends only on its position in the whole text, so
+        # generating in chunks gives the same text as one long call.
+        step_seed = tf.random.experimental.stateless_fold_in(seed, offset + i)
+        token = tf.cast(sampler(logits, step_seed), tf.int32)
+        return i + 1, token, new_state, tokens.write(i, token)
+
+    _, last, state, tokens = tf.while_loop(
+        lambda i, *_: i < length, body, (tf.constant(0), start_tokens, state, tokens)
+    )
+    return tf.transpose(tokens.stack()), last, state
+
+
+def sample_sequence(
+    step_fn, start_tokens, state, sampler, length, seed, offset=0, jit_compile=False
+):
+    """Generate `length` tokens by feeding each sampled token back into `step_fn`.
+
+    The whole loop runs inside one compiled `tf.function` (cached per step function and
+    sampler). The token at position `offset + i` of a text is drawn with a seed derived
+    from `(seed, offset + i)`, so a caller streaming text in chunks gets the same tokens
+    as one call of the full length by passing back `last_token` and `state` and adding
+    each chunk's length to `offset`. The same seed gives the same text for the same
+    `jit_compile` setting (XLA draws its random numbers differently).
+
+    Args:
+        step_fn: `step(token_ids [B] int32, state) -> (logits [B, V], new_state)`.
+        start_tokens: `[B]` int token ids fed at the first step.
+        state: nested structure of tensors with batch first, as `step_fn` expects.
+        sampler: a callable `(logits, seed) -> token_ids`, e.g. from `get_sampler`.
+        length: number of tokens to generate (>= 0).
+        seed: Python integer.
+        offset: number of tokens of this text generated by earlier calls.
+        jit_compile: compile the loop with XLA.
+
+    Returns:
+        `(tokens [B, length] int32, last_token [B] int32, final_state)`.
+    """
+    for name, value in (("length", length), ("offset", offset)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+            raise UserError(f"{name} must be an integer >= 0, got {value!r}")
+    start_tokens = tf.convert_to_tensor(start_tokens, dtype=tf.int32)
+    if start_tokens.shape.rank != 1:
+        raise UserError(f"start_tokens must have shape [batch], got {start_tokens.shape}")
+    args = (
+        start_tokens,
+        state,
+        tf.constant(length, tf.int32),
+        _seed_pair(seed),
+        tf.constant(offset, tf.int32),
+    )
+    if tf.inside_function():
+        return _sampling_loop(step_fn, sampler, *args)
+    loop = compiled(
+        ("sample", step_fn, sampler, jit_compile),
+        lambda: tf.function(
+            lambda *a: _sampling_loop(step_fn, sampler, *a),
+            jit_compile=jit_compile,
+            reduce_retracing=True,
+        ),
+    )
+    return loop(*args)
