@@ -1,0 +1,87 @@
+"""Char LM speed on this machine: training throughput (ours vs the same model on
+keras.layers.LSTM) and generation speed (characters/second at batch 1 and 64).
+
+Model: the shakespeare recipe's size (embedding 64, 2 x 512 LSTM, 65 characters).
+
+    python benchmarks/bench_charlm.py
+    python benchmarks/bench_charlm.py --train-steps 5 --generate-chars 500
+"""
+
+import argparse
+import statistics
+import time
+
+import textlstm  # noqa: F401  (TensorFlow backend)
+import keras
+import numpy as np
+import tensorflow as tf
+
+from textlstm.charlm.model import CharStepper, build_model, compile_model
+from textlstm.decoding.samplers import get_sampler, sample_sequence
+
+VOCAB, BATCH, SEQ_LEN = 65, 64, 100
+MODEL = {"cell": "lstm", "layers": 2, "units": 512, "embedding_dim": 64, "dropout": 0.0}
+TRAIN = {"learning_rate": 0.002, "clipnorm": 5.0}
+
+
+def keras_lstm_model():
+    """The same network on keras.layers.LSTM, for comparison."""
+    inputs = keras.Input((None,), dtype="int32")
+    x = keras.layers.Embedding(VOCAB, MODEL["embedding_dim"])(inputs)
+    for _ in range(MODEL["layers"]):
+        x = keras.layers.LSTM(MODEL["units"], return_sequences=True)(x)
+    model = keras.Model(inputs, keras.layers.Dense(VOCAB)(x))
+    compile_model(model, TRAIN)
+    return model
+
+
+def training_chars_per_second(model, steps):
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, VOCAB, (BATCH, SEQ_LEN)).astype("int32")
+    y = rng.integers(0, VOCAB, (BATCH, SEQ_LEN)).astype("int32")
+    model.train_on_batch(x, y)  # compile
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        model.train_on_batch(x, y)
+        times.append(time.perf_counter() - start)
+    return BATCH * SEQ_LEN / statistics.median(times)
+
+
+def generation_chars_per_second(stepper, batch, chars, jit_compile):
+    sampler = get_sampler("temperature", temperature=0.8)
+    tokens = tf.zeros([batch], tf.int32)
+    state = stepper.initial_state(batch)
+    sample_sequence(stepper, tokens, state, sampler, chars, seed=0, jit_compile=jit_compile)  # compile
+    start = time.perf_counter()
+    out, _, _ = sample_sequence(stepper, tokens, state, sampler, chars, seed=1, jit_compile=jit_compile)
+    np.asarray(out)
+    return batch * chars / (time.perf_counter() - start)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--train-steps", type=int, default=5)
+    parser.add_argument("--generate-chars", type=int, default=2000)
+    args = parser.parse_args()
+
+    ours = build_model(VOCAB, MODEL, seed=0)
+    compile_model(ours, TRAIN)
+    reference = keras_lstm_model()
+    reference.set_weights(ours.get_weights())
+    ours_rate = training_chars_per_second(ours, args.train_steps)
+    keras_rate = training_chars_per_second(reference, args.train_steps)
+    print(f"training, batch {BATCH} x {SEQ_LEN} chars, 2 x 512 LSTM (Keras fit's train step, XLA):")
+    print(f"  textlstm LSTM     {ours_rate:9.0f} chars/s")
+    print(f"  keras.layers.LSTM {keras_rate:9.0f} chars/s   ours/keras = {ours_rate / keras_rate:.2f}x")
+
+    stepper = CharStepper(ours)
+    print(f"generation, {args.generate_chars} chars per sample, whole sampling loop in one tf.function:")
+    for batch in (1, 64):
+        for jit in (False, True):
+            rate = generation_chars_per_second(stepper, batch, args.generate_chars if batch == 1 else args.generate_chars // 4, jit)
+            print(f"  batch {batch:3d}  XLA={'on ' if jit else 'off'}  {rate:9.0f} chars/s", flush=True)
+
+
+if __name__ == "__main__":
+    main()

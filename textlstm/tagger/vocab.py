@@ -1,0 +1,184 @@
+"""Vocabularies that map words, characters and tags to ids, saved as plain JSON in a run directory.
+
+Id 0 is always padding, so padded batches and Keras masks (`mask_zero=True`) agree. Word and
+character vocabularies reserve id 1 for unknown items; tag vocabularies do not, because a tag
+never seen in training cannot be predicted and must be reported, not silently mapped.
+"""
+
+import collections
+import json
+import os
+import tempfile
+
+from textlstm.errors import UserError
+
+PAD = "<pad>"
+UNK = "<unk>"
+FORMAT = "textlstm.vocabulary/1"
+
+
+class Vocabulary:
+    """An ordered list of items with reserved padding (0) and optional unknown (1) ids.
+
+    Args:
+        items: the items after the reserved ones, in id order (duplicates and the reserved
+            names are dropped).
+        unknown: reserve id 1 for items not in the vocabulary (default True). Without it,
+            encoding an unseen item raises KeyError.
+        lowercase: lowercase items before lookup (default False).
+    """
+
+    def __init__(self, items=(), unknown=True, lowercase=False):
+        self.unknown = bool(unknown)
+        self.lowercase = bool(lowercase)
+        reserved = [PAD, UNK] if self.unknown else [PAD]
+        self.itos = list(reserved)
+        self.stoi = {name: index for index, name in enumerate(reserved)}
+        for item in items:
+            item = self._normal(item)
+            if item not in self.stoi:
+                self.stoi[item] = len(self.itos)
+                self.itos.append(item)
+
+    @classmethod
+    def from_counts(cls, counts, min_freq=1, max_size=None, unknown=True, lowercase=False):
+        """A vocabulary of the items counted at least `min_freq` times, most frequent first.
+
+        Ties are broken by the item itself so the same corpus always gives the same ids;
+        `max_size` caps the number of non-reserved items.
+        """
+        merged = collections.Counter()
+        for item, count in counts.items():
+            merged[item.lower() if lowercase else item] += count
+        kept = sorted(
+            (item for item, count in merged.items() if count >= min_freq),
+            key=lambda item: (-merged[item], item),
+        )
+        if max_size is not None:
+            kept = kept[:max_size]
+        return cls(kept, unknown=unknown, lowercase=lowercase)
+
+    def _normal(self, item):
+        return item.lower() if self.lowercase else item
+
+    @property
+    def pad_id(self):
+        return 0
+
+    @property
+    def unk_id(self):
+        return 1 if self.unknown else None
+
+    @property
+    def items(self):
+        """All entries in id order, the reserved names included."""
+        return list(self.itos)
+
+    def __len__(self):
+        return len(self.itos)
+
+    def __contains__(self, item):
+        return self._normal(item) in self.stoi
+
+    def __eq__(self, other):
+        return isinstance(other, Vocabulary) and self.to_dict() == other.to_dict()
+
+    def __repr__(self):
+        return f"Vocabulary(size={len(self)}, unknown={self.unknown}, lowercase={self.lowercase})"
+
+    def index(self, item):
+        """The id of one item: its own, else the unknown id, else KeyError."""
+        found = self.stoi.get(self._normal(item))
+        if found is not None:
+            return found
+        if self.unknown:
+            return 1
+        raise KeyError(item)
+
+    def encode(self, items):
+        return [self.index(item) for item in items]
+
+    def decode(self, ids):
+        return [self.itos[int(index)] for index in ids]
+
+    def to_dict(self):
+        reserved = 2 if self.unknown else 1
+        return {
+            "format": FORMAT,
+            "unknown": self.unknown,
+            "lowercase": self.lowercase,
+            "items": self.itos[reserved:],
+        }
+
+    @classmethod
+    def from_dict(cls, data, source="vocabulary"):
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise UserError(f"{source}: not a textlstm vocabulary (expected format {FORMAT!r})")
+        items = data.get("items")
+        if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+            raise UserError(f"{source}: 'items' must be a list of strings")
+        return cls(items, unknown=data.get("unknown", True), lowercase=data.get("lowercase", False))
+
+    def to_json(self):
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=0)
+
+    @classmethod
+    def from_json(cls, text, source="vocabulary"):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise UserError(f"{source}: not valid JSON ({error})") from None
+        return cls.from_dict(data, source=source)
+
+    def save(self, path):
+        """Write the vocabulary to `path` atomically (a temporary file, then os.replace)."""
+        path = os.fspath(path)
+        folder = os.path.dirname(os.path.abspath(path))
+        handle, temporary = tempfile.mkstemp(dir=folder, prefix=".vocab-", suffix=".tmp")
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as stream:
+                stream.write(self.to_json())
+                stream.write("\n")
+            os.replace(temporary, path)
+        except BaseException:
+            if os.path.exists(temporary):
+                os.unlink(temporary)
+            raise
+
+    @classmethod
+    def load(cls, path):
+        path = os.fspath(path)
+        try:
+            with open(path, encoding="utf-8") as stream:
+                text = stream.read()
+        except FileNotFoundError:
+            raise UserError(f"{path}: vocabulary file not found") from None
+        except (OSError, UnicodeDecodeError) as error:
+            raise UserError(f"{path}: cannot read vocabulary ({error})") from None
+        return cls.from_json(text, source=path)
+
+
+def build_word_vocab(sentences, min_freq=1, max_size=None, lowercase=False):
+    """Word vocabulary (with unknown id) from the tokens of a list of Sentences."""
+    counts = collections.Counter(token for sentence in sentences for token in sentence.tokens)
+    return Vocabulary.from_counts(counts, min_freq=min_freq, max_size=max_size, lowercase=lowercase)
+
+
+def build_char_vocab(sentences, min_freq=1):
+    """Character vocabulary (with unknown id) from every character of every token."""
+    counts = collections.Counter(
+        char for sentence in sentences for token in sentence.tokens for char in token
+    )
+    return Vocabulary.from_counts(counts, min_freq=min_freq)
+
+
+def build_tag_vocab(sentences):
+    """Tag vocabulary (padding only, no unknown id) from sentences that all carry tags."""
+    counts = collections.Counter()
+    for number, sentence in enumerate(sentences, 1):
+        if sentence.tags is None:
+            raise UserError(f"sentence {number} has no tags; a tag vocabulary needs tagged data")
+        counts.update(sentence.tags)
+    if not counts:
+        raise UserError("no tags found: cannot build a tag vocabulary from empty data")
+    return Vocabulary.from_counts(counts, unknown=False)
