@@ -12,7 +12,7 @@ from textlstm.cli import main
 def test_help_lists_the_command_groups():
     result = CliRunner().invoke(main, ["--help"])
     assert result.exit_code == 0
-    for command in ("train",):
+    for command in ("train", "generate", "evaluate"):
         assert command in result.output
 
 

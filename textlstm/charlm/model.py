@@ -28,7 +28,7 @@ DEFAULTS = {
     "train": {
         "batch_size": 64,
         "epochs": 3,
-        "steps_per_epoch": 0,  # 0 = one pass over the training windows
+        "steps_per_epoch": 100,  # 0 = one pass over the training windows; 100 keeps the default run to minutes
         "max_steps": 0,  # 0 = no cap; else at most this many optimizer steps in all
         "learning_rate": 0.002,
         "clipnorm": 5.0,  # gradient-norm clipping keeps early LSTM training stable

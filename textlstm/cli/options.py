@@ -12,24 +12,29 @@ def recipe_options(command):
         click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
                      help="Override one recipe value (repeatable), e.g. --set model.units=512."),
         click.option("-o", "--run-dir", default=None, type=click.Path(),
-                     help="Run directory for the model, vocabulary, recipe, logs and checkpoints."),
+                     help="Run directory for the model, vocabulary, recipe, logs and checkpoints (default: runs/KIND-DATE-TIME)."),
         click.option("--seed", type=int, help="Random seed (train.seed)."),
         click.option("--resume", is_flag=True, help="Continue the run in --run-dir from its last checkpoint."),
     ]
     return functools.reduce(lambda f, decorate: decorate(f), reversed(decorators), command)
 
 
-def resolve_cli_recipe(defaults, recipe_name, overrides, cli_values, run_dir, resume):
-    """Defaults < recipe file < --set < explicit options; on --resume, the run's own recipe.
+def resolve_cli_recipe(defaults, recipe_name, overrides, cli_values, run_dir, resume, kind):
+    """`(recipe, run_dir)`: defaults < recipe file < --set < explicit options; on --resume,
+    the run's own recipe. Without --run-dir a new `runs/KIND-DATE-TIME` is used.
 
     Prints the resolved recipe, which training then saves in the run directory.
     """
+    import time
+
     from textlstm.errors import UserError
     from textlstm.recipes import find_recipe, recipe_to_toml, resolve_recipe
     from textlstm.rundir import RunDir
 
     if run_dir is None:
-        raise UserError("--run-dir is required: where the model, vocabulary and checkpoints go")
+        if resume:
+            raise UserError("--resume needs --run-dir: the run directory to continue")
+        run_dir = f"runs/{kind}-{time.strftime('%Y%m%d-%H%M%S')}"
     if resume:
         if recipe_name or overrides:
             raise UserError("--resume continues with the run's own recipe; drop --recipe/--set")
@@ -38,8 +43,8 @@ def resolve_cli_recipe(defaults, recipe_name, overrides, cli_values, run_dir, re
         path = find_recipe(recipe_name) if recipe_name else None
         options = [f"{key}={_toml_value(value)}" for key, value in cli_values.items() if value is not None]
         recipe = resolve_recipe(defaults, path, list(overrides) + options)
-    click.echo("recipe:\n" + recipe_to_toml(recipe))
-    return recipe
+    click.echo(f"run directory: {run_dir}\nrecipe:\n" + recipe_to_toml(recipe))
+    return recipe, run_dir
 
 
 def _toml_value(value):
