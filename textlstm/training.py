@@ -129,26 +129,30 @@ def fit(model, run, make_batches, schedule, validation_data, state=None, callbac
     if state.finished or state.epoch >= schedule.epochs:
         print(f"training already finished ({state.epoch} epochs); nothing to do")
         return state
-    shared = list(callbacks) + [_Checkpointer(run, schedule, state)]
+    checkpointer = _Checkpointer(run, schedule, state)
+    shared = list(callbacks) + [checkpointer]
     if is_chief():
         shared += [
             keras.callbacks.CSVLogger(str(run.file("metrics.csv")), append=True),
             keras.callbacks.TensorBoard(str(run.file("tensorboard")), write_graph=False),
         ]
     try:
-        epoch_start = state.epoch * schedule.steps_per_epoch
-        if state.step > epoch_start:  # interrupted inside an epoch: finish that epoch first
-            remaining = schedule.steps_per_epoch - (state.step - epoch_start)
+        done_in_epoch = state.step - state.epoch * schedule.steps_per_epoch
+        if 0 < done_in_epoch < schedule.steps_per_epoch:  # interrupted inside an epoch: finish it first
             print(f"resuming inside epoch {state.epoch + 1} at step {state.step}")
             model.fit(
-                make_batches(state.step), steps_per_epoch=remaining, initial_epoch=state.epoch,
-                epochs=state.epoch + 1, validation_data=validation_data, callbacks=shared, verbose=verbose,
+                make_batches(state.step), steps_per_epoch=schedule.steps_per_epoch - done_in_epoch,
+                initial_epoch=state.epoch, epochs=state.epoch + 1, validation_data=validation_data,
+                callbacks=shared, verbose=verbose, shuffle=False,
             )
+        elif done_in_epoch >= schedule.steps_per_epoch:  # stopped after the last step, before the epoch's end
+            print(f"resuming inside epoch {state.epoch + 1} after its last step {state.step}: validating it")
+            _finish_epoch(model, state.epoch, validation_data, list(callbacks) + [checkpointer])
         if not state.finished and state.epoch < schedule.epochs:
             model.fit(
                 make_batches(state.epoch * schedule.steps_per_epoch), steps_per_epoch=schedule.steps_per_epoch,
                 initial_epoch=state.epoch, epochs=schedule.epochs, validation_data=validation_data,
-                callbacks=shared, verbose=verbose,
+                callbacks=shared, verbose=verbose, shuffle=False,
             )
     except KeyboardInterrupt:
         save_checkpoint(model, run, state)
@@ -159,6 +163,15 @@ def fit(model, run, make_batches, schedule, validation_data, state=None, callbac
     if is_chief():
         atomic_write_json(run.file(STATE), dataclasses.asdict(state))
     return state
+
+
+def _finish_epoch(model, epoch, validation_data, callbacks):
+    """The end-of-epoch work (validation, checkpoints) that an interruption cut off."""
+    logs = model.evaluate(validation_data, return_dict=True, verbose=0)
+    logs = {f"val_{name}": value for name, value in logs.items()}
+    for callback in callbacks:
+        callback.set_model(model)
+        callback.on_epoch_end(epoch, logs)
 
 
 def load_best_or_last(run, custom_objects=None):

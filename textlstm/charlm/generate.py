@@ -49,7 +49,8 @@ def generate(run_path, prompt="\n", length=500, sampler="temperature", temperatu
              seed=0, num_samples=1, stream=None, warn=None):
     """Generate `num_samples` texts of `length` characters after `prompt`.
 
-    With `stream` (a text file object) and one sample, characters are written as they come.
+    With `stream` (a text file object) and one sample, the prompt and then the characters
+    are written as they come.
     Returns the list of generated texts (without the prompt).
     """
     if length <= 0:
@@ -67,6 +68,8 @@ def generate(run_path, prompt="\n", length=500, sampler="temperature", temperatu
     if unknown and warn:
         warn(f"warning: prompt characters not in the vocabulary, read as unknown: {''.join(unknown)!r}")
     token, state = _prime(stepper, vocab.encode(prompt), num_samples)
+    if stream is not None and num_samples == 1:
+        stream.write(prompt)
     pieces, done = [], 0
     while done < length:
         size = min(CHUNK if stream else length, length - done)
@@ -77,5 +80,7 @@ def generate(run_path, prompt="\n", length=500, sampler="temperature", temperatu
         if stream is not None and num_samples == 1:
             stream.write(vocab.decode(tokens[0]))
             stream.flush()
+    if stream is not None and num_samples == 1:
+        stream.write("\n")
     tokens = np.concatenate(pieces, axis=1)
     return [vocab.decode(row) for row in tokens]

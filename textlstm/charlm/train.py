@@ -41,8 +41,6 @@ def train_charlm(recipe, run_path, resume=False):
     if resume:
         run = RunDir.open(run_path, KIND)
         vocab = corpus_lib.CharVocabulary.load(run.file(VOCAB_FILE))
-    else:
-        run = RunDir.create(run_path, KIND)
     text, description = corpus_lib.load_corpus(data["paths"])
     if data["valid"]:
         train_text, valid_text = text, read_text_file(data["valid"])
@@ -66,6 +64,7 @@ def train_charlm(recipe, run_path, resume=False):
     if resume:
         model, state = training.load_checkpoint(run)
     else:
+        run = RunDir.create(run_path, KIND)  # only once the data are known to be usable
         model = build_model(len(vocab), model_recipe, train["seed"])
         compile_model(model, train)
         vocab.save(run.file(VOCAB_FILE))

@@ -52,13 +52,9 @@ def generate_command(run_dir, prompt, length, temperature, top_k, top_p, greedy,
         raise UserError(f"--top-k must be at least 1, got {top_k}")
     sampler = "greedy" if greedy else "top_p" if top_p is not None else "top_k" if top_k is not None else "temperature"
     stream = sys.stdout if num_samples == 1 else None
-    if stream:
-        sys.stdout.write(prompt)
     texts = generate(run_dir, prompt=prompt, length=length, sampler=sampler, temperature=temperature,
                      top_k=top_k or 40, top_p=top_p or 0.95, seed=seed, num_samples=num_samples,
                      stream=stream, warn=lambda message: click.echo(message, err=True))
-    if stream:
-        sys.stdout.write("\n")
-    else:
+    if not stream:
         for i, text in enumerate(texts):
             click.echo(f"--- sample {i + 1} ---\n{prompt}{text}")

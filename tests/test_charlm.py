@@ -1,0 +1,348 @@
+"""The char LM end to end through the CLI: train, generate, evaluate, and every bad input.
+
+One tiny model is trained once for the whole module (two epochs of five steps on ~3 KB of
+text written here) and reused by the generate, evaluate and error tests.
+"""
+
+import csv
+import hashlib
+import json
+import math
+import os
+import random
+import re
+import shutil
+
+import pytest
+from click.testing import CliRunner
+
+from textlstm.charlm.corpus import UNKNOWN, CharVocabulary, default_corpus, unigram_entropy_bits
+from textlstm.cli import main
+from textlstm.errors import UserError
+
+TINY = ["--set", "model.units=16", "--set", "model.layers=1", "--set", "model.embedding_dim=8",
+        "--set", "data.seq_len=16", "--set", "train.batch_size=4", "--set", "train.steps_per_epoch=5",
+        "--epochs", "2"]
+WORDS = ("the a river stone light morning quiet garden of and in under over runs sleeps "
+         "finds green old small bright, slowly. again; window door road hill").split()
+NOT_IN_VOCAB = "\u2603"  # a snowman: the generated text is plain ASCII
+
+
+def _prose(seed, chars):
+    rng = random.Random(seed)
+    lines = []
+    while sum(len(line) + 1 for line in lines) < chars:
+        lines.append(" ".join(rng.choice(WORDS) for _ in range(rng.randint(5, 11))).capitalize())
+    return "\n".join(lines) + "\n"
+
+
+def _invoke(*args):
+    return CliRunner().invoke(main, [str(arg) for arg in args])
+
+
+def _assert_one_error_line(result, *fragments):
+    """Exit 1, exactly one `Error: ...` line on stderr, no traceback; returns that line."""
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: "), lines[0]
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    return lines[0]
+
+
+def _snapshot(directory):
+    return {path: hashlib.sha256((directory / path).read_bytes()).hexdigest()
+            for path in sorted(os.listdir(directory)) if (directory / path).is_file()}
+
+
+def _assert_nothing_half_written(run_dir):
+    """A failed start leaves no temp files, models, vocabulary, recipe or state behind."""
+    if run_dir.exists():
+        left = sorted(os.listdir(run_dir))
+        assert set(left) <= {"run.json"}, left
+        if left:
+            assert json.loads((run_dir / "run.json").read_text())["kind"] == "charlm"
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """`(run_dir, train_file, valid_file, result)` of one tiny training run through the CLI."""
+    root = tmp_path_factory.mktemp("charlm")
+    train_file, valid_file = root / "train.txt", root / "valid.txt"
+    train_file.write_text(_prose(1, 3000), encoding="utf-8")
+    valid_file.write_text(_prose(2, 700), encoding="utf-8")
+    run_dir = root / "run"
+    result = _invoke("train", "charlm", "--data", train_file, "--set", f"data.valid={valid_file}",
+                     "--run-dir", run_dir, *TINY)
+    assert result.exit_code == 0, result.output
+    return run_dir, train_file, valid_file, result
+
+
+def _generate(run_dir, *args):
+    result = _invoke("generate", run_dir, "--length", 40, *args)
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def _evaluate_numbers(run_dir, data):
+    result = _invoke("evaluate", run_dir, "--data", data)
+    assert result.exit_code == 0, result.output
+    numbers = {}
+    for name in ("loss", "bits/char", "perplexity"):
+        match = re.search(rf"{re.escape(name)}: ([0-9.]+)", result.stdout)
+        assert match, result.stdout
+        numbers[name] = float(match.group(1))
+    return numbers
+
+
+# --- train ---------------------------------------------------------------------------------
+
+
+def test_train_writes_a_complete_run_directory(trained):
+    run_dir, _, _, result = trained
+    for name in ("run.json", "recipe.toml", "vocab.json", "best.keras", "last.keras", "state.json",
+                 "metrics.csv"):
+        assert (run_dir / name).is_file(), name
+    assert json.loads((run_dir / "run.json").read_text())["kind"] == "charlm"
+    with open(run_dir / "metrics.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 2
+    assert "val_bpc" in rows[0]
+    state = json.loads((run_dir / "state.json").read_text())
+    assert state["epoch"] == 2 and state["step"] == 10 and state["finished"]
+    assert not [name for name in os.listdir(run_dir) if name.startswith(".")]  # no temp files left
+    assert "bits/char" in result.output
+    assert "sample:" in result.output
+
+
+def test_help_pages():
+    for args in (["train", "charlm", "--help"], ["generate", "--help"]):
+        result = _invoke(*args)
+        assert result.exit_code == 0, result.output
+        assert "Usage:" in result.output
+    assert "--resume" in _invoke("train", "charlm", "--help").output
+    assert "--top-p" in _invoke("generate", "--help").output
+
+
+# --- generate ------------------------------------------------------------------------------
+
+
+def test_generate_is_reproducible_by_seed(trained):
+    run_dir = trained[0]
+    first = _generate(run_dir, "--seed", 3)
+    assert first == _generate(run_dir, "--seed", 3)
+    assert first != _generate(run_dir, "--seed", 4)
+    assert len(first) == 1 + 40 + 1  # the prompt (a newline), the text, a final newline
+
+
+def test_generate_several_samples(trained):
+    output = _generate(trained[0], "--num-samples", 3, "--prompt", "The ")
+    assert output.count("--- sample ") == 3
+    assert "--- sample 3 ---\nThe " in output
+
+
+def test_greedy_is_deterministic_and_equals_top_k_1(trained):
+    run_dir = trained[0]
+    greedy = _generate(run_dir, "--greedy", "--seed", 1)
+    assert greedy == _generate(run_dir, "--greedy", "--seed", 2)
+    assert greedy == _generate(run_dir, "--top-k", 1, "--seed", 5)
+
+
+def test_prompt_with_unknown_character_warns_once(trained):
+    result = _invoke("generate", trained[0], "--length", 20, "--prompt", f"The {NOT_IN_VOCAB} ")
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(warnings) == 1, result.stderr
+    assert warnings[0].startswith("warning:") and NOT_IN_VOCAB in warnings[0]
+    assert result.stdout.startswith(f"The {NOT_IN_VOCAB} ")
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--length", "0"], "--length"),
+    (["--length", "-3"], "--length"),
+    (["--temperature", "0"], "--temperature"),
+    (["--top-p", "0"], "--top-p"),
+    (["--top-p", "1.5"], "--top-p"),
+])
+def test_generate_rejects_bad_options(trained, args, fragment):
+    _assert_one_error_line(_invoke("generate", trained[0], *args), fragment)
+
+
+def test_generate_on_missing_directory(tmp_path):
+    _assert_one_error_line(_invoke("generate", tmp_path / "nowhere"), "does not exist")
+
+
+def test_failed_generate_prints_nothing_on_stdout(tmp_path):
+    result = _invoke("generate", tmp_path / "nowhere", "--prompt", "Hello")
+    _assert_one_error_line(result, "does not exist")
+    assert result.stdout == ""
+
+
+def test_generate_on_a_run_of_another_kind(tmp_path):
+    (tmp_path / "run.json").write_text(json.dumps({"kind": "tagger", "textlstm_version": "0.1.0"}))
+    _assert_one_error_line(_invoke("generate", tmp_path), "'tagger'", "charlm")
+
+
+def test_corrupt_model_files_are_reported(trained, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(trained[0], broken)
+    for name in ("best.keras", "last.keras"):
+        (broken / name).write_bytes((broken / name).read_bytes()[:200])
+    line = _assert_one_error_line(_invoke("generate", broken))
+    assert "corrupt or unreadable" in line and "best.keras" in line
+    _assert_one_error_line(_invoke("evaluate", broken, "--data", trained[2]), "corrupt or unreadable")
+
+
+# --- a copied run directory ------------------------------------------------------------------
+
+
+def test_copied_run_directory_is_self_contained(trained, tmp_path):
+    run_dir, _, valid_file, _ = trained
+    copy = tmp_path / "elsewhere" / "run-copy"
+    shutil.copytree(run_dir, copy)
+    expected_text = _generate(run_dir, "--seed", 11)
+    expected_numbers = _evaluate_numbers(run_dir, valid_file)
+    aside = run_dir.with_name("run-aside")
+    os.rename(run_dir, aside)  # nothing may reach back into the original
+    try:
+        assert _generate(copy, "--seed", 11) == expected_text
+        assert _evaluate_numbers(copy, valid_file) == expected_numbers
+    finally:
+        os.rename(aside, run_dir)
+
+
+# --- evaluate ------------------------------------------------------------------------------
+
+
+def test_evaluate_reports_consistent_numbers(trained):
+    run_dir, train_file, _, _ = trained
+    numbers = _evaluate_numbers(run_dir, train_file)
+    assert numbers["bits/char"] == pytest.approx(numbers["loss"] / math.log(2), abs=2e-4)
+    assert numbers["perplexity"] == pytest.approx(math.exp(numbers["loss"]), rel=1e-3)
+
+
+def test_evaluate_on_validation_text_reproduces_best_val_loss(trained):
+    run_dir, _, valid_file, _ = trained
+    with open(run_dir / "metrics.csv", newline="") as handle:
+        best = min(float(row["val_loss"]) for row in csv.DictReader(handle))
+    assert _evaluate_numbers(run_dir, valid_file)["loss"] == pytest.approx(best, abs=1e-3)
+
+
+def test_evaluate_without_data_is_an_error(trained):
+    _assert_one_error_line(_invoke("evaluate", trained[0]), "--data")
+
+
+# --- bad input -----------------------------------------------------------------------------
+
+
+def _bad_input(tmp_path, case):
+    """A path that cannot be used as text, and a fragment its error message must contain."""
+    if case == "missing":
+        return tmp_path / "no-such.txt", ["no such file", "no-such.txt"]
+    if case == "empty":
+        path = tmp_path / "empty.txt"
+        path.write_text("")
+        return path, ["empty.txt", "is empty"]
+    if case == "empty-directory":
+        path = tmp_path / "nothing-here"
+        path.mkdir()
+        (path / ".hidden").write_text("not counted")
+        return path, ["nothing-here", "no text files"]
+    if case == "latin-1":
+        path = tmp_path / "latin1.txt"
+        path.write_bytes(b"plain text\ncaf\xe9 au lait\n")
+        return path, ["latin1.txt", "not valid UTF-8", "offset 14"]
+    if case == "binary":
+        path = tmp_path / "blob.bin"
+        path.write_bytes(b"GIF89a\x01\x00\x00\x00" + bytes(range(256)))
+        return path, ["blob.bin", "binary", "offset 7"]
+    raise AssertionError(case)
+
+
+BAD_INPUTS = ["missing", "empty", "empty-directory", "latin-1", "binary"]
+
+
+@pytest.mark.parametrize("case", BAD_INPUTS)
+def test_train_refuses_unusable_data(tmp_path, case):
+    path, fragments = _bad_input(tmp_path, case)
+    run_dir = tmp_path / "run"
+    result = _invoke("train", "charlm", "--data", path, "--run-dir", run_dir, *TINY)
+    _assert_one_error_line(result, *fragments)
+    _assert_nothing_half_written(run_dir)
+
+
+@pytest.mark.parametrize("case", [case for case in BAD_INPUTS if case != "empty-directory"])
+def test_evaluate_refuses_unusable_data_and_leaves_the_run_alone(trained, tmp_path, case):
+    run_dir = trained[0]
+    before = _snapshot(run_dir)
+    path, fragments = _bad_input(tmp_path, case)
+    _assert_one_error_line(_invoke("evaluate", run_dir, "--data", path), *fragments)
+    assert _snapshot(run_dir) == before
+
+
+def test_failed_retraining_into_an_existing_run_keeps_its_files(trained, tmp_path):
+    run_dir = tmp_path / "run"
+    shutil.copytree(trained[0], run_dir)
+    before = _snapshot(run_dir)
+    path, fragments = _bad_input(tmp_path, "latin-1")
+    _assert_one_error_line(_invoke("train", "charlm", "--data", path, "--run-dir", run_dir, *TINY), *fragments)
+    assert _snapshot(run_dir) == before
+    assert not [name for name in os.listdir(run_dir) if name.startswith(".")]
+
+
+def test_unknown_recipe_key_on_the_command_line(trained, tmp_path):
+    run_dir = tmp_path / "run"
+    result = _invoke("train", "charlm", "--data", trained[1], "--run-dir", run_dir,
+                     "--set", "train.learning_rat=0.1")
+    _assert_one_error_line(result, "train.learning_rat", "did you mean 'train.learning_rate'")
+    assert not run_dir.exists()
+
+
+def test_unknown_key_in_a_recipe_file(trained, tmp_path):
+    recipe = tmp_path / "typo.toml"
+    recipe.write_text("[model]\nunits = 16\n\n[train]\nbatch_sise = 4\n", encoding="utf-8")
+    run_dir = tmp_path / "run"
+    result = _invoke("train", "charlm", "--data", trained[1], "--run-dir", run_dir, "--recipe", recipe)
+    _assert_one_error_line(result, "typo.toml", "train.batch_sise", "train.batch_size")
+    assert not run_dir.exists()
+
+
+# --- corpus and vocabulary -----------------------------------------------------------------
+
+
+def test_vocabulary_maps_unknown_characters_to_the_unknown_id():
+    vocab = CharVocabulary.from_text("banana bread")
+    assert vocab.chars[vocab.unknown_id] == UNKNOWN
+    assert vocab.chars[1] == "a"  # most frequent first
+    ids = vocab.encode(f"bad{NOT_IN_VOCAB}z")
+    assert list(ids[3:]) == [vocab.unknown_id, vocab.unknown_id]
+    assert vocab.decode(vocab.encode("bread")) == "bread"
+    assert vocab.unknown_chars(f"zebra{NOT_IN_VOCAB}") == sorted(["z", NOT_IN_VOCAB])
+
+
+def test_vocabulary_save_load_round_trip(tmp_path):
+    vocab = CharVocabulary.from_text(f"h\u00e9llo w\u00f6rld\n\t{UNKNOWN}")
+    vocab.save(tmp_path / "vocab.json")
+    loaded = CharVocabulary.load(tmp_path / "vocab.json")
+    assert loaded.chars == vocab.chars
+    assert loaded.unknown_id == vocab.unknown_id
+    assert list(loaded.encode("w\u00f6rld?")) == list(vocab.encode("w\u00f6rld?"))
+    assert vocab.chars.count(UNKNOWN) == 1
+
+
+def test_loading_a_missing_vocabulary_is_a_user_error(tmp_path):
+    with pytest.raises(UserError, match="vocab.json"):
+        CharVocabulary.load(tmp_path / "vocab.json")
+
+
+def test_unigram_entropy_of_two_equally_frequent_characters_is_one_bit():
+    vocab = CharVocabulary.from_text("abba")
+    assert unigram_entropy_bits(vocab.encode("abbaab"), len(vocab)) == pytest.approx(1.0)
+
+
+def test_default_corpus_is_large_and_stable():
+    first = default_corpus()
+    assert len(first) >= 1_000_000
+    assert default_corpus() == first
