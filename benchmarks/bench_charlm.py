@@ -16,7 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from textlstm.charlm.model import CharStepper, build_model, compile_model
+from textlstm.charlm.model import CharStepper, build_model, compile_model, recurrent_layers
 from textlstm.decoding.samplers import get_sampler, sample_sequence
 
 VOCAB, BATCH, SEQ_LEN = 65, 64, 100
@@ -48,6 +48,42 @@ def training_chars_per_second(model, steps):
     return BATCH * SEQ_LEN / statistics.median(times)
 
 
+class KerasCellStepper:
+    """The same step on keras.layers.LSTMCell with our model's weights: the reference."""
+
+    def __init__(self, model):
+        self.embedding = model.get_layer("embedding")
+        self.output = model.get_layer("logits")
+        self.cells = []
+        for layer in recurrent_layers(model):
+            cell = keras.layers.LSTMCell(MODEL["units"])
+            cell.build((None, layer.cell.kernel.shape[0]))
+            cell.set_weights(layer.cell.get_weights())
+            self.cells.append(cell)
+
+    def initial_state(self, batch_size):
+        return [[tf.zeros((batch_size, MODEL["units"]))] * 2 for _ in self.cells]
+
+    def __call__(self, char_ids, state):
+        x = self.embedding(char_ids)
+        new_state = []
+        for cell, cell_state in zip(self.cells, state):
+            x, cell_state = cell(x, cell_state)
+            new_state.append(list(cell_state))
+        return self.output(x), new_state
+
+
+def python_loop_chars_per_second(stepper, chars):
+    """One eager call per character from Python, batch 1 (the slow baseline)."""
+    sampler = get_sampler("temperature", temperature=0.8)
+    token, state = tf.zeros([1], tf.int32), stepper.initial_state(1)
+    start = time.perf_counter()
+    for i in range(chars):
+        logits, state = stepper(token, state)
+        token = sampler(logits, tf.constant([0, i]))
+    return chars / (time.perf_counter() - start)
+
+
 def generation_chars_per_second(stepper, batch, chars, jit_compile):
     sampler = get_sampler("temperature", temperature=0.8)
     tokens = tf.zeros([batch], tf.int32)
@@ -75,12 +111,18 @@ def main():
     print(f"  textlstm LSTM     {ours_rate:9.0f} chars/s")
     print(f"  keras.layers.LSTM {keras_rate:9.0f} chars/s   ours/keras = {ours_rate / keras_rate:.2f}x")
 
-    stepper = CharStepper(ours)
+    steppers = {"textlstm CharStepper": CharStepper(ours), "keras LSTMCell": KerasCellStepper(ours)}
     print(f"generation, {args.generate_chars} chars per sample, whole sampling loop in one tf.function:")
     for batch in (1, 64):
+        chars = args.generate_chars if batch == 1 else args.generate_chars // 4
         for jit in (False, True):
-            rate = generation_chars_per_second(stepper, batch, args.generate_chars if batch == 1 else args.generate_chars // 4, jit)
-            print(f"  batch {batch:3d}  XLA={'on ' if jit else 'off'}  {rate:9.0f} chars/s", flush=True)
+            rates = {name: generation_chars_per_second(step, batch, chars, jit) for name, step in steppers.items()}
+            ours_rate, keras_rate = rates.values()
+            print(f"  batch {batch:3d}  XLA={'on ' if jit else 'off'}  textlstm {ours_rate:9.0f} chars/s   "
+                  f"keras cell {keras_rate:9.0f} chars/s   ours/keras = {ours_rate / keras_rate:.2f}x", flush=True)
+    for name, step in steppers.items():
+        rate = python_loop_chars_per_second(step, args.generate_chars // 10)
+        print(f"  batch   1  eager Python loop over {name}: {rate:9.0f} chars/s")
 
 
 if __name__ == "__main__":
