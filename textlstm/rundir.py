@@ -138,6 +138,16 @@ def is_chief() -> bool:
     return kind == "worker" and index == 0 and "chief" not in (config.get("cluster") or {})
 
 
+def _worker_scratch_directory(kind: str) -> pathlib.Path:
+    import atexit
+    import shutil
+
+    path = pathlib.Path(tempfile.mkdtemp(prefix=f"textlstm-{kind}-worker-"))
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    atomic_write_json(path / RUN_FILE, {"kind": kind, "textlstm_version": textlstm.__version__})
+    return path
+
+
 def _describe_kinds(kinds: tuple[str, ...]) -> str:
     return " or ".join(repr(kind) for kind in kinds)
 
@@ -161,8 +171,12 @@ class RunDir:
         """Make the directory (an existing one is fine) and record its kind in run.json.
 
         Reusing a directory that already holds a model of another kind is refused, so a
-        tagger run is never silently overwritten by a language model.
+        tagger run is never silently overwritten by a language model. In a distributed run
+        only the chief creates `path`; every other worker gets a private scratch directory,
+        removed when it exits, so whatever it writes never clashes with the chief's files.
         """
+        if not is_chief():
+            return cls(_worker_scratch_directory(kind), kind)
         path = pathlib.Path(path)
         if path.exists() and not path.is_dir():
             raise UserError(f"run directory {path} is a file, not a directory")

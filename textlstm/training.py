@@ -19,6 +19,7 @@ import math
 
 import keras
 
+from textlstm.distribute import shard_by_slices, trainer_for
 from textlstm.errors import UserError
 from textlstm.rundir import atomic_save_model, atomic_write_json, is_chief, load_keras_model
 
@@ -136,21 +137,24 @@ def fit(model, run, make_batches, schedule, validation_data, state=None, callbac
             keras.callbacks.CSVLogger(str(run.file("metrics.csv")), append=True),
             keras.callbacks.TensorBoard(str(run.file("tensorboard")), write_graph=False),
         ]
+    trainer = trainer_for(model)  # Keras's fit, or our loop for the strategies Keras cannot drive
+    validation_data = shard_by_slices(validation_data)
+    batches_from = lambda step: shard_by_slices(make_batches(step))  # noqa: E731  (each worker: its slice)
     try:
         done_in_epoch = state.step - state.epoch * schedule.steps_per_epoch
         if 0 < done_in_epoch < schedule.steps_per_epoch:  # interrupted inside an epoch: finish it first
             print(f"resuming inside epoch {state.epoch + 1} at step {state.step}")
-            model.fit(
-                make_batches(state.step), steps_per_epoch=schedule.steps_per_epoch - done_in_epoch,
+            trainer.fit(
+                batches_from(state.step), steps_per_epoch=schedule.steps_per_epoch - done_in_epoch,
                 initial_epoch=state.epoch, epochs=state.epoch + 1, validation_data=validation_data,
                 callbacks=shared, verbose=verbose, shuffle=False,
             )
         elif done_in_epoch >= schedule.steps_per_epoch:  # stopped after the last step, before the epoch's end
             print(f"resuming inside epoch {state.epoch + 1} after its last step {state.step}: validating it")
-            _finish_epoch(model, state.epoch, validation_data, list(callbacks) + [checkpointer])
+            _finish_epoch(model, trainer, state.epoch, validation_data, list(callbacks) + [checkpointer])
         if not state.finished and state.epoch < schedule.epochs:
-            model.fit(
-                make_batches(state.epoch * schedule.steps_per_epoch), steps_per_epoch=schedule.steps_per_epoch,
+            trainer.fit(
+                batches_from(state.epoch * schedule.steps_per_epoch), steps_per_epoch=schedule.steps_per_epoch,
                 initial_epoch=state.epoch, epochs=schedule.epochs, validation_data=validation_data,
                 callbacks=shared, verbose=verbose, shuffle=False,
             )
@@ -165,9 +169,9 @@ def fit(model, run, make_batches, schedule, validation_data, state=None, callbac
     return state
 
 
-def _finish_epoch(model, epoch, validation_data, callbacks):
+def _finish_epoch(model, trainer, epoch, validation_data, callbacks):
     """The end-of-epoch work (validation, checkpoints) that an interruption cut off."""
-    logs = model.evaluate(validation_data, return_dict=True, verbose=0)
+    logs = trainer.evaluate(validation_data, return_dict=True, verbose=0)
     logs = {f"val_{name}": value for name, value in logs.items()}
     for callback in callbacks:
         callback.set_model(model)

@@ -26,7 +26,7 @@ DEFAULTS = {
         "dropout": 0.1,  # between layers and before the output
     },
     "train": {
-        "batch_size": 64,
+        "batch_size": 64,  # the global batch: split over all devices and workers of a distributed run
         "epochs": 3,
         "steps_per_epoch": 100,  # 0 = one pass over the training windows; 100 keeps the default run to minutes
         "max_steps": 0,  # 0 = no cap; else at most this many optimizer steps in all
@@ -34,6 +34,7 @@ DEFAULTS = {
         "clipnorm": 5.0,  # gradient-norm clipping keeps early LSTM training stable
         "patience": 3,  # epochs without validation improvement before stopping
         "seed": 1234,
+        "strategy": "auto",  # auto | one-device | mirrored | multi-worker (textlstm.distribute)
     },
     "decode": {
         "length": 500,

@@ -5,7 +5,7 @@ import math
 import keras
 import numpy as np
 
-from textlstm import training
+from textlstm import distribute, training
 from textlstm.charlm import corpus as corpus_lib
 from textlstm.charlm import data as data_lib
 from textlstm.charlm.model import build_model, char_loss, compile_model
@@ -36,8 +36,12 @@ class BitsPerCharacter(keras.callbacks.Callback):
 
 
 def train_charlm(recipe, run_path, resume=False):
-    """Train (or resume) a char LM into `run_path`; returns the final metrics dict."""
+    """Train (or resume) a char LM into `run_path`; returns `(run, metrics of the best model)`.
+
+    Under a multi-worker strategy, workers other than the chief return `(run, None)`.
+    """
     data, model_recipe, train = recipe["data"], recipe["model"], recipe["train"]
+    strategy = distribute.make_strategy(train["strategy"])  # first: multi-worker sets up TensorFlow's runtime
     if resume:
         run = RunDir.open(run_path, KIND)
         vocab = corpus_lib.CharVocabulary.load(run.file(VOCAB_FILE))
@@ -62,11 +66,13 @@ def train_charlm(recipe, run_path, resume=False):
         train["max_steps"], monitor="val_loss", mode="min", patience=train["patience"],
     )
     if resume:
-        model, state = training.load_checkpoint(run)
+        with strategy.scope():
+            model, state = training.load_checkpoint(run)
     else:
         run = RunDir.create(run_path, KIND)  # only once the data are known to be usable
-        model = build_model(len(vocab), model_recipe, train["seed"])
-        compile_model(model, train)
+        with strategy.scope():
+            model = build_model(len(vocab), model_recipe, train["seed"])
+            compile_model(model, train)
         vocab.save(run.file(VOCAB_FILE))
         run.write_recipe(recipe)
         state = None
@@ -76,6 +82,8 @@ def train_charlm(recipe, run_path, resume=False):
         schedule, data_lib.evaluation_batches(valid_ids, seq_len, batch_size),
         state=state, callbacks=[BitsPerCharacter()],
     )
+    if not distribute.is_chief():  # the chief evaluates and reports; this worker's part is done
+        return run, None
     best = training.load_best_or_last(run)
     best.compile(loss=char_loss())
     loss = float(best.evaluate(data_lib.evaluation_batches(valid_ids, seq_len, batch_size), verbose=0))

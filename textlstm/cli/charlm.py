@@ -21,7 +21,9 @@ def train_charlm_command(data_paths, valid, recipe, overrides, run_dir, seed, re
     cli_values = {"data.paths": list(data_paths) or None, "data.valid": valid, "train.epochs": epochs,
                   "train.max_steps": max_steps, "train.seed": seed}
     resolved, run_dir = resolve_cli_recipe(DEFAULTS, recipe, overrides, cli_values, run_dir, resume, "charlm")
-    run, _ = train_charlm(resolved, run_dir, resume=resume)
+    run, metrics = train_charlm(resolved, run_dir, resume=resume)
+    if metrics is None:  # a worker of a distributed run: the chief reports
+        return
     click.echo("sample:")
     text = generate(run.path, prompt="\n", length=200, sampler="temperature", temperature=0.8, seed=0)[0]
     click.echo(text)

@@ -4,9 +4,23 @@ import functools
 
 import click
 
+from textlstm.distribute import STRATEGIES  # light: TensorFlow is imported only when a strategy is made
+
+
+STRATEGY_KEY = "textlstm.strategy"  # where --strategy waits in the click context for resolve_cli_recipe
+
+
+def _stash_strategy(ctx, param, value):
+    if value is not None:
+        ctx.meta[STRATEGY_KEY] = value
+
 
 def recipe_options(command):
-    """--recipe, --set, --run-dir, --seed, --resume."""
+    """--recipe, --set, --run-dir, --seed, --resume, --strategy.
+
+    --strategy reaches the command through `resolve_cli_recipe` (as `train.strategy`), not as
+    a parameter, so commands keep their signatures.
+    """
     decorators = [
         click.option("-r", "--recipe", help="A recipe: a TOML file or a name in ./recipes (e.g. charlm-shakespeare)."),
         click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
@@ -15,13 +29,17 @@ def recipe_options(command):
                      help="Run directory for the model, vocabulary, recipe, logs and checkpoints (default: runs/KIND-DATE-TIME)."),
         click.option("--seed", type=int, help="Random seed (train.seed)."),
         click.option("--resume", is_flag=True, help="Continue the run in --run-dir from its last checkpoint."),
+        click.option("--strategy", type=click.Choice(STRATEGIES), expose_value=False, callback=_stash_strategy,
+                     help="Devices and hosts to train on (train.strategy; default auto: all local GPUs, or the "
+                          "TF_CONFIG cluster). Allowed with --resume."),
     ]
     return functools.reduce(lambda f, decorate: decorate(f), reversed(decorators), command)
 
 
 def resolve_cli_recipe(defaults, recipe_name, overrides, cli_values, run_dir, resume, kind):
     """`(recipe, run_dir)`: defaults < recipe file < --set < explicit options; on --resume,
-    the run's own recipe. Without --run-dir a new `runs/KIND-DATE-TIME` is used.
+    the run's own recipe (--strategy may still change: it changes no result). Without
+    --run-dir a new `runs/KIND-DATE-TIME` is used.
 
     Prints the resolved recipe, which training then saves in the run directory.
     """
@@ -43,6 +61,12 @@ def resolve_cli_recipe(defaults, recipe_name, overrides, cli_values, run_dir, re
         path = find_recipe(recipe_name) if recipe_name else None
         options = [f"{key}={_toml_value(value)}" for key, value in cli_values.items() if value is not None]
         recipe = resolve_recipe(defaults, path, list(overrides) + options)
+    context = click.get_current_context(silent=True)
+    strategy = context.meta.get(STRATEGY_KEY) if context else None
+    if strategy is not None:
+        if "strategy" not in recipe.get("train", {}):
+            raise UserError(f"--strategy is not supported by 'train {kind}' (its recipe has no train.strategy)")
+        recipe["train"]["strategy"] = strategy
     click.echo(f"run directory: {run_dir}\nrecipe:\n" + recipe_to_toml(recipe))
     return recipe, run_dir
 

@@ -1,0 +1,58 @@
+"""Tiny char LM runs for the tf.distribute tests, in this process or in a fresh one.
+
+TensorFlow fixes its devices when it starts, so a run over two logical CPU devices needs a
+new process: `python -m tests.distributed_runs SPEC` with SPEC a JSON object
+{"logical_cpus": N, "recipe": {...}, "runs": [{"run_dir", "strategy", "resume", "interrupt_at"}]}.
+It prints one JSON line: the running training loss after every optimizer step, per run.
+"""
+
+import json
+import sys
+
+STEP_LOSSES_MARK = "step losses: "
+
+
+def train_recording_losses(recipe, run_dir, resume=False, interrupt_at=None):
+    """Train with `train_charlm`, returning the running loss after each step.
+
+    `interrupt_at` simulates Ctrl-C when the optimizer reaches that step (as
+    tests/test_training_resume.py does), so the run stops with a checkpoint there.
+    """
+    from textlstm import training
+    from textlstm.charlm.train import train_charlm
+    from textlstm.errors import UserError
+
+    losses = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        losses.append(float(logs["loss"]))
+        if interrupt_at is not None and int(self.model.optimizer.iterations.numpy()) == interrupt_at:
+            raise KeyboardInterrupt
+
+    training._Checkpointer.on_train_batch_end = on_train_batch_end
+    try:
+        train_charlm(recipe, run_dir, resume=resume)
+    except UserError as error:
+        if interrupt_at is None or "interrupted" not in str(error):
+            raise
+    finally:
+        del training._Checkpointer.on_train_batch_end
+    return losses
+
+
+def main(spec):
+    import tensorflow as tf
+
+    if spec.get("logical_cpus", 1) > 1:
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * spec["logical_cpus"])
+    losses = []
+    for run in spec["runs"]:
+        recipe = json.loads(json.dumps(spec["recipe"]))
+        recipe["train"]["strategy"] = run.get("strategy", recipe["train"]["strategy"])
+        losses.append(train_recording_losses(recipe, run["run_dir"], run.get("resume", False), run.get("interrupt_at")))
+    print(STEP_LOSSES_MARK + json.dumps(losses))
+
+
+if __name__ == "__main__":
+    main(json.loads(sys.argv[1]))

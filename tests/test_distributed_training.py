@@ -1,0 +1,175 @@
+"""Training under tf.distribute on a CPU-only machine: the same numbers as one device.
+
+TensorFlow fixes its devices and its cluster when it starts, so each distributed run is a
+fresh process: `mirrored` over two logical CPU devices (tests/distributed_runs.py), and
+`multi-worker` as two `textlstm train charlm` processes on 127.0.0.1 that find each other
+through TF_CONFIG. The reference is the same tiny char LM (no dropout) trained here on one
+device. Same global batch, so the same losses and weights up to float rounding: the
+replicas' gradient sums are added in another order. Clipping acts on each replica's share
+of the gradient in Keras, so the recipe sets a clip norm these runs never reach.
+"""
+
+import csv
+import json
+import os
+import pathlib
+import random
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from distributed_runs import STEP_LOSSES_MARK, train_recording_losses
+from textlstm.charlm.model import DEFAULTS
+from textlstm.recipes import resolve_recipe
+from textlstm.rundir import load_keras_model
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+STEPS_PER_EPOCH, EPOCHS = 3, 2
+TINY = {"data.seq_len": 16, "model.units": 16, "model.layers": 1, "model.embedding_dim": 8, "model.dropout": 0.0,
+        "train.batch_size": 4, "train.steps_per_epoch": STEPS_PER_EPOCH, "train.epochs": EPOCHS, "train.seed": 7,
+        "train.clipnorm": 1000.0}
+TOLERANCE = 1e-5
+WORKER_TIMEOUT = 600  # seconds; generous, the machine may be shared
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    rng = random.Random(3)
+    words = "north wind sun cloud rain field barn lamp, the a of and slowly. quickly; again".split()
+    path = tmp_path_factory.mktemp("corpus") / "corpus.txt"
+    path.write_text("\n".join(" ".join(rng.choice(words) for _ in range(10)) for _ in range(70)) + "\n")
+    return path
+
+
+def _recipe(corpus, strategy="one-device"):
+    settings = [f"{key}={json.dumps(value)}" for key, value in TINY.items()]
+    return resolve_recipe(DEFAULTS, None, settings + [f"data.paths={json.dumps([str(corpus)])}",
+                                                      f"train.strategy={json.dumps(strategy)}"])
+
+
+@pytest.fixture(scope="module")
+def reference(corpus, tmp_path_factory):
+    """`(run_dir, step losses)` of the run on one device in this process."""
+    run_dir = tmp_path_factory.mktemp("reference") / "run"
+    losses = train_recording_losses(_recipe(corpus), run_dir)
+    return run_dir, losses
+
+
+def _environment(**extra):
+    env = {key: value for key, value in os.environ.items() if key != "TF_CONFIG"}
+    return dict(env, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2", **extra)
+
+
+def _assert_same_weights(run_dir, reference_dir, tolerance=TOLERANCE):
+    ours = load_keras_model(run_dir / "last.keras", compile=True)
+    theirs = load_keras_model(reference_dir / "last.keras", compile=True)
+    assert int(ours.optimizer.iterations.numpy()) == int(theirs.optimizer.iterations.numpy()) == EPOCHS * STEPS_PER_EPOCH
+    for mine, expected in zip(ours.get_weights(), theirs.get_weights(), strict=True):
+        np.testing.assert_allclose(mine, expected, rtol=0, atol=tolerance)
+    for mine, expected in zip(ours.optimizer.variables, theirs.optimizer.variables, strict=True):
+        np.testing.assert_allclose(np.asarray(mine), np.asarray(expected), rtol=0, atol=tolerance)
+
+
+def _epoch_losses(run_dir):
+    with open(run_dir / "metrics.csv", newline="") as handle:
+        return [(float(row["loss"]), float(row["val_loss"])) for row in csv.DictReader(handle)]
+
+
+def _state(run_dir):
+    return json.loads((run_dir / "state.json").read_text())
+
+
+def test_mirrored_over_two_logical_cpus_follows_the_one_device_trajectory(corpus, reference, tmp_path):
+    reference_dir, reference_losses = reference
+    full, interrupted = tmp_path / "mirrored", tmp_path / "interrupted"
+    spec = {"logical_cpus": 2, "recipe": _recipe(corpus, "mirrored"), "runs": [
+        {"run_dir": str(full)},
+        {"run_dir": str(interrupted), "interrupt_at": STEPS_PER_EPOCH + 1},  # Ctrl-C inside epoch 2
+        {"run_dir": str(interrupted), "resume": True},
+    ]}
+    result = subprocess.run([sys.executable, "-m", "tests.distributed_runs", json.dumps(spec)], cwd=ROOT,
+                            env=_environment(), capture_output=True, text=True, timeout=WORKER_TIMEOUT)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "strategy: mirrored over 2 devices (cpu:0, cpu:1)" in result.stdout
+    line = next(line for line in result.stdout.splitlines() if line.startswith(STEP_LOSSES_MARK))
+    mirrored_losses = json.loads(line[len(STEP_LOSSES_MARK):])[0]
+
+    np.testing.assert_allclose(mirrored_losses, reference_losses, rtol=0, atol=TOLERANCE)
+    np.testing.assert_allclose(_epoch_losses(full), _epoch_losses(reference_dir), rtol=0, atol=TOLERANCE)
+    _assert_same_weights(full, reference_dir)
+    _assert_same_weights(interrupted, reference_dir)  # resumed under mirrored: the uninterrupted weights
+    assert "resuming inside epoch 2 at step 4" in result.stdout
+
+
+def _free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    for sock in sockets:
+        sock.bind(("127.0.0.1", 0))
+    ports = [sock.getsockname()[1] for sock in sockets]
+    for sock in sockets:
+        sock.close()
+    return ports
+
+
+def _train_two_workers(tmp_path, run_dirs, *args):
+    """Run `textlstm train charlm` as worker 0 (the chief) and worker 1; returns their outputs."""
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(2)]}
+    scratch = [tmp_path / f"worker-{index}-tmp" for index in range(2)]
+    workers = []
+    for index, run_dir in enumerate(run_dirs):
+        scratch[index].mkdir()
+        tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
+        log = open(tmp_path / f"worker-{index}.log", "w+")
+        command = [sys.executable, "-m", "textlstm", "train", "charlm", "--run-dir", str(run_dir), *args]
+        workers.append((subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True,
+                                         env=_environment(TF_CONFIG=tf_config, TMPDIR=str(scratch[index]))), log))
+    outputs = []
+    try:
+        for process, log in workers:
+            process.wait(timeout=WORKER_TIMEOUT)
+    finally:
+        for process, log in workers:
+            if process.poll() is None:
+                process.kill()
+            log.seek(0)
+            outputs.append((process.returncode, log.read()))
+            log.close()
+    for returncode, output in outputs:
+        assert returncode == 0, output[-4000:]
+    assert list(scratch[1].iterdir()) == [], "worker 1 left scratch files behind"
+    return [output for _, output in outputs]
+
+
+def test_two_workers_train_together_like_one_process_and_only_the_chief_writes(corpus, reference, tmp_path):
+    reference_dir, _ = reference
+    chief_dir, worker_dir = tmp_path / "run", tmp_path / "worker-1-run"
+    args = ["--data", str(corpus), "--strategy", "multi-worker"]
+    args += [arg for key, value in TINY.items() for arg in ("--set", f"{key}={json.dumps(value)}")]
+    chief, worker = _train_two_workers(tmp_path, [chief_dir, worker_dir], *args)
+
+    assert "multi-worker, 2 workers, 2 replicas in all; this task is worker 0 (the chief" in chief
+    assert "this task is worker 1 (not the chief, writes nothing)" in worker
+    assert "sample:" in chief and "sample:" not in worker  # the chief reports, the worker is done
+    assert not worker_dir.exists()  # worker 1 wrote nothing where it was told to write
+    assert {"run.json", "recipe.toml", "vocab.json", "last.keras", "best.keras", "state.json",
+            "metrics.csv", "tensorboard"} <= {path.name for path in chief_dir.iterdir()}
+    assert _state(chief_dir)["step"] == EPOCHS * STEPS_PER_EPOCH and _state(chief_dir)["finished"]
+    _assert_same_weights(chief_dir, reference_dir)
+    np.testing.assert_allclose(_epoch_losses(chief_dir), _epoch_losses(reference_dir), rtol=0, atol=TOLERANCE)
+
+
+def test_two_workers_resume_a_run_interrupted_on_one_device(corpus, reference, tmp_path):
+    reference_dir, _ = reference
+    run_dir = tmp_path / "run"
+    train_recording_losses(_recipe(corpus), run_dir, interrupt_at=STEPS_PER_EPOCH + 1)
+    assert _state(run_dir)["step"] == STEPS_PER_EPOCH + 1
+
+    # Both workers read the run directory (a shared file system); only the chief writes to it.
+    chief, worker = _train_two_workers(tmp_path, [run_dir, run_dir], "--resume", "--strategy", "multi-worker")
+    assert "resuming inside epoch 2 at step 4" in chief and "resuming inside epoch 2 at step 4" in worker
+    assert 'strategy = "multi-worker"' in chief  # --strategy overrides the saved recipe on resume
+    assert _state(run_dir)["step"] == EPOCHS * STEPS_PER_EPOCH and _state(run_dir)["finished"]
+    _assert_same_weights(run_dir, reference_dir)
