@@ -241,11 +241,13 @@ def test_cli_writes_a_self_contained_html_report(trained, tmp_path):
 def test_cli_raw_json_and_npz(trained, tmp_path):
     run_dir, _ = trained
     result = _invoke("inspect", run_dir, "--prompt", "The river (slow) runs.\nA door", "--format", "json",
-                     "--out", tmp_path / "raw.json", "--span-distance", 20)
+                     "--out", tmp_path / "raw.json", "--span-distance", 20, "--max-chars", 20)
     assert result.exit_code == 0, result.output
     raw = json.loads((tmp_path / "raw.json").read_text())
     assert raw["cell"] == "lstm" and raw["layers"] == 2 and raw["units"] == 16
-    assert len(raw["activations"][0]["c"]) == len(raw["text"]) == 29
+    assert len(raw["activations"][0]["c"]) == len(raw["text"]) == 20
+    assert raw["characters_analysed"] == 29 and any("--max-chars" in note for note in raw["notes"])
+    assert {row["feature"] for row in raw["interpretable_units"]} >= {"inside_brackets", "after_newline"}
     assert raw["memory_span"]["sensitivity"] and len(raw["memory_span"]["sensitivity"]) == 20
     assert set(raw["saturation"][0]) == {"input", "forget", "output"}
 

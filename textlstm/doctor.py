@@ -6,6 +6,7 @@ layer of a run directory (or of a default char LM), the kernel it will run with 
 machine and every reason it is not cuDNN.
 """
 
+import importlib
 import platform
 
 import keras
@@ -98,6 +99,17 @@ def default_model():
     return build_model(100, DEFAULTS["model"], seed=0)
 
 
+def _register_layers_of(kind):
+    """Import the model family of `kind` (e.g. textlstm.tagger.model) where there is one, so the
+    custom layers its saved models use are registered before loading."""
+    for name in (f"textlstm.{kind}", f"textlstm.{kind}.model"):
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as error:
+            if error.name is None or not name.startswith(error.name):
+                raise
+
+
 def doctor_lines(run_path=None):
     """The report `textlstm doctor` prints, as lines."""
     lines = [f"{name + ':':<12}{value}" for name, value in environment()]
@@ -105,6 +117,7 @@ def doctor_lines(run_path=None):
         model, source = default_model(), "the default char LM (no run directory given)"
     else:
         kind = RunDir.read_kind(run_path)
+        _register_layers_of(kind)
         model, source = load_best_or_last(RunDir.open(run_path, kind)), f"{run_path} ({kind})"
     lines += ["", f"recurrent layers of {source}:"]
     plans = layer_plans(model)

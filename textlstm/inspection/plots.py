@@ -49,8 +49,10 @@ def layer_legend(layer_count):
 
 
 def memory_span_plot(span, width=560, height=320):
-    """Sensitivity against distance k, both on log scales, with the 1% line and the span marked."""
-    values = np.maximum(np.asarray(span.sensitivity, dtype=np.float64), 1e-30)
+    """Sensitivity (relative to k = 1) against distance k, both on log scales, with the 1% line
+    and the span marked."""
+    values = np.asarray(span.sensitivity, dtype=np.float64)
+    values = np.maximum(values / values[0], 1e-30) if values[0] > 0 else np.maximum(values, 1e-30)
     left, right, top, bottom = 64, 16, 16, 44
     plot_w, plot_h = width - left - right, height - top - bottom
     x_max = math.log10(max(len(values), 2))
@@ -85,5 +87,5 @@ def memory_span_plot(span, width=560, height=320):
         parts += [f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{top + plot_h}" stroke="#2ca02c"/>',
                   _text(x + 4, top + 14, f"span = {span.span}", anchor="start")]
     parts += [_text(left + plot_w / 2, height - 6, "distance k (characters back, log scale)"),
-              _text(14, top + plot_h / 2, "mean |∂ log p / ∂ embedding|", rotate=-90), "</svg>"]
+              _text(14, top + plot_h / 2, "sensitivity relative to k = 1", rotate=-90), "</svg>"]
     return "".join(parts)

@@ -43,6 +43,12 @@ class Recording:
     def gate_names(self):
         return LSTM_GATES if self.cell_type == "lstm" else GRU_GATES
 
+    def first(self, count):
+        """The recording of the first `count` characters only."""
+        return Recording(self.text[:count], self.char_ids[:count], self.cell_type,
+                         [{gate: values[:count] for gate, values in layer.items()} for layer in self.layers],
+                         self.top_ids[:count], self.top_probs[:count], self.next_prob[:count])
+
 
 def cell_type_of(model):
     """"lstm" or "gru" for a char LM built of our layers; a UserError for anything else."""

@@ -37,13 +37,17 @@ class Inspection:
     span: object
     unknown_chars: list
     full_length: int  # characters of the text given; the recording covers the first max_chars
+    analysed: int  # characters behind the saturation and interpretable-unit figures
     run_path: str
 
 
-def inspect_run(run_path, text, max_chars=2000, top_k=5, span_distance=1000, span_windows=16):
+def inspect_run(run_path, text, max_chars=2000, analysis_chars=20000, top_k=5, span_distance=1000,
+                span_windows=16):
     """Everything the report shows, for the char LM in `run_path` reading `text`.
 
-    Activations are recorded for the first `max_chars` characters; the memory span
+    Saturation and interpretable units are measured on the first `analysis_chars`
+    characters (features like quotes need more text than fits on a page); the recording
+    kept for the page and the raw output covers the first `max_chars`; the memory span
     samples windows from the whole text.
     """
     from textlstm.charlm.train import KIND, VOCAB_FILE
@@ -60,12 +64,13 @@ def inspect_run(run_path, text, max_chars=2000, top_k=5, span_distance=1000, spa
     vocab = CharVocabulary.load(run.file(VOCAB_FILE))
     model = load_best_or_last(run)
     ids = vocab.encode(text)
-    shown = text[:max_chars]
-    recording = record_activations(model, ids[:max_chars], shown, top_k=top_k)
+    analysed = min(len(text), max(max_chars, analysis_chars))
+    recording = record_activations(model, ids[:analysed], text[:analysed], top_k=top_k)
     interpretable, constant = analysis.interpretable_units(recording)
+    saturation = analysis.saturation(recording)
     span = memory_span(model, ids, distance=span_distance, windows=span_windows)
-    return Inspection(recording, vocab.chars, analysis.saturation(recording), interpretable, constant,
-                      span, vocab.unknown_chars(text), len(text), str(run_path))
+    return Inspection(recording.first(max_chars), vocab.chars, saturation, interpretable, constant,
+                      span, vocab.unknown_chars(text), len(text), analysed, str(run_path))
 
 
 def write_report(inspection, path, fmt):
@@ -88,8 +93,9 @@ def _notes(inspection):
         notes.append(f"{len(inspection.unknown_chars)} distinct characters are not in the model's vocabulary "
                      f"and were read as the unknown entry: {''.join(inspection.unknown_chars)!r}")
     if inspection.full_length > len(inspection.recording.text):
-        notes.append(f"activations cover the first {len(inspection.recording.text):,} of "
-                     f"{inspection.full_length:,} characters (--max-chars)")
+        notes.append(f"activations are shown for the first {len(inspection.recording.text):,} of "
+                     f"{inspection.full_length:,} characters (--max-chars); saturation and interpretable units "
+                     f"are measured on the first {inspection.analysed:,} (--analysis-chars)")
     if inspection.span is None:
         notes.append("the text is too short (fewer than 3 characters) to measure the memory span")
     if inspection.constant_features:
@@ -105,6 +111,7 @@ def raw_summary(inspection, with_activations=False):
         "run_dir": inspection.run_path, "cell": rec.cell_type, "layers": len(rec.layers),
         "units": int(rec.layers[0]["h"].shape[1]), "vocab": inspection.vocab, "text": rec.text,
         "unknown_chars": inspection.unknown_chars, "notes": _notes(inspection),
+        "characters_analysed": inspection.analysed,
         "saturation": [{gate: {"left": left.tolist(), "right": right.tolist()} for gate, (left, right) in
                         layer.items()} for layer in inspection.saturation],
         "interpretable_units": inspection.interpretable,
@@ -165,7 +172,8 @@ def _interpretable_table(inspection):
         f'<td>{row["correlation"]:+.3f}</td><td>{html.escape(analysis.FEATURE_DESCRIPTIONS[row["feature"]])}</td></tr>'
         for row in inspection.interpretable)
     return (f"<p>Correlation of each unit's {'cell state' if gate == 'c' else 'hidden state'} with simple "
-            "features of the text, over the characters shown; click a row to colour the text by that unit.</p>"
+            f"features of the text, over its first {inspection.analysed:,} characters; click a row to colour "
+            "the text by that unit.</p>"
             "<table><tr><th>feature</th><th>layer</th><th>unit</th><th>correlation</th><th>feature means"
             f"</th></tr>{rows}</table>")
 
@@ -183,7 +191,8 @@ def render_html(inspection):
     span_section = ("<p>The text is too short to measure it.</p>" if span is None else
                     f"<p><b>{html.escape(span.describe())}</b></p>{plots.memory_span_plot(span)}"
                     "<p>Mean norm of the gradient of the next character's log-probability with respect to "
-                    "the input embedding k characters back (k = 1: the character just read).</p>")
+                    "the input embedding k characters back (k = 1: the character just read), relative to its "
+                    "value at k = 1.</p>")
     title = f"textlstm inspect: {html.escape(pathlib.Path(inspection.run_path).name)}"
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>
@@ -206,7 +215,7 @@ vocabulary of {len(inspection.vocab)}; {len(rec.text):,} characters inspected.</
 {_interpretable_table(inspection)}
 <h2>Gate saturation</h2>
 <p>Each dot is one unit: how often its gate is below 0.1 (left-saturated) and above 0.9
-(right-saturated). {plots.layer_legend(layers)}</p>
+(right-saturated), over the first {inspection.analysed:,} characters. {plots.layer_legend(layers)}</p>
 <div>{scatters}</div>
 <h2>Memory span</h2>
 {span_section}
