@@ -29,7 +29,7 @@ tr.pick { cursor: pointer; } tr.pick:hover { background: #eef; }
 SCRIPT = r"""
 (function () {
   const data = JSON.parse(document.getElementById("payload").textContent);
-  const n = data.text.length;
+  const n = data.chars.length;
   const decoded = {};
   function bytes(layer, gate) {
     const key = layer + "/" + gate;
@@ -59,7 +59,7 @@ SCRIPT = r"""
   const container = document.getElementById("text"), spans = [];
   for (let t = 0; t < n; t++) {
     const span = document.createElement("span");
-    const ch = data.text[t];
+    const ch = data.chars[t];
     span.textContent = ch === "\n" ? "\u21b5\n" : ch;
     span.dataset.t = t;
     container.appendChild(span);
@@ -78,10 +78,10 @@ SCRIPT = r"""
   function show(char) { return char === "\n" ? "\\n" : char === " " ? "\u2423" : char; }
   function describe(t) {
     const s = selection();
-    let line = "char " + t + " " + JSON.stringify(data.text[t]) + "   " + s.gate + "[" + s.unit + "] = " +
+    let line = "char " + t + " " + JSON.stringify(data.chars[t]) + "   " + s.gate + "[" + s.unit + "] = " +
       value(s.layer, s.gate, s.unit, t).toFixed(3) + "\nnext:";
     data.top_ids[t].forEach((id, j) => { line += "  " + show(data.vocab[id]) + " " + data.top_probs[t][j].toFixed(3); });
-    if (t + 1 < n) line += "\nactual next " + show(data.text[t + 1]) + " had p = " + data.next_prob[t].toFixed(3);
+    if (t + 1 < n) line += "\nactual next " + show(data.chars[t + 1]) + " had p = " + data.next_prob[t].toFixed(3);
     return line;
   }
   let active = null;

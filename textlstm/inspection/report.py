@@ -154,7 +154,8 @@ def _payload(inspection):
     rec = inspection.recording
     start = inspection.interpretable[0] if inspection.interpretable else {"layer": 0, "unit": 0}
     return {
-        "text": rec.text, "vocab": inspection.vocab, "gates": list(rec.gate_names),
+        "chars": list(rec.text),  # a list, not a string: JavaScript would split astral characters in two
+        "vocab": inspection.vocab, "gates": list(rec.gate_names),
         "units": int(rec.layers[0]["h"].shape[1]),
         "layers": [{gate: _encode_gate(values, gate in SIGNED_GATES) for gate, values in layer.items()}
                    for layer in rec.layers],
