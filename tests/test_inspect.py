@@ -348,3 +348,14 @@ def test_report_renders_in_headless_chromium(trained, tmp_path):
     assert console == [], console
     assert 'data-selftest="colours-changed"' in dom  # moving the unit picker recoloured the text
     assert dom.count('data-t="') == len(text)  # one coloured span per character
+
+
+def test_span_plot_keeps_underflowed_gradients_on_the_axis():
+    from textlstm.inspection.plots import memory_span_plot
+    from textlstm.inspection.span import MemorySpan
+
+    sensitivity = np.exp(-np.arange(1000) / 3.0).astype(np.float32)  # reaches 0 in float32 long before 1000
+    svg = memory_span_plot(MemorySpan(sensitivity, 15, 4))
+    assert "nan" not in svg.lower() and "inf" not in svg.lower()
+    assert svg.count(">1e") <= 9  # a readable number of decades on the y axis
+    assert "span = 15" in svg and ">1000<" in svg

@@ -10,6 +10,7 @@ import numpy as np
 
 LAYER_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 SIZE, MARGIN = 240, 36
+FLOOR_DECADES = 12  # the span plot shows 12 decades below its top; far gradients underflow anyway
 
 
 def _colour(layer):
@@ -52,13 +53,15 @@ def memory_span_plot(span, width=560, height=320):
     """Sensitivity (relative to k = 1) against distance k, both on log scales, with the 1% line
     and the span marked."""
     values = np.asarray(span.sensitivity, dtype=np.float64)
-    values = np.maximum(values / values[0], 1e-30) if values[0] > 0 else np.maximum(values, 1e-30)
+    values = values / values[0] if values[0] > 0 else values
     left, right, top, bottom = 64, 16, 16, 44
     plot_w, plot_h = width - left - right, height - top - bottom
     x_max = math.log10(max(len(values), 2))
-    y_low = math.floor(math.log10(min(values.min(), values[0] * span.threshold)))
-    y_high = math.ceil(math.log10(values.max()))
-    y_high = y_high if y_high > y_low else y_low + 1
+    y_high = max(0, math.ceil(math.log10(max(values.max(), 1e-30))))
+    y_low = max(math.floor(math.log10(max(values.min(), 1e-30))), y_high - FLOOR_DECADES)
+    y_low = min(y_low, y_high - 1)
+    values = np.maximum(values, 10.0 ** y_low)  # below the floor (or underflowed to 0): drawn on the axis
+    y_step = max(1, math.ceil((y_high - y_low) / 8))
 
     def x_of(k):
         return left + math.log10(k) / x_max * plot_w
@@ -72,7 +75,7 @@ def memory_span_plot(span, width=560, height=320):
         x = x_of(10 ** power)
         parts += [f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{top + plot_h}" stroke="#e4e4e4"/>',
                   _text(x, top + plot_h + 14, f"{10 ** power}")]
-    for power in range(y_low, y_high + 1):
+    for power in range(y_high, y_low - 1, -y_step):
         y = y_of(10.0 ** power)
         parts += [f'<line x1="{left}" y1="{y:.1f}" x2="{left + plot_w}" y2="{y:.1f}" stroke="#e4e4e4"/>',
                   _text(left - 5, y + 4, f"1e{power}", anchor="end")]
