@@ -285,6 +285,13 @@ def test_bad_inputs(trained, tmp_path):
     assert not (tmp_path / "report.html").exists()
 
 
+def test_help_pages():
+    inspect_help = _invoke("inspect", "--help")
+    assert inspect_help.exit_code == 0 and "--prompt" in inspect_help.output and "--format" in inspect_help.output
+    doctor_help = _invoke("doctor", "--help")
+    assert doctor_help.exit_code == 0 and "RUN_DIR" in doctor_help.output
+
+
 # --- doctor ---------------------------------------------------------------------------------
 
 
