@@ -1,0 +1,63 @@
+"""`textlstm inspect RUN_DIR`: what the gates of a trained char LM do on a text."""
+
+import click
+
+
+def _format_of(out, fmt):
+    if fmt:
+        return fmt
+    suffix = out.rsplit(".", 1)[-1].lower() if out and "." in out else ""
+    return suffix if suffix in ("html", "json", "npz") else "html"
+
+
+@click.command("inspect")
+@click.argument("run_dir", type=click.Path())
+@click.option("--text", "text_path", type=click.Path(), help="UTF-8 text file to run through the model.")
+@click.option("-p", "--prompt", help="Text to run through the model, given on the command line.")
+@click.option("-o", "--out", help="Where to write the report (default: report.html, .json or .npz).")
+@click.option("--format", "fmt", type=click.Choice(["html", "json", "npz"]),
+              help="Report format (default: from --out's extension, else html).")
+@click.option("--max-chars", type=int, default=2000, show_default=True,
+              help="Characters whose activations are recorded and shown.")
+@click.option("--analysis-chars", type=int, default=20000, show_default=True,
+              help="Characters on which saturation and interpretable units are measured.")
+@click.option("--top-k", type=int, default=5, show_default=True, help="Next-character predictions kept per character.")
+@click.option("--span-distance", type=int, default=1000, show_default=True,
+              help="Longest distance (characters back) at which the memory span is measured.")
+@click.option("--span-windows", type=int, default=16, show_default=True,
+              help="Windows of the text averaged for the memory span.")
+def inspect_command(run_dir, text_path, prompt, out, fmt, max_chars, analysis_chars, top_k, span_distance,
+                    span_windows):
+    """Record the gates of the char LM in RUN_DIR on a text; write an HTML report (or raw JSON/NPZ)."""
+    from textlstm.errors import UserError
+    from textlstm.textio import read_text_file
+
+    if (text_path is None) == (prompt is None):
+        raise UserError("give exactly one of --text FILE or --prompt TEXT")
+    if prompt is not None and not prompt:
+        raise UserError("--prompt is empty; give some text to inspect")
+    for name, value in (("--max-chars", max_chars), ("--analysis-chars", analysis_chars), ("--top-k", top_k),
+                        ("--span-distance", span_distance), ("--span-windows", span_windows)):
+        if value < 1:
+            raise UserError(f"{name} must be at least 1, got {value}")
+    text = read_text_file(text_path) if text_path is not None else prompt
+    fmt = _format_of(out, fmt)
+    out = out or f"report.{fmt}"
+
+    from textlstm.inspection.analysis import FEATURE_DESCRIPTIONS
+    from textlstm.inspection.report import inspect_run, write_report
+
+    inspection = inspect_run(run_dir, text, max_chars=max_chars, analysis_chars=analysis_chars, top_k=top_k,
+                             span_distance=span_distance, span_windows=span_windows)
+    if inspection.unknown_chars:
+        click.echo(f"note: characters not in the vocabulary, read as unknown: {''.join(inspection.unknown_chars)!r}",
+                   err=True)
+    write_report(inspection, out, fmt)
+    rec = inspection.recording
+    click.echo(f"{rec.cell_type.upper()}, {len(rec.layers)} layers, {len(rec.text):,} characters recorded")
+    if inspection.span is not None:
+        click.echo(inspection.span.describe())
+    for row in inspection.interpretable[:5]:
+        click.echo(f"layer {row['layer']} unit {row['unit']}: r = {row['correlation']:+.3f} with "
+                   f"{row['feature']} ({FEATURE_DESCRIPTIONS[row['feature']]})")
+    click.echo(f"wrote {out}")

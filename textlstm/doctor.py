@@ -1,0 +1,129 @@
+"""`textlstm doctor`: what this machine offers, and which kernel each recurrent layer gets here.
+
+Answers "is my GPU used, and why is it slow?": TensorFlow, Keras, CUDA and cuDNN
+versions, the devices TensorFlow sees, whether XLA compiles, and, for every recurrent
+layer of a run directory (or of a default char LM), the kernel it will run with on this
+machine and every reason it is not cuDNN.
+"""
+
+import importlib
+import platform
+
+import keras
+import tensorflow as tf
+
+import textlstm
+from textlstm.layers import dispatch
+from textlstm.layers.base import RecurrentLayer
+from textlstm.rundir import RunDir
+from textlstm.training import load_best_or_last
+
+KERNEL_NAMES = {dispatch.CUDNN: "cuDNN", dispatch.FUSED: "fused CPU loop (textlstm's own)",
+                dispatch.PORTABLE: "portable loop (Keras's generic RNN loop over our cell)"}
+
+
+def environment():
+    """`[(name, value)]`: versions, devices and XLA."""
+    info = tf.sysconfig.get_build_info()
+    cuda = info.get("cuda_version") if info.get("is_cuda_build") else None
+    cudnn = info.get("cudnn_version") if cuda else None
+    devices = tf.config.list_physical_devices()
+    return [
+        ("textlstm", textlstm.__version__),
+        ("Python", platform.python_version()),
+        ("TensorFlow", tf.__version__),
+        ("Keras", f"{keras.__version__} (backend {keras.backend.backend()})"),
+        ("CUDA", cuda or "none (TensorFlow built without CUDA)"),
+        ("cuDNN", cudnn or "none (TensorFlow built without cuDNN)"),
+        ("devices", ", ".join(f"{d.name.removeprefix('/physical_device:')}" for d in devices) or "none"),
+        ("XLA", xla_status()),
+    ]
+
+
+def xla_status():
+    """"available" if a tiny function compiles with XLA here, else why not."""
+    try:
+        compiled = tf.function(lambda x: x * 2.0 + 1.0, jit_compile=True)
+        compiled(tf.constant([1.0])).numpy()
+        return "available (jit_compile works)"
+    except Exception as error:  # any failure means "not here"; say which
+        return f"not available ({type(error).__name__}: {(str(error).splitlines() or [''])[0][:120]})"
+
+
+def recurrent_layers_of(model):
+    """Every textlstm recurrent layer in `model`, looking inside Bidirectional wrappers and
+    nested models; `[(path, layer)]`."""
+    found = []
+
+    def visit(layer, path):
+        if isinstance(layer, RecurrentLayer):
+            found.append((path, layer))
+        elif isinstance(layer, keras.layers.Bidirectional):
+            visit(layer.forward_layer, f"{path}/forward")
+            visit(layer.backward_layer, f"{path}/backward")
+        elif hasattr(layer, "layers"):
+            for inner in layer.layers:
+                visit(inner, f"{path}/{inner.name}" if path else inner.name)
+
+    visit(model, "")
+    return found
+
+
+def _masked(model):
+    return any(getattr(layer, "mask_zero", False) or isinstance(layer, keras.layers.Masking)
+               for layer in getattr(model, "layers", []))
+
+
+def layer_plans(model):
+    """`[(path, description, kernel name, reasons)]` for every recurrent layer of `model`."""
+    plans = []
+    masked = _masked(model)
+    for path, layer in recurrent_layers_of(model):
+        cell = layer.cell
+        description = f"{type(layer).__name__}({cell.units})"
+        try:
+            kernel, reasons = dispatch.kernel_plan(layer)
+            name = KERNEL_NAMES[kernel]
+        except ValueError as error:  # use_cudnn=True where cuDNN cannot run
+            name, reasons = "none: the layer will fail", [str(error)]
+        if masked and kernel == dispatch.CUDNN:
+            reasons = reasons + ["inputs are masked: batches that are not right-padded fall back to the fused loop"]
+        plans.append((path, description, name, reasons))
+    return plans
+
+
+def default_model():
+    """The char LM of the default recipe (vocabulary of 100 characters)."""
+    from textlstm.charlm.model import DEFAULTS, build_model
+
+    return build_model(100, DEFAULTS["model"], seed=0)
+
+
+def _register_layers_of(kind):
+    """Import the model family of `kind` (e.g. textlstm.tagger.model) where there is one, so the
+    custom layers its saved models use are registered before loading."""
+    for name in (f"textlstm.{kind}", f"textlstm.{kind}.model"):
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as error:
+            if error.name is None or not name.startswith(error.name):
+                raise
+
+
+def doctor_lines(run_path=None):
+    """The report `textlstm doctor` prints, as lines."""
+    lines = [f"{name + ':':<12}{value}" for name, value in environment()]
+    if run_path is None:
+        model, source = default_model(), "the default char LM (no run directory given)"
+    else:
+        kind = RunDir.read_kind(run_path)
+        _register_layers_of(kind)
+        model, source = load_best_or_last(RunDir.open(run_path, kind)), f"{run_path} ({kind})"
+    lines += ["", f"recurrent layers of {source}:"]
+    plans = layer_plans(model)
+    if not plans:
+        lines.append("  none (this model has no textlstm LSTM or GRU layers)")
+    for path, description, kernel, reasons in plans:
+        lines.append(f"  {path}: {description} → {kernel}")
+        lines += [f"      not cuDNN: {reason}" for reason in reasons]
+    return lines
