@@ -3,8 +3,10 @@
 
 def register(main, train):
     """Add each model family's commands; their modules import TensorFlow only when run."""
-    from textlstm.cli import charlm, evaluate
+    from textlstm.cli import charlm, evaluate, tagger
 
     train.add_command(charlm.train_charlm_command)
     main.add_command(charlm.generate_command)
     main.add_command(evaluate.evaluate_command)
+    train.add_command(tagger.train_tagger_command)
+    main.add_command(tagger.tag_command)
