@@ -1,0 +1,57 @@
+"""CLI commands of the sequence tagger: `train tagger` and `tag`."""
+
+import click
+
+from textlstm.cli.options import recipe_options, resolve_cli_recipe
+
+
+@click.command("tagger")
+@click.option("--train", "train_path", type=click.Path(), help="Tagged training file, CoNLL-U or CoNLL columns (data.train).")
+@click.option("--dev", "dev_path", type=click.Path(), help="Tagged development file; its score picks the best model (data.dev).")
+@click.option("-f", "--format", "file_format", type=click.Choice(["auto", "conllu", "conll"]),
+              help="Format of the tagged files (data.format; default: guessed).")
+@click.option("-c", "--column", help="CoNLL-U tag column: upos, xpos or feats:KEY (data.column).")
+@click.option("--tag-column", type=int, help="CoNLL column files: index of the tag column, -1 = last (data.tag_column).")
+@click.option("--scheme", type=click.Choice(["auto", "IOB1", "IOB2", "BIO", "BIOES", "IOBES"], case_sensitive=False),
+              help="Entity tags: the scheme the model learns (data.scheme; auto keeps the file's).")
+@click.option("--invalid-tags", type=click.Choice(["error", "repair"]),
+              help="An ill-formed entity tag sequence: stop with an error, or repair it (data.invalid_tags).")
+@click.option("--word-vectors", type=click.Path(), help="Pretrained word vectors, word2vec/GloVe text (data.word_vectors).")
+@recipe_options
+@click.option("--epochs", type=int, help="Number of epochs (train.epochs).")
+@click.option("--max-steps", type=int, help="Cap on optimizer steps in all (train.max_steps).")
+def train_tagger_command(train_path, dev_path, file_format, column, tag_column, scheme, invalid_tags, word_vectors,
+                         recipe, overrides, run_dir, seed, resume, epochs, max_steps):
+    """Train a sequence tagger (POS or entities): BiLSTM with char features and a CRF."""
+    from textlstm.tagger.model import DEFAULTS
+    from textlstm.tagger.train import train_tagger
+
+    cli_values = {"data.train": train_path, "data.dev": dev_path, "data.format": file_format, "data.column": column,
+                  "data.tag_column": tag_column, "data.scheme": scheme and scheme.upper(),
+                  "data.invalid_tags": invalid_tags, "data.word_vectors": word_vectors,
+                  "train.epochs": epochs, "train.max_steps": max_steps, "train.seed": seed}
+    if scheme and scheme.lower() == "auto":
+        cli_values["data.scheme"] = "auto"
+    resolved, run_dir = resolve_cli_recipe(DEFAULTS, recipe, overrides, cli_values, run_dir, resume, "tagger")
+    train_tagger(resolved, run_dir, resume=resume)
+
+
+@click.command("tag")
+@click.argument("run_dir", type=click.Path())
+@click.argument("input_path", metavar="[INPUT]", required=False, type=click.Path(allow_dash=True))
+@click.option("-i", "--input-format", type=click.Choice(["auto", "conllu", "conll", "plain"]), default="auto",
+              show_default=True, help="Input: CoNLL-U, CoNLL columns, or plain text (one sentence per line).")
+@click.option("-O", "--output-format", type=click.Choice(["conllu", "conll", "jsonl"]),
+              help="Output format (default: that of the input; CoNLL columns for plain text).")
+@click.option("-b", "--batch-size", type=int, help="Sentences tagged together (decode.batch_size).")
+def tag_command(run_dir, input_path, input_format, output_format, batch_size):
+    """Tag INPUT (a file, or stdin when absent or -) with the tagger in RUN_DIR; writes to stdout."""
+    import sys
+
+    from textlstm.tagger.tag import tag_text
+
+    if batch_size is not None and batch_size < 1:
+        from textlstm.errors import UserError
+
+        raise UserError(f"--batch-size must be at least 1, got {batch_size}")
+    sys.stdout.write(tag_text(run_dir, input_path, input_format, output_format, batch_size))

@@ -1,0 +1,136 @@
+"""Sentences as padded id arrays: chunking, length buckets, and the deterministic training stream.
+
+A sentence longer than `max_len` tokens is cut into chunks of at most `max_len` tokens, each
+an example of its own, for training and for tagging alike (tagging joins the chunks' tags
+back), so no input is ever too long. A word longer than `max_word_chars` characters shows its
+first characters only to the char features.
+
+Training batches hold sentences of similar length (little padding, so little wasted work on
+2 cores) and are a pure function of (seed, epoch): epoch e sorts the examples by length with
+ties broken by a random draw of that epoch, cuts batches, and shuffles the batch order. The
+batch at global step s is therefore the same however often training was resumed.
+"""
+
+import dataclasses
+
+import numpy as np
+import tensorflow as tf
+
+LENGTH_MULTIPLE = 8
+
+
+@dataclasses.dataclass
+class Example:
+    """One chunk of one sentence as ids; `tag_ids` is None for untagged input."""
+
+    sentence: int  # index of the sentence it came from
+    start: int  # position of its first token in that sentence
+    word_ids: np.ndarray
+    char_ids: list
+    tag_ids: np.ndarray | None
+
+    def __len__(self):
+        return len(self.word_ids)
+
+
+def chunk_bounds(length, max_len):
+    """(start, end) of the chunks of a sentence of `length` tokens; one empty chunk for length 0."""
+    if length == 0:
+        return [(0, 0)]
+    return [(start, min(start + max_len, length)) for start in range(0, length, max_len)]
+
+
+def encode_sentences(sentences, word_vocab, char_vocab, tag_vocab=None, max_len=100, max_word_chars=20):
+    """Examples (chunks) of the sentences; tags are encoded when `tag_vocab` is given.
+
+    Sentences with no tokens give no example (their tag list stays empty).
+    """
+    examples = []
+    for index, sentence in enumerate(sentences):
+        if not sentence.tokens:
+            continue
+        for start, end in chunk_bounds(len(sentence.tokens), max_len):
+            tokens = sentence.tokens[start:end]
+            tags = None
+            if tag_vocab is not None:
+                tags = np.asarray(tag_vocab.encode(sentence.tags[start:end]), np.int32)
+            examples.append(Example(
+                sentence=index, start=start,
+                word_ids=np.asarray(word_vocab.encode(tokens), np.int32),
+                char_ids=[char_vocab.encode(token[:max_word_chars]) or [1] for token in tokens],
+                tag_ids=tags,
+            ))
+    return examples
+
+
+def _round_up(value, multiple):
+    return -(-value // multiple) * multiple
+
+
+def pad_batch(examples, rows=None):
+    """`((words [B, L], chars [B, L, C]), tags [B, L] or None)`, zero-padded.
+
+    L and C are rounded up to multiples of 8 and B to `rows` (when given) with empty rows:
+    the recurrent layers' CPU kernels are XLA-compiled once per shape, so a few shapes that
+    repeat are much faster than a new shape for every batch.
+    """
+    length = _round_up(max(len(example) for example in examples), LENGTH_MULTIPLE)
+    width = _round_up(max(len(chars) for example in examples for chars in example.char_ids), LENGTH_MULTIPLE)
+    rows = max(rows or 0, len(examples))
+    words = np.zeros((rows, length), np.int32)
+    chars = np.zeros((rows, length, width), np.int32)
+    tags = None if examples[0].tag_ids is None else np.zeros((rows, length), np.int32)
+    for row, example in enumerate(examples):
+        words[row, : len(example)] = example.word_ids
+        for position, char_ids in enumerate(example.char_ids):
+            chars[row, position, : len(char_ids)] = char_ids
+        if tags is not None:
+            tags[row, : len(example)] = example.tag_ids
+    return (words, chars), tags
+
+
+def batches_per_epoch(examples, batch_size):
+    return -(-len(examples) // batch_size)
+
+
+def epoch_batches(examples, batch_size, seed, epoch):
+    """Lists of example indexes for one epoch: similar lengths together, batch order shuffled."""
+    rng = np.random.default_rng([seed, epoch])
+    lengths = np.asarray([len(example) for example in examples])
+    order = np.lexsort((rng.random(len(examples)), lengths))
+    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+_SIGNATURE = (
+    (tf.TensorSpec((None, None), tf.int32), tf.TensorSpec((None, None, None), tf.int32)),
+    tf.TensorSpec((None, None), tf.int32),
+)
+
+
+def training_batches(examples, batch_size, seed, start_step=0):
+    """The endless tf.data stream of training batches from global step `start_step` on."""
+    per_epoch = batches_per_epoch(examples, batch_size)
+
+    def generate():
+        epoch, skip = divmod(start_step, per_epoch)
+        while True:
+            for indexes in epoch_batches(examples, batch_size, seed, epoch)[skip:]:
+                yield pad_batch([examples[i] for i in indexes], rows=batch_size)
+            epoch, skip = epoch + 1, 0
+
+    return tf.data.Dataset.from_generator(generate, output_signature=_SIGNATURE).prefetch(2)
+
+
+def sorted_batches(examples, batch_size):
+    """Lists of example indexes in length order (for evaluation and tagging)."""
+    order = np.argsort([len(example) for example in examples], kind="stable")
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def evaluation_batches(examples, batch_size):
+    """A finite tf.data set of every example once, length-sorted, for the validation loss."""
+    batches = [pad_batch([examples[i] for i in indexes], rows=batch_size)
+               for indexes in sorted_batches(examples, batch_size)]
+    dataset = tf.data.Dataset.from_generator(lambda: iter(batches), output_signature=_SIGNATURE)
+    return dataset.apply(tf.data.experimental.assert_cardinality(len(batches)))

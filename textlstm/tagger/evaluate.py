@@ -1,0 +1,34 @@
+"""`textlstm evaluate` for a tagger: token accuracy, a per-tag table, and entity span scores.
+
+The file is read the way the run's training file was (format, tag column). Every gold tag
+must be one the model could predict; an unknown one is an error naming its line.
+"""
+
+from textlstm.tagger import corpus, metrics
+from textlstm.tagger.tag import TaggerRun, stderr_progress
+from textlstm.tagger.train import predictable_tags
+
+
+def evaluate_tagger(run_path, data_path, batch_size=None):
+    """A dict: "sentences", "tokens", "accuracy", "per_tag" (table text), and for entity tags
+    "spans" (the `metrics.span_scores` dict) and "report" (its table text)."""
+    tagger = TaggerRun.load(run_path)
+    data = tagger.recipe["data"]
+    file_format = corpus.resolve_format(data_path, tagger.tagset.get("format", data["format"]))
+    sentences = corpus.read_tagged(data_path, data, file_format)
+    if tagger.tagset.get("entities"):
+        corpus.check_entity_tags(sentences, tagger.tagset["file_scheme"], data_path, data["invalid_tags"])
+    corpus.check_known_tags(sentences, predictable_tags(tagger.vocabs[2], tagger.tagset), data_path)
+    predicted = tagger.tag(sentences, batch_size, progress=stderr_progress(len(sentences)))
+    gold = [sentence.tags for sentence in sentences]
+    result = {
+        "sentences": len(sentences),
+        "tokens": sum(len(tags) for tags in gold),
+        "accuracy": metrics.token_accuracy(gold, predicted),
+        "per_tag": metrics.per_tag_table(gold, predicted),
+        "predicted": predicted,
+    }
+    if tagger.tagset.get("entities"):
+        result["spans"] = metrics.span_scores(gold, predicted, tagger.tagset["file_scheme"])
+        result["report"] = metrics.format_report(result["spans"])
+    return result

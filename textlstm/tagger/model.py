@@ -1,0 +1,294 @@
+"""The tagger network, its recipe defaults, its losses, and decoding scores into tag ids.
+
+words → word embedding ⊕ character features of each word (char CNN or char BiLSTM) →
+stacked bidirectional LSTM/GRU of ours → per-token tag scores (emissions) → CRF or softmax.
+
+The model's output is the emissions [B, L, T]. With the CRF decoder, the last layer is a
+`CRFHead`, which passes the emissions through and owns the transition weights, so the weights
+live in the model and save with it; the loss (`SequenceTagger.compute_loss`) and Viterbi
+decoding (`decode_tags`) read them from that layer. Tag id 0 is padding: `TagScores` gives it
+a score of -10000 so that neither decoder ever predicts it.
+"""
+
+import keras
+from keras import ops
+
+import textlstm.layers as tl
+from textlstm.errors import UserError
+from textlstm.tagger.crf import CRF
+
+DEFAULTS = {
+    "data": {
+        "train": "",  # training file
+        "dev": "",  # development file: the dev metric each epoch picks the best model
+        "format": "auto",  # "conllu", "conll" or "auto" (guessed from the training file)
+        "column": "upos",  # CoNLL-U tag column: "upos", "xpos" or "feats:KEY"
+        "token_column": 0,  # CoNLL column files: where the token is ...
+        "tag_column": -1,  # ... and where the tag is (-1 = last)
+        "scheme": "auto",  # entity tags: "auto" (keep the file's), "IOB1", "IOB2" or "BIOES"
+        "invalid_tags": "error",  # an ill-formed entity sequence: "error" or "repair"
+        "lowercase": False,  # lowercase words before the vocabulary lookup (characters keep case)
+        "min_freq": 1,  # words seen fewer times become <unk> (characters still describe them)
+        "max_len": 100,  # tokens per chunk; longer sentences are split into chunks of this size
+        "max_word_chars": 20,  # characters per word seen by the char features (the rest is cut)
+        "word_vectors": "",  # optional word2vec/GloVe text file for the word embedding
+    },
+    "model": {
+        "word_dim": 100,  # word embedding size (the vectors file's size when one is given)
+        "char_features": "cnn",  # "cnn", "lstm" (char BiLSTM) or "none"
+        "char_dim": 30,
+        "char_units": 50,  # CNN filters, or the two directions of the char BiLSTM together
+        "char_kernel": 3,  # CNN window in characters
+        "cell": "lstm",  # "lstm" or "gru"
+        "layers": 1,  # stacked bidirectional layers
+        "units": 128,  # per direction
+        "dropout": 0.33,  # on the embeddings and between/after the recurrent layers
+        "word_dropout": 0.05,  # share of training words replaced by <unk>: teaches the unknown word
+        "decoder": "crf",  # "crf" or "softmax"
+    },
+    "train": {
+        "batch_size": 32,
+        "epochs": 20,
+        "steps_per_epoch": 0,  # 0 = one pass over the training sentences
+        "max_steps": 0,  # 0 = no cap; else at most this many optimizer steps in all
+        "learning_rate": 0.002,
+        "lr_decay": 0.9,  # the learning rate is multiplied by this after every epoch (1.0 = constant)
+        "clipnorm": 5.0,
+        "patience": 4,  # epochs without a better dev metric before stopping
+        "seed": 1234,
+        "strategy": "auto",  # distribution strategy (multi-device training); "auto" = the default one
+    },
+    "decode": {
+        "batch_size": 128,  # sentences tagged together
+    },
+}
+
+RECURRENT_LAYERS = {"lstm": tl.LSTM, "gru": tl.GRU}
+CHAR_FEATURES = ("cnn", "lstm", "none")
+DECODERS = ("crf", "softmax")
+PAD_TAG_SCORE = -1e4
+
+
+@keras.saving.register_keras_serializable(package="textlstm")
+class WordDropout(keras.layers.Layer):
+    """Replaces word ids by the unknown id at random in training, so <unk> gets a useful vector.
+
+    Args:
+        rate: share of (non-padding) words replaced (default 0.0).
+        unknown_id: the id that replaces them (default 1).
+        seed: random seed (default None).
+    """
+
+    def __init__(self, rate=0.0, unknown_id=1, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.rate = float(rate)
+        self.unknown_id = int(unknown_id)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, word_ids, training=False):
+        if not training or not self.rate:
+            return word_ids
+        drop = keras.random.uniform(ops.shape(word_ids), seed=self.seed_generator) < self.rate
+        drop = ops.logical_and(drop, ops.not_equal(word_ids, 0))
+        return ops.where(drop, ops.cast(self.unknown_id, word_ids.dtype), word_ids)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"rate": self.rate, "unknown_id": self.unknown_id, "seed": self.seed})
+        return config
+
+
+@keras.saving.register_keras_serializable(package="textlstm")
+class CharFeatures(keras.layers.Layer):
+    """One vector per word from its characters: a char CNN with max pooling, or a char BiLSTM.
+
+    Args:
+        kind: "cnn" (convolution over character embeddings, max over the word) or "lstm"
+            (the final states of a bidirectional LSTM of ours over the word's characters).
+        vocab_size: size of the character vocabulary (padding 0 included).
+        char_dim: character embedding size (default 30).
+        units: output size: CNN filters, or both LSTM directions together, rounded down to
+            an even number (default 50).
+        kernel_size: CNN window in characters (default 3).
+
+    Call arguments:
+        char_ids: int tensor [B, L, C], 0 for padding.
+
+    Example:
+        >>> CharFeatures("cnn", 40, units=16)(keras.ops.ones((2, 5, 7), "int32")).shape
+        (2, 5, 16)
+
+    Reference: Ma and Hovy (2016) (char CNN); Lample et al. (2016) (char BiLSTM).
+    """
+
+    def __init__(self, kind, vocab_size, char_dim=30, units=50, kernel_size=3, **kwargs):
+        super().__init__(**kwargs)
+        if kind not in ("cnn", "lstm"):
+            raise ValueError(f"kind must be 'cnn' or 'lstm', received kind={kind!r}")
+        self.kind, self.vocab_size, self.char_dim = kind, int(vocab_size), int(char_dim)
+        self.units, self.kernel_size = int(units), int(kernel_size)
+        self.embedding = keras.layers.Embedding(self.vocab_size, self.char_dim, name="char_embedding")
+        if kind == "cnn":
+            self.encoder = keras.layers.Conv1D(
+                self.units, self.kernel_size, padding="same", activation="tanh", name="char_cnn"
+            )
+        else:
+            self.encoder = keras.layers.Bidirectional(tl.LSTM(max(1, self.units // 2)), name="char_bilstm")
+        self.output_size = self.units if kind == "cnn" else 2 * max(1, self.units // 2)
+
+    def build(self, input_shape):
+        self.embedding.build((None, None))
+        self.encoder.build((None, None, self.char_dim))
+
+    def call(self, char_ids):
+        shape = ops.shape(char_ids)
+        flat = ops.reshape(char_ids, (-1, shape[2]))
+        mask = ops.not_equal(flat, 0)
+        embedded = self.embedding(flat)
+        if self.kind == "cnn":
+            scores = self.encoder(embedded)
+            scores = ops.where(mask[:, :, None], scores, -2.0)  # tanh > -2: padding never wins
+            pooled = ops.max(scores, axis=1)
+            features = ops.where(ops.any(mask, axis=1)[:, None], pooled, 0.0)
+        else:
+            features = self.encoder(embedded, mask=mask)
+        return ops.reshape(features, (shape[0], shape[1], self.output_size))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[1], self.output_size)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"kind": self.kind, "vocab_size": self.vocab_size, "char_dim": self.char_dim,
+                       "units": self.units, "kernel_size": self.kernel_size})
+        return config
+
+
+@keras.saving.register_keras_serializable(package="textlstm")
+class TagScores(keras.layers.Dense):
+    """Per-token tag scores: a Dense layer whose column 0 (the padding tag) is fixed at -10000."""
+
+    def call(self, inputs):
+        scores = super().call(inputs)
+        blocked = ops.concatenate(
+            [ops.full((1,), PAD_TAG_SCORE, scores.dtype), ops.zeros((self.units - 1,), scores.dtype)]
+        )
+        return scores + blocked
+
+
+@keras.saving.register_keras_serializable(package="textlstm")
+class CRFHead(CRF):
+    """The CRF as the tagger's last layer: returns the emissions unchanged and holds the
+    transition, start and end scores that the loss and Viterbi decoding use."""
+
+    def call(self, emissions, mask=None):
+        return ops.cast(emissions, self.compute_dtype)
+
+    def compute_output_spec(self, emissions, mask=None):
+        return keras.KerasTensor(emissions.shape, dtype=self.compute_dtype)
+
+
+@keras.saving.register_keras_serializable(package="textlstm")
+class SequenceTagger(keras.Model):
+    """The functional tagger network with its own loss: CRF negative log-likelihood when the
+    model has a `CRFHead` named "crf", else cross-entropy; padded steps (tag 0) never count."""
+
+    def crf_layer(self):
+        try:
+            return self.get_layer("crf")
+        except ValueError:
+            return None
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        tags = ops.cast(y, "int32")
+        mask = ops.not_equal(tags, 0)
+        crf = self.crf_layer()
+        if crf is not None:  # mean over the sentences; empty rows that pad a batch do not count
+            nll = -crf.log_likelihood(y_pred, tags, mask)
+            sentences = ops.sum(ops.cast(ops.any(mask, axis=1), nll.dtype))
+            loss = ops.sum(nll) / ops.maximum(sentences, 1.0)
+        else:
+            per_token = keras.losses.sparse_categorical_crossentropy(tags, y_pred, from_logits=True)
+            weights = ops.cast(mask, per_token.dtype)
+            loss = ops.sum(per_token * weights) / ops.maximum(ops.sum(weights), 1.0)
+        if self.losses:
+            loss = loss + ops.sum(self.losses)
+        return loss
+
+
+def _check_choice(name, value, choices):
+    if value not in choices:
+        raise UserError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+
+
+def build_model(num_words, num_chars, num_tags, model_recipe, seed, word_vectors=None):
+    """The tagger network; `word_vectors` ([num_words, dim] array) initialises the embedding."""
+    _check_choice("model.cell", model_recipe["cell"], tuple(RECURRENT_LAYERS))
+    _check_choice("model.char_features", model_recipe["char_features"], CHAR_FEATURES)
+    _check_choice("model.decoder", model_recipe["decoder"], DECODERS)
+    if model_recipe["layers"] < 1:
+        raise UserError(f"model.layers must be at least 1, got {model_recipe['layers']}")
+    keras.utils.set_random_seed(seed)
+    dropout = model_recipe["dropout"]
+    words = keras.Input((None,), dtype="int32", name="words")
+    chars = keras.Input((None, None), dtype="int32", name="chars")
+    word_ids = WordDropout(model_recipe["word_dropout"], seed=seed, name="word_dropout")(words)
+    if word_vectors is not None:
+        embedding = keras.layers.Embedding(
+            num_words, word_vectors.shape[1], mask_zero=True, name="word_embedding",
+            embeddings_initializer=keras.initializers.Constant(word_vectors),
+        )
+    else:
+        embedding = keras.layers.Embedding(num_words, model_recipe["word_dim"], mask_zero=True,
+                                           name="word_embedding")
+    x = embedding(word_ids)
+    if model_recipe["char_features"] != "none":
+        char_vectors = CharFeatures(
+            model_recipe["char_features"], num_chars, model_recipe["char_dim"], model_recipe["char_units"],
+            model_recipe["char_kernel"], name="char_features",
+        )(chars)
+        x = keras.layers.Concatenate(name="word_features")([x, char_vectors])
+    x = keras.layers.Dropout(dropout, name="dropout_in")(x)
+    layer_class = RECURRENT_LAYERS[model_recipe["cell"]]
+    for i in range(model_recipe["layers"]):
+        x = keras.layers.Bidirectional(
+            layer_class(model_recipe["units"], return_sequences=True), name=f"birnn_{i}"
+        )(x)
+        x = keras.layers.Dropout(dropout, name=f"dropout_{i}")(x)
+    scores = TagScores(num_tags, name="tag_scores")(x)
+    if model_recipe["decoder"] == "crf":
+        scores = CRFHead(num_tags, name="crf")(scores)
+    return SequenceTagger([words, chars], scores, name="tagger")
+
+
+def compile_model(model, train_recipe, steps_per_epoch=1):
+    learning_rate = train_recipe["learning_rate"]
+    if train_recipe["lr_decay"] != 1.0:
+        learning_rate = keras.optimizers.schedules.ExponentialDecay(
+            learning_rate, decay_steps=steps_per_epoch, decay_rate=train_recipe["lr_decay"], staircase=True
+        )
+    # Batch shapes vary between length buckets: a whole-step XLA compile per shape would cost
+    # more than it saves (the recurrent layers compile their own loops).
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate, clipnorm=train_recipe["clipnorm"]),
+                  jit_compile=False)
+
+
+def build_and_compile(num_words, num_chars, num_tags, recipe, word_vectors=None, steps_per_epoch=1):
+    """Build and compile in one place, so a distribution-strategy scope can wrap both."""
+    model = build_model(num_words, num_chars, num_tags, recipe["model"], recipe["train"]["seed"], word_vectors)
+    compile_model(model, recipe["train"], steps_per_epoch)
+    return model
+
+
+def decode_tags(model, emissions, mask):
+    """Best tag ids [B, L] (0 at padding) from emissions: Viterbi with a CRF, else argmax."""
+    crf = model.crf_layer() if hasattr(model, "crf_layer") else None
+    if crf is not None:
+        tags, _ = crf.decode(emissions, mask)
+    else:
+        tags = ops.cast(ops.argmax(emissions, axis=-1), "int32")
+    return ops.where(mask, tags, 0)

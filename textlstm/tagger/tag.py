@@ -1,0 +1,166 @@
+"""Tagging sentences with a trained tagger: batched, length-sorted, chunked, with progress.
+
+`TaggerRun.load(run_dir)` gathers what a run directory holds (recipe, vocabularies, tag set,
+best model); `TaggerRun.tag(sentences)` returns one tag list per sentence. `predict_tags`
+does the work for any tagger model, so training uses it for the dev metric too.
+"""
+
+import json
+import sys
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from textlstm.rundir import RunDir
+from textlstm.tagger import data as data_lib
+from textlstm.tagger import schemes
+from textlstm.tagger.model import DEFAULTS, decode_tags
+from textlstm.tagger.vocab import Vocabulary
+from textlstm.training import load_best_or_last
+
+KIND = "tagger"
+WORDS_FILE, CHARS_FILE, TAGS_FILE, TAGSET_FILE = "words.json", "chars.json", "tags.json", "tagset.json"
+
+
+def make_predictor(model):
+    """A compiled `(words, chars) -> tag ids` function; shapes may vary without retracing."""
+
+    @tf.function(reduce_retracing=True)
+    def predict(words, chars):
+        emissions = model([words, chars], training=False)
+        return decode_tags(model, emissions, tf.not_equal(words, 0))
+
+    return predict
+
+
+def predict_tags(predictor, sentences, vocabs, data_recipe, batch_size, progress=None):
+    """Tag id lists (one per sentence, [] for empty ones) from a predictor of `make_predictor`.
+
+    `vocabs` is (words, chars, tags). `progress(done, total)` is called after each batch.
+    """
+    word_vocab, char_vocab, _ = vocabs
+    examples = data_lib.encode_sentences(
+        sentences, word_vocab, char_vocab, None, data_recipe["max_len"], data_recipe["max_word_chars"]
+    )
+    results = [np.zeros(len(sentence.tokens), np.int32) for sentence in sentences]
+    done = 0
+    for indexes in data_lib.sorted_batches(examples, batch_size):
+        batch = [examples[i] for i in indexes]
+        (words, chars), _ = data_lib.pad_batch(batch, rows=batch_size)
+        tag_ids = predict(predictor, words, chars)
+        for row, example in enumerate(batch):
+            results[example.sentence][example.start : example.start + len(example)] = tag_ids[row, : len(example)]
+        done += len(batch)
+        if progress is not None:
+            progress(done, len(examples))
+    return results
+
+
+def predict(predictor, words, chars):
+    return np.asarray(predictor(tf.constant(words), tf.constant(chars)))
+
+
+class TaggerRun:
+    """A trained tagger and everything needed to use it, from its run directory."""
+
+    def __init__(self, run, recipe, vocabs, tagset, model):
+        self.run, self.recipe, self.vocabs, self.tagset, self.model = run, recipe, vocabs, tagset, model
+        self.predictor = make_predictor(model)
+
+    @classmethod
+    def load(cls, run_path):
+        run = RunDir.open(run_path, KIND)
+        recipe = run.read_recipe(DEFAULTS)
+        vocabs = tuple(Vocabulary.load(run.file(name)) for name in (WORDS_FILE, CHARS_FILE, TAGS_FILE))
+        tagset = read_tagset(run)
+        return cls(run, recipe, vocabs, tagset, load_best_or_last(run))
+
+    def tag(self, sentences, batch_size=None, progress=None):
+        """Tag strings per sentence, in the scheme of the training file for entity tags."""
+        batch_size = batch_size or self.recipe["decode"]["batch_size"]
+        ids = predict_tags(self.predictor, sentences, self.vocabs, self.recipe["data"], batch_size, progress)
+        return [self.tag_strings(row) for row in ids]
+
+    def tag_strings(self, tag_ids):
+        tags = self.vocabs[2].decode(tag_ids)
+        return to_file_scheme(tags, self.tagset)
+
+
+def to_file_scheme(tags, tagset):
+    """Predicted entity tags written back in the training file's scheme (others unchanged)."""
+    if tagset.get("entities") and tagset["model_scheme"] != tagset["file_scheme"]:
+        return schemes.convert(tags, tagset["model_scheme"], tagset["file_scheme"])
+    return tags
+
+
+def read_tagset(run):
+    from textlstm.errors import UserError
+
+    path = run.file(TAGSET_FILE)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise UserError(f"{path}: missing or unreadable ({error}); is the run finished setting up?") from None
+
+
+def stderr_progress(total, every_seconds=2.0):
+    """A `progress(done, total)` printing to stderr at most every few seconds (None if small)."""
+    if total < 1000:
+        return None
+    last = [0.0]
+    started = time.monotonic()
+
+    def report(done, total):
+        now = time.monotonic()
+        if now - last[0] >= every_seconds or done == total:
+            last[0] = now
+            rate = done / max(now - started, 1e-9)
+            print(f"tagged {done:,}/{total:,} chunks ({rate:,.0f}/s)", file=sys.stderr, flush=True)
+
+    return report
+
+
+OUTPUT_FOR_INPUT = {"conllu": "conllu", "conll": "conll", "plain": "conll"}
+
+
+def read_input(input_path):
+    """(text, source name) of a file, or of stdin for None or "-"."""
+    from textlstm.errors import UserError
+    from textlstm.tagger import conll
+
+    if input_path not in (None, "-"):
+        return conll._read_text(input_path), str(input_path)
+    data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode("utf-8")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise UserError(f"<stdin>:{line}: not valid UTF-8 (byte {error.start})") from None
+    if not text.strip():
+        raise UserError("<stdin>: the input is empty (expected sentences to tag)")
+    return text, "<stdin>"
+
+
+def tag_text(run_path, input_path=None, input_format="auto", output_format=None, batch_size=None):
+    """Tag a file (or stdin) with the tagger in `run_path`; returns the output text.
+
+    The output format defaults to the input's (CoNLL columns for plain text); CoNLL-U output
+    keeps every other column and comment of CoNLL-U input.
+    """
+    from textlstm.tagger import conll, corpus
+
+    RunDir.open(run_path, KIND)  # a wrong run directory fails before stdin is read
+    text, source = read_input(input_path)
+    if input_format == "auto":
+        input_format = conll.detect_format(text)
+    tagger = TaggerRun.load(run_path)
+    data = tagger.recipe["data"]
+    sentences = corpus.read_untagged(text, source, input_format, data)
+    predicted = tagger.tag(sentences, batch_size, progress=stderr_progress(len(sentences)))
+    output_format = output_format or OUTPUT_FOR_INPUT[input_format]
+    if output_format == "conllu":
+        return conll.write_conllu(sentences, predicted, column=data["column"])
+    if output_format == "conll":
+        return conll.write_conll(sentences, predicted)
+    return conll.write_jsonl(sentences, predicted)

@@ -1,0 +1,168 @@
+"""`textlstm train tagger`, top to bottom: recipe → data → vocabularies → model → fit → dev score."""
+
+import sys
+
+import keras
+
+from textlstm import training
+from textlstm.errors import UserError
+from textlstm.rundir import RunDir, atomic_write_json
+from textlstm.tagger import corpus, metrics, schemes
+from textlstm.tagger import data as data_lib
+from textlstm.tagger.embeddings import load_word_vectors
+from textlstm.tagger.model import build_and_compile
+from textlstm.tagger.tag import (CHARS_FILE, KIND, TAGS_FILE, TAGSET_FILE, WORDS_FILE, make_predictor,
+                                 predict_tags, read_tagset, to_file_scheme)
+from textlstm.tagger.vocab import Vocabulary, build_char_vocab, build_tag_vocab, build_word_vocab
+
+
+def dev_scores(gold_sentences, predicted, tagset):
+    """{"accuracy", and for entity tags "f1", "precision", "recall"} of predictions vs gold."""
+    gold = [sentence.tags for sentence in gold_sentences]
+    scores = {"accuracy": metrics.token_accuracy(gold, predicted)}
+    if tagset.get("entities"):
+        micro = metrics.span_scores(gold, predicted, tagset["file_scheme"])["micro"]
+        scores.update(f1=micro["f1"], precision=micro["precision"], recall=micro["recall"])
+    return scores
+
+
+class DevMetrics(keras.callbacks.Callback):
+    """Tags the dev set after each epoch and adds val_accuracy (and val_f1 etc.) to the logs,
+    so the checkpointer keeps best.keras by them and the progress line shows them."""
+
+    def __init__(self, dev_sentences, vocabs, tagset, data_recipe, batch_size):
+        super().__init__()
+        self.dev_sentences, self.vocabs, self.tagset = dev_sentences, vocabs, tagset
+        self.data_recipe, self.batch_size = data_recipe, batch_size
+        self._predictor, self._for_model = None, None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        if self._for_model is not self.model:
+            self._predictor, self._for_model = make_predictor(self.model), self.model
+        ids = predict_tags(self._predictor, self.dev_sentences, self.vocabs, self.data_recipe, self.batch_size)
+        predicted = [to_file_scheme(self.vocabs[2].decode(row), self.tagset) for row in ids]
+        scores = dev_scores(self.dev_sentences, predicted, self.tagset)
+        logs.update({f"val_{name}": value for name, value in scores.items()})
+        shown = "  ".join(f"dev {name} {value:.4f}" for name, value in scores.items())
+        print(f"epoch {epoch + 1}: {shown}", flush=True)
+
+
+def load_training_data(recipe):
+    """(train sentences, dev sentences, tagset) read, checked and converted as the recipe says."""
+    data = recipe["data"]
+    if not data["train"] or not data["dev"]:
+        raise UserError("a tagger needs --train FILE and --dev FILE (data.train, data.dev)")
+    if data["invalid_tags"] not in ("error", "repair"):
+        raise UserError(f"data.invalid_tags must be 'error' or 'repair', got {data['invalid_tags']!r}")
+    if data["max_len"] < 1 or data["max_word_chars"] < 1:
+        raise UserError("data.max_len and data.max_word_chars must be at least 1")
+    file_format = corpus.resolve_format(data["train"], data["format"])
+    train = corpus.read_tagged(data["train"], data, file_format)
+    dev = corpus.read_tagged(data["dev"], data, file_format)
+    file_scheme = schemes.detect_scheme(sentence.tags for sentence in train)
+    tagset = {"entities": file_scheme is not None, "file_scheme": file_scheme, "model_scheme": file_scheme,
+              "format": file_format}
+    if file_scheme is None:
+        if data["scheme"] != "auto":
+            raise UserError(f"{data['train']}: data.scheme={data['scheme']!r} needs entity tags (O, B-X, I-X ...), "
+                            f"but found tags like {train[0].tags[0]!r}")
+        return train, dev, tagset
+    model_scheme = file_scheme if data["scheme"] == "auto" else schemes.normalize_scheme(data["scheme"])
+    tagset["model_scheme"] = model_scheme
+    corpus.prepare_entity_tags(train, data["train"], file_scheme, model_scheme, data["invalid_tags"])
+    corpus.check_entity_tags(dev, file_scheme, data["dev"], data["invalid_tags"])  # dev stays in file scheme
+    return train, dev, tagset
+
+
+def build_vocabularies(train, data):
+    return (build_word_vocab(train, min_freq=data["min_freq"], lowercase=data["lowercase"]),
+            build_char_vocab(train), build_tag_vocab(train))
+
+
+def train_tagger(recipe, run_path, resume=False):
+    """Train (or resume) a tagger into `run_path`; returns (run, best dev scores)."""
+    data, train_recipe = recipe["data"], recipe["train"]
+    train, dev, tagset = load_training_data(recipe)
+    if resume:
+        run = RunDir.open(run_path, KIND)
+        vocabs = tuple(Vocabulary.load(run.file(name)) for name in (WORDS_FILE, CHARS_FILE, TAGS_FILE))
+        tagset = read_tagset(run)
+    else:
+        vocabs = build_vocabularies(train, data)
+    tag_vocab = vocabs[2]
+    unknown = corpus.unknown_tags(dev, predictable_tags(tag_vocab, tagset))
+    if unknown:  # not fatal for a dev set: they count as errors (evaluate refuses them)
+        print(f"warning: {data['dev']}: {len(unknown)} token(s) have tags never seen in training, first "
+              f"{unknown[0][0]!r} at line {unknown[0][1]}; they count as errors", file=sys.stderr)
+    examples = data_lib.encode_sentences(train, vocabs[0], vocabs[1], tag_vocab, data["max_len"], data["max_word_chars"])
+    scorable = [s for s in _in_model_scheme(dev, tagset) if all(tag in tag_vocab for tag in s.tags)]
+    dev_examples = data_lib.encode_sentences(  # for val_loss: sentences whose tags training saw
+        scorable or train[:1], vocabs[0], vocabs[1], tag_vocab, data["max_len"], data["max_word_chars"]
+    )
+    tokens = sum(len(sentence.tokens) for sentence in train)
+    print(f"data: {len(train):,} training sentences ({tokens:,} tokens, {len(examples):,} chunks), "
+          f"{len(dev):,} dev sentences; {len(vocabs[0]):,} words, {len(vocabs[1]):,} characters, "
+          f"{len(tag_vocab) - 1} tags" + (f" ({tagset['model_scheme']})" if tagset["entities"] else ""))
+    monitor = "val_f1" if tagset["entities"] else "val_accuracy"
+    batch_size = train_recipe["batch_size"]
+    schedule = training.plan_schedule(
+        data_lib.batches_per_epoch(examples, batch_size), train_recipe["epochs"], train_recipe["steps_per_epoch"],
+        train_recipe["max_steps"], monitor=monitor, mode="max", patience=train_recipe["patience"],
+    )
+    if resume:
+        model, state = training.load_checkpoint(run)
+    else:
+        vectors = _word_vectors(data, vocabs[0])
+        run = RunDir.create(run_path, KIND)  # only once the data are known to be usable
+        model = build_and_compile(len(vocabs[0]), len(vocabs[1]), len(tag_vocab), recipe, vectors,
+                                  schedule.steps_per_epoch)
+        for vocab, name in zip(vocabs, (WORDS_FILE, CHARS_FILE, TAGS_FILE)):
+            vocab.save(run.file(name))
+        atomic_write_json(run.file(TAGSET_FILE), tagset)
+        run.write_recipe(recipe)
+        state = None
+    decode_batch = recipe["decode"]["batch_size"]
+    callback = DevMetrics(dev, vocabs, tagset, data, decode_batch)
+    training.fit(
+        model, run,
+        lambda start: data_lib.training_batches(examples, batch_size, train_recipe["seed"], start),
+        schedule, data_lib.evaluation_batches(dev_examples, decode_batch),
+        state=state, callbacks=[callback],
+    )
+    best = training.load_best_or_last(run)
+    ids = predict_tags(make_predictor(best), dev, vocabs, data, decode_batch)
+    scores = dev_scores(dev, [to_file_scheme(tag_vocab.decode(row), tagset) for row in ids], tagset)
+    shown = ", ".join(f"{name} {value:.4f}" for name, value in scores.items())
+    print(f"best model: dev {shown}")
+    return run, scores
+
+
+def predictable_tags(tag_vocab, tagset):
+    """The tags the model can output, in the training file's scheme (dev and test tags must be among them)."""
+    if not tagset["entities"] or tagset["model_scheme"] == tagset["file_scheme"]:
+        return tag_vocab
+    types = {schemes.split_tag(tag)[1] for tag in tag_vocab.items[1:] if tag != schemes.OUTSIDE}
+    prefixes = schemes.PREFIXES[tagset["file_scheme"]]
+    return Vocabulary(["O"] + [f"{prefix}-{name}" for name in sorted(types) for prefix in prefixes], unknown=False)
+
+
+def _in_model_scheme(sentences, tagset):
+    if not tagset["entities"] or tagset["model_scheme"] == tagset["file_scheme"]:
+        return sentences
+    import copy
+
+    converted = copy.deepcopy(sentences)
+    for sentence in converted:
+        sentence.tags = schemes.convert(sentence.tags, tagset["file_scheme"], tagset["model_scheme"])
+    return converted
+
+
+def _word_vectors(data, word_vocab):
+    if not data["word_vectors"]:
+        return None
+    matrix, found = load_word_vectors(data["word_vectors"], word_vocab)
+    print(f"word vectors: {found:,} of {len(word_vocab) - 2:,} vocabulary words found in {data['word_vectors']}",
+          file=sys.stderr)
+    return matrix
