@@ -6,7 +6,10 @@ import click
 @click.command("evaluate")
 @click.argument("run_dir", type=click.Path())
 @click.option("--data", "data_path", type=click.Path(), help="Held-out data (char LM: a text file).")
-def evaluate_command(run_dir, data_path):
+@click.option("--src", "source_path", type=click.Path(), help="Seq2seq: source sentences to translate.")
+@click.option("--ref", "reference_path", type=click.Path(), help="Seq2seq: reference translations, line-aligned.")
+@click.option("-b", "--beam-size", type=int, help="Seq2seq: beam size (default: the recipe's).")
+def evaluate_command(run_dir, data_path, source_path, reference_path, beam_size):
     """Evaluate the model in RUN_DIR on held-out data."""
     from textlstm.errors import UserError
     from textlstm.rundir import RunDir
@@ -24,5 +27,16 @@ def evaluate_command(run_dir, data_path):
         )
         if metrics["unknown_characters"]:
             click.echo(f"note: {metrics['unknown_characters']} distinct characters were not in the vocabulary")
+        return
+    if kind == "seq2seq":
+        from textlstm.seq2seq.evaluate import evaluate_seq2seq
+
+        if not source_path or not reference_path:
+            raise UserError("--src FILE and --ref FILE are required to evaluate a translator")
+        metrics = evaluate_seq2seq(run_dir, source_path, reference_path, beam_size=beam_size,
+                                   warn=lambda message: click.echo(message, err=True))
+        click.echo(f"sentences: {metrics['sentences']:,}  BLEU: {metrics['bleu']:.2f}  chrF: {metrics['chrf']:.2f}")
+        click.echo(f"{metrics['bleu_detail']}")
+        click.echo(f"BLEU signature: {metrics['bleu_signature']}\nchrF signature: {metrics['chrf_signature']}")
         return
     raise UserError(f"evaluating a {kind!r} run directory is not supported yet")
