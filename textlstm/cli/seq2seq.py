@@ -51,7 +51,13 @@ def translate_command(run_dir, input_path, beam_size, length_penalty, max_length
     RunDir.open(run_dir, KIND)  # the kind is checked before any input is read
     if length_penalty is not None and length_penalty < 0:
         raise UserError(f"--length-penalty must be >= 0, got {length_penalty}")
-    text = open_text_stream(input_path)
+    for name, value in (("--beam-size", beam_size), ("--max-length", max_length), ("--batch-size", batch_size),
+                        ("--n-best", n_best)):
+        if value is not None and value < 1:
+            raise UserError(f"{name} must be at least 1, got {value}")
+    if beam_size is not None and n_best is not None and n_best > beam_size:
+        raise UserError(f"--n-best ({n_best}) cannot exceed --beam-size ({beam_size})")
+    text = open_text_stream(input_path, allow_empty=True)
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
