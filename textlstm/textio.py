@@ -109,13 +109,16 @@ def read_text_sources(paths: Sequence[str]) -> list[tuple[str, str]]:
     return sources
 
 
-def open_text_stream(path_or_dash) -> str:
-    """The text of a file, or of standard input for "-", with the same checks as a file."""
+def open_text_stream(path_or_dash, *, allow_empty: bool = False) -> str:
+    """The text of a file, or of standard input for "-", with the same checks as a file.
+
+    `allow_empty=True` accepts text with no content (e.g. only empty lines to translate).
+    """
     if str(path_or_dash) != "-":
-        return read_text_file(path_or_dash)
+        return _read_file(path_or_dash) if allow_empty else read_text_file(path_or_dash)
     stream = getattr(sys.stdin, "buffer", None)
     if stream is not None:
         text = _decode(stream.read(), "<stdin>")
     else:  # a text-only stdin (some test harnesses): it is already decoded
         text = sys.stdin.read().removeprefix(_BOM).replace("\r\n", "\n")
-    return _require_content(text, "<stdin>")
+    return text if allow_empty else _require_content(text, "<stdin>")

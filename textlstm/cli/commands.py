@@ -3,12 +3,14 @@
 
 def register(main, train):
     """Add each model family's commands; their modules import TensorFlow only when run."""
-    from textlstm.cli import charlm, doctor_cmd, evaluate, inspect_cmd, tagger
+    from textlstm.cli import charlm, doctor_cmd, evaluate, inspect_cmd, seq2seq, tagger
 
     train.add_command(charlm.train_charlm_command)
     main.add_command(charlm.generate_command)
     train.add_command(tagger.train_tagger_command)
     main.add_command(tagger.tag_command)
+    train.add_command(seq2seq.train_seq2seq_command)
+    main.add_command(seq2seq.translate_command)
     main.add_command(evaluate.evaluate_command)
     main.add_command(inspect_cmd.inspect_command)
     main.add_command(doctor_cmd.doctor_command)

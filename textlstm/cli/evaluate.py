@@ -5,39 +5,67 @@ import click
 
 @click.command("evaluate")
 @click.argument("run_dir", type=click.Path())
-@click.option("--data", "data_path", type=click.Path(), help="Held-out data (char LM: a text file; tagger: a tagged file).")
+@click.option("--data", "data_path", type=click.Path(),
+              help="Held-out data (char LM: a text file; tagger: a tagged file like the training data).")
+@click.option("--src", "source_path", type=click.Path(), help="Seq2seq: source sentences to translate.")
+@click.option("--ref", "reference_path", type=click.Path(), help="Seq2seq: reference translations, line-aligned.")
+@click.option("-b", "--beam-size", type=int, help="Seq2seq: beam size (default: the recipe's).")
 @click.option("--batch-size", type=int, help="Tagger: sentences tagged together (decode.batch_size).")
-def evaluate_command(run_dir, data_path, batch_size):
+def evaluate_command(run_dir, data_path, source_path, reference_path, beam_size, batch_size):
     """Evaluate the model in RUN_DIR on held-out data."""
     from textlstm.errors import UserError
     from textlstm.rundir import RunDir
 
     kind = RunDir.read_kind(run_dir)
     if kind == "charlm":
-        from textlstm.charlm.evaluate import evaluate_charlm
+        _evaluate_charlm(run_dir, data_path)
+    elif kind == "tagger":
+        _evaluate_tagger(run_dir, data_path, batch_size)
+    elif kind == "seq2seq":
+        _evaluate_seq2seq(run_dir, source_path, reference_path, beam_size)
+    else:
+        raise UserError(f"evaluating a {kind!r} run directory is not supported (charlm, tagger, seq2seq are)")
 
-        if not data_path:
-            raise UserError("--data FILE is required to evaluate a char LM")
-        metrics = evaluate_charlm(run_dir, data_path)
-        click.echo(
-            f"characters: {metrics['characters']:,}  loss: {metrics['loss']:.4f} nats/char  "
-            f"bits/char: {metrics['bits_per_char']:.4f}  perplexity: {metrics['perplexity']:.3f}"
-        )
-        if metrics["unknown_characters"]:
-            click.echo(f"note: {metrics['unknown_characters']} distinct characters were not in the vocabulary")
-        return
-    if kind == "tagger":
-        from textlstm.tagger.evaluate import evaluate_tagger
 
-        if not data_path:
-            raise UserError("--data FILE is required to evaluate a tagger (a tagged file like the training data)")
-        metrics = evaluate_tagger(run_dir, data_path, batch_size)
-        click.echo(metrics["per_tag"])
-        if "report" in metrics:
-            click.echo("\nentities (exact span match, conlleval semantics):")
-            click.echo(metrics["report"])
-        click.echo(f"\nsentences: {metrics['sentences']:,}  tokens: {metrics['tokens']:,}  "
-                   f"accuracy: {metrics['accuracy']:.4f}"
-                   + (f"  span F1: {metrics['spans']['micro']['f1']:.4f}" if "spans" in metrics else ""))
-        return
-    raise UserError(f"evaluating a {kind!r} run directory is not supported yet")
+def _evaluate_charlm(run_dir, data_path):
+    from textlstm.charlm.evaluate import evaluate_charlm
+    from textlstm.errors import UserError
+
+    if not data_path:
+        raise UserError("--data FILE is required to evaluate a char LM")
+    metrics = evaluate_charlm(run_dir, data_path)
+    click.echo(
+        f"characters: {metrics['characters']:,}  loss: {metrics['loss']:.4f} nats/char  "
+        f"bits/char: {metrics['bits_per_char']:.4f}  perplexity: {metrics['perplexity']:.3f}"
+    )
+    if metrics["unknown_characters"]:
+        click.echo(f"note: {metrics['unknown_characters']} distinct characters were not in the vocabulary")
+
+
+def _evaluate_tagger(run_dir, data_path, batch_size):
+    from textlstm.errors import UserError
+    from textlstm.tagger.evaluate import evaluate_tagger
+
+    if not data_path:
+        raise UserError("--data FILE is required to evaluate a tagger (a tagged file like the training data)")
+    metrics = evaluate_tagger(run_dir, data_path, batch_size)
+    click.echo(metrics["per_tag"])
+    if "report" in metrics:
+        click.echo("\nentities (exact span match, conlleval semantics):")
+        click.echo(metrics["report"])
+    click.echo(f"\nsentences: {metrics['sentences']:,}  tokens: {metrics['tokens']:,}  "
+               f"accuracy: {metrics['accuracy']:.4f}"
+               + (f"  span F1: {metrics['spans']['micro']['f1']:.4f}" if "spans" in metrics else ""))
+
+
+def _evaluate_seq2seq(run_dir, source_path, reference_path, beam_size):
+    from textlstm.errors import UserError
+    from textlstm.seq2seq.evaluate import evaluate_seq2seq
+
+    if not source_path or not reference_path:
+        raise UserError("--src FILE and --ref FILE are required to evaluate a translator")
+    metrics = evaluate_seq2seq(run_dir, source_path, reference_path, beam_size=beam_size,
+                               warn=lambda message: click.echo(message, err=True))
+    click.echo(f"sentences: {metrics['sentences']:,}  BLEU: {metrics['bleu']:.2f}  chrF: {metrics['chrf']:.2f}")
+    click.echo(f"{metrics['bleu_detail']}")
+    click.echo(f"BLEU signature: {metrics['bleu_signature']}\nchrF signature: {metrics['chrf_signature']}")

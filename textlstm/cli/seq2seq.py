@@ -1,0 +1,74 @@
+"""CLI commands of the translator: `train seq2seq` and `translate`."""
+
+import click
+
+from textlstm.cli.options import recipe_options, resolve_cli_recipe
+
+
+@click.command("seq2seq")
+@click.option("--src", type=click.Path(), help="Training source sentences, one per line (data.src).")
+@click.option("--tgt", type=click.Path(), help="Training target sentences, line-aligned with --src (data.tgt).")
+@click.option("--tsv", type=click.Path(), help="Or one file of source<TAB>target lines (data.tsv).")
+@click.option("--valid-src", type=click.Path(), help="Dev source sentences (data.valid_src).")
+@click.option("--valid-tgt", type=click.Path(), help="Dev target sentences (data.valid_tgt).")
+@click.option("--valid-tsv", type=click.Path(), help="Or dev source<TAB>target lines (data.valid_tsv).")
+@recipe_options
+@click.option("--epochs", type=int, help="Number of epochs (train.epochs).")
+@click.option("--max-steps", type=int, help="Cap on optimizer steps in all (train.max_steps).")
+def train_seq2seq_command(src, tgt, tsv, valid_src, valid_tgt, valid_tsv, recipe, overrides, run_dir, seed,
+                          resume, epochs, max_steps):
+    """Train an attention encoder-decoder translator (subwords are trained first)."""
+    from textlstm.seq2seq.model import DEFAULTS
+    from textlstm.seq2seq.train import train_seq2seq
+
+    cli_values = {"data.src": src, "data.tgt": tgt, "data.tsv": tsv, "data.valid_src": valid_src,
+                  "data.valid_tgt": valid_tgt, "data.valid_tsv": valid_tsv, "train.epochs": epochs,
+                  "train.max_steps": max_steps, "train.seed": seed}
+    resolved, run_dir = resolve_cli_recipe(DEFAULTS, recipe, overrides, cli_values, run_dir, resume, "seq2seq")
+    train_seq2seq(resolved, run_dir, resume=resume)
+
+
+@click.command("translate")
+@click.argument("run_dir", type=click.Path())
+@click.argument("input_path", metavar="[INPUT]", default="-", type=click.Path())
+@click.option("-b", "--beam-size", type=int, help="Hypotheses kept per sentence; 1 = greedy (default: the recipe's).")
+@click.option("--length-penalty", type=float, help="GNMT length penalty alpha >= 0 (default: the recipe's).")
+@click.option("--max-length", type=int, help="Most subwords generated per sentence (default: the recipe's).")
+@click.option("-n", "--n-best", type=int, help="Print the n best hypotheses as 'LINE ||| TEXT ||| SCORE'.")
+@click.option("--batch-size", type=int, help="Sentences translated together (default: the recipe's).")
+@click.option("--alignments", is_flag=True,
+              help="Append a tab and the word alignment ('src-tgt' pairs from attention) to each line.")
+def translate_command(run_dir, input_path, beam_size, length_penalty, max_length, n_best, batch_size, alignments):
+    """Translate INPUT (a file, or standard input when absent or '-'), one sentence per line.
+
+    Output lines follow the input order; an empty input line gives an empty output line.
+    """
+    from textlstm.errors import UserError
+    from textlstm.rundir import RunDir
+    from textlstm.seq2seq.translate import KIND, Translator
+    from textlstm.textio import open_text_stream
+
+    RunDir.open(run_dir, KIND)  # the kind is checked before any input is read
+    if length_penalty is not None and length_penalty < 0:
+        raise UserError(f"--length-penalty must be >= 0, got {length_penalty}")
+    for name, value in (("--beam-size", beam_size), ("--max-length", max_length), ("--batch-size", batch_size),
+                        ("--n-best", n_best)):
+        if value is not None and value < 1:
+            raise UserError(f"{name} must be at least 1, got {value}")
+    if beam_size is not None and n_best is not None and n_best > beam_size:
+        raise UserError(f"--n-best ({n_best}) cannot exceed --beam-size ({beam_size})")
+    text = open_text_stream(input_path, allow_empty=True)
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    translator = Translator(run_dir)
+    results = translator.translate(lines, beam_size=beam_size, length_penalty=length_penalty,
+                                   max_length=max_length, n_best=n_best, batch_size=batch_size,
+                                   alignments=alignments, warn=lambda message: click.echo(message, err=True))
+    nbest = (n_best or translator.recipe["decode"]["n_best"]) > 1
+    for number, hypotheses in enumerate(results):
+        for hypothesis in hypotheses:
+            line = f"{number} ||| {hypothesis.text} ||| {hypothesis.score:.4f}" if nbest else hypothesis.text
+            if alignments:
+                line += f"\t{hypothesis.alignment}"
+            click.echo(line)

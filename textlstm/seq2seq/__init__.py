@@ -1,0 +1,1 @@
+"""Attention encoder-decoder translation: subwords, data, model, training, translation, BLEU."""

@@ -1,0 +1,36 @@
+"""BLEU and chrF with sacreBLEU, the field's reference implementation, on detokenized text."""
+
+import sacrebleu
+
+from textlstm.errors import UserError
+from textlstm.textio import read_lines
+
+
+def corpus_bleu(hypotheses, references):
+    """sacreBLEU corpus BLEU (13a tokenization, cased) of detokenized lines."""
+    return sacrebleu.metrics.BLEU().corpus_score(hypotheses, [references])
+
+
+def score_translations(hypotheses, references):
+    """`{"bleu", "chrf", "bleu_signature", "chrf_signature", "sentences"}` for line-aligned lists."""
+    bleu, chrf = sacrebleu.metrics.BLEU(), sacrebleu.metrics.CHRF()
+    bleu_score = bleu.corpus_score(hypotheses, [references])
+    chrf_score = chrf.corpus_score(hypotheses, [references])
+    return {"bleu": bleu_score.score, "bleu_detail": str(bleu_score), "chrf": chrf_score.score,
+            "bleu_signature": str(bleu.get_signature()), "chrf_signature": str(chrf.get_signature()),
+            "sentences": len(hypotheses)}
+
+
+def evaluate_seq2seq(run_path, source_path, reference_path, beam_size=None, length_penalty=None,
+                     batch_size=None, warn=print):
+    """Translate `source_path` with the run's model and score it against `reference_path`."""
+    from textlstm.seq2seq.translate import Translator
+
+    sources, references = read_lines(source_path), read_lines(reference_path)
+    if len(sources) != len(references):
+        raise UserError(f"{source_path} has {len(sources):,} lines but {reference_path} has "
+                        f"{len(references):,}; source and reference must be line-aligned")
+    translator = Translator(run_path)
+    results = translator.translate(sources, beam_size=beam_size, length_penalty=length_penalty,
+                                   batch_size=batch_size, n_best=1, warn=warn)
+    return score_translations([r[0].text for r in results], references)

@@ -1,0 +1,100 @@
+"""SentencePiece subword models, trained as the first step of `train seq2seq` and kept in the run.
+
+Ids are fixed for every model so the network can rely on them: 0 pads, 1 is the unknown
+piece, 2 starts and 3 ends a sentence. With `joint = true` one model (`subwords.model`)
+serves both languages; otherwise `source.model` and `target.model` are trained separately.
+The models are trained from the sentences in memory (no temp files) and written into the
+run directory atomically, so a resumed run reuses exactly the same segmentation.
+"""
+
+import io
+
+import sentencepiece as spm
+
+from textlstm.errors import UserError
+from textlstm.rundir import atomic_write_bytes
+
+PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
+JOINT_FILE, SOURCE_FILE, TARGET_FILE = "subwords.model", "source.model", "target.model"
+MODEL_TYPES = ("unigram", "bpe")
+
+
+def _train_model(sentences, vocab_size, model_type, seed_sentences=2_000_000):
+    """Serialized SentencePiece model trained on `sentences` (an iterable of str)."""
+    buffer = io.BytesIO()
+    try:
+        spm.SentencePieceTrainer.train(
+            sentence_iterator=iter(sentences),
+            model_writer=buffer,
+            vocab_size=vocab_size,
+            model_type=model_type,
+            character_coverage=1.0,  # keep every character of the training text (umlauts, ß)
+            pad_id=PAD_ID, unk_id=UNK_ID, bos_id=BOS_ID, eos_id=EOS_ID,
+            hard_vocab_limit=False,  # a small corpus gets a smaller vocabulary, not an error
+            input_sentence_size=seed_sentences,
+            shuffle_input_sentence=False,  # same input, same model
+            num_threads=1,
+            minloglevel=2,
+        )
+    except RuntimeError as error:
+        raise UserError(f"SentencePiece could not train a {model_type} model of "
+                        f"{vocab_size} pieces: {str(error).strip().splitlines()[-1]}") from None
+    return buffer.getvalue()
+
+
+class Subwords:
+    """The source and target segmenters of a run (the same object twice when joint)."""
+
+    def __init__(self, source, target):
+        self.source, self.target = source, target
+
+    @classmethod
+    def train(cls, run, source_lines, target_lines, vocab_size, model_type, joint):
+        if model_type not in MODEL_TYPES:
+            raise UserError(f"data.subword_model must be one of {', '.join(MODEL_TYPES)}, got {model_type!r}")
+        if joint:
+            data = _train_model(source_lines + target_lines, vocab_size, model_type)
+            atomic_write_bytes(run.file(JOINT_FILE), data)
+        else:
+            atomic_write_bytes(run.file(SOURCE_FILE), _train_model(source_lines, vocab_size, model_type))
+            atomic_write_bytes(run.file(TARGET_FILE), _train_model(target_lines, vocab_size, model_type))
+        return cls.load(run)
+
+    @classmethod
+    def load(cls, run):
+        def processor(name):
+            path = run.file(name)
+            if not path.is_file():
+                raise UserError(f"run directory {run.path} has no subword model {name}")
+            try:
+                return spm.SentencePieceProcessor(model_proto=path.read_bytes())
+            except (RuntimeError, OSError) as error:
+                raise UserError(f"subword model {path} is unreadable ({error})") from None
+
+        if run.file(JOINT_FILE).is_file():
+            joint = processor(JOINT_FILE)
+            return cls(joint, joint)
+        return cls(processor(SOURCE_FILE), processor(TARGET_FILE))
+
+    @property
+    def source_vocab_size(self):
+        return self.source.get_piece_size()
+
+    @property
+    def target_vocab_size(self):
+        return self.target.get_piece_size()
+
+    def encode_source(self, lines):
+        return self.source.encode(list(lines))
+
+    def encode_target(self, lines):
+        return self.target.encode(list(lines))
+
+    def decode_target(self, ids):
+        return self.target.decode([int(i) for i in ids])
+
+    def source_pieces(self, line):
+        return self.source.encode(line, out_type=str)
+
+    def target_pieces(self, ids):
+        return [self.target.id_to_piece(int(i)) for i in ids]

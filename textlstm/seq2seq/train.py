@@ -1,0 +1,112 @@
+"""`textlstm train seq2seq`, top to bottom: recipe → corpus → subwords → batches → model → fit.
+
+Dev loss is computed every epoch; dev BLEU (greedy decoding of the first
+`train.bleu_sentences` dev sentences) every `train.bleu_every` epochs and after the last,
+and the best checkpoint is the one with the highest dev BLEU. On epochs without a BLEU
+evaluation the previous value is reported again, which never counts as an improvement.
+"""
+
+import csv
+
+import keras
+
+from textlstm import training
+from textlstm.errors import UserError
+from textlstm.rundir import RunDir
+from textlstm.seq2seq import data as data_lib
+from textlstm.seq2seq.evaluate import corpus_bleu
+from textlstm.seq2seq.model import build_and_compile
+from textlstm.seq2seq.subwords import Subwords
+from textlstm.seq2seq.translate import KIND, translate_ids
+
+
+class DevBleu(keras.callbacks.Callback):
+    """Adds `val_bleu` (greedy decoding, sacreBLEU on detokenized text) to the epoch logs."""
+
+    def __init__(self, sources, references, subwords, every, last_epoch, max_length, previous=0.0):
+        super().__init__()
+        self.sources, self.references, self.subwords = sources, references, subwords
+        self.every, self.last_epoch, self.max_length = every, last_epoch, max_length
+        self.value = previous
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        if (epoch + 1) % self.every == 0 or epoch + 1 == self.last_epoch:
+            decoded = translate_ids(self.model, self.sources, beam_size=1, max_length=self.max_length)
+            hypotheses = [self.subwords.decode_target(best[0][0]) for best in decoded]
+            self.value = corpus_bleu(hypotheses, self.references).score
+            print(f"\nepoch {epoch + 1}: dev BLEU {self.value:.2f} (greedy, {len(self.sources)} sentences)")
+        logs["val_bleu"] = self.value
+
+
+def _last_logged_bleu(run):
+    """The most recent val_bleu in metrics.csv (0 when there is none), for resuming."""
+    path = run.file("metrics.csv")
+    if not path.is_file():
+        return 0.0
+    with path.open(encoding="utf-8", newline="") as handle:
+        values = [row.get("val_bleu") for row in csv.DictReader(handle)]
+    values = [float(v) for v in values if v not in (None, "")]
+    return values[-1] if values else 0.0
+
+
+def _encode_pairs(subwords, sources, targets, max_length, name):
+    source_ids, target_ids = subwords.encode_source(sources), subwords.encode_target(targets)
+    kept_source, kept_target, dropped = data_lib.filter_pairs(source_ids, target_ids, max_length)
+    print(f"{name}: {len(kept_source):,} pairs kept, {dropped['empty']:,} with an empty side and "
+          f"{dropped['too_long']:,} longer than {max_length} subwords dropped")
+    if not kept_source:
+        raise UserError(f"no {name} pairs left after filtering (data.max_length={max_length})")
+    return kept_source, kept_target
+
+
+def train_seq2seq(recipe, run_path, resume=False):
+    """Train (or resume) a translator into `run_path`; returns `(run, metrics)`."""
+    data, train = recipe["data"], recipe["train"]
+    train_src, train_tgt, description = data_lib.read_parallel(data["src"], data["tgt"], data["tsv"])
+    if not (data["valid_src"] or data["valid_tsv"]):
+        raise UserError("seq2seq training needs dev data: --valid-src/--valid-tgt or --valid-tsv")
+    dev_src, dev_tgt, dev_description = data_lib.read_parallel(data["valid_src"], data["valid_tgt"],
+                                                               data["valid_tsv"])
+    print(f"corpus: {description}: {len(train_src):,} pairs; dev: {dev_description}: {len(dev_src):,} pairs")
+    if resume:
+        run = RunDir.open(run_path, KIND)
+        subwords = Subwords.load(run)
+    else:
+        run = RunDir.create(run_path, KIND)  # the data were readable: now the run may start
+        run.write_recipe(recipe)
+        print(f"training {data['subword_model']} subword models ({data['vocab_size']} pieces, "
+              f"{'joint' if data['joint_vocab'] else 'separate'})")
+        subwords = Subwords.train(run, train_src, train_tgt, data["vocab_size"], data["subword_model"],
+                                  data["joint_vocab"])
+    print(f"subword vocabularies: source {subwords.source_vocab_size}, target {subwords.target_vocab_size}")
+    sources, targets = _encode_pairs(subwords, train_src, train_tgt, data["max_length"], "training")
+    dev_sources, dev_targets = _encode_pairs(subwords, dev_src, dev_tgt, data["max_length"], "dev")
+
+    batch_size = train["batch_size"]
+    schedule = training.plan_schedule(
+        data_lib.batches_per_epoch(len(sources), batch_size), train["epochs"], train["steps_per_epoch"],
+        train["max_steps"], monitor="val_bleu", mode="max", patience=train["patience"],
+    )
+    if resume:
+        model, state = training.load_checkpoint(run)
+    else:
+        model, state = build_and_compile(recipe, subwords.source_vocab_size, subwords.target_vocab_size), None
+    bleu_pairs = [(s, t) for s, t in zip(dev_src, dev_tgt) if s.strip()]
+    if train["bleu_sentences"]:
+        bleu_pairs = bleu_pairs[: train["bleu_sentences"]]
+    bleu = DevBleu(
+        [ids or [1] for ids in subwords.encode_source([s for s, _ in bleu_pairs])], [t for _, t in bleu_pairs],
+        subwords, max(1, train["bleu_every"]), schedule.epochs, recipe["decode"]["max_length"],
+        previous=_last_logged_bleu(run) if resume else 0.0,
+    )
+    final = training.fit(
+        model, run,
+        lambda start: data_lib.training_batches(sources, targets, batch_size, train["seed"], start),
+        schedule, data_lib.evaluation_batches(dev_sources, dev_targets, batch_size),
+        state=state, callbacks=[bleu],
+    )
+    metrics = {"best_val_bleu": final.best, "epochs": final.epoch, "steps": final.step}
+    print(f"best dev BLEU (greedy, {len(bleu_pairs)} sentences): {final.best}")
+    return run, metrics

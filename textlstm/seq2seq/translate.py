@@ -1,0 +1,136 @@
+"""Batched, compiled translation whose result for a sentence never depends on its batch.
+
+Sentences are grouped by their source length rounded up to a multiple of `LENGTH_STEP`
+and a batch only ever holds sentences of one group, so a sentence is always padded to
+the same length: every sum over source positions (the attention softmax) then adds the
+same numbers in the same order. A batch of one sentence gets a copy of it as a second
+row, because the CPU matmul takes another code path (with other rounding) for a single
+row. Together with the per-row decisions of `textlstm.decoding.beam_search`, a sentence
+gets the same translation whatever the batch size and whatever else is in its batch.
+Results come back in input order; an empty line gives an empty translation.
+"""
+
+import collections
+
+import numpy as np
+import tensorflow as tf
+
+from textlstm.decoding import beam_search
+from textlstm.decoding.samplers import compiled
+from textlstm.errors import UserError
+from textlstm.rundir import RunDir
+from textlstm.seq2seq.data import pad
+from textlstm.seq2seq.model import DEFAULTS
+from textlstm.seq2seq.subwords import BOS_ID, EOS_ID, UNK_ID, Subwords
+from textlstm.training import load_best_or_last
+
+KIND = "seq2seq"
+LENGTH_STEP = 8  # source lengths are padded to a multiple of this
+
+Hypothesis = collections.namedtuple("Hypothesis", "text score alignment")
+
+
+def _groups(lengths, batch_size):
+    """Index batches: same padded length within a batch, input order within a group."""
+    by_length = collections.defaultdict(list)
+    for index, length in enumerate(lengths):
+        by_length[-(-length // LENGTH_STEP) * LENGTH_STEP].append(index)
+    for padded in sorted(by_length):
+        members = by_length[padded]
+        for start in range(0, len(members), batch_size):
+            yield padded, members[start : start + batch_size]
+
+
+def _check_options(beam_size, n_best, max_length, batch_size):
+    for name, value in (("--beam-size", beam_size), ("--max-length", max_length), ("--batch-size", batch_size),
+                        ("--n-best", n_best)):
+        if value < 1:
+            raise UserError(f"{name} must be at least 1, got {value}")
+    if n_best > beam_size:
+        raise UserError(f"--n-best ({n_best}) cannot exceed --beam-size ({beam_size})")
+
+
+def translate_ids(model, sources, beam_size=1, length_penalty=0.0, max_length=100, n_best=1, batch_size=32,
+                  with_attention=False):
+    """Decode non-empty source id lists; for each, `n_best` tuples `(ids, score, attention or None)`."""
+    _check_options(beam_size, n_best, max_length, batch_size)
+    encode = compiled(("encode", model.encode), lambda: tf.function(model.encode, reduce_retracing=True))
+    step = model.decode_step_with_attention if with_attention else model.decode_step
+    results = [None] * len(sources)
+    for padded, members in _groups([len(s) for s in sources], batch_size):
+        rows = [sources[i] for i in members]
+        if len(rows) == 1:
+            rows = rows * 2  # see the module docstring
+        state, memory = encode(tf.constant(pad(rows, padded)))
+        outputs = beam_search(step, state, len(rows), BOS_ID, EOS_ID, beam_size, max_length, length_penalty,
+                              n_best, constants=memory, with_extras=with_attention)
+        tokens, scores, lengths = (np.asarray(t) for t in outputs[:3])
+        attention = np.asarray(outputs[3]) if with_attention else None
+        for row, index in enumerate(members):
+            results[index] = [
+                (tokens[row, k, : lengths[row, k]].tolist(), float(scores[row, k]),
+                 attention[row, k, : lengths[row, k], : len(sources[index])] if with_attention else None)
+                for k in range(n_best)
+            ]
+    return results
+
+
+def _word_index(pieces):
+    """Word number of each subword piece (a piece starting with ▁ starts a new word)."""
+    index, words = -1, []
+    for piece in pieces:
+        if piece.startswith("\u2581") or index < 0:
+            index += 1
+        words.append(index)
+    return words
+
+
+def word_alignment(source_pieces, target_pieces, attention):
+    """Pharaoh-style "i-j" pairs: each target word's subwords linked to their most attended source word."""
+    source_words, target_words = _word_index(source_pieces), _word_index(target_pieces)
+    links = {(source_words[int(np.argmax(attention[t]))], target_words[t]) for t in range(len(target_pieces))}
+    return " ".join(f"{i}-{j}" for i, j in sorted(links, key=lambda link: (link[1], link[0])))
+
+
+class Translator:
+    """A trained run directory, ready to translate lines of text."""
+
+    def __init__(self, run_path):
+        self.run = RunDir.open(run_path, KIND)
+        self.recipe = self.run.read_recipe(DEFAULTS)
+        self.subwords = Subwords.load(self.run)
+        self.model = load_best_or_last(self.run)
+
+    def translate(self, lines, beam_size=None, length_penalty=None, max_length=None, n_best=None,
+                  batch_size=None, alignments=False, warn=print):
+        """For each line, its `n_best` hypotheses (`Hypothesis(text, score, alignment)`)."""
+        decode = self.recipe["decode"]
+        beam_size = decode["beam_size"] if beam_size is None else beam_size
+        n_best = decode["n_best"] if n_best is None else n_best
+        options = dict(
+            beam_size=beam_size, n_best=n_best,
+            length_penalty=decode["length_penalty"] if length_penalty is None else length_penalty,
+            max_length=decode["max_length"] if max_length is None else max_length,
+            batch_size=decode["batch_size"] if batch_size is None else batch_size,
+        )
+        _check_options(beam_size, n_best, options["max_length"], options["batch_size"])
+        cap = decode["max_source_length"]
+        wanted = [i for i, line in enumerate(lines) if line.strip()]
+        sources = self.subwords.encode_source([lines[i] for i in wanted])
+        cut = sum(len(s) > cap for s in sources)
+        if cut:
+            warn(f"warning: {cut} input line(s) longer than {cap} subwords were cut to {cap} "
+                 f"(decode.max_source_length)")
+        sources = [s[:cap] for s in sources]
+        decoded = translate_ids(self.model, [s or [UNK_ID] for s in sources], with_attention=alignments,
+                                **options) if sources else []
+        results = [[Hypothesis("", 0.0, "" if alignments else None)] for _ in lines]
+        for index, source, hypotheses in zip(wanted, sources, decoded):
+            source_pieces = [self.subwords.source.id_to_piece(i) for i in source]
+            results[index] = [
+                Hypothesis(self.subwords.decode_target(ids), score,
+                           word_alignment(source_pieces, self.subwords.target_pieces(ids), attention)
+                           if alignments and ids and source else ("" if alignments else None))
+                for ids, score, attention in hypotheses
+            ]
+        return results
