@@ -1,9 +1,11 @@
 """Tiny char LM runs for the tf.distribute tests, in this process or in a fresh one.
 
-TensorFlow fixes its devices when it starts, so a run over two logical CPU devices needs a
-new process: `python -m tests.distributed_runs SPEC` with SPEC a JSON object
-{"logical_cpus": N, "recipe": {...}, "runs": [{"run_dir", "strategy", "resume", "interrupt_at"}]}.
-It prints one JSON line: the running training loss after every optimizer step, per run.
+TensorFlow fixes its devices and its cluster when it starts, so distributed runs need new
+processes: `python -m tests.distributed_runs SPEC` with SPEC a JSON object, either
+{"logical_cpus": N, "recipe": {...}, "runs": [{"run_dir", "strategy", "resume", "interrupt_at"}]},
+which prints one JSON line, the running training loss after every optimizer step per run,
+or {"commands": [[arg, ...], ...]}: `textlstm` commands run one after the other in this
+process (a multi-worker strategy can be set up only once per process).
 """
 
 import json
@@ -41,6 +43,12 @@ def train_recording_losses(recipe, run_dir, resume=False, interrupt_at=None):
 
 
 def main(spec):
+    if "commands" in spec:
+        from textlstm.cli import main as textlstm
+
+        for args in spec["commands"]:
+            textlstm.main(args, prog_name="textlstm", standalone_mode=False)
+        return
     import tensorflow as tf
 
     if spec.get("logical_cpus", 1) > 1:

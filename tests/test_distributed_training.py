@@ -114,26 +114,30 @@ def _free_ports(count):
     return ports
 
 
-def _train_two_workers(tmp_path, run_dirs, *args):
-    """Run `textlstm train charlm` as worker 0 (the chief) and worker 1; returns their outputs."""
+def _two_workers(tmp_path, commands):
+    """Run `textlstm` commands in worker 0 (the chief) and worker 1 together; returns their outputs.
+
+    `commands[i]` is worker i's list of argument lists, run one after the other.
+    """
     cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(2)]}
     scratch = [tmp_path / f"worker-{index}-tmp" for index in range(2)]
     workers = []
-    for index, run_dir in enumerate(run_dirs):
+    for index, worker_commands in enumerate(commands):
         scratch[index].mkdir()
         tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
         log = open(tmp_path / f"worker-{index}.log", "w+")
-        command = [sys.executable, "-m", "textlstm", "train", "charlm", "--run-dir", str(run_dir), *args]
+        command = [sys.executable, "-m", "tests.distributed_runs", json.dumps({"commands": worker_commands})]
         workers.append((subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True,
                                          env=_environment(TF_CONFIG=tf_config, TMPDIR=str(scratch[index]))), log))
     outputs = []
     try:
-        for process, log in workers:
+        for process, _ in workers:
             process.wait(timeout=WORKER_TIMEOUT)
     finally:
         for process, log in workers:
             if process.poll() is None:
                 process.kill()
+                process.wait()
             log.seek(0)
             outputs.append((process.returncode, log.read()))
             log.close()
@@ -143,33 +147,48 @@ def _train_two_workers(tmp_path, run_dirs, *args):
     return [output for _, output in outputs]
 
 
-def test_two_workers_train_together_like_one_process_and_only_the_chief_writes(corpus, reference, tmp_path):
-    reference_dir, _ = reference
-    chief_dir, worker_dir = tmp_path / "run", tmp_path / "worker-1-run"
-    args = ["--data", str(corpus), "--strategy", "multi-worker"]
-    args += [arg for key, value in TINY.items() for arg in ("--set", f"{key}={json.dumps(value)}")]
-    chief, worker = _train_two_workers(tmp_path, [chief_dir, worker_dir], *args)
+@pytest.fixture(scope="module")
+def two_worker_runs(corpus, tmp_path_factory):
+    """Two workers on 127.0.0.1 train a new run, then resume one interrupted on one device.
 
+    Worker 1 is told to write its new run elsewhere, to see that it writes nothing there;
+    both resume the same directory, as on a shared file system, where only the chief writes.
+    """
+    root = tmp_path_factory.mktemp("two-workers")
+    new_runs = [root / "run", root / "worker-1-run"]
+    interrupted = root / "interrupted"
+    train_recording_losses(_recipe(corpus), interrupted, interrupt_at=STEPS_PER_EPOCH + 1)
+    assert _state(interrupted)["step"] == STEPS_PER_EPOCH + 1
+    settings = [arg for key, value in TINY.items() for arg in ("--set", f"{key}={json.dumps(value)}")]
+    commands = [[["train", "charlm", "--run-dir", str(new_runs[index]), "--data", str(corpus),
+                  "--strategy", "multi-worker", *settings],
+                 ["train", "charlm", "--run-dir", str(interrupted), "--resume", "--strategy", "multi-worker"]]
+                for index in range(2)]
+    chief, worker = _two_workers(root, commands)
+    return {"chief": chief, "worker": worker, "run": new_runs[0], "worker run": new_runs[1],
+            "interrupted": interrupted}
+
+
+def test_two_workers_train_together_like_one_process_and_only_the_chief_writes(two_worker_runs, reference):
+    reference_dir, _ = reference
+    chief, worker, run_dir = two_worker_runs["chief"], two_worker_runs["worker"], two_worker_runs["run"]
     assert "multi-worker, 2 workers, 2 replicas in all; this task is worker 0 (the chief" in chief
     assert "this task is worker 1 (not the chief, writes nothing)" in worker
     assert "sample:" in chief and "sample:" not in worker  # the chief reports, the worker is done
-    assert not worker_dir.exists()  # worker 1 wrote nothing where it was told to write
+    assert not two_worker_runs["worker run"].exists()  # worker 1 wrote nothing where it was told to write
     assert {"run.json", "recipe.toml", "vocab.json", "last.keras", "best.keras", "state.json",
-            "metrics.csv", "tensorboard"} <= {path.name for path in chief_dir.iterdir()}
-    assert _state(chief_dir)["step"] == EPOCHS * STEPS_PER_EPOCH and _state(chief_dir)["finished"]
-    _assert_same_weights(chief_dir, reference_dir)
-    np.testing.assert_allclose(_epoch_losses(chief_dir), _epoch_losses(reference_dir), rtol=0, atol=TOLERANCE)
-
-
-def test_two_workers_resume_a_run_interrupted_on_one_device(corpus, reference, tmp_path):
-    reference_dir, _ = reference
-    run_dir = tmp_path / "run"
-    train_recording_losses(_recipe(corpus), run_dir, interrupt_at=STEPS_PER_EPOCH + 1)
-    assert _state(run_dir)["step"] == STEPS_PER_EPOCH + 1
-
-    # Both workers read the run directory (a shared file system); only the chief writes to it.
-    chief, worker = _train_two_workers(tmp_path, [run_dir, run_dir], "--resume", "--strategy", "multi-worker")
-    assert "resuming inside epoch 2 at step 4" in chief and "resuming inside epoch 2 at step 4" in worker
-    assert 'strategy = "multi-worker"' in chief  # --strategy overrides the saved recipe on resume
+            "metrics.csv", "tensorboard"} <= {path.name for path in run_dir.iterdir()}
     assert _state(run_dir)["step"] == EPOCHS * STEPS_PER_EPOCH and _state(run_dir)["finished"]
     _assert_same_weights(run_dir, reference_dir)
+    np.testing.assert_allclose(_epoch_losses(run_dir), _epoch_losses(reference_dir), rtol=0, atol=TOLERANCE)
+
+
+def test_two_workers_resume_a_run_interrupted_on_one_device(two_worker_runs, reference):
+    reference_dir, _ = reference
+    run_dir = two_worker_runs["interrupted"]
+    for output in (two_worker_runs["chief"], two_worker_runs["worker"]):
+        assert "resuming inside epoch 2 at step 4" in output
+    assert _state(run_dir)["step"] == EPOCHS * STEPS_PER_EPOCH and _state(run_dir)["finished"]
+    _assert_same_weights(run_dir, reference_dir)
+    val_losses = [[val_loss for _, val_loss in _epoch_losses(path)] for path in (run_dir, reference_dir)]
+    np.testing.assert_allclose(*val_losses, rtol=0, atol=TOLERANCE)

@@ -22,11 +22,8 @@ compile or load the model inside `strategy.scope()`, and return right after
 directory. `training.fit` picks the loop itself (`trainer_for`).
 """
 
-import json
-import os
-
 from textlstm.errors import UserError
-from textlstm.rundir import is_chief  # noqa: F401  (re-exported: families ask distribute)
+from textlstm.rundir import is_chief, tf_config
 
 STRATEGIES = ("auto", "one-device", "mirrored", "multi-worker")
 
@@ -89,7 +86,7 @@ def describe(strategy):
     replicas = strategy.num_replicas_in_sync
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         role = "the chief, writes the run directory" if is_chief() else "not the chief, writes nothing"
-        task = _tf_config().get("task") or {}
+        task = tf_config().get("task") or {}
         return (f"multi-worker, {cluster_size() or 1} workers, {replicas} replicas in all; this task is "
                 f"{task.get('type', 'worker')} {task.get('index', 0)} ({role})")
     if isinstance(strategy, tf.distribute.MirroredStrategy):
@@ -98,20 +95,9 @@ def describe(strategy):
     return "one device (TensorFlow's default placement)"
 
 
-def _tf_config():
-    raw = os.environ.get("TF_CONFIG", "").strip()
-    if not raw:
-        return {}
-    try:
-        config = json.loads(raw)
-    except json.JSONDecodeError as error:
-        raise UserError(f"TF_CONFIG is not valid JSON ({error})") from None
-    return config if isinstance(config, dict) else {}
-
-
 def cluster_size():
     """Training tasks (chief and workers) that TF_CONFIG lists; 0 without TF_CONFIG."""
-    cluster = _tf_config().get("cluster") or {}
+    cluster = tf_config().get("cluster") or {}
     if not isinstance(cluster, dict):
         raise UserError(f"TF_CONFIG \"cluster\" must be an object of task lists, got {cluster!r}")
     return sum(len(cluster.get(kind) or ()) for kind in ("chief", "worker"))

@@ -110,19 +110,25 @@ def load_keras_model(path, custom_objects=None, compile=False):
         raise UserError(f"model file {path} is corrupt or unreadable ({reason})") from None
 
 
+def tf_config() -> dict:
+    """The cluster and task that the TF_CONFIG environment variable describes ({} without one)."""
+    raw = os.environ.get("TF_CONFIG", "").strip()
+    if not raw:
+        return {}
+    try:
+        config = json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise UserError(f"TF_CONFIG is not valid JSON ({error})") from None
+    return config if isinstance(config, dict) else {}
+
+
 def is_chief() -> bool:
     """True unless TF_CONFIG says this process is a distributed task other than the chief.
 
     The chief is the task of type "chief", or worker 0 when the cluster has no chief.
     """
-    raw = os.environ.get("TF_CONFIG", "").strip()
-    if not raw:
-        return True
-    try:
-        config = json.loads(raw)
-    except json.JSONDecodeError as error:
-        raise UserError(f"TF_CONFIG is not valid JSON ({error})") from None
-    task = config.get("task") if isinstance(config, dict) else None
+    config = tf_config()
+    task = config.get("task")
     if not isinstance(task, dict):
         return True
     kind = task.get("type")

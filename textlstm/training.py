@@ -11,6 +11,10 @@ batches an uninterrupted run would. The run directory receives, atomically:
 
 Ctrl-C saves `last.keras` at the current step before exiting; `--resume` continues from it
 with the optimizer state, so the final weights equal those of an uninterrupted run.
+
+Under a `tf.distribute` strategy (`textlstm.distribute`) the model's strategy picks the
+loop (Keras `fit`, or `StrategyLoop` for multi-worker), every worker keeps its slice of each
+global batch, and only the chief writes.
 """
 
 import dataclasses
