@@ -275,3 +275,11 @@ def test_dev_data_are_required(corpus, tmp_path):
     result = _invoke("train", "seq2seq", "--src", corpus["src"], "--tgt", corpus["tgt"], "--run-dir",
                      tmp_path / "run")
     _assert_one_error_line(result, "needs dev data")
+
+
+@pytest.mark.data
+def test_multi30k_reads_as_aligned_pairs(shared_data):
+    root = shared_data / "multi30k"
+    sources, targets, _ = data_lib.read_parallel(root / "train.en", root / "train.de")
+    assert len(sources) == len(targets) == 29000
+    assert "\t" in targets[7365]  # the README's quirk: a tab inside a German line, harmless here
