@@ -10,7 +10,7 @@ import csv
 
 import keras
 
-from textlstm import training
+from textlstm import distribute, training
 from textlstm.errors import UserError
 from textlstm.rundir import RunDir
 from textlstm.seq2seq import data as data_lib
@@ -62,8 +62,12 @@ def _encode_pairs(subwords, sources, targets, max_length, name):
 
 
 def train_seq2seq(recipe, run_path, resume=False):
-    """Train (or resume) a translator into `run_path`; returns `(run, metrics)`."""
+    """Train (or resume) a translator into `run_path`; returns `(run, metrics)`.
+
+    Under a multi-worker strategy, workers other than the chief return `(run, None)`.
+    """
     data, train = recipe["data"], recipe["train"]
+    strategy = distribute.make_strategy(train["strategy"])  # first: multi-worker sets up TensorFlow's runtime
     train_src, train_tgt, description = data_lib.read_parallel(data["src"], data["tgt"], data["tsv"])
     if not (data["valid_src"] or data["valid_tsv"]):
         raise UserError("seq2seq training needs dev data: --valid-src/--valid-tgt or --valid-tsv")
@@ -89,10 +93,11 @@ def train_seq2seq(recipe, run_path, resume=False):
         data_lib.batches_per_epoch(len(sources), batch_size), train["epochs"], train["steps_per_epoch"],
         train["max_steps"], monitor="val_bleu", mode="max", patience=train["patience"],
     )
-    if resume:
-        model, state = training.load_checkpoint(run)
-    else:
-        model, state = build_and_compile(recipe, subwords.source_vocab_size, subwords.target_vocab_size), None
+    with strategy.scope():
+        if resume:
+            model, state = training.load_checkpoint(run)
+        else:
+            model, state = build_and_compile(recipe, subwords.source_vocab_size, subwords.target_vocab_size), None
     bleu_pairs = [(s, t) for s, t in zip(dev_src, dev_tgt) if s.strip()]
     if train["bleu_sentences"]:
         bleu_pairs = bleu_pairs[: train["bleu_sentences"]]
@@ -107,6 +112,8 @@ def train_seq2seq(recipe, run_path, resume=False):
         schedule, data_lib.evaluation_batches(dev_sources, dev_targets, batch_size),
         state=state, callbacks=[bleu],
     )
+    if not distribute.is_chief():  # the chief reports; this worker's part is done
+        return run, None
     metrics = {"best_val_bleu": final.best, "epochs": final.epoch, "steps": final.step}
     print(f"best dev BLEU (greedy, {len(bleu_pairs)} sentences): {final.best}")
     return run, metrics
