@@ -4,7 +4,7 @@ import sys
 
 import keras
 
-from textlstm import training
+from textlstm import distribute, training
 from textlstm.errors import UserError
 from textlstm.rundir import RunDir, atomic_write_json
 from textlstm.tagger import corpus, metrics, schemes
@@ -82,8 +82,12 @@ def build_vocabularies(train, data):
 
 
 def train_tagger(recipe, run_path, resume=False):
-    """Train (or resume) a tagger into `run_path`; returns (run, best dev scores)."""
+    """Train (or resume) a tagger into `run_path`; returns (run, best dev scores).
+
+    Under a multi-worker strategy, workers other than the chief return `(run, None)`.
+    """
     data, train_recipe = recipe["data"], recipe["train"]
+    strategy = distribute.make_strategy(train_recipe["strategy"])  # first: multi-worker sets up TensorFlow's runtime
     train, dev, tagset = load_training_data(recipe)
     if resume:
         run = RunDir.open(run_path, KIND)
@@ -112,12 +116,14 @@ def train_tagger(recipe, run_path, resume=False):
         train_recipe["max_steps"], monitor=monitor, mode="max", patience=train_recipe["patience"],
     )
     if resume:
-        model, state = training.load_checkpoint(run)
+        with strategy.scope():
+            model, state = training.load_checkpoint(run)
     else:
         vectors = _word_vectors(data, vocabs[0])
         run = RunDir.create(run_path, KIND)  # only once the data are known to be usable
-        model = build_and_compile(len(vocabs[0]), len(vocabs[1]), len(tag_vocab), recipe, vectors,
-                                  schedule.steps_per_epoch)
+        with strategy.scope():
+            model = build_and_compile(len(vocabs[0]), len(vocabs[1]), len(tag_vocab), recipe, vectors,
+                                      schedule.steps_per_epoch)
         for vocab, name in zip(vocabs, (WORDS_FILE, CHARS_FILE, TAGS_FILE)):
             vocab.save(run.file(name))
         atomic_write_json(run.file(TAGSET_FILE), tagset)
@@ -131,6 +137,8 @@ def train_tagger(recipe, run_path, resume=False):
         schedule, data_lib.evaluation_batches(dev_examples, decode_batch),
         state=state, callbacks=[callback],
     )
+    if not distribute.is_chief():  # the chief reports; this worker's part is done
+        return run, None
     best = training.load_best_or_last(run)
     ids = predict_tags(make_predictor(best), dev, vocabs, data, decode_batch)
     scores = dev_scores(dev, [to_file_scheme(tag_vocab.decode(row), tagset) for row in ids], tagset)
