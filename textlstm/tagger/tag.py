@@ -12,9 +12,10 @@ import time
 import numpy as np
 import tensorflow as tf
 
+from textlstm.errors import UserError
 from textlstm.rundir import RunDir
+from textlstm.tagger import conll, corpus, schemes
 from textlstm.tagger import data as data_lib
-from textlstm.tagger import schemes
 from textlstm.tagger.model import DEFAULTS, decode_tags
 from textlstm.tagger.vocab import Vocabulary
 from textlstm.training import load_best_or_last
@@ -95,8 +96,6 @@ def to_file_scheme(tags, tagset):
 
 
 def read_tagset(run):
-    from textlstm.errors import UserError
-
     path = run.file(TAGSET_FILE)
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -126,9 +125,6 @@ OUTPUT_FOR_INPUT = {"conllu": "conllu", "conll": "conll", "plain": "conll"}
 
 def read_input(input_path):
     """(text, source name) of a file, or of stdin for None or "-"."""
-    from textlstm.errors import UserError
-    from textlstm.tagger import conll
-
     if input_path not in (None, "-"):
         return conll._read_text(input_path), str(input_path)
     data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode("utf-8")
@@ -148,8 +144,6 @@ def tag_text(run_path, input_path=None, input_format="auto", output_format=None,
     The output format defaults to the input's (CoNLL columns for plain text); CoNLL-U output
     keeps every other column and comment of CoNLL-U input.
     """
-    from textlstm.tagger import conll, corpus
-
     RunDir.open(run_path, KIND)  # a wrong run directory fails before stdin is read
     text, source = read_input(input_path)
     if input_format == "auto":

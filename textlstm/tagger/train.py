@@ -46,7 +46,7 @@ class DevMetrics(keras.callbacks.Callback):
         scores = dev_scores(self.dev_sentences, predicted, self.tagset)
         logs.update({f"val_{name}": value for name, value in scores.items()})
         shown = "  ".join(f"dev {name} {value:.4f}" for name, value in scores.items())
-        print(f"epoch {epoch + 1}: {shown}", flush=True)
+        print(f"\nepoch {epoch + 1}: {shown}", flush=True)  # own line, after the progress bar
 
 
 def load_training_data(recipe):
