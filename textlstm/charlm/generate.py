@@ -73,7 +73,7 @@ def generate(run_path, prompt="\n", length=500, sampler="temperature", temperatu
     pieces, done = [], 0
     while done < length:
         size = min(CHUNK if stream else length, length - done)
-        tokens, token, state = sample_sequence(stepper, token, state, chooser, size, seed, offset=done)
+        tokens, token, state = sample_sequence(stepper, token, state, chooser, size, seed, offset=done, jit_compile=True)
         tokens = np.asarray(tokens)
         pieces.append(tokens)
         done += size
