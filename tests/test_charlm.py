@@ -9,16 +9,16 @@ import hashlib
 import json
 import math
 import os
-import random
 import re
 import shutil
 
 import pytest
-from click.testing import CliRunner
 
 from textlstm.charlm.corpus import UNKNOWN, CharVocabulary, default_corpus, unigram_entropy_bits
-from textlstm.cli import main
 from textlstm.errors import UserError
+from cli_helpers import assert_one_error_line as _assert_one_error_line
+from cli_helpers import invoke as _invoke
+from cli_helpers import prose
 
 TINY = ["--set", "model.units=16", "--set", "model.layers=1", "--set", "model.embedding_dim=8",
         "--set", "data.seq_len=16", "--set", "train.batch_size=4", "--set", "train.steps_per_epoch=5",
@@ -26,30 +26,6 @@ TINY = ["--set", "model.units=16", "--set", "model.layers=1", "--set", "model.em
 WORDS = ("the a river stone light morning quiet garden of and in under over runs sleeps "
          "finds green old small bright, slowly. again; window door road hill").split()
 NOT_IN_VOCAB = "\u2603"  # a snowman: the generated text is plain ASCII
-
-
-def _prose(seed, chars):
-    rng = random.Random(seed)
-    lines = []
-    while sum(len(line) + 1 for line in lines) < chars:
-        lines.append(" ".join(rng.choice(WORDS) for _ in range(rng.randint(5, 11))).capitalize())
-    return "\n".join(lines) + "\n"
-
-
-def _invoke(*args):
-    return CliRunner().invoke(main, [str(arg) for arg in args])
-
-
-def _assert_one_error_line(result, *fragments):
-    """Exit 1, exactly one `Error: ...` line on stderr, no traceback; returns that line."""
-    assert result.exit_code == 1, result.output
-    assert "Traceback" not in result.output
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("Error: "), lines[0]
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    return lines[0]
 
 
 def _snapshot(directory):
@@ -71,8 +47,8 @@ def trained(tmp_path_factory):
     """`(run_dir, train_file, valid_file, result)` of one tiny training run through the CLI."""
     root = tmp_path_factory.mktemp("charlm")
     train_file, valid_file = root / "train.txt", root / "valid.txt"
-    train_file.write_text(_prose(1, 3000), encoding="utf-8")
-    valid_file.write_text(_prose(2, 700), encoding="utf-8")
+    train_file.write_text(prose(WORDS, 1, 3000), encoding="utf-8")
+    valid_file.write_text(prose(WORDS, 2, 700), encoding="utf-8")
     run_dir = root / "run"
     result = _invoke("train", "charlm", "--data", train_file, "--set", f"data.valid={valid_file}",
                      "--run-dir", run_dir, *TINY)

@@ -15,14 +15,15 @@ import subprocess
 import keras
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
 import textlstm.layers as tl
 from textlstm.charlm.model import DEFAULTS, build_model
-from textlstm.cli import main
 from textlstm.inspection import analysis
 from textlstm.inspection.record import record_activations
 from textlstm.inspection.span import memory_span, window_starts
+from cli_helpers import assert_one_error_line as _assert_one_error_line
+from cli_helpers import invoke as _invoke
+from cli_helpers import prose
 
 TINY = ["--set", "model.units=16", "--set", "model.layers=2", "--set", "model.embedding_dim=8",
         "--set", "data.seq_len=16", "--set", "train.batch_size=4", "--set", "train.steps_per_epoch=5",
@@ -32,36 +33,14 @@ WORDS = ('the a river stone "light" morning (quiet) garden of and in under over 
 SNOWMAN = "\u2603"  # never in the training text
 
 
-def _prose(seed, chars):
-    rng = random.Random(seed)
-    lines = []
-    while sum(len(line) + 1 for line in lines) < chars:
-        lines.append(" ".join(rng.choice(WORDS) for _ in range(rng.randint(5, 11))).capitalize())
-    return "\n".join(lines) + "\n"
-
-
-def _invoke(*args):
-    return CliRunner().invoke(main, [str(arg) for arg in args])
-
-
-def _assert_one_error_line(result, *fragments):
-    assert result.exit_code == 1, result.output
-    assert "Traceback" not in result.output
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("Error: "), lines[0]
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """`(run_dir, text_file)` of one tiny LSTM char LM trained through the CLI."""
     root = tmp_path_factory.mktemp("inspect")
     train_file, valid_file, text_file = root / "train.txt", root / "valid.txt", root / "text.txt"
-    train_file.write_text(_prose(1, 3000), encoding="utf-8")
-    valid_file.write_text(_prose(2, 700), encoding="utf-8")
-    text_file.write_text(_prose(3, 400), encoding="utf-8")
+    train_file.write_text(prose(WORDS, 1, 3000), encoding="utf-8")
+    valid_file.write_text(prose(WORDS, 2, 700), encoding="utf-8")
+    text_file.write_text(prose(WORDS, 3, 400), encoding="utf-8")
     run_dir = root / "run"
     result = _invoke("train", "charlm", "--data", train_file, "--set", f"data.valid={valid_file}",
                      "--run-dir", run_dir, *TINY)

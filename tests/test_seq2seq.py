@@ -10,11 +10,11 @@ import random
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from textlstm.cli import main
 from textlstm.seq2seq import data as data_lib
 from textlstm.seq2seq.translate import Translator, word_alignment
+from cli_helpers import assert_one_error_line as _assert_one_error_line
+from cli_helpers import invoke as _invoke
 
 WORDS = "alpha beta gamma delta eps zeta eta theta iota kappa lam mu".split()
 TINY = ["--set", "data.vocab_size=40", "--set", "model.units=16", "--set", "model.embedding_dim=8",
@@ -35,20 +35,6 @@ def _pairs(seed, count):
 def _write(path, lines):
     path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
     return path
-
-
-def _invoke(*args, input=None):
-    return CliRunner().invoke(main, [str(arg) for arg in args], input=input)
-
-
-def _assert_one_error_line(result, *fragments):
-    assert result.exit_code == 1, result.output
-    assert "Traceback" not in result.output
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    return lines[0]
 
 
 @pytest.fixture(scope="module")

@@ -8,25 +8,10 @@ once for the module and shared by the tests.
 import json
 
 import pytest
-from click.testing import CliRunner
 from tagger_helpers import TINY_RECIPE, conll_text, conllu_text
 
-from textlstm.cli import main
-
-
-def _invoke(*args, input=None):
-    return CliRunner().invoke(main, [str(arg) for arg in args], input=input)
-
-
-def _assert_one_error_line(result, *fragments):
-    assert result.exit_code == 1, result.output
-    assert "Traceback" not in result.output
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("Error: "), lines[0]
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    return lines[0]
+from cli_helpers import assert_one_error_line as _assert_one_error_line
+from cli_helpers import invoke as _invoke
 
 
 @pytest.fixture(scope="module")
