@@ -13,6 +13,7 @@ import shutil
 import subprocess
 
 import keras
+import tensorflow as tf
 import numpy as np
 import pytest
 
@@ -247,8 +248,9 @@ def test_unknown_characters_are_noted(trained, tmp_path):
     assert raw["unknown_chars"] == [SNOWMAN] and any(SNOWMAN in note for note in raw["notes"])
 
 
-def test_bad_inputs(trained, tmp_path):
+def test_bad_inputs(trained, tmp_path, monkeypatch):
     run_dir, text_file = trained
+    monkeypatch.chdir(tmp_path)  # where a report would land by default (report.html)
     empty = tmp_path / "empty.txt"
     empty.write_text("")
     _assert_one_error_line(_invoke("inspect", run_dir, "--text", empty), "empty.txt", "empty")
@@ -306,6 +308,18 @@ def test_doctor_says_why_not_cudnn():
     assert kernel.startswith("portable")
     assert any("'relu'" in r for r in reasons) and any("recurrent_dropout=0.2" in r for r in reasons)
     assert plans["no_cudnn"] == ("fused CPU loop (textlstm's own)", ["use_cudnn=False"])
+
+
+@pytest.mark.skipif(bool(tf.config.list_physical_devices("GPU")), reason="needs a machine without cuDNN")
+def test_doctor_reports_a_masked_layer_that_demands_cudnn():
+    from textlstm.doctor import layer_plans
+
+    inputs = keras.Input((None,), dtype="int32")
+    x = keras.layers.Embedding(10, 3, mask_zero=True)(inputs)
+    x = tl.LSTM(4, use_cudnn=True, name="demands_cudnn")(x)
+    [(path, _, kernel, reasons)] = layer_plans(keras.Model(inputs, x))
+    assert path == "demands_cudnn" and kernel.startswith("none")
+    assert len(reasons) == 1 and "use_cudnn" in reasons[0]
 
 
 # --- in a real browser ----------------------------------------------------------------------

@@ -85,7 +85,7 @@ def layer_plans(model):
             kernel, reasons = dispatch.kernel_plan(layer)
             name = KERNEL_NAMES[kernel]
         except ValueError as error:  # use_cudnn=True where cuDNN cannot run
-            name, reasons = "none: the layer will fail", [str(error)]
+            kernel, name, reasons = None, "none: the layer will fail", [str(error)]
         if masked and kernel == dispatch.CUDNN:
             reasons = reasons + ["inputs are masked: batches that are not right-padded fall back to the fused loop"]
         plans.append((path, description, name, reasons))

@@ -78,14 +78,15 @@ def interpretable_units(recording, per_feature=3):
     vary in this text (no correlation can be measured for them).
     """
     gate = STATE_GATE[recording.cell_type]
+    memories = [gates[gate].astype(np.float64) for gates in recording.layers]  # once, not per feature
     rows, constant = [], []
     for name, feature in text_features(recording.text).items():
         if feature.std() == 0:
             constant.append(name)
             continue
         candidates = []
-        for layer, gates in enumerate(recording.layers):
-            r = correlations(gates[gate].astype(np.float64), feature.astype(np.float64))
+        for layer, memory in enumerate(memories):
+            r = correlations(memory, feature.astype(np.float64))
             candidates += [(abs(value), layer, unit, value) for unit, value in enumerate(r) if np.isfinite(value)]
         candidates.sort(key=lambda row: (-row[0], row[1], row[2]))
         rows += [{"feature": name, "layer": layer, "unit": int(unit), "correlation": float(value)}
