@@ -249,6 +249,22 @@ def test_train_refuses_unusable_data(tmp_path, case):
     _assert_nothing_half_written(run_dir)
 
 
+@pytest.mark.parametrize("setting", ["train.batch_size=0", "data.seq_len=0", "model.layers=0"])
+def test_train_refuses_sizes_below_one(trained, tmp_path, setting):
+    train_file = trained[1]
+    run_dir = tmp_path / "run"
+    result = _invoke("train", "charlm", "--data", train_file, "--run-dir", run_dir, *TINY, "--set", setting)
+    _assert_one_error_line(result, setting.split("=")[0], "at least 1")
+    _assert_nothing_half_written(run_dir)
+
+
+def test_resume_refuses_a_run_of_another_kind(tmp_path):
+    run_dir = tmp_path / "tagger-run"
+    run_dir.mkdir()
+    (run_dir / "run.json").write_text('{"kind": "tagger"}')
+    _assert_one_error_line(_invoke("train", "charlm", "--run-dir", run_dir, "--resume"), "tagger", "charlm")
+
+
 @pytest.mark.parametrize("case", [case for case in BAD_INPUTS if case != "empty-directory"])
 def test_evaluate_refuses_unusable_data_and_leaves_the_run_alone(trained, tmp_path, case):
     run_dir = trained[0]

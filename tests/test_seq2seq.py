@@ -218,6 +218,14 @@ def test_misaligned_parallel_files(corpus, tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+def test_batch_size_below_one_is_refused(corpus, tmp_path):
+    result = _invoke("train", "seq2seq", "--src", corpus["src"], "--tgt", corpus["tgt"], "--valid-src",
+                     corpus["valid_src"], "--valid-tgt", corpus["valid_tgt"], "--run-dir", tmp_path / "run",
+                     "--set", "train.batch_size=0")
+    _assert_one_error_line(result, "train.batch_size must be at least 1, got 0")
+    assert not (tmp_path / "run").exists()
+
+
 def test_tsv_line_without_exactly_one_tab(corpus, tmp_path):
     tsv = _write(tmp_path / "bad.tsv", ["a\tA", "b\tB\tC"])
     result = _invoke("train", "seq2seq", "--tsv", tsv, "--valid-tsv", tsv, "--run-dir", tmp_path / "run")

@@ -63,7 +63,7 @@ def plan_schedule(batches_in_data, epochs, steps_per_epoch=0, max_steps=0, **wat
     """Steps per epoch from the data unless given; `max_steps` caps epochs × steps."""
     steps = steps_per_epoch or batches_in_data
     if steps <= 0:
-        raise UserError("the training data are too small for one batch; lower train.batch_size or data.seq_len")
+        raise UserError("the training data are too small for one batch; lower train.batch_size (or the window length)")
     if max_steps:
         steps = min(steps, max_steps)
         epochs = max(1, min(epochs, max_steps // steps))

@@ -42,9 +42,8 @@ def training_batches(ids, seq_len, batch_size, seed, start_step=0):
 
 def evaluation_batches(ids, seq_len, batch_size):
     """Every window of the text once, in order (the last batch may be smaller)."""
-    windows = window_count(ids, seq_len)
-    usable = np.asarray(ids[: windows * seq_len + 1], dtype=np.int32)
-    starts = np.arange(windows) * seq_len
-    inputs = np.stack([usable[s : s + seq_len] for s in starts]) if windows else np.zeros((0, seq_len), np.int32)
-    targets = np.stack([usable[s + 1 : s + seq_len + 1] for s in starts]) if windows else inputs
+    size = window_count(ids, seq_len) * seq_len
+    usable = np.asarray(ids[: size + 1], dtype=np.int32)
+    inputs = usable[:size].reshape(-1, seq_len)
+    targets = usable[1 : size + 1].reshape(-1, seq_len)
     return tf.data.Dataset.from_tensor_slices((inputs, targets)).batch(batch_size)

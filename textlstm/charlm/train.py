@@ -10,6 +10,7 @@ from textlstm.charlm import corpus as corpus_lib
 from textlstm.charlm import data as data_lib
 from textlstm.charlm.model import build_model, char_loss, compile_model
 from textlstm.errors import UserError
+from textlstm.recipes import require_at_least_one
 from textlstm.rundir import RunDir
 from textlstm.textio import read_text_file
 
@@ -41,6 +42,7 @@ def train_charlm(recipe, run_path, resume=False):
     Under a multi-worker strategy, workers other than the chief return `(run, None)`.
     """
     data, model_recipe, train = recipe["data"], recipe["model"], recipe["train"]
+    require_at_least_one(recipe, "data.seq_len", "model.layers", "model.units", "train.batch_size")
     strategy = distribute.make_strategy(train["strategy"])  # first: multi-worker sets up TensorFlow's runtime
     if resume:
         run = RunDir.open(run_path, KIND)

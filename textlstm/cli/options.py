@@ -56,7 +56,7 @@ def resolve_cli_recipe(defaults, recipe_name, overrides, cli_values, run_dir, re
     if resume:
         if recipe_name or overrides:
             raise UserError("--resume continues with the run's own recipe; drop --recipe/--set")
-        recipe = RunDir.open(run_dir, RunDir.read_kind(run_dir)).read_recipe(defaults)
+        recipe = RunDir.open(run_dir, kind).read_recipe(defaults)
     else:
         path = find_recipe(recipe_name) if recipe_name else None
         options = [f"{key}={_toml_value(value)}" for key, value in cli_values.items() if value is not None]

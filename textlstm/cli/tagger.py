@@ -50,8 +50,4 @@ def tag_command(run_dir, input_path, input_format, output_format, batch_size):
 
     from textlstm.tagger.tag import tag_text
 
-    if batch_size is not None and batch_size < 1:
-        from textlstm.errors import UserError
-
-        raise UserError(f"--batch-size must be at least 1, got {batch_size}")
     sys.stdout.write(tag_text(run_dir, input_path, input_format, output_format, batch_size))

@@ -79,7 +79,10 @@ class TaggerRun:
 
     def tag(self, sentences, batch_size=None, progress=None):
         """Tag strings per sentence, in the scheme of the training file for entity tags."""
-        batch_size = batch_size or self.recipe["decode"]["batch_size"]
+        if batch_size is None:
+            batch_size = self.recipe["decode"]["batch_size"]
+        elif batch_size < 1:  # `tag` and `evaluate` both pass --batch-size here
+            raise UserError(f"--batch-size must be at least 1, got {batch_size}")
         ids = predict_tags(self.predictor, sentences, self.vocabs, self.recipe["data"], batch_size, progress)
         return [self.tag_strings(row) for row in ids]
 

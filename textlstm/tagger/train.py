@@ -6,6 +6,7 @@ import keras
 
 from textlstm import distribute, training
 from textlstm.errors import UserError
+from textlstm.recipes import require_at_least_one
 from textlstm.rundir import RunDir, atomic_write_json
 from textlstm.tagger import corpus, metrics, schemes
 from textlstm.tagger import data as data_lib
@@ -56,8 +57,7 @@ def load_training_data(recipe):
         raise UserError("a tagger needs --train FILE and --dev FILE (data.train, data.dev)")
     if data["invalid_tags"] not in ("error", "repair"):
         raise UserError(f"data.invalid_tags must be 'error' or 'repair', got {data['invalid_tags']!r}")
-    if data["max_len"] < 1 or data["max_word_chars"] < 1:
-        raise UserError("data.max_len and data.max_word_chars must be at least 1")
+    require_at_least_one(recipe, "data.max_len", "data.max_word_chars", "train.batch_size", "decode.batch_size")
     file_format = corpus.resolve_format(data["train"], data["format"])
     train = corpus.read_tagged(data["train"], data, file_format)
     dev = corpus.read_tagged(data["dev"], data, file_format)

@@ -8,9 +8,9 @@ never seen in training cannot be predicted and must be reported, not silently ma
 import collections
 import json
 import os
-import tempfile
 
 from textlstm.errors import UserError
+from textlstm.rundir import atomic_write_text
 
 PAD = "<pad>"
 UNK = "<unk>"
@@ -131,19 +131,8 @@ class Vocabulary:
         return cls.from_dict(data, source=source)
 
     def save(self, path):
-        """Write the vocabulary to `path` atomically (a temporary file, then os.replace)."""
-        path = os.fspath(path)
-        folder = os.path.dirname(os.path.abspath(path))
-        handle, temporary = tempfile.mkstemp(dir=folder, prefix=".vocab-", suffix=".tmp")
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as stream:
-                stream.write(self.to_json())
-                stream.write("\n")
-            os.replace(temporary, path)
-        except BaseException:
-            if os.path.exists(temporary):
-                os.unlink(temporary)
-            raise
+        """Write the vocabulary to `path` atomically, like every other run-directory file."""
+        atomic_write_text(path, self.to_json() + "\n")
 
     @classmethod
     def load(cls, path):
