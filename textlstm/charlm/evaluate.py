@@ -4,12 +4,11 @@ The text is cut into the same windows as the validation set during training, so 
 numbers are the ones training reported.
 """
 
-import math
 
 from textlstm.charlm import data as data_lib
 from textlstm.charlm.corpus import CharVocabulary
 from textlstm.charlm.model import DEFAULTS, char_loss
-from textlstm.charlm.train import KIND, VOCAB_FILE
+from textlstm.charlm.train import KIND, VOCAB_FILE, add_bits_per_char
 from textlstm.errors import UserError
 from textlstm.rundir import RunDir
 from textlstm.textio import read_text_file
@@ -28,11 +27,12 @@ def evaluate_charlm(run_path, data_path):
     model = load_best_or_last(run)
     model.compile(loss=char_loss())
     loss = float(model.evaluate(data_lib.evaluation_batches(ids, seq_len, recipe["train"]["batch_size"]), verbose=0))
-    unknown = vocab.unknown_chars(text)
+    scores = {"loss": loss}
+    add_bits_per_char(scores)
     return {
         "characters": data_lib.window_count(ids, seq_len) * seq_len,
         "loss": loss,
-        "bits_per_char": loss / math.log(2.0),
-        "perplexity": math.exp(min(loss, 50.0)),
-        "unknown_characters": len(unknown),
+        "bits_per_char": scores["bpc"],
+        "perplexity": scores["perplexity"],
+        "unknown_characters": len(vocab.unknown_chars(text)),
     }

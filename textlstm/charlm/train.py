@@ -3,12 +3,11 @@
 import math
 
 import keras
-import numpy as np
 
 from textlstm import distribute, training
 from textlstm.charlm import corpus as corpus_lib
 from textlstm.charlm import data as data_lib
-from textlstm.charlm.model import build_model, char_loss, compile_model
+from textlstm.charlm.model import build_model, compile_model
 from textlstm.errors import UserError
 from textlstm.recipes import require_at_least_one
 from textlstm.rundir import RunDir
@@ -42,7 +41,7 @@ def train_charlm(recipe, run_path, resume=False):
     Under a multi-worker strategy, workers other than the chief return `(run, None)`.
     """
     data, model_recipe, train = recipe["data"], recipe["model"], recipe["train"]
-    require_at_least_one(recipe, "data.seq_len", "model.layers", "model.units", "train.batch_size")
+    require_at_least_one(recipe, "data.seq_len", "model.layers", "model.units", "train.batch_size", "train.epochs")
     strategy = distribute.make_strategy(train["strategy"])  # first: multi-worker sets up TensorFlow's runtime
     if resume:
         run = RunDir.open(run_path, KIND)
@@ -78,7 +77,7 @@ def train_charlm(recipe, run_path, resume=False):
         vocab.save(run.file(VOCAB_FILE))
         run.write_recipe(recipe)
         state = None
-    training.fit(
+    state = training.fit(
         model, run,
         lambda start: data_lib.training_batches(train_ids, seq_len, batch_size, train["seed"], start),
         schedule, data_lib.evaluation_batches(valid_ids, seq_len, batch_size),
@@ -86,11 +85,9 @@ def train_charlm(recipe, run_path, resume=False):
     )
     if not distribute.is_chief():  # the chief evaluates and reports; this worker's part is done
         return run, None
-    best = training.load_best_or_last(run)
-    best.compile(loss=char_loss())
-    loss = float(best.evaluate(data_lib.evaluation_batches(valid_ids, seq_len, batch_size), verbose=0))
-    metrics = {"val_loss": loss, "val_bpc": loss / LN2, "val_perplexity": float(np.exp(loss)),
-               "unigram_bpc": unigram}
-    print(f"best model: validation {metrics['val_bpc']:.3f} bits/char (loss {loss:.4f} nats, perplexity "
+    metrics = {"val_loss": state.best}  # the best epoch's validation loss, as fit measured it
+    add_bits_per_char(metrics)
+    metrics["unigram_bpc"] = unigram
+    print(f"best model: validation {metrics['val_bpc']:.3f} bits/char (loss {state.best:.4f} nats, perplexity "
           f"{metrics['val_perplexity']:.2f}) vs unigram {unigram:.3f} bits/char")
     return run, metrics
