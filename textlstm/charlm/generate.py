@@ -19,11 +19,16 @@ from textlstm.training import load_best_or_last
 CHUNK = 64  # characters per compiled call when streaming: small enough to look live
 
 
+def load_char_lm(run_path):
+    """`(model, vocab)` of a char LM run directory: its best checkpoint (else the last)."""
+    run = RunDir.open(run_path, KIND)
+    return load_best_or_last(run), CharVocabulary.load(run.file(VOCAB_FILE))
+
+
 def load_generator(run_path):
     """`(stepper, vocab)` from a run directory."""
-    run = RunDir.open(run_path, KIND)
-    vocab = CharVocabulary.load(run.file(VOCAB_FILE))
-    return CharStepper(load_best_or_last(run)), vocab
+    model, vocab = load_char_lm(run_path)
+    return CharStepper(model), vocab
 
 
 def _prime(stepper, prompt_ids, batch_size):

@@ -15,13 +15,11 @@ import pathlib
 
 import numpy as np
 
-from textlstm.charlm.corpus import CharVocabulary
 from textlstm.errors import UserError
 from textlstm.inspection import analysis, page_assets, plots
 from textlstm.inspection.record import SIGMOID_GATES, STATE_GATE, record_activations
 from textlstm.inspection.span import memory_span
 from textlstm.rundir import RunDir, atomic_write_bytes, atomic_write_text
-from textlstm.training import load_best_or_last
 
 FORMATS = ("html", "json", "npz")
 SIGNED_GATES = ("candidate", "c", "h")
@@ -50,7 +48,8 @@ def inspect_run(run_path, text, max_chars=2000, analysis_chars=20000, top_k=5, s
     kept for the page and the raw output covers the first `max_chars`; the memory span
     samples windows from the whole text.
     """
-    from textlstm.charlm.train import KIND, VOCAB_FILE
+    from textlstm.charlm.generate import load_char_lm
+    from textlstm.charlm.train import KIND
 
     kind = RunDir.read_kind(run_path)
     if kind != KIND:
@@ -60,9 +59,7 @@ def inspect_run(run_path, text, max_chars=2000, analysis_chars=20000, top_k=5, s
         raise UserError("the text to inspect is empty")
     if max_chars < 1:
         raise UserError(f"--max-chars must be at least 1, got {max_chars}")
-    run = RunDir.open(run_path, KIND)
-    vocab = CharVocabulary.load(run.file(VOCAB_FILE))
-    model = load_best_or_last(run)
+    model, vocab = load_char_lm(run_path)
     ids = vocab.encode(text)
     analysed = min(len(text), max(max_chars, analysis_chars))
     recording = record_activations(model, ids[:analysed], text[:analysed], top_k=top_k)
