@@ -43,20 +43,12 @@ def translate_command(run_dir, input_path, beam_size, length_penalty, max_length
 
     Output lines follow the input order; an empty input line gives an empty output line.
     """
-    from textlstm.errors import UserError
     from textlstm.rundir import RunDir
-    from textlstm.seq2seq.translate import KIND, Translator
+    from textlstm.seq2seq.translate import KIND, Translator, check_options
     from textlstm.textio import open_text_stream
 
     RunDir.open(run_dir, KIND)  # the kind is checked before any input is read
-    if length_penalty is not None and length_penalty < 0:
-        raise UserError(f"--length-penalty must be >= 0, got {length_penalty}")
-    for name, value in (("--beam-size", beam_size), ("--max-length", max_length), ("--batch-size", batch_size),
-                        ("--n-best", n_best)):
-        if value is not None and value < 1:
-            raise UserError(f"{name} must be at least 1, got {value}")
-    if beam_size is not None and n_best is not None and n_best > beam_size:
-        raise UserError(f"--n-best ({n_best}) cannot exceed --beam-size ({beam_size})")
+    check_options(beam_size, n_best, max_length, batch_size, length_penalty)  # before any input is read
     text = open_text_stream(input_path, allow_empty=True)
     lines = text.split("\n")
     if lines and lines[-1] == "":

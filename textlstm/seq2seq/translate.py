@@ -41,19 +41,22 @@ def _groups(lengths, batch_size):
             yield padded, members[start : start + batch_size]
 
 
-def _check_options(beam_size, n_best, max_length, batch_size):
+def check_options(beam_size=None, n_best=None, max_length=None, batch_size=None, length_penalty=None):
+    """Refuse impossible decoding options in one line; options left as None are not checked."""
+    if length_penalty is not None and length_penalty < 0:
+        raise UserError(f"--length-penalty must be >= 0, got {length_penalty}")
     for name, value in (("--beam-size", beam_size), ("--max-length", max_length), ("--batch-size", batch_size),
                         ("--n-best", n_best)):
-        if value < 1:
+        if value is not None and value < 1:
             raise UserError(f"{name} must be at least 1, got {value}")
-    if n_best > beam_size:
+    if beam_size is not None and n_best is not None and n_best > beam_size:
         raise UserError(f"--n-best ({n_best}) cannot exceed --beam-size ({beam_size})")
 
 
 def translate_ids(model, sources, beam_size=1, length_penalty=0.0, max_length=100, n_best=1, batch_size=32,
                   with_attention=False):
     """Decode non-empty source id lists; for each, `n_best` tuples `(ids, score, attention or None)`."""
-    _check_options(beam_size, n_best, max_length, batch_size)
+    check_options(beam_size, n_best, max_length, batch_size)
     encode = compiled(("encode", model.encode), lambda: tf.function(model.encode, reduce_retracing=True))
     step = model.decode_step_with_attention if with_attention else model.decode_step
     results = [None] * len(sources)
@@ -113,7 +116,7 @@ class Translator:
             max_length=decode["max_length"] if max_length is None else max_length,
             batch_size=decode["batch_size"] if batch_size is None else batch_size,
         )
-        _check_options(beam_size, n_best, options["max_length"], options["batch_size"])
+        check_options(**options)
         cap = decode["max_source_length"]
         wanted = [i for i, line in enumerate(lines) if line.strip()]
         sources = self.subwords.encode_source([lines[i] for i in wanted])
