@@ -16,7 +16,7 @@ import time
 import textlstm  # noqa: F401  (TensorFlow backend)
 from textlstm.tagger import conll, corpus
 from textlstm.tagger.model import DEFAULTS, build_and_compile
-from textlstm.tagger.tag import TaggerRun, make_predictor, predict_tags
+from textlstm.tagger.tag import TaggerRun, make_predictor, predict_tags, read_input
 from textlstm.tagger.vocab import Vocabulary
 
 
@@ -43,7 +43,7 @@ def main():
         tagger = TaggerRun.load(args.run_dir)
         recipe, vocabs, model = tagger.recipe, tagger.vocabs, tagger.model
         path = args.data or recipe["data"]["dev"]
-        text, _ = conll._read_text(path), None
+        text, _ = read_input(path)
         file_format = conll.detect_format(text)
         sentences = corpus.read_untagged(text, path, file_format, recipe["data"])
         described = f"{args.run_dir} ({recipe['model']['decoder']}, char {recipe['model']['char_features']}) on {path}"

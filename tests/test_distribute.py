@@ -13,11 +13,11 @@ import tensorflow as tf
 from click.testing import CliRunner
 
 from textlstm import distribute
-from textlstm.cli import main
 from textlstm.cli.options import recipe_options, resolve_cli_recipe
 from textlstm.errors import UserError
 from textlstm.rundir import RunDir
 from textlstm.strategy_loop import StrategyLoop
+from cli_helpers import assert_one_error_line, invoke
 
 TWO_WORKERS = {"cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}, "task": {"type": "worker", "index": 1}}
 DEFAULTS = {"data": {}, "model": {}, "train": {"epochs": 1, "strategy": "auto"}, "decode": {}}
@@ -107,10 +107,8 @@ def test_strategy_option_errors(tmp_path):
 
 def test_cli_refuses_mirrored_in_a_cluster_before_writing_anything(two_workers, tmp_path):
     run_dir = tmp_path / "run"
-    result = CliRunner().invoke(main, ["train", "charlm", "--run-dir", str(run_dir), "--strategy", "mirrored"])
-    assert result.exit_code == 1 and "Traceback" not in result.output
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error: TF_CONFIG describes a cluster of 2 tasks"), lines
+    line = assert_one_error_line(invoke("train", "charlm", "--run-dir", run_dir, "--strategy", "mirrored"))
+    assert line.startswith("Error: TF_CONFIG describes a cluster of 2 tasks"), line
     assert not run_dir.exists()
 
 
