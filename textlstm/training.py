@@ -70,6 +70,18 @@ def plan_schedule(batches_in_data, epochs, steps_per_epoch=0, max_steps=0, **wat
     return Schedule(epochs=epochs, steps_per_epoch=steps, **watch)
 
 
+def batches_from_step(start_step, per_epoch, epoch_batches):
+    """Every batch of every epoch from global step `start_step` on, endlessly.
+
+    `epoch_batches(epoch)` lists one epoch's batches in a fixed order; this is the
+    `make_batches(start_step)` contract of `fit` for families that batch in Python.
+    """
+    epoch, skip = divmod(start_step, per_epoch)
+    while True:
+        yield from epoch_batches(epoch)[skip:]
+        epoch, skip = epoch + 1, 0
+
+
 class _Checkpointer(keras.callbacks.Callback):
     """Saves last/best checkpoints and state each epoch, and stops early."""
 

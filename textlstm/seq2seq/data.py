@@ -9,12 +9,15 @@ depends only on that step, which lets `--resume` see the very batches an uninter
 run would.
 """
 
+import functools
+
 import numpy as np
 import tensorflow as tf
 
 from textlstm.errors import UserError
 from textlstm.seq2seq.subwords import BOS_ID, EOS_ID, PAD_ID
 from textlstm.textio import read_lines
+from textlstm.training import batches_from_step
 
 POOL_BATCHES = 50  # batches sorted by length together; larger = less padding, less randomness
 
@@ -105,11 +108,9 @@ def training_batches(sources, targets, batch_size, seed, start_step=0):
     per_epoch = batches_per_epoch(len(sources), batch_size)
 
     def generate():
-        epoch, skip = divmod(start_step, per_epoch)
-        while True:
-            for batch in _epoch_batches(lengths, batch_size, seed, epoch)[skip:]:
-                yield make_example([sources[i] for i in batch], [targets[i] for i in batch])
-            epoch, skip = epoch + 1, 0
+        one_epoch = functools.partial(_epoch_batches, lengths, batch_size, seed)
+        for batch in batches_from_step(start_step, per_epoch, one_epoch):
+            yield make_example([sources[i] for i in batch], [targets[i] for i in batch])
 
     return tf.data.Dataset.from_generator(generate, output_signature=_signature()).prefetch(2)
 

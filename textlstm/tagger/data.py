@@ -12,9 +12,12 @@ batch at global step s is therefore the same however often training was resumed.
 """
 
 import dataclasses
+import functools
 
 import numpy as np
 import tensorflow as tf
+
+from textlstm.training import batches_from_step
 
 LENGTH_MULTIPLE = 8
 
@@ -113,11 +116,9 @@ def training_batches(examples, batch_size, seed, start_step=0):
     per_epoch = batches_per_epoch(examples, batch_size)
 
     def generate():
-        epoch, skip = divmod(start_step, per_epoch)
-        while True:
-            for indexes in epoch_batches(examples, batch_size, seed, epoch)[skip:]:
-                yield pad_batch([examples[i] for i in indexes], rows=batch_size)
-            epoch, skip = epoch + 1, 0
+        one_epoch = functools.partial(epoch_batches, examples, batch_size, seed)
+        for indexes in batches_from_step(start_step, per_epoch, one_epoch):
+            yield pad_batch([examples[i] for i in indexes], rows=batch_size)
 
     return tf.data.Dataset.from_generator(generate, output_signature=_SIGNATURE).prefetch(2)
 
