@@ -128,13 +128,18 @@ def test_zero_length_returns_the_start():
     assert state["count"].numpy().tolist() == [0, 0]
 
 
-def test_sampling_loop_compiles_with_xla():
-    start = tf.zeros([2], tf.int32)
-    tokens, _, _ = sample_sequence(
-        table_step, start, initial_state(2), TopPSampler(0.8), 5, 3, jit_compile=True
-    )
-    assert tokens.shape == (2, 5)
-    assert set(tokens.numpy().ravel().tolist()) <= set(range(V))
+@pytest.mark.parametrize("sampler", [TemperatureSampler(1.5), TopPSampler(0.8), TopKSampler(3), GreedySampler()])
+def test_xla_sampling_loop_draws_the_tokens_of_the_plain_loop(sampler):
+    def run(jit_compile):
+        return sample_sequence(table_step, tf.zeros([4], tf.int32), initial_state(4), sampler, 30, 3,
+                               jit_compile=jit_compile)
+
+    tokens, last, state = run(True)
+    expected, expected_last, expected_state = run(False)
+    assert tokens.shape == (4, 30)
+    np.testing.assert_array_equal(tokens.numpy(), expected.numpy())
+    np.testing.assert_array_equal(last.numpy(), expected_last.numpy())
+    np.testing.assert_array_equal(state["count"].numpy(), expected_state["count"].numpy())
 
 
 def test_get_sampler_by_name():

@@ -55,8 +55,23 @@ def _scaled(logits, temperature):
 
 
 def _draw(logits, seed):
-    """One categorical draw per row, as int32 ids into the last axis of `logits`."""
-    return tf.random.stateless_categorical(logits, 1, seed, dtype=tf.int32)[:, 0]
+    """One categorical draw per row, as int32 ids into the last axis of `logits`.
+
+    The Gumbel-max trick: argmax(logits + G) with G = -log(-log(U)) is a draw from
+    softmax(logits); entries of -inf are never drawn. U is built from raw Philox bits,
+    which TensorFlow's kernels and XLA produce identically, so a seed gives the same
+    tokens with and without `jit_compile` (`tf.random.stateless_categorical` does not:
+    XLA draws its numbers differently). The logarithms may differ in the last bit
+    between the two, which changes a draw only when two perturbed logits tie to ~1e-6.
+
+    Reference: Gumbel, "Statistical Theory of Extreme Values", 1954; Maddison, Tarlow
+    and Minka, "A* Sampling", NeurIPS 2014.
+    """
+    bits = tf.random.stateless_uniform(tf.shape(logits), seed, minval=None, maxval=None, dtype=tf.uint32,
+                                       alg="philox")
+    uniform = (tf.cast(tf.bitwise.right_shift(bits, 8), tf.float32) + 0.5) * (2.0 ** -24)  # in (0, 1)
+    gumbel = -tf.math.log(-tf.math.log(uniform))
+    return tf.argmax(logits + gumbel, axis=-1, output_type=tf.int32)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -199,8 +214,8 @@ def sample_sequence(
     sampler). The token at position `offset + i` of a text is drawn with a seed derived
     from `(seed, offset + i)`, so a caller streaming text in chunks gets the same tokens
     as one call of the full length by passing back `last_token` and `state` and adding
-    each chunk's length to `offset`. The same seed gives the same text for the same
-    `jit_compile` setting (XLA draws its random numbers differently).
+    each chunk's length to `offset`. The same seed gives the same text with and
+    without `jit_compile` (see `_draw`).
 
     Args:
         step_fn: `step(token_ids [B] int32, state) -> (logits [B, V], new_state)`.
