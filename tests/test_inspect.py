@@ -146,15 +146,38 @@ def test_saturation_fractions():
     assert left[1] == 1.0 and right[1] == 0.0
 
 
-def test_memory_span_measures_every_distance():
+def _forgetful_lstm(keep=0.7):
+    """The test LSTM with a memory that keeps `keep` of itself per step, whatever the input.
+
+    Forget gates are constant (`keep`) and no layer feeds back its own output, so the
+    gradient reaching k characters back shrinks by about `keep` per character (times
+    k/(k-1) through the two stacked layers): the span lies well inside 60 characters.
+    """
+    from textlstm.charlm.model import recurrent_layers
+
     model = _model("lstm")
+    for layer in recurrent_layers(model):
+        kernel, recurrent, bias = layer.get_weights()
+        units = recurrent.shape[0]
+        kernel[:, units:2 * units] = 0.0  # gate order i, f, c, o (Keras's layout)
+        recurrent[:] = 0.0
+        bias[units:2 * units] = np.log(keep / (1 - keep))
+        layer.set_weights([kernel, recurrent, bias])
+    return model
+
+
+def test_memory_span_measures_every_distance():
+    model = _forgetful_lstm(0.7)
     ids = np.random.RandomState(2).randint(0, 12, 300).astype("int32")
-    span = memory_span(model, ids, distance=40, windows=4)
-    assert span.distance == 40 and span.windows == 4
+    span = memory_span(model, ids, distance=60, windows=4)
+    assert span.distance == 60 and span.windows == 4
     assert np.all(span.sensitivity > 0)
-    if span.span is not None:
-        assert span.sensitivity[span.span - 1] < 0.01 * span.sensitivity[0]
-        assert np.all(span.sensitivity[:span.span - 1] >= 0.01 * span.sensitivity[0])
+    assert span.span is not None and 10 < span.span < 40, span.span
+    assert span.sensitivity[span.span - 1] < 0.01 * span.sensitivity[0]
+    assert np.all(span.sensitivity[:span.span - 1] >= 0.01 * span.sensitivity[0])
+    ratios = span.sensitivity[15:40] / span.sensitivity[14:39]
+    assert np.all((ratios > 0.7) & (ratios < 0.76)), ratios  # the forget gate's 0.7 per step, measured
+    assert "effective memory span: " in span.describe() and f"{span.span} characters" in span.describe()
     assert memory_span(model, ids[:41], distance=60, windows=4).distance == 40  # fits the text
     assert memory_span(model, ids[:2]) is None
     assert list(window_starts(100, 90, 16)) == list(range(10))

@@ -2,16 +2,49 @@
 CoNLL files, resume, output formats, agreement with seqeval, and every bad input of the issue.
 
 Two tiny models (a UPOS tagger on CoNLL-U, an entity tagger on CoNLL columns) are trained
-once for the module and shared by the tests.
+once for the module and shared by the tests; a test that changes a run works on a copy.
+The entity tagger is trained long enough (24 steps at a high learning rate) to learn the
+generated task, so it predicts entities and shows that the tagger family learns.
 """
 
+import csv
 import json
+import re
+import shutil
 
 import pytest
+from seqeval import metrics as seqeval_metrics
 from tagger_helpers import TINY_RECIPE, conll_text, conllu_text
 
 from cli_helpers import assert_one_error_line as _assert_one_error_line
 from cli_helpers import invoke as _invoke
+
+
+# Enough for the entity tagger to learn the generated task: 6 epochs of 4 steps, no dropout.
+LEARNING = ["--set", "train.learning_rate=0.05", "--set", "model.dropout=0.0", "--set", "model.word_dropout=0.0",
+            "--epochs", "6"]
+BIOES_ONLY = {"S-PER", "E-PER", "S-LOC", "E-LOC", "S-ORG", "E-ORG"}
+
+
+def _column_tags(text):
+    """The tag lists of CoNLL-column text, one list per sentence."""
+    sentences, current = [], []
+    for line in text.splitlines():
+        if line.strip() and not line.startswith("-DOCSTART-"):
+            current.append(line.split("\t")[-1])
+        elif current:
+            sentences.append(current)
+            current = []
+    return sentences + ([current] if current else [])
+
+
+def _assert_valid_iob2(sentences):
+    for tags in sentences:
+        previous = "O"
+        for tag in tags:
+            if tag.startswith("I-"):
+                assert previous[2:] == tag[2:], tags  # I-X only continues an X
+            previous = tag
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +76,8 @@ def upos_run(corpora):
 def ner_run(corpora):
     run_dir = corpora["root"] / "ner-run"
     result = _invoke("train", "tagger", "--train", corpora["conll_train"], "--dev", corpora["conll_dev"],
-                     "--scheme", "BIOES", "--run-dir", run_dir, *TINY_RECIPE, "--set", "model.char_features=lstm")
+                     "--scheme", "BIOES", "--run-dir", run_dir, *TINY_RECIPE, "--set", "model.char_features=lstm",
+                     *LEARNING)
     assert result.exit_code == 0, result.output
     return run_dir, result
 
@@ -68,12 +102,38 @@ def test_entity_run_reports_f1_and_keeps_the_file_scheme(ner_run, corpora):
     assert "S-PER" in (run_dir / "tags.json").read_text()
     out = _invoke("tag", run_dir, corpora["conll_dev"])
     assert out.exit_code == 0, out.output
-    tags = {line.split("\t")[1] for line in out.stdout.splitlines() if line.strip()}
-    assert not tags & {"S-PER", "E-PER", "S-LOC", "E-LOC", "S-ORG", "E-ORG"}  # written back in IOB2
+    predicted = _column_tags(out.stdout)
+    tags = {tag for sentence in predicted for tag in sentence}
+    # The model predicts entities (single-token names are S-X inside it) and writes them back in IOB2.
+    assert {tag for tag in tags if tag.startswith("B-")}, tags
+    assert not tags & BIOES_ONLY, tags
+    _assert_valid_iob2(predicted)
+    assert [len(t) for t in predicted] == [len(t) for t in _column_tags(corpora["conll_dev"].read_text())]
 
 
-def test_resume_after_finishing_does_nothing_more(upos_run):
-    run_dir, _ = upos_run
+def test_the_entity_tagger_learns(ner_run, corpora):
+    """Loss falls to well under half, and on its own training sentences the tagger beats
+    always answering the most frequent tag, and finds entities."""
+    run_dir, _ = ner_run
+    with open(run_dir / "metrics.csv", newline="") as handle:
+        losses = [float(row["loss"]) for row in csv.DictReader(handle)]
+    assert len(losses) == 6 and losses[-1] < 0.5 * losses[0], losses
+    out = _invoke("tag", run_dir, corpora["conll_train"])
+    assert out.exit_code == 0, out.output
+    gold = _column_tags(corpora["conll_train"].read_text())
+    predicted = _column_tags(out.stdout)
+    flat_gold = [tag for tags in gold for tag in tags]
+    flat_predicted = [tag for tags in predicted for tag in tags]
+    assert len(flat_predicted) == len(flat_gold)
+    accuracy = sum(a == b for a, b in zip(flat_gold, flat_predicted)) / len(flat_gold)
+    majority = flat_gold.count("O") / len(flat_gold)
+    assert accuracy > majority + 0.1, (accuracy, majority)
+    assert seqeval_metrics.f1_score(gold, predicted) > 0.5
+
+
+def test_resume_after_finishing_does_nothing_more(upos_run, tmp_path):
+    run_dir = tmp_path / "run"
+    shutil.copytree(upos_run[0], run_dir)  # the module's run stays as it was for the other tests
     before = (run_dir / "state.json").read_text()
     result = _invoke("train", "tagger", "--run-dir", run_dir, "--resume")
     assert result.exit_code == 0, result.output
@@ -119,12 +179,24 @@ def test_evaluate_pos_prints_accuracy_and_a_per_tag_table(upos_run, corpora):
     run_dir, _ = upos_run
     result = _invoke("evaluate", run_dir, "--data", corpora["conllu_dev"])
     assert result.exit_code == 0, result.output
-    assert "token accuracy" in result.stdout and "NOUN" in result.stdout and "accuracy:" in result.stdout
+    assert "NOUN" in result.stdout and "accuracy:" in result.stdout
     assert "span F1" not in result.stdout
+    # The printed accuracy is that of the tags `tag` writes, against the file's own tags.
+    tagged = _invoke("tag", run_dir, corpora["conllu_dev"])
+    assert tagged.exit_code == 0, tagged.output
+    pairs = [(before.split("\t")[3], after.split("\t")[3])
+             for before, after in zip(corpora["conllu_dev"].read_text().splitlines(), tagged.stdout.splitlines())
+             if before.split("\t")[0].isdigit()]
+    assert len(tagged.stdout.rstrip("\n").splitlines()) == len(corpora["conllu_dev"].read_text().rstrip("\n").splitlines())
+    expected = sum(gold == predicted for gold, predicted in pairs) / len(pairs)
+    printed = float(re.search(r"token accuracy ([0-9.]+)", result.stdout).group(1))
+    assert printed == pytest.approx(expected, abs=5e-5)
+    for tag in {gold for gold, _ in pairs}:  # each tag's support is its count in the file
+        row = next(line.split() for line in result.stdout.splitlines() if line.split()[:1] == [tag])
+        assert int(row[-1]) == sum(gold == tag for gold, _ in pairs)
 
 
 def test_evaluate_entities_agrees_with_seqeval(ner_run, corpora):
-    seqeval_metrics = pytest.importorskip("seqeval.metrics")
     from textlstm.tagger.conll import read_conll
     from textlstm.tagger.evaluate import evaluate_tagger
 
@@ -135,10 +207,14 @@ def test_evaluate_entities_agrees_with_seqeval(ner_run, corpora):
     assert scores["spans"]["micro"]["f1"] == pytest.approx(seqeval_metrics.f1_score(gold, predicted))
     assert scores["spans"]["micro"]["precision"] == pytest.approx(seqeval_metrics.precision_score(gold, predicted))
     assert scores["spans"]["micro"]["recall"] == pytest.approx(seqeval_metrics.recall_score(gold, predicted))
+    assert scores["spans"]["micro"]["f1"] > 0  # the model finds entities: the comparison has something to compare
     report = seqeval_metrics.classification_report(gold, predicted, output_dict=True, zero_division=0)
-    for name, row in scores["spans"]["per_type"].items():
-        if name in report:
-            assert row["f1"] == pytest.approx(report[name]["f1-score"])
+    types = {name for name in report if not name.endswith(" avg")}
+    assert set(scores["spans"]["per_type"]) == types == {"PER", "LOC", "ORG"}
+    for name in types:
+        for ours, theirs in (("precision", "precision"), ("recall", "recall"), ("f1", "f1-score"),
+                             ("support", "support")):
+            assert scores["spans"]["per_type"][name][ours] == pytest.approx(report[name][theirs]), (name, ours)
     result = _invoke("evaluate", run_dir, "--data", corpora["conll_dev"])
     assert result.exit_code == 0, result.output
     assert "micro avg" in result.stdout and "span F1" in result.stdout
