@@ -1,7 +1,8 @@
 """The char LM end to end through the CLI: train, generate, evaluate, and every bad input.
 
-One tiny model is trained once for the whole module (two epochs of five steps on ~3 KB of
-text written here) and reused by the generate, evaluate and error tests.
+One tiny model is trained once for the whole module (two epochs of 25 steps on ~3 KB of
+text written here, long enough to learn it) and reused by the generate, evaluate and error
+tests; a test that changes a run works on a copy.
 """
 
 import csv
@@ -11,6 +12,7 @@ import math
 import os
 import re
 import shutil
+import zipfile
 
 import pytest
 
@@ -25,6 +27,9 @@ TINY = ["--set", "model.units=16", "--set", "model.layers=1", "--set", "model.em
         "--epochs", "2"]
 WORDS = ("the a river stone light morning quiet garden of and in under over runs sleeps "
          "finds green old small bright, slowly. again; window door road hill").split()
+# The module's run: a learning rate high enough to learn the text in 50 steps of 8 x 16 characters.
+LEARNING = ["--set", "train.learning_rate=0.03", "--set", "train.steps_per_epoch=25", "--set", "train.batch_size=8",
+            "--set", "model.dropout=0.0"]
 NOT_IN_VOCAB = "\u2603"  # a snowman: the generated text is plain ASCII
 
 
@@ -51,7 +56,7 @@ def trained(tmp_path_factory):
     valid_file.write_text(prose(WORDS, 2, 700), encoding="utf-8")
     run_dir = root / "run"
     result = _invoke("train", "charlm", "--data", train_file, "--set", f"data.valid={valid_file}",
-                     "--run-dir", run_dir, *TINY)
+                     "--run-dir", run_dir, *TINY, *LEARNING)
     assert result.exit_code == 0, result.output
     return run_dir, train_file, valid_file, result
 
@@ -87,10 +92,23 @@ def test_train_writes_a_complete_run_directory(trained):
     assert len(rows) == 2
     assert "val_bpc" in rows[0]
     state = json.loads((run_dir / "state.json").read_text())
-    assert state["epoch"] == 2 and state["step"] == 10 and state["finished"]
+    assert state["epoch"] == 2 and state["step"] == 50 and state["finished"]
     assert not [name for name in os.listdir(run_dir) if name.startswith(".")]  # no temp files left
     assert "bits/char" in result.output
     assert "sample:" in result.output
+
+
+def test_the_char_lm_learns(trained):
+    """The training loss falls, and on its own training text the model beats the best
+    model that ignores context (the unigram distribution) by a clear margin."""
+    run_dir, train_file, _, _ = trained
+    with open(run_dir / "metrics.csv", newline="") as handle:
+        losses = [float(row["loss"]) for row in csv.DictReader(handle)]
+    assert losses[-1] < 0.85 * losses[0], losses
+    text = train_file.read_text(encoding="utf-8")
+    vocab = CharVocabulary.from_text(text)
+    unigram = unigram_entropy_bits(vocab.encode(text), len(vocab))
+    assert _evaluate_numbers(run_dir, train_file)["bits/char"] < unigram - 0.5, unigram
 
 
 def test_help_pages():
@@ -175,7 +193,9 @@ def test_corrupt_model_files_are_reported(trained, tmp_path):
 
 
 def test_copied_run_directory_is_self_contained(trained, tmp_path):
-    run_dir, _, valid_file, _ = trained
+    _, _, valid_file, _ = trained
+    run_dir = tmp_path / "original" / "run"  # renamed below: a copy of the module's run
+    shutil.copytree(trained[0], run_dir)
     copy = tmp_path / "elsewhere" / "run-copy"
     shutil.copytree(run_dir, copy)
     expected_text = _generate(run_dir, "--seed", 11)
@@ -187,6 +207,14 @@ def test_copied_run_directory_is_self_contained(trained, tmp_path):
         assert _evaluate_numbers(copy, valid_file) == expected_numbers
     finally:
         os.rename(aside, run_dir)
+    for name in os.listdir(copy):  # nor into the module's run, which the first copy came from
+        path = copy / name
+        if path.is_file():
+            contents = [path.read_bytes()]
+            if zipfile.is_zipfile(path):
+                with zipfile.ZipFile(path) as archive:
+                    contents += [archive.read(member) for member in archive.namelist()]
+            assert not any(str(trained[0]).encode() in content for content in contents), name
 
 
 # --- evaluate ------------------------------------------------------------------------------
@@ -249,12 +277,18 @@ def test_train_refuses_unusable_data(tmp_path, case):
     _assert_nothing_half_written(run_dir)
 
 
-@pytest.mark.parametrize("setting", ["train.batch_size=0", "data.seq_len=0", "model.layers=0"])
-def test_train_refuses_sizes_below_one(trained, tmp_path, setting):
+SIZE_KEYS = ["data.seq_len", "model.layers", "model.units", "train.batch_size", "train.epochs"]
+
+
+@pytest.mark.parametrize("value", [0, -2])
+@pytest.mark.parametrize("key", SIZE_KEYS)
+def test_train_refuses_sizes_below_one(trained, tmp_path, key, value):
     train_file = trained[1]
     run_dir = tmp_path / "run"
-    result = _invoke("train", "charlm", "--data", train_file, "--run-dir", run_dir, *TINY, "--set", setting)
-    _assert_one_error_line(result, setting.split("=")[0], "at least 1")
+    assert TINY[-2] == "--epochs"  # an explicit option beats --set: give the epochs through --set here
+    result = _invoke("train", "charlm", "--data", train_file, "--run-dir", run_dir, *TINY[:-2], "--set",
+                     f"train.epochs={TINY[-1]}", "--set", f"{key}={value}")
+    _assert_one_error_line(result, key, "at least 1", str(value))
     _assert_nothing_half_written(run_dir)
 
 

@@ -151,9 +151,10 @@ def test_translation_is_batch_invariant(translator):
         assert got == reference
 
 
-@pytest.mark.slow
 def test_translation_of_a_wide_model_is_batch_invariant():
-    """The recipe-sized network (random weights), where a one-row matmul would round differently."""
+    """The recipe-sized network (random weights), where a one-row matmul would round differently.
+
+    In the default run (about 7 s of CPU): it is the case the README warns about."""
     import keras
 
     from textlstm.seq2seq.model import Seq2Seq
@@ -218,11 +219,13 @@ def test_misaligned_parallel_files(corpus, tmp_path):
     assert not (tmp_path / "run").exists()
 
 
-def test_batch_size_below_one_is_refused(corpus, tmp_path):
+@pytest.mark.parametrize("key", ["data.max_length", "model.layers", "train.batch_size", "decode.batch_size",
+                                 "decode.max_length"])
+def test_sizes_below_one_are_refused(corpus, tmp_path, key):
     result = _invoke("train", "seq2seq", "--src", corpus["src"], "--tgt", corpus["tgt"], "--valid-src",
                      corpus["valid_src"], "--valid-tgt", corpus["valid_tgt"], "--run-dir", tmp_path / "run",
-                     "--set", "train.batch_size=0")
-    _assert_one_error_line(result, "train.batch_size must be at least 1, got 0")
+                     "--set", f"{key}=0")
+    _assert_one_error_line(result, f"{key} must be at least 1, got 0")
     assert not (tmp_path / "run").exists()
 
 

@@ -280,9 +280,15 @@ def test_missing_dev_file_and_bad_recipe_values(corpora, tmp_path):
     result = _invoke("train", "tagger", "--train", corpora["conllu_train"], "--dev", corpora["conllu_dev"],
                      "--set", "model.decoder=hmm", "--run-dir", tmp_path / "r")
     _assert_one_error_line(result, "model.decoder", "crf, softmax", "'hmm'")
+
+
+@pytest.mark.parametrize("key", ["data.max_len", "data.max_word_chars", "model.layers", "train.batch_size",
+                                 "decode.batch_size"])
+def test_train_refuses_sizes_below_one(corpora, tmp_path, key):
     result = _invoke("train", "tagger", "--train", corpora["conllu_train"], "--dev", corpora["conllu_dev"],
-                     "--set", "train.batch_size=0", "--run-dir", tmp_path / "r")
-    _assert_one_error_line(result, "train.batch_size must be at least 1, got 0")
+                     "--set", f"{key}=0", "--run-dir", tmp_path / "r")
+    _assert_one_error_line(result, f"{key} must be at least 1, got 0")
+    assert not (tmp_path / "r").exists()
 
 
 def test_batch_size_below_one_is_refused_by_tag_and_evaluate(upos_run, corpora):

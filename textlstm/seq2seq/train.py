@@ -68,7 +68,8 @@ def train_seq2seq(recipe, run_path, resume=False):
     Under a multi-worker strategy, workers other than the chief return `(run, None)`.
     """
     data, train = recipe["data"], recipe["train"]
-    require_at_least_one(recipe, "data.max_length", "train.batch_size", "decode.batch_size", "decode.max_length")
+    require_at_least_one(recipe, "data.max_length", "model.layers", "train.batch_size", "decode.batch_size",
+                         "decode.max_length")
     strategy = distribute.make_strategy(train["strategy"])  # first: multi-worker sets up TensorFlow's runtime
     train_src, train_tgt, description = data_lib.read_parallel(data["src"], data["tgt"], data["tsv"])
     if not (data["valid_src"] or data["valid_tsv"]):

@@ -57,7 +57,8 @@ def load_training_data(recipe):
         raise UserError("a tagger needs --train FILE and --dev FILE (data.train, data.dev)")
     if data["invalid_tags"] not in ("error", "repair"):
         raise UserError(f"data.invalid_tags must be 'error' or 'repair', got {data['invalid_tags']!r}")
-    require_at_least_one(recipe, "data.max_len", "data.max_word_chars", "train.batch_size", "decode.batch_size")
+    require_at_least_one(recipe, "data.max_len", "data.max_word_chars", "model.layers", "train.batch_size",
+                         "decode.batch_size")
     file_format = corpus.resolve_format(data["train"], data["format"])
     train = corpus.read_tagged(data["train"], data, file_format)
     dev = corpus.read_tagged(data["dev"], data, file_format)
