@@ -8,6 +8,7 @@ import textlstm  # noqa: F401  (TensorFlow backend)
 import keras
 
 from textlstm.errors import UserError
+from textlstm.seq2seq.attention import SCORES
 from textlstm.seq2seq.model import MaskedCrossEntropy, Seq2Seq
 
 SOURCE = np.array([[4, 5, 6, 7, 0], [8, 9, 0, 0, 0]], np.int32)
@@ -57,19 +58,31 @@ def test_round_trip_and_step_contract(options, tmp_path):
         np.testing.assert_array_equal(np.asarray(mine), np.asarray(expected))
 
 
-def test_attention_weights_cover_only_real_source_positions():
-    model = _model()
+@pytest.mark.parametrize("attention", SCORES)
+def test_attention_weights_cover_only_real_source_positions(attention):
+    model = _model(attention=attention)
     state, memory = model.encode(SOURCE)
-    _, _, weights = model.decode_step_with_attention(TARGET_IN[:, 0], state, memory)
-    weights = np.asarray(weights)
-    np.testing.assert_allclose(weights.sum(axis=-1), 1.0, atol=1e-6)
-    assert np.all(weights[0, 4:] < 1e-6) and np.all(weights[1, 2:] < 1e-6)
+    token = TARGET_IN[:, 0]
+    for _ in range(3):  # a few steps: each attends again with a new query
+        logits, state, weights = model.decode_step_with_attention(token, state, memory)
+        weights = np.asarray(weights)
+        np.testing.assert_allclose(weights.sum(axis=-1), 1.0, atol=1e-6)
+        assert np.all(weights[0, 4:] < 1e-6) and np.all(weights[1, 2:] < 1e-6)
+        assert np.all(weights[0, :4] > 1e-6) and np.all(weights[1, :2] > 1e-6)
+        token = np.argmax(np.asarray(logits), axis=-1).astype("int32")
 
 
 def test_loss_ignores_padding_and_smooths_labels():
     logits = np.log(np.array([[[0.7, 0.1, 0.1, 0.1], [0.25, 0.25, 0.25, 0.25]]], np.float32))
     plain = float(MaskedCrossEntropy(0.0)(np.array([[0, 0]]) + np.array([[1, 0]]), logits))
     assert plain == pytest.approx(-np.log(0.1), rel=1e-5)  # the padded second position adds nothing
+    # Several real tokens in rows of different lengths: the mean over real tokens (not their
+    # sum, not a mean over every position, not a mean of per-row means).
+    probs = np.random.default_rng(0).dirichlet(np.ones(5), size=(2, 4)).astype(np.float32)
+    targets = np.array([[1, 2, 3, 0], [4, 0, 0, 0]])
+    real = [(0, 0), (0, 1), (0, 2), (1, 0)]
+    expected = np.mean([-np.log(probs[r, t, targets[r, t]]) for r, t in real])
+    assert float(MaskedCrossEntropy(0.0)(targets, np.log(probs))) == pytest.approx(expected, rel=1e-5)
     smoothed = float(MaskedCrossEntropy(0.2)(np.array([[1, 0]]), logits))
     assert smoothed == pytest.approx(0.8 * -np.log(0.1) + 0.2 * -np.mean(np.log([0.7, 0.1, 0.1, 0.1])), rel=1e-5)
 

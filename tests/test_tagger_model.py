@@ -75,13 +75,15 @@ def test_empty_rows_do_not_change_the_crf_loss():
                                model.test_on_batch(padded, padded_tags), rtol=1e-5)
 
 
-def test_char_features_ignore_padding_characters():
-    layer = CharFeatures("cnn", 10, char_dim=4, units=6)
-    chars = np.array([[[3, 4, 0, 0], [0, 0, 0, 0]]], "int32")
-    wider = np.concatenate([chars, np.zeros((1, 2, 4), "int32")], axis=2)
+@pytest.mark.parametrize("encoder", ["cnn", "lstm"])
+def test_char_features_ignore_padding_characters(encoder):
+    layer = CharFeatures(encoder, 10, char_dim=4, units=6)
+    chars = np.array([[[3, 4, 0, 0], [0, 0, 0, 0], [5, 6, 7, 8]]], "int32")
+    wider = np.concatenate([chars, np.zeros((1, 3, 4), "int32")], axis=2)
     out, out_wider = np.asarray(layer(chars)), np.asarray(layer(wider))
     np.testing.assert_allclose(out, out_wider, atol=1e-6)
     assert np.all(out[0, 1] == 0)  # a padding word has no features
+    assert np.any(out[0, 0] != 0) and np.any(out[0, 0] != out[0, 2])  # real words have their own
 
 
 def _sentences(lengths, tagged=True):

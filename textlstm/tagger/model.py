@@ -150,6 +150,9 @@ class CharFeatures(keras.layers.Layer):
         mask = ops.not_equal(flat, 0)
         embedded = self.embedding(flat)
         if self.kind == "cnn":
+            # Padding characters read as zeros, as the convolution's own edge padding does, so a
+            # word's features do not depend on how wide the batch's longest word made the tensor.
+            embedded = ops.where(mask[:, :, None], embedded, 0.0)
             scores = self.encoder(embedded)
             scores = ops.where(mask[:, :, None], scores, -2.0)  # tanh > -2: padding never wins
             pooled = ops.max(scores, axis=1)
