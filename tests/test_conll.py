@@ -1,12 +1,9 @@
 import json
-import pathlib
 
 import pytest
 
 from textlstm.errors import UserError
 from textlstm.tagger import conll
-
-DATA = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data"
 
 CONLLU = (
     "# newdoc id = doc1\n"
@@ -176,16 +173,9 @@ def test_detect_format(tmp_path):
     assert conll.detect_format("") == "plain"
 
 
-def data_file(*parts):
-    path = DATA.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"shared data file {path} not available")
-    return path
-
-
 @pytest.mark.data
-def test_ud_english_ewt_dev_reads_and_writes_back_unchanged():
-    path = data_file("ud-english-ewt", "en_ewt-ud-dev.conllu")
+def test_ud_english_ewt_dev_reads_and_writes_back_unchanged(shared_data):
+    path = shared_data / "ud-english-ewt" / "en_ewt-ud-dev.conllu"
     sentences = conll.read_conllu(path)
     assert len(sentences) == 2001
     assert sum(len(s) for s in sentences) == 25147
@@ -204,8 +194,8 @@ def test_ud_english_ewt_dev_reads_and_writes_back_unchanged():
         (("broad-twitter-corpus", "btc.dev"), 1001, 15027),
     ],
 )
-def test_shared_conll_corpora_match_their_readme_counts(parts, count, tokens):
-    path = data_file(*parts)
+def test_shared_conll_corpora_match_their_readme_counts(shared_data, parts, count, tokens):
+    path = shared_data.joinpath(*parts)
     sentences = conll.read_conll(path)
     assert len(sentences) == count
     assert sum(len(s) for s in sentences) == tokens

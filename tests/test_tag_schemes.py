@@ -1,12 +1,9 @@
-import pathlib
 import random
 
 import pytest
 
 from textlstm.errors import UserError
 from textlstm.tagger import schemes
-
-DATA = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def random_entities(rng, length, types=("PER", "LOC", "creative-work")):
@@ -103,10 +100,8 @@ def test_detect_scheme():
 
 
 @pytest.mark.data
-def test_wnut17_train_is_valid_iob2():
-    path = DATA / "wnut17" / "wnut17train.conll"
-    if not path.exists():
-        pytest.skip("shared WNUT-17 data not available")
+def test_wnut17_train_is_valid_iob2(shared_data):
+    path = shared_data / "wnut17" / "wnut17train.conll"
     from textlstm.tagger.conll import read_conll
 
     sentences = read_conll(path)
