@@ -2,14 +2,23 @@
 
 TensorFlow fixes its devices and its cluster when it starts, so distributed runs need new
 processes: `python -m tests.distributed_runs SPEC` with SPEC a JSON object, either
-{"logical_cpus": N, "recipe": {...}, "runs": [{"run_dir", "strategy", "resume", "interrupt_at"}]},
-which prints one JSON line, the running training loss after every optimizer step per run,
-or {"commands": [[arg, ...], ...]}: `textlstm` commands run one after the other in this
-process (a multi-worker strategy can be set up only once per process).
+{"replicas": N, "recipe": {...}, "runs": [{"run_dir", "strategy", "resume", "interrupt_at"}]},
+which splits the first GPU (or, without one, the CPU) into N logical devices and prints one
+JSON line, the running training loss after every optimizer step per run, or
+{"commands": [[arg, ...], ...], "rendezvous": DIR, "index": I}: `textlstm` commands run one
+after the other in this process as worker I of a cluster on 127.0.0.1 (a multi-worker
+strategy can be set up only once per process). The worker picks its own port: it binds a
+free one and keeps it, writes it to DIR/port-I, waits for DIR/cluster.json (every worker's
+address, written by the test once all have reported), and lets go of the port only just
+before TensorFlow's server binds it, so no other process can take it in between in practice.
 """
 
 import json
+import os
+import pathlib
+import socket
 import sys
+import time
 
 STEP_LOSSES_MARK = "step losses: "
 
@@ -42,18 +51,54 @@ def train_recording_losses(recipe, run_dir, resume=False, interrupt_at=None):
     return losses
 
 
+def join_cluster(rendezvous, index, timeout=600):
+    """Report a port of our own in `rendezvous`, wait for the cluster, and set TF_CONFIG.
+
+    Returns the socket that holds the port; close it right before TensorFlow starts its server.
+    """
+    rendezvous = pathlib.Path(rendezvous)
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    partial = rendezvous / f".port-{index}"
+    partial.write_text(str(holder.getsockname()[1]))
+    partial.rename(rendezvous / f"port-{index}")  # appears whole
+    cluster_file = rendezvous / "cluster.json"
+    deadline = time.monotonic() + timeout
+    while not cluster_file.exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no {cluster_file} after {timeout} s")
+        time.sleep(0.05)
+    cluster = json.loads(cluster_file.read_text())
+    os.environ["TF_CONFIG"] = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
+    return holder
+
+
+def split_devices(replicas):
+    """`replicas` logical devices of the first GPU, or of the CPU where there is no GPU."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:  # a few GB each: the runs are tiny
+        config = [tf.config.LogicalDeviceConfiguration(memory_limit=2048)] * replicas
+        tf.config.set_logical_device_configuration(gpus[0], config)
+    else:
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * replicas)
+
+
 def main(spec):
     if "commands" in spec:
+        holder = join_cluster(spec["rendezvous"], spec["index"])
+        import tensorflow  # noqa: F401  (imported while the port is still held: the gap stays short)
+
         from textlstm.cli import main as textlstm
 
+        holder.close()  # the first command's strategy binds the port at once
         for args in spec["commands"]:
             textlstm.main(args, prog_name="textlstm", standalone_mode=False)
         return
-    import tensorflow as tf
-
-    if spec.get("logical_cpus", 1) > 1:
-        cpu = tf.config.list_physical_devices("CPU")[0]
-        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * spec["logical_cpus"])
+    if spec.get("replicas", 1) > 1:
+        split_devices(spec["replicas"])
     losses = []
     for run in spec["runs"]:
         recipe = json.loads(json.dumps(spec["recipe"]))

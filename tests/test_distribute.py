@@ -33,8 +33,9 @@ def two_workers(monkeypatch):
     monkeypatch.setenv("TF_CONFIG", json.dumps(TWO_WORKERS))
 
 
-def test_auto_is_one_device_here_and_multi_worker_in_a_cluster(no_cluster, monkeypatch):
-    assert distribute.resolve_name("auto") == "one-device"  # this machine has no GPU
+def test_auto_follows_the_gpus_here_and_is_multi_worker_in_a_cluster(no_cluster, monkeypatch):
+    gpus = tf.config.list_physical_devices("GPU")
+    assert distribute.resolve_name("auto") == ("mirrored" if len(gpus) > 1 else "one-device")
     monkeypatch.setenv("TF_CONFIG", json.dumps(TWO_WORKERS))
     assert distribute.cluster_size() == 2
     assert distribute.resolve_name("auto") == "multi-worker"
@@ -59,8 +60,9 @@ def test_unknown_strategy_and_bad_tf_config(no_cluster, monkeypatch):
 def test_strategies_made_here(no_cluster, capsys):
     assert distribute.make_strategy("one-device") is tf.distribute.get_strategy()
     mirrored = distribute.make_strategy("mirrored")
-    assert isinstance(mirrored, tf.distribute.MirroredStrategy) and mirrored.num_replicas_in_sync == 1
-    assert "strategy: mirrored over 1 devices (cpu:0)" in capsys.readouterr().out
+    devices = [f"gpu:{i}" for i in range(len(tf.config.list_logical_devices("GPU")))] or ["cpu:0"]
+    assert isinstance(mirrored, tf.distribute.MirroredStrategy) and mirrored.num_replicas_in_sync == len(devices)
+    assert f"strategy: mirrored over {len(devices)} devices ({', '.join(devices)})" in capsys.readouterr().out
 
 
 def test_a_worker_writes_its_run_directory_in_a_scratch_place(two_workers, tmp_path):
