@@ -70,12 +70,11 @@ def generate(run_path, prompt="\n", length=None, sampler=None, temperature=None,
     length = check_value(KIND, "decode.length", decode["length"] if length is None else length)
     num_samples = check_value(KIND, "generate.num_samples", num_samples)
     _, chooser = choose_sampler(decode, sampler, temperature, top_k, top_p)
-    if seed is None:
-        seed = fresh_seed()
-        if warn:
-            warn(f"seed: {seed}")
-    seed = check_value(KIND, "generate.seed", seed)
+    drawn = seed is None
+    seed = check_value(KIND, "generate.seed", fresh_seed() if drawn else seed)
     stepper, vocab = load_generator(run_path)
+    if drawn and warn:  # once the model is loaded: a failed call prints only its error
+        warn(f"seed: {seed}")
     prompt = prompt or "\n"
     unknown = vocab.unknown_chars(prompt)
     if unknown and warn:
