@@ -1,5 +1,10 @@
 import importlib
 
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
 import pytest
 
 from textlstm.errors import UserError
@@ -216,3 +221,13 @@ def test_range_is_checked_with_the_family_and_names_the_source(tmp_path):
     with pytest.raises(UserError, match=r"override 'train.clipnorm=-1': train.clipnorm must be .*> 0.*got -1"):
         resolve_recipe(CHARLM, None, ["train.clipnorm=-1"], kind="charlm")
     assert resolve_recipe(CHARLM, path)["model"]["dropout"] == 1.0  # without a family: types only
+
+
+def test_shipped_recipes_are_package_data():
+    """pyproject's package-data globs cover every shipped recipe, so a wheel carries them."""
+    root = SHIPPED_DIR.parents[1]
+    with open(root / "pyproject.toml", "rb") as handle:
+        globs = tomllib.load(handle)["tool"]["setuptools"]["package-data"]["textlstm"]
+    covered = {path for pattern in globs for path in (root / "textlstm").glob(pattern)}
+    assert set(shipped_recipes().values()) <= covered
+    assert len(shipped_recipes()) >= 5
