@@ -32,3 +32,10 @@ def prose(words, seed, chars):
     while sum(len(line) + 1 for line in lines) < chars:
         lines.append(" ".join(rng.choice(words) for _ in range(rng.randint(5, 11))).capitalize())
     return "\n".join(lines) + "\n"
+
+
+def size_keys(kind):
+    """Every size (an integer that must be at least 1 or more) among the recipe keys of `kind`."""
+    from textlstm.schema import SCHEMAS
+
+    return [name for name, spec in SCHEMAS[kind].items() if spec.type is int and spec.low is not None and spec.low >= 1]

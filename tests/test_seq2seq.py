@@ -16,6 +16,8 @@ from textlstm.seq2seq import data as data_lib
 from textlstm.seq2seq.translate import Translator, word_alignment
 from cli_helpers import assert_one_error_line as _assert_one_error_line
 from cli_helpers import invoke as _invoke
+from cli_helpers import size_keys
+from textlstm.schema import spec_of
 
 WORDS = "alpha beta gamma delta eps zeta eta theta iota kappa lam mu".split()
 TINY = ["--set", "data.vocab_size=40", "--set", "model.units=16", "--set", "model.embedding_dim=8",
@@ -268,13 +270,12 @@ def test_misaligned_parallel_files(corpus, tmp_path):
     assert not (tmp_path / "run").exists()
 
 
-@pytest.mark.parametrize("key", ["data.max_length", "model.layers", "train.batch_size", "decode.batch_size",
-                                 "decode.max_length"])
+@pytest.mark.parametrize("key", size_keys("seq2seq"))
 def test_sizes_below_one_are_refused(corpus, tmp_path, key):
     result = _invoke("train", "seq2seq", "--src", corpus["src"], "--tgt", corpus["tgt"], "--valid-src",
                      corpus["valid_src"], "--valid-tgt", corpus["valid_tgt"], "--run-dir", tmp_path / "run",
                      "--set", f"{key}=0")
-    _assert_one_error_line(result, f"{key} must be at least 1, got 0")
+    _assert_one_error_line(result, f"{key} must be {spec_of('seq2seq', key).describe()}, got 0")
     assert not (tmp_path / "run").exists()
 
 
@@ -308,10 +309,10 @@ def test_run_directory_of_another_kind(tmp_path):
 
 
 @pytest.mark.parametrize("args, fragment", [
-    (("--beam-size", "0"), "--beam-size must be at least 1"),
+    (("--beam-size", "0"), "--beam-size (decode.beam_size) must be an integer >= 1"),
     (("--beam-size", "2", "--n-best", "3"), "--n-best (3) cannot exceed --beam-size (2)"),
-    (("--length-penalty", "-1"), "--length-penalty must be >= 0"),
-    (("--max-length", "0"), "--max-length must be at least 1"),
+    (("--length-penalty", "-1"), "--length-penalty (decode.length_penalty) must be a finite number >= 0"),
+    (("--max-length", "0"), "--max-length (decode.max_length) must be an integer >= 1"),
 ])
 def test_translate_rejects_bad_options(trained, args, fragment):
     _assert_one_error_line(_invoke("translate", trained[0], *args, input="alpha\n"), fragment)

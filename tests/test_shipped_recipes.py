@@ -1,20 +1,17 @@
 """Every recipe shipped with textlstm resolves against its family's defaults and builds a
 working model, at its own depth, cell, attention and decoder but with tiny widths.
 
-Recipes are found the way `-r NAME` finds them (`textlstm.recipes.find_recipe`); a recipe is
-of the family its name starts with (`charlm-`, `tagger-`, `seq2seq-`).
+Recipes are listed by `textlstm.recipes.shipped_recipes` and found the way `-r NAME` finds
+them (`find_recipe`), from a directory that holds no recipes; a recipe is of the family its
+name starts with (`charlm-`, `tagger-`, `seq2seq-`).
 """
-
-import pathlib
 
 import numpy as np
 import pytest
 
-from textlstm import recipes
-from textlstm.recipes import find_recipe, load_recipe_file, resolve_recipe
+from textlstm.recipes import find_recipe, load_recipe_file, recipe_family, resolve_recipe, shipped_recipes
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-SHIPPED = sorted(path.stem for path in (ROOT / recipes.RECIPE_DIR).glob("*.toml"))
+SHIPPED = sorted(shipped_recipes())
 
 # Widths only: the recipe keeps its depth, cell and the rest; a forward pass stays milliseconds.
 TINY = {
@@ -56,15 +53,15 @@ def _build_and_run(family, recipe):
 
 
 def test_every_family_ships_recipes():
-    assert {name.split("-")[0] for name in SHIPPED} == set(TINY), SHIPPED
+    assert {recipe_family(name) for name in SHIPPED} == set(TINY), SHIPPED
 
 
 @pytest.mark.parametrize("name", SHIPPED)
-def test_shipped_recipe_resolves_and_builds_a_model(name, monkeypatch):
-    monkeypatch.chdir(ROOT)  # bare names are looked up the way `-r NAME` does
-    family = name.split("-")[0]
+def test_shipped_recipe_resolves_and_builds_a_model(name, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)  # found from anywhere, as `-r NAME` finds it
+    family = recipe_family(name)
     assert family in TINY, f"recipe {name!r} is of no known family"
-    path = find_recipe(name)
+    path = find_recipe(name, family)
     overrides = [f"{key}={value}" for key, value in TINY[family].items()]
     recipe = resolve_recipe(_defaults(family), path, overrides)
     for section, table in load_recipe_file(path).items():  # the file's values are what resolved

@@ -18,6 +18,8 @@ from tagger_helpers import TINY_RECIPE, conll_text, conllu_text
 
 from cli_helpers import assert_one_error_line as _assert_one_error_line
 from cli_helpers import invoke as _invoke
+from cli_helpers import size_keys
+from textlstm.schema import spec_of
 
 
 # Enough for the entity tagger to learn the generated task: 6 epochs of 4 steps, no dropout.
@@ -282,12 +284,11 @@ def test_missing_dev_file_and_bad_recipe_values(corpora, tmp_path):
     _assert_one_error_line(result, "model.decoder", "crf, softmax", "'hmm'")
 
 
-@pytest.mark.parametrize("key", ["data.max_len", "data.max_word_chars", "model.layers", "train.batch_size",
-                                 "decode.batch_size"])
+@pytest.mark.parametrize("key", size_keys("tagger"))
 def test_train_refuses_sizes_below_one(corpora, tmp_path, key):
     result = _invoke("train", "tagger", "--train", corpora["conllu_train"], "--dev", corpora["conllu_dev"],
                      "--set", f"{key}=0", "--run-dir", tmp_path / "r")
-    _assert_one_error_line(result, f"{key} must be at least 1, got 0")
+    _assert_one_error_line(result, f"{key} must be {spec_of('tagger', key).describe()}, got 0")
     assert not (tmp_path / "r").exists()
 
 
@@ -295,4 +296,4 @@ def test_batch_size_below_one_is_refused_by_tag_and_evaluate(upos_run, corpora):
     run_dir, _ = upos_run
     _assert_one_error_line(_invoke("tag", run_dir, corpora["conllu_dev"], "--batch-size", 0), "--batch-size")
     _assert_one_error_line(_invoke("evaluate", run_dir, "--data", corpora["conllu_dev"], "--batch-size", -1),
-                           "--batch-size must be at least 1, got -1")
+                           "--batch-size (decode.batch_size) must be an integer >= 1", "got -1")
