@@ -13,6 +13,7 @@ import tensorflow as tf
 from click.testing import CliRunner
 
 from textlstm import distribute
+from textlstm.charlm.model import DEFAULTS as CHARLM_DEFAULTS
 from textlstm.cli.options import recipe_options, resolve_cli_recipe
 from textlstm.errors import UserError
 from textlstm.rundir import RunDir
@@ -20,7 +21,7 @@ from textlstm.strategy_loop import StrategyLoop
 from cli_helpers import assert_one_error_line, invoke
 
 TWO_WORKERS = {"cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}, "task": {"type": "worker", "index": 1}}
-DEFAULTS = {"data": {}, "model": {}, "train": {"epochs": 1, "strategy": "auto"}, "decode": {}}
+DEFAULTS = CHARLM_DEFAULTS  # a real family's: every resolved recipe is checked against its schema
 
 
 @pytest.fixture
@@ -75,7 +76,7 @@ def test_a_worker_writes_its_run_directory_in_a_scratch_place(two_workers, tmp_p
 @click.command()
 @recipe_options
 def show_recipe(recipe, overrides, run_dir, seed, resume):
-    resolved, _ = resolve_cli_recipe(DEFAULTS, recipe, overrides, {"train.seed": seed}, run_dir, resume, "demo")
+    resolved, _ = resolve_cli_recipe(DEFAULTS, recipe, overrides, {"train.seed": seed}, run_dir, resume, "charlm")
     click.echo(f"strategy={resolved['train']['strategy']}")
 
 
@@ -92,8 +93,8 @@ def test_strategy_option_folds_into_the_recipe(tmp_path):
 
 
 def test_strategy_may_change_on_resume(tmp_path):
-    run = RunDir.create(tmp_path / "run", "demo")
-    run.write_recipe({**DEFAULTS, "train": {"epochs": 1, "strategy": "one-device"}})
+    run = RunDir.create(tmp_path / "run", "charlm")
+    run.write_recipe({**DEFAULTS, "train": {**DEFAULTS["train"], "strategy": "one-device"}})
     assert "strategy=one-device" in _show("--run-dir", run.path, "--resume").output
     assert "strategy=mirrored" in _show("--run-dir", run.path, "--resume", "--strategy", "mirrored").output
 
