@@ -43,9 +43,13 @@ def generate_command(run_dir, prompt, length, temperature, top_k, top_p, greedy,
     """Generate text from a trained char LM in RUN_DIR."""
     import sys
 
-    from textlstm.charlm.generate import generate
+    from textlstm.api import CharLM
     from textlstm.errors import UserError
 
+    if length <= 0:
+        raise UserError(f"--length must be a positive number of characters, got {length}")
+    if num_samples <= 0:
+        raise UserError(f"--num-samples must be positive, got {num_samples}")
     if temperature <= 0:
         raise UserError(f"--temperature must be > 0, got {temperature}")
     if top_p is not None and not 0 < top_p <= 1:
@@ -53,10 +57,17 @@ def generate_command(run_dir, prompt, length, temperature, top_k, top_p, greedy,
     if top_k is not None and top_k < 1:
         raise UserError(f"--top-k must be at least 1, got {top_k}")
     sampler = "greedy" if greedy else "top_p" if top_p is not None else "top_k" if top_k is not None else "temperature"
-    stream = sys.stdout if num_samples == 1 else None
-    texts = generate(run_dir, prompt=prompt, length=length, sampler=sampler, temperature=temperature,
-                     top_k=top_k or 40, top_p=top_p or 0.95, seed=seed, num_samples=num_samples,
-                     stream=stream, warn=lambda message: click.echo(message, err=True))
-    if not stream:
-        for i, text in enumerate(texts):
-            click.echo(f"--- sample {i + 1} ---\n{prompt}{text}")
+    lm = CharLM(run_dir)
+    unknown = lm.unknown_chars(prompt)
+    if unknown:
+        click.echo(f"warning: prompt characters not in the vocabulary, read as unknown: {''.join(unknown)!r}", err=True)
+    options = dict(sampler=sampler, temperature=temperature, top_k=top_k or 40, top_p=top_p or 0.95, seed=seed)
+    if num_samples == 1:
+        sys.stdout.write(prompt or "\n")
+        for piece in lm.stream(prompt, length, **options):
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+        sys.stdout.write("\n")
+        return
+    for i, text in enumerate(lm.generate(prompt, length, num_samples=num_samples, **options)):
+        click.echo(f"--- sample {i + 1} ---\n{prompt}{text}")
