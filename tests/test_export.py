@@ -90,7 +90,7 @@ def exported(tmp_path_factory):
         export_saved_model(translator, root / f"translator-{beam}", beam_size=beam)
     models = sorted(path.name for path in translator.run_dir.glob("*.model"))
     job = {"charlm": str(root / "charlm"), "tagger": str(root / "tagger"), "sentences": TAGGER_SENTENCES,
-           "charlm_calls": [[[PROMPTS[0]] * 2, 3], [PROMPTS, -7], [[""], 11]],
+           "charlm_calls": [[[PROMPTS[0]] * 2, 3], [PROMPTS, 2**31 - 5], [[""], 11]],
            "translators": {str(beam): str(root / f"translator-{beam}") for beam in (1, 4)},
            "sources": SOURCES, "source_model": models[0], "target_model": models[-1]}
     (root / "job.json").write_text(json.dumps(job))
@@ -110,7 +110,7 @@ def test_char_lm_saved_model_gives_textlstm_text_for_the_same_seed(exported):
     assert out["charlm"][0] == same
     # rows with different prompts in one batch: each row as textlstm gives it in a batch of two
     for row, prompt in enumerate(PROMPTS):
-        assert out["charlm"][1][row] == lm.generate(prompt, 40, seed=-7, sampler="temperature", temperature=0.8,
+        assert out["charlm"][1][row] == lm.generate(prompt, 40, seed=2**31 - 5, sampler="temperature", temperature=0.8,
                                                     num_samples=2)[row]
     assert out["charlm"][2] == lm.generate("", 40, seed=11, sampler="temperature", temperature=0.8)
 
