@@ -23,6 +23,7 @@ def evaluate_charlm(run_path, data_path):
     if len(text) < 2:
         raise UserError(f"{data_path} has fewer than two characters; nothing to predict")
     ids = vocab.encode(text)
+    unknown = vocab.unknown_chars(text)
     seq_len = min(recipe["data"]["seq_len"], len(ids) - 1)
     model = load_best_or_last(run)
     model.compile(loss=char_loss())
@@ -34,5 +35,6 @@ def evaluate_charlm(run_path, data_path):
         "loss": loss,
         "bits_per_char": scores["bpc"],
         "perplexity": scores["perplexity"],
-        "unknown_characters": len(vocab.unknown_chars(text)),
+        "unknown_characters": len(unknown),
+        "unknown_chars": unknown,
     }
