@@ -35,6 +35,7 @@ from textlstm.recipes import load_recipe_file, recipe_to_toml, resolve_recipe
 RUN_FILE = "run.json"
 RECIPE_FILE = "recipe.toml"
 LOCK_FILE = "train.lock"
+TRAINED_FILES = ("state.json", "last.keras", "best.keras")  # a run with these has trained
 TEMP_MARK = ".partial"  # temp files are ".NAME.<random>.partial[.keras]" beside NAME
 # What a run writes, removed by `--overwrite` before the new run starts (nothing else is touched).
 RUN_ARTEFACTS = (RUN_FILE, RECIPE_FILE, "state.json", "metrics.csv", "best.keras", "last.keras", "vocab.json",
@@ -466,8 +467,8 @@ class RunClaim:
 def claim_for_training(path, kind: str, resume: bool = False, overwrite: bool = False) -> RunClaim | None:
     """Check that a training may write into `path`, lock it, and clean what a killed write left.
 
-    A new training into a directory that already holds a run is refused unless `overwrite`
-    (the old run's files are then removed when the new run is created, so a refusal later
+    A new training into a directory that already holds a run (a checkpoint or training
+    state) is refused unless `overwrite` (the old run's files are then removed when the new run is created, so a refusal later
     on changes nothing); `resume` needs a run of `kind` there. Returns the claim (call
     `release()` when training ends), or None on a distributed worker other than the chief.
     """
@@ -484,9 +485,11 @@ def claim_for_training(path, kind: str, resume: bool = False, overwrite: bool = 
         existing = RunDir.read_kind(path)
         if existing != kind:
             raise UserError(f"{path} already holds a {existing!r} model; choose another directory for a {kind!r} run")
-        if not overwrite:
+        trained = any((path / name).exists() for name in TRAINED_FILES)
+        if not overwrite and trained:
             raise UserError(f"{path} already holds a {kind} run; continue it with --resume, or replace it "
                             "with --overwrite")
+        overwrite = True  # a start that failed before its first checkpoint holds nothing to keep
     claim = RunClaim(path, overwrite=overwrite).acquire()
     claim.remove_stale_temp_files()
     return claim

@@ -20,6 +20,15 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except click.exceptions.Exit:
             raise
+        except BrokenPipeError:  # `textlstm generate ... | head`: the reader left; stop quietly like `cat`
+            import os
+            import sys
+
+            try:  # so that flushing stdout at exit does not fail a second time
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            except (OSError, ValueError, AttributeError):
+                pass
+            raise click.exceptions.Exit(141) from None  # 128 + SIGPIPE, the shell's convention
         except Exception as error:
             message = one_line_error(error)
             if message is None:
