@@ -5,14 +5,14 @@ import math
 import keras
 import numpy as np
 
-from textlstm import distribute, training
+from textlstm import distribute, memory, training
 from textlstm.charlm import corpus as corpus_lib
 from textlstm.charlm import data as data_lib
 from textlstm.charlm import tokens as tokens_lib
 from textlstm.charlm.model import build_model, compile_model
 from textlstm.errors import UserError
-from textlstm.recipes import require_at_least_one
 from textlstm.rundir import RunDir
+from textlstm.schema import check_recipe
 
 KIND = "charlm"
 VOCAB_FILE = "vocab.json"
@@ -42,7 +42,7 @@ def train_charlm(recipe, run_path, resume=False):
     Under a multi-worker strategy, workers other than the chief return `(run, None)`.
     """
     data, model_recipe, train = recipe["data"], recipe["model"], recipe["train"]
-    require_at_least_one(recipe, "data.seq_len", "model.layers", "model.units", "train.batch_size", "train.epochs")
+    check_recipe(recipe, KIND)  # every key in its declared range (textlstm.schema), before any work
     strategy = distribute.make_strategy(train["strategy"])  # first: multi-worker sets up TensorFlow's runtime
     corpus = None
     if resume:
@@ -59,9 +59,9 @@ def train_charlm(recipe, run_path, resume=False):
             vocab = tokens_lib.vocabulary_of(train_scan, train_chars)
     else:
         train_chars, valid_chars = corpus.train_chars, corpus.valid_chars
+    memory.check_fits(memory.charlm_bytes(recipe, len(vocab)), memory.recipe_sizes(
+        recipe, "model.layers", "model.units", "model.embedding_dim", "train.batch_size", "data.seq_len"))
     seq_len, batch_size = data["seq_len"], train["batch_size"]
-    if data["max_valid_chars"] < 0:
-        raise UserError(f"data.max_valid_chars must be 0 (no cap) or more, got {data['max_valid_chars']}")
     capped = min(valid_chars, data["max_valid_chars"]) if data["max_valid_chars"] > 0 else valid_chars
     if capped - 1 < seq_len:
         raise UserError(f"the validation text has {capped} characters, fewer than data.seq_len={seq_len} + 1")
