@@ -167,10 +167,11 @@ def _safe_cut(block: bytes) -> int:
     return cut if cut > 0 else len(block)
 
 
-def stream_text_file(path, piece_bytes=PIECE_BYTES):
+def stream_text_file(path, piece_bytes=None):
     """`(TextPiece, text)` for consecutive pieces of one file, with `read_text_file`'s checks
     done on the way (missing, directory, UTF-16, binary, invalid UTF-8 with offset and line,
     empty), each a `UserError` naming the file; the texts joined equal `read_text_file(path)`."""
+    piece_bytes = piece_bytes or PIECE_BYTES
     path = pathlib.Path(path)
     if not path.exists():
         raise UserError(f"no such file: {path}")
@@ -214,7 +215,7 @@ def stream_text_file(path, piece_bytes=PIECE_BYTES):
         raise UserError(f"{path} is empty")
 
 
-def stream_text_sources(paths, piece_bytes=PIECE_BYTES):
+def stream_text_sources(paths, piece_bytes=None):
     """`(TextPiece, text)` over every file named or found below a named directory, in
     `read_text_sources`'s order, with a "\\n" piece between files: the texts joined equal
     `"\\n".join` of that function's texts, without holding more than a piece in memory."""
