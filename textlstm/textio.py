@@ -126,7 +126,7 @@ def open_text_stream(path_or_dash, *, allow_empty: bool = False) -> str:
 
 # --- streaming: files larger than memory ------------------------------------------------------
 
-PIECE_BYTES = 8 << 20  # bytes read at a time when streaming a corpus
+PIECE_BYTES = 4 << 20  # bytes read at a time when streaming a corpus (a piece's work needs ~15x that)
 
 
 class TextPiece:

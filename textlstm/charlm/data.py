@@ -41,9 +41,12 @@ def training_batches(ids, seq_len, batch_size, seed, start_step=0):
     per_epoch = windows // batch_size
     read = _read_windows(ids, seq_len)
 
+    # int32 where it fits: half the memory for the epoch's order (the same permutation as int64)
+    index_type = tf.int32 if windows < 2**31 else tf.int64
+
     def epoch_batches(epoch):
         order = tf.random.experimental.stateless_shuffle(
-            tf.range(windows, dtype=tf.int64), seed=tf.stack([tf.constant(seed, tf.int64), epoch])
+            tf.range(windows, dtype=index_type), seed=tf.stack([tf.constant(seed, tf.int64), epoch])
         )
         return tf.data.Dataset.from_tensor_slices(order).batch(batch_size, drop_remainder=True)
 

@@ -1,7 +1,7 @@
 """The char LM's corpus as a memory-mapped token file in the run directory.
 
 Corpora larger than memory: the text files are read piece by piece (`textio.stream_text_sources`,
-8 MB at a time) and never held whole. A first pass checks every file (bad bytes are reported
+4 MB at a time) and never held whole. A first pass checks every file (bad bytes are reported
 with file, offset and line before anything is written) and counts the characters; the
 vocabulary follows from the training part's counts exactly as `CharVocabulary.from_text` would
 give it; a second pass encodes the text into `tokens.bin` (uint8 for a vocabulary of at most
@@ -65,11 +65,16 @@ class Scan:
 
 
 def _progress(label, done_bytes, total_bytes, started):
-    if total_bytes >= PROGRESS_BYTES:
-        rate = done_bytes / max(time.perf_counter() - started, 1e-9) / 1e6
-        end = "\n" if done_bytes >= total_bytes else ""
-        print(f"\r{label}: {done_bytes / 1e6:,.0f} / {total_bytes / 1e6:,.0f} MB ({rate:.0f} MB/s)", end=end,
-              file=sys.stderr, flush=True)
+    """A progress line on stderr for corpora of PROGRESS_BYTES and more: updated in place on a
+    terminal, written once at the end otherwise (logs stay short)."""
+    if total_bytes < PROGRESS_BYTES:
+        return
+    rate = done_bytes / max(time.perf_counter() - started, 1e-9) / 1e6
+    line = f"{label}: {done_bytes / 1e6:,.0f} / {total_bytes / 1e6:,.0f} MB ({rate:.0f} MB/s)"
+    if sys.stderr.isatty():
+        print(f"\r{line}", end="\n" if done_bytes >= total_bytes else "", file=sys.stderr, flush=True)
+    elif done_bytes >= total_bytes:
+        print(line, file=sys.stderr, flush=True)
 
 
 def _total_bytes(paths):
@@ -86,7 +91,10 @@ def scan(pieces, description="", total_bytes=0, label="reading corpus"):
     result, done, started = Scan([], [], [], description), 0, time.perf_counter()
     for piece, text in pieces:
         codes = code_points(text)
-        histogram = np.bincount(codes, minlength=0) if len(codes) else np.zeros(0, np.int64)
+        histogram = np.zeros(int(codes.max()) + 1 if len(codes) else 0, np.int64)
+        for start in range(0, len(codes), 1 << 20):  # bincount copies its input to int64: 1M at a time
+            part = np.bincount(codes[start:start + (1 << 20)])
+            histogram[: len(part)] += part
         present = np.flatnonzero(histogram)
         result.pieces.append(piece)
         result.lengths.append(len(codes))
