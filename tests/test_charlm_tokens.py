@@ -79,7 +79,7 @@ def test_token_file_holds_the_in_memory_ids(tmp_path, monkeypatch, piece_bytes):
     assert tokens.vocabulary_of(train_scan, train_chars).chars == vocab.chars
     run = RunDir.create(tmp_path / "run", "charlm")
     corpus = tokens.build_token_file(run, data, vocab, train_scan, valid_scan)
-    assert isinstance(corpus.tokens, np.memmap) and corpus.tokens.dtype == np.uint8
+    assert isinstance(corpus.tokens, tokens.TokenFile) and corpus.tokens.dtype == np.uint8  # read on demand
     np.testing.assert_array_equal(corpus.train, train_ids)
     np.testing.assert_array_equal(corpus.valid, valid_ids)
     assert os.path.getsize(run.file(tokens.TOKENS_FILE)) == len(train_ids) + len(valid_ids)
@@ -104,10 +104,10 @@ def test_a_separate_validation_file_and_a_wide_vocabulary(tmp_path):
     assert [tokens.token_dtype(n) for n in (256, 257, 65536, 65537)] == [np.uint8, np.uint16, np.uint16, np.uint32]
 
 
-def test_windows_from_the_memory_map_are_the_in_memory_batches(tmp_path):
+def test_windows_from_the_token_file_are_the_in_memory_batches(tmp_path):
     ids = np.random.default_rng(0).integers(0, 200, 5000).astype(np.uint8)
     ids.tofile(tmp_path / "ids.bin")
-    mapped = np.memmap(tmp_path / "ids.bin", dtype=np.uint8, mode="r")
+    mapped = tokens.TokenFile(tmp_path / "ids.bin", np.uint8, len(ids))
     seq_len, batch = 10, 8
     stream = list(data_lib.training_batches(mapped, seq_len, batch, seed=3, start_step=55).take(12))
     per_epoch = data_lib.window_count(ids, seq_len) // batch

@@ -1,8 +1,7 @@
 """Windows of characters as tf.data: a deterministic training stream and a fixed validation set.
 
-The ids may be a NumPy array or a read-only memory map of the run's token file
-(`tokens.py`): windows are read from it batch by batch, so memory does not grow with the
-corpus.
+The ids may be a NumPy array or the run's token file (`tokens.TokenFile`): windows are read
+from it batch by batch, so memory does not grow with the corpus.
 """
 
 import numpy as np
@@ -15,12 +14,15 @@ def window_count(ids, seq_len):
 
 
 def _read_windows(ids, seq_len):
-    """A NumPy function: the windows starting at `starts * seq_len`, [len(starts), seq_len + 1] int32."""
+    """A NumPy function: window numbers to their ids, `[len(starts), seq_len + 1]` int32, from an
+    array or from a token file read on demand (`tokens.TokenFile.windows`)."""
     span = np.arange(seq_len + 1, dtype=np.int64)
 
     def read(starts):
-        offsets = starts.astype(np.int64)[:, None] * seq_len + span[None, :]
-        return np.asarray(ids[offsets.ravel()], dtype=np.int32).reshape(len(starts), seq_len + 1)
+        starts = starts.astype(np.int64) * seq_len
+        if hasattr(ids, "windows"):
+            return ids.windows(starts, seq_len + 1)
+        return np.asarray(ids[(starts[:, None] + span[None, :]).ravel()], dtype=np.int32).reshape(len(starts), -1)
 
     return read
 

@@ -2,18 +2,16 @@
 
 The text is cut into the same windows as the validation set during training, so the
 numbers are the ones training reported. It is streamed: encoded piece by piece into a
-temporary token file and read back through a memory map, so any size fits in memory.
+temporary token file and read back on demand, so any size fits in memory.
 """
 
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
 from textlstm.charlm import data as data_lib
 from textlstm.charlm.corpus import CharVocabulary
 from textlstm.charlm.model import DEFAULTS, char_loss
-from textlstm.charlm.tokens import Encoder, write_tokens
+from textlstm.charlm.tokens import Encoder, TokenFile, write_tokens
 from textlstm.charlm.train import KIND, VOCAB_FILE, add_bits_per_char
 from textlstm.errors import UserError
 from textlstm.rundir import RunDir
@@ -32,7 +30,7 @@ def evaluate_charlm(run_path, data_path):
         chars, _ = write_tokens(path, stream_text_file(data_path), encoder, size)  # checks every byte first
         if chars < 2:
             raise UserError(f"{data_path} has fewer than two characters; nothing to predict")
-        ids = np.memmap(path, dtype=encoder.dtype, mode="r", shape=(chars,))
+        ids = TokenFile(path, encoder.dtype, chars)
         seq_len = min(recipe["data"]["seq_len"], chars - 1)
         model = load_best_or_last(run)
         model.compile(loss=char_loss())

@@ -1,4 +1,4 @@
-"""The char LM's corpus as a memory-mapped token file in the run directory.
+"""The char LM's corpus as a token file in the run directory, read on demand.
 
 Corpora larger than memory: the text files are read piece by piece (`textio.stream_text_sources`,
 4 MB at a time) and never held whole. A first pass checks every file (bad bytes are reported
@@ -7,8 +7,8 @@ vocabulary follows from the training part's counts exactly as `CharVocabulary.fr
 give it; a second pass encodes the text into `tokens.bin` (uint8 for a vocabulary of at most
 256 entries, else uint16 or uint32), training part first, then the validation part.
 `tokens.json` records the layout and the data settings it was made from, so `--resume` reuses
-the file. Training windows are read from a read-only memory map (`np.memmap`): memory does not
-grow with the corpus.
+the file. Training windows are read from it on demand (`TokenFile`): memory does not grow
+with the corpus.
 
 Token ids, the train/validation split and so the data order are those of the in-memory
 pipeline they replace: the same text (files joined by "\\n"), the same cut (the end of the text is
@@ -21,6 +21,7 @@ import math
 import os
 import sys
 import time
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +36,55 @@ TOKENS_INFO = "tokens.json"
 FORMAT = 1
 UNICODE_SIZE = 0x110000
 PROGRESS_BYTES = 64 << 20  # corpora from this size on show progress on stderr
+
+
+class TokenFile:
+    """Ids of a token file, read on demand with positional reads (`os.pread`), never held whole.
+
+    Not a memory map on purpose: the pages a map touches count in the process's memory, and
+    random training windows touch (with the kernel's large page-cache folios) most of the file
+    within a few thousand windows, so a 1 GB corpus showed up as 1 GB more RSS. Reads here go
+    through the page cache without being mapped. Slicing (`ids[a:b]`) gives a view; NumPy
+    functions see the ids as an array (`np.asarray(ids)` reads them).
+    """
+
+    def __init__(self, path, dtype, size, start=0, _handle=None):
+        self.path, self.dtype, self.start, self.size = str(path), np.dtype(dtype), int(start), int(size)
+        if _handle is None:
+            _handle = os.open(self.path, os.O_RDONLY)
+            weakref.finalize(self, os.close, _handle)
+        self._handle = _handle
+        self._owner = None  # a view keeps the file it came from (and so its open handle) alive
+
+    def __len__(self):
+        return self.size
+
+    def __getitem__(self, key):
+        if not isinstance(key, slice) or key.step not in (None, 1):
+            raise TypeError("a TokenFile takes slices with step 1; read() gives an array")
+        first, stop, _ = key.indices(self.size)
+        view = TokenFile(self.path, self.dtype, max(stop - first, 0), self.start + first, self._handle)
+        view._owner = self._owner or self
+        return view
+
+    def read(self, first=0, stop=None):
+        """Ids `first` to `stop` (default: the end) as an array."""
+        stop = self.size if stop is None else min(stop, self.size)
+        count = max(stop - first, 0)
+        data = os.pread(self._handle, count * self.dtype.itemsize, (self.start + first) * self.dtype.itemsize)
+        return np.frombuffer(data, dtype=self.dtype, count=count)
+
+    def windows(self, starts, length):
+        """`[len(starts), length]` int32: the ids from each of `starts` (ids, not window numbers)."""
+        starts = np.asarray(starts, np.int64)
+        if len(starts) > 1 and np.all(np.diff(starts) == length - 1):  # back to back: one read
+            block = self.read(int(starts[0]), int(starts[-1]) + length).astype(np.int32)
+            return np.lib.stride_tricks.sliding_window_view(block, length)[:: length - 1][: len(starts)].copy()
+        return np.stack([self.read(int(s), int(s) + length) for s in starts]).astype(np.int32)
+
+    def __array__(self, dtype=None, copy=None):
+        ids = self.read()
+        return ids if dtype is None else ids.astype(dtype)
 
 
 def token_dtype(vocab_size):
@@ -220,7 +270,7 @@ class TokenCorpus:
                 return None
         except (OSError, ValueError, KeyError, TypeError):
             return None
-        tokens = np.memmap(run.file(TOKENS_FILE), dtype=dtype, mode="r", shape=(size,))
+        tokens = TokenFile(run.file(TOKENS_FILE), dtype, size)
         return cls(tokens, info["train_chars"], info["valid_chars"], info.get("description", ""),
                    info.get("unknown_valid_chars", []))
 
@@ -258,7 +308,7 @@ def build_token_file(run, data, vocab, train_scan, valid_scan):
         sum(p.end - p.start for p in valid_scan.pieces) if valid_scan else 0)
     written, _ = write_tokens(run.file(TOKENS_FILE), texts(), encoder, total)
     valid_chars = written - train_chars
-    tokens = np.memmap(run.file(TOKENS_FILE), dtype=encoder.dtype, mode="r", shape=(written,))
+    tokens = TokenFile(run.file(TOKENS_FILE), encoder.dtype, written)
     unknown = sorted(encoder.unknown)  # the training part has none: the vocabulary is its own
     atomic_write_json(run.file(TOKENS_INFO), {
         "format": FORMAT, "dtype": np.dtype(encoder.dtype).name, "vocab_size": len(vocab),
