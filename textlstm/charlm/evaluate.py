@@ -45,4 +45,5 @@ def evaluate_charlm(run_path, data_path):
         "bits_per_char": scores["bpc"],
         "perplexity": scores["perplexity"],
         "unknown_characters": len(encoder.unknown),
+        "unknown_chars": sorted(encoder.unknown),
     }

@@ -65,6 +65,7 @@ def train_charlm(recipe, run_path, resume=False):
     capped = min(valid_chars, data["max_valid_chars"]) if data["max_valid_chars"] > 0 else valid_chars
     if capped - 1 < seq_len:
         raise UserError(f"the validation text has {capped} characters, fewer than data.seq_len={seq_len} + 1")
+    corpus_lib.check_one_batch(train_chars, seq_len, batch_size)  # before any run directory is made
     if not resume:
         run = RunDir.create(run_path, KIND)  # only once the data are known to be usable
     if corpus is None:  # a worker other than the chief encodes into its own scratch directory
