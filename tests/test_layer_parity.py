@@ -171,3 +171,17 @@ def test_forcing_a_kernel_the_layer_cannot_run_says_why():
         with pytest.raises(ValueError, match="no GPU visible"):
             with force_kernel("cudnn"):
                 GRU(UNITS)(X)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("mask", ["none", "holes"])
+def test_fused_graph_loop_matches_keras(kind, mask, monkeypatch):
+    """The fused kernel's graph-loop form (used for large layers) agrees like the compiled one."""
+    from textlstm.layers import fused_lstm
+
+    monkeypatch.setattr(fused_lstm, "COMPILED_LOOP_MAX_STEP_MACS", 0)
+    ours_cls, keras_cls = KINDS[kind]
+    options = dict(return_sequences=True, return_state=True, go_backwards=True, zero_output_for_mask=True)
+    reference = keras_cls(UNITS, use_cudnn=False, **options)
+    assert_kernel_matches_keras("fused", ours_cls(UNITS, **options), reference, X, mask=MASKS[mask])
+    assert not fused_lstm.use_compiled_loop(tf.zeros((STEPS, BATCH, 4 * UNITS)), tf.zeros((UNITS, 4 * UNITS)))

@@ -161,11 +161,15 @@ class RecurrentLayer(keras.layers.RNN):
         return tf.cond(usable, cudnn, fused)
 
     def _project(self, inputs, kernel, bias):
-        """`inputs @ kernel + bias` for every timestep at once (one large matmul)."""
-        projected = tf.einsum("tbi,ij->tbj", inputs, tf.convert_to_tensor(kernel))
+        """`inputs @ kernel + bias` for every timestep at once (one large matmul).
+
+        A 2-D matmul followed by `bias_add`, which TensorFlow fuses into one kernel.
+        """
+        kernel = tf.convert_to_tensor(kernel)
+        projected = tf.matmul(tf.reshape(inputs, [-1, inputs.shape[-1]]), kernel)
         if bias is not None:
-            projected = projected + tf.convert_to_tensor(bias)
-        return projected
+            projected = tf.nn.bias_add(projected, tf.convert_to_tensor(bias))
+        return tf.reshape(projected, tf.concat([tf.shape(inputs)[:2], tf.shape(kernel)[1:]], axis=0))
 
     def _keras_cudnn(self, function, sequences, **kwargs):
         return function(
