@@ -22,9 +22,15 @@ matmul peak, measured in the same run (a 2048^3 matmul). `--xla` adds rows where
 models are compiled with `jit_compile=True`, labelled "forced XLA": Keras's `fit` and
 `predict` never do that on a CPU, so those rows are not what a user gets there.
 
+On a machine shared with other work, wall-clock times of multi-threaded code swing
+with the load; `--threads 1 --clock cpu` times one thread's CPU time instead, which the
+load barely changes (peak and layers alike), at the cost of leaving out what a second
+core would add.
+
     python benchmarks/bench_layers.py                  # LSTM and GRU, sizes a, b, c
     python benchmarks/bench_layers.py --sizes b,c --kinds GRU --repeats 5
     python benchmarks/bench_layers.py --xla            # also the forced-XLA rows
+    python benchmarks/bench_layers.py --threads 1 --clock cpu   # on a loaded machine
 """
 
 import argparse
@@ -71,6 +77,10 @@ def make_batch(batch, steps, features, units, layers, masked, seed=0):
     return x, y
 
 
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+clock = time.perf_counter
+
+
 def matmul_peak_gflops(n=2048, repeats=5):
     """float32 GFLOP/s of a large square matmul: the practical peak of this machine."""
     a = tf.random.normal((n, n))
@@ -79,9 +89,9 @@ def matmul_peak_gflops(n=2048, repeats=5):
     matmul(a, b).numpy()
     times = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = clock()
         matmul(a, b).numpy()
-        times.append(time.perf_counter() - start)
+        times.append(clock() - start)
     return 2 * n**3 / min(times) / 1e9
 
 
@@ -102,9 +112,9 @@ def interleaved_medians(calls, repeats):
     times = {name: [] for name in calls}
     for _ in range(repeats):
         for name, call in calls.items():
-            start = time.perf_counter()
+            start = clock()
             call()
-            times[name].append(time.perf_counter() - start)
+            times[name].append(clock() - start)
     return {name: statistics.median(values) for name, values in times.items()}
 
 
@@ -131,10 +141,20 @@ def main():
     parser.add_argument("--kinds", default="LSTM,GRU", help="comma-separated: LSTM,GRU")
     parser.add_argument("--sizes", default="a,b,c", help="comma-separated: a,b,c")
     parser.add_argument("--xla", action="store_true", help="also time both under forced jit_compile=True")
+    parser.add_argument("--threads", type=int, default=0, help="TensorFlow threads (default 0: TensorFlow's choice)")
+    parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall", help="wall time (default) or process CPU time")
     args = parser.parse_args()
+    global clock
+    clock = CLOCKS[args.clock]
+    if args.threads:
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
 
     peak = matmul_peak_gflops()
-    print(f"float32 matmul peak (2048^3): {peak:.0f} GFLOP/s; GPU: {bool(tf.config.list_logical_devices('GPU'))}")
+    print(
+        f"float32 matmul peak (2048^3): {peak:.0f} GFLOP/s; clock: {args.clock}; threads: {args.threads or 'default'}; "
+        f"GPU: {bool(tf.config.list_logical_devices('GPU'))}"
+    )
     header = f"{'layer':5} {'size':4} {'pass':8} {'compile':11} {'ours ms':>9} {'keras ms':>9} {'ours %pk':>8} {'keras %pk':>9} {'ours/keras':>10}"
     print(header)
     print("-" * len(header))

@@ -185,3 +185,64 @@ def test_fused_graph_loop_matches_keras(kind, mask, monkeypatch):
     reference = keras_cls(UNITS, use_cudnn=False, **options)
     assert_kernel_matches_keras("fused", ours_cls(UNITS, **options), reference, X, mask=MASKS[mask])
     assert not fused_lstm.use_compiled_loop(tf.zeros((STEPS, BATCH, 4 * UNITS)), tf.zeros((UNITS, 4 * UNITS)))
+
+
+def _emulated_cudnn_loop(self, sequences, initial_state, mask):
+    """What Keras's cuDNN path returns, computed on the CPU: zeros at padded steps
+    (reversed order with go_backwards), the final h as last output; right-padded masks
+    with a valid step in every row only."""
+    if mask is not None:  # runs only where the branch is taken, in a compiled function too
+        lengths = tf.reduce_sum(tf.cast(mask, "int32"), axis=1)
+        tf.debugging.assert_positive(lengths)
+        tf.debugging.assert_equal(tf.cast(mask, "bool"), tf.sequence_mask(lengths, STEPS))
+    zero_output, self.zero_output_for_mask = self.zero_output_for_mask, True
+    try:
+        _, outputs, states = self._run_fused(sequences, initial_state, mask, False)
+    finally:
+        self.zero_output_for_mask = zero_output
+    return states[0], outputs if self.return_sequences else states[0][:, None, :], states
+
+
+@pytest.fixture
+def emulated_cudnn(monkeypatch):
+    """A GPU that is not there: dispatch sees one and `_cudnn_loop` emulates cuDNN."""
+    from textlstm.layers import dispatch
+
+    monkeypatch.setattr(dispatch, "gpu_available", lambda: True)
+    for ours_cls, _ in KINDS.values():
+        monkeypatch.setattr(ours_cls, "_cudnn_loop", _emulated_cudnn_loop)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("mask", ["none", "right", "left", "empty-row"])
+@pytest.mark.parametrize("go_backwards", [False, True], ids=["forwards", "backwards"])
+@pytest.mark.parametrize("zero_output", [False, True], ids=["carry", "zero-output"])
+@pytest.mark.parametrize("return_sequences", [True, False], ids=["sequences", "last"])
+def test_cudnn_branch_keeps_the_contract(kind, mask, go_backwards, zero_output, return_sequences, emulated_cudnn):
+    """The cuDNN branch's own work (routing masks cuDNN cannot take, restoring Keras's
+    masked outputs) against an emulation of cuDNN's outputs, so it is checked without a GPU."""
+    ours_cls, keras_cls = KINDS[kind]
+    options = dict(
+        return_sequences=return_sequences, return_state=True, go_backwards=go_backwards, zero_output_for_mask=zero_output
+    )
+    ours, reference = ours_cls(UNITS, **options), keras_cls(UNITS, use_cudnn=False, **options)
+    assert_kernel_matches_keras("cudnn", ours, reference, X, mask=MASKS[mask])
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_cudnn_branch_routes_masks_inside_a_compiled_function(kind, emulated_cudnn):
+    """Compiled, the route is a tf.cond on the data: one trace serves every mask."""
+    ours_cls, keras_cls = KINDS[kind]
+    ours = keras.layers.Bidirectional(ours_cls(UNITS, return_sequences=True, return_state=True))
+    reference = keras.layers.Bidirectional(keras_cls(UNITS, use_cudnn=False, return_sequences=True, return_state=True))
+    for layer in (ours, reference):
+        layer.build(X.shape)
+    ours.set_weights(reference.get_weights())
+    compiled = tf.function(lambda x, m: ours(x, mask=m))
+    for mask in ("right", "left", "empty-row"):
+        got = as_list(compiled(tf.constant(X), tf.constant(MASKS[mask])))
+        want = as_list(reference(X, mask=MASKS[mask]))
+        for a, b in zip(got, want):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-5)
+    assert compiled.experimental_get_tracing_count() == 1
+    assert ours.forward_layer.kernel_used == "cudnn"
