@@ -310,6 +310,16 @@ def test_doctor_says_why_not_cudnn():
     assert plans["no_cudnn"] == ("fused CPU loop (textlstm's own)", ["use_cudnn=False"])
 
 
+def test_doctor_finds_layers_inside_custom_layers():
+    from textlstm.doctor import layer_plans
+    from textlstm.tagger.model import CharFeatures
+
+    chars = keras.Input((None, None), dtype="int32")
+    model = keras.Model(chars, CharFeatures("lstm", 10, char_dim=3, units=4, name="char_features")(chars))
+    paths = [path for path, *_ in layer_plans(model)]
+    assert paths == ["char_features/char_bilstm/forward", "char_features/char_bilstm/backward"]
+
+
 @pytest.mark.skipif(bool(tf.config.list_physical_devices("GPU")), reason="needs a machine without cuDNN")
 def test_doctor_reports_a_masked_layer_that_demands_cudnn():
     from textlstm.doctor import layer_plans

@@ -206,11 +206,11 @@ def test_missing_dev_file_and_bad_recipe_values(corpora, tmp_path):
     _assert_one_error_line(result, "model.decoder", "crf, softmax", "'hmm'")
     result = _invoke("train", "tagger", "--train", corpora["conllu_train"], "--dev", corpora["conllu_dev"],
                      "--set", "train.batch_size=0", "--run-dir", tmp_path / "r")
-    _assert_one_error_line(result, "train.batch_size must be at least 1, got 0")
+    _assert_one_error_line(result, "train.batch_size must be an integer >= 1 and <= 1_000_000, got 0")
 
 
 def test_batch_size_below_one_is_refused_by_tag_and_evaluate(upos_run, corpora):
     run_dir, _ = upos_run
     _assert_one_error_line(_invoke("tag", run_dir, corpora["conllu_dev"], "--batch-size", 0), "--batch-size")
     _assert_one_error_line(_invoke("evaluate", run_dir, "--data", corpora["conllu_dev"], "--batch-size", -1),
-                           "--batch-size must be at least 1, got -1")
+                           "--batch-size (decode.batch_size) must be an integer >= 1", "got -1")

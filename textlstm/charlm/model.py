@@ -38,7 +38,7 @@ DEFAULTS = {
     },
     "decode": {
         "length": 500,
-        "sampler": "temperature",  # greedy | temperature | top_k | top_p
+        "sampler": "temperature",  # greedy | temperature | top_k | top_p | top_k_top_p (top-k, then top-p)
         "temperature": 0.8,
         "top_k": 40,
         "top_p": 0.95,

@@ -4,13 +4,13 @@ import math
 
 import keras
 
-from textlstm import distribute, training
+from textlstm import distribute, memory, training
 from textlstm.charlm import corpus as corpus_lib
 from textlstm.charlm import data as data_lib
 from textlstm.charlm.model import build_model, compile_model
 from textlstm.errors import UserError
-from textlstm.recipes import require_at_least_one
 from textlstm.rundir import RunDir
+from textlstm.schema import check_recipe
 from textlstm.textio import read_text_file
 
 KIND = "charlm"
@@ -41,7 +41,7 @@ def train_charlm(recipe, run_path, resume=False):
     Under a multi-worker strategy, workers other than the chief return `(run, None)`.
     """
     data, model_recipe, train = recipe["data"], recipe["model"], recipe["train"]
-    require_at_least_one(recipe, "data.seq_len", "model.layers", "model.units", "train.batch_size", "train.epochs")
+    check_recipe(recipe, KIND)  # every key in its declared range (textlstm.schema), before any work
     strategy = distribute.make_strategy(train["strategy"])  # first: multi-worker sets up TensorFlow's runtime
     if resume:
         run = RunDir.open(run_path, KIND)
@@ -53,6 +53,8 @@ def train_charlm(recipe, run_path, resume=False):
         train_text, valid_text = corpus_lib.split_train_valid(text, data["valid_fraction"])
     if not resume:
         vocab = corpus_lib.CharVocabulary.from_text(train_text)
+    memory.check_fits(memory.charlm_bytes(recipe, len(vocab)), memory.recipe_sizes(
+        recipe, "model.layers", "model.units", "model.embedding_dim", "train.batch_size", "data.seq_len"))
     train_ids, valid_ids = vocab.encode(train_text), vocab.encode(valid_text)
     seq_len = data["seq_len"]
     if data_lib.window_count(valid_ids, seq_len) == 0:

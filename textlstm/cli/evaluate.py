@@ -2,6 +2,8 @@
 
 import click
 
+from textlstm.cli.options import checked
+
 
 @click.command("evaluate")
 @click.argument("run_dir", type=click.Path())
@@ -9,8 +11,8 @@ import click
               help="Held-out data (char LM: a text file; tagger: a tagged file like the training data).")
 @click.option("--src", "source_path", type=click.Path(), help="Seq2seq: source sentences to translate.")
 @click.option("--ref", "reference_path", type=click.Path(), help="Seq2seq: reference translations, line-aligned.")
-@click.option("-b", "--beam-size", type=int, help="Seq2seq: beam size (default: the recipe's).")
-@click.option("--batch-size", type=int, help="Tagger: sentences tagged together (decode.batch_size).")
+@click.option("-b", "--beam-size", type=int, callback=checked("decode.beam_size", "seq2seq"), help="Seq2seq: beam size (default: the recipe's).")
+@click.option("--batch-size", type=int, callback=checked("decode.batch_size", "tagger"), help="Tagger: sentences tagged together (decode.batch_size).")
 def evaluate_command(run_dir, data_path, source_path, reference_path, beam_size, batch_size):
     """Evaluate the model in RUN_DIR on held-out data."""
     from textlstm.errors import UserError

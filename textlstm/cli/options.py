@@ -15,6 +15,21 @@ def _stash_strategy(ctx, param, value):
         ctx.meta[STRATEGY_KEY] = value
 
 
+def checked(name, kind=None):
+    """A click callback that checks an option standing for `name` ("train.max_steps") against its
+    declaration in `textlstm.schema`; the error names the option, the key, the value and the range.
+    `kind` is the model family (None for the keys every family shares)."""
+
+    def callback(ctx, param, value):
+        from textlstm.schema import check_option
+
+        if value is None:
+            return None
+        return check_option(max(param.opts, key=len), kind, name, value)
+
+    return callback
+
+
 def recipe_options(command):
     """--recipe, --set, --run-dir, --seed, --resume, --strategy.
 
@@ -22,12 +37,13 @@ def recipe_options(command):
     a parameter, so commands keep their signatures.
     """
     decorators = [
-        click.option("-r", "--recipe", help="A recipe: a TOML file or a name in ./recipes (e.g. charlm-shakespeare)."),
+        click.option("-r", "--recipe", help="A recipe: a TOML file, or the name of a shipped one "
+                                            "(e.g. charlm-shakespeare; 'textlstm recipes' lists them)."),
         click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
                      help="Override one recipe value (repeatable), e.g. --set model.units=512."),
         click.option("-o", "--run-dir", default=None, type=click.Path(),
                      help="Run directory for the model, vocabulary, recipe, logs and checkpoints (default: runs/KIND-DATE-TIME)."),
-        click.option("--seed", type=int, help="Random seed (train.seed)."),
+        click.option("--seed", type=int, callback=checked("train.seed"), help="Random seed (train.seed)."),
         click.option("--resume", is_flag=True, help="Continue the run in --run-dir from its last checkpoint."),
         click.option("--strategy", type=click.Choice(STRATEGIES), expose_value=False, callback=_stash_strategy,
                      help="Devices and hosts to train on (train.strategy; default auto: all local GPUs, or the "
@@ -48,6 +64,7 @@ def resolve_cli_recipe(defaults, recipe_name, overrides, cli_values, run_dir, re
     from textlstm.errors import UserError
     from textlstm.recipes import find_recipe, recipe_to_toml, resolve_recipe
     from textlstm.rundir import RunDir
+    from textlstm.schema import check_recipe
 
     if run_dir is None:
         if resume:
@@ -58,15 +75,16 @@ def resolve_cli_recipe(defaults, recipe_name, overrides, cli_values, run_dir, re
             raise UserError("--resume continues with the run's own recipe; drop --recipe/--set")
         recipe = RunDir.open(run_dir, kind).read_recipe(defaults)
     else:
-        path = find_recipe(recipe_name) if recipe_name else None
+        path = find_recipe(recipe_name, kind) if recipe_name else None
         options = [f"{key}={_toml_value(value)}" for key, value in cli_values.items() if value is not None]
-        recipe = resolve_recipe(defaults, path, list(overrides) + options)
+        recipe = resolve_recipe(defaults, path, list(overrides) + options, kind=kind)
     context = click.get_current_context(silent=True)
     strategy = context.meta.get(STRATEGY_KEY) if context else None
     if strategy is not None:
         if "strategy" not in recipe.get("train", {}):
             raise UserError(f"--strategy is not supported by 'train {kind}' (its recipe has no train.strategy)")
         recipe["train"]["strategy"] = strategy
+    check_recipe(recipe, kind)  # also a resumed run's own recipe
     click.echo(f"run directory: {run_dir}\nrecipe:\n" + recipe_to_toml(recipe))
     return recipe, run_dir
 

@@ -4,9 +4,9 @@ import sys
 
 import keras
 
-from textlstm import distribute, training
+from textlstm import distribute, memory, training
 from textlstm.errors import UserError
-from textlstm.recipes import require_at_least_one
+from textlstm.schema import check_recipe
 from textlstm.rundir import RunDir, atomic_write_json
 from textlstm.tagger import corpus, metrics, schemes
 from textlstm.tagger import data as data_lib
@@ -57,7 +57,6 @@ def load_training_data(recipe):
         raise UserError("a tagger needs --train FILE and --dev FILE (data.train, data.dev)")
     if data["invalid_tags"] not in ("error", "repair"):
         raise UserError(f"data.invalid_tags must be 'error' or 'repair', got {data['invalid_tags']!r}")
-    require_at_least_one(recipe, "data.max_len", "data.max_word_chars", "train.batch_size", "decode.batch_size")
     file_format = corpus.resolve_format(data["train"], data["format"])
     train = corpus.read_tagged(data["train"], data, file_format)
     dev = corpus.read_tagged(data["dev"], data, file_format)
@@ -87,6 +86,7 @@ def train_tagger(recipe, run_path, resume=False):
     Under a multi-worker strategy, workers other than the chief return `(run, None)`.
     """
     data, train_recipe = recipe["data"], recipe["train"]
+    check_recipe(recipe, KIND)  # every key in its declared range (textlstm.schema), before any work
     strategy = distribute.make_strategy(train_recipe["strategy"])  # first: multi-worker sets up TensorFlow's runtime
     train, dev, tagset = load_training_data(recipe)
     if resume:
@@ -96,6 +96,8 @@ def train_tagger(recipe, run_path, resume=False):
     else:
         vocabs = build_vocabularies(train, data)
     tag_vocab = vocabs[2]
+    memory.check_fits(memory.tagger_bytes(recipe, *map(len, vocabs)), memory.recipe_sizes(
+        recipe, "model.layers", "model.units", "model.word_dim", "train.batch_size", "data.max_len"))
     unknown = corpus.unknown_tags(dev, predictable_tags(tag_vocab, tagset))
     if unknown:  # not fatal for a dev set: they count as errors (evaluate refuses them)
         print(f"warning: {data['dev']}: {len(unknown)} token(s) have tags never seen in training, first "
