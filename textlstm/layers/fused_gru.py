@@ -18,6 +18,12 @@ import tensorflow as tf
 from textlstm.layers.fused_lstm import compiled_loops, untracked, use_compiled_loop
 
 
+# The XLA-compiled inference loop of the GRU loses to the graph loop from smaller sizes
+# than the LSTM's (measured single-threaded on size c, 32 x 128 -> 384: 13.2 against
+# 11.7 ms for a Bidirectional layer); its training loops follow the shared limit.
+INFERENCE_MAX_STEP_MACS = 1_000_000
+
+
 def gru_recurrence(projected_inputs, recurrent_kernel, recurrent_bias, h0, mask=None, training=True):
     """Run the GRU over time given the input projections of every step.
 
@@ -37,7 +43,7 @@ def gru_recurrence(projected_inputs, recurrent_kernel, recurrent_bias, h0, mask=
     tensors = [projected_inputs, recurrent_kernel, tf.convert_to_tensor(recurrent_bias), h0]
     if mask is not None:
         tensors.append(tf.cast(mask, projected_inputs.dtype))
-    compiled = use_compiled_loop(projected_inputs, recurrent_kernel)
+    compiled = use_compiled_loop(projected_inputs, recurrent_kernel, None if training else INFERENCE_MAX_STEP_MACS)
     return _differentiable_loop(lean=not training, masked=mask is not None, compiled=compiled)(*tensors)
 
 

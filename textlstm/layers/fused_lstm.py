@@ -26,13 +26,17 @@ import tensorflow as tf
 COMPILED_LOOP_MAX_STEP_MACS = 4_000_000
 
 
-def use_compiled_loop(projected_inputs, recurrent_kernel):
-    """Whether the XLA-compiled loop (small layers) or the graph loop (large) runs."""
+def use_compiled_loop(projected_inputs, recurrent_kernel, max_step_macs=None):
+    """Whether the XLA-compiled loop (small layers) or the graph loop (large) runs.
+
+    `max_step_macs` lowers the limit `COMPILED_LOOP_MAX_STEP_MACS` for one loop.
+    """
     batch = projected_inputs.shape[1]
     units, width = recurrent_kernel.shape
     if batch is None:
         batch = 32  # an unknown batch: judge by the layer's width
-    return batch * units * width < COMPILED_LOOP_MAX_STEP_MACS
+    limit = COMPILED_LOOP_MAX_STEP_MACS if max_step_macs is None else min(max_step_macs, COMPILED_LOOP_MAX_STEP_MACS)
+    return batch * units * width < limit
 
 
 def lstm_recurrence(projected_inputs, recurrent_kernel, h0, c0, mask=None, training=True):
