@@ -9,3 +9,13 @@ class UserError(Exception):
     """A problem with the user's input, paths or settings, explained in one line."""
 
     exit_code = 1
+
+
+class Interrupted(UserError):
+    """Training stopped by Ctrl-C after saving a checkpoint; the message says how to continue.
+
+    The CLI prints it as it is (it is not an error) and exits with 130, the shell's status
+    for a program ended by SIGINT.
+    """
+
+    exit_code = 130

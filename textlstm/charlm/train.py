@@ -43,8 +43,11 @@ def train_charlm(recipe, run_path, resume=False):
     data, model_recipe, train = recipe["data"], recipe["model"], recipe["train"]
     require_at_least_one(recipe, "data.seq_len", "model.layers", "model.units", "train.batch_size", "train.epochs")
     strategy = distribute.make_strategy(train["strategy"])  # first: multi-worker sets up TensorFlow's runtime
+    training.absolute_paths(recipe, "data.paths", "data.valid")  # the saved recipe works from any directory
+    previous = None
     if resume:
         run = RunDir.open(run_path, KIND)
+        previous = training.load_state(run)
         vocab = corpus_lib.CharVocabulary.load(run.file(VOCAB_FILE))
     text, description = corpus_lib.load_corpus(data["paths"])
     if data["valid"]:
@@ -64,11 +67,13 @@ def train_charlm(recipe, run_path, resume=False):
     batch_size = train["batch_size"]
     schedule = training.plan_schedule(
         data_lib.window_count(train_ids, seq_len) // batch_size, train["epochs"], train["steps_per_epoch"],
-        train["max_steps"], monitor="val_loss", mode="min", patience=train["patience"],
+        train["max_steps"], previous=previous, monitor="val_loss", mode="min", patience=train["patience"],
     )
     if resume:
         with strategy.scope():
             model, state = training.load_checkpoint(run)
+        if distribute.is_chief():
+            run.write_recipe(recipe)  # --epochs/--max-steps may have extended it
     else:
         run = RunDir.create(run_path, KIND)  # only once the data are known to be usable
         with strategy.scope():
@@ -81,7 +86,7 @@ def train_charlm(recipe, run_path, resume=False):
         model, run,
         lambda start: data_lib.training_batches(train_ids, seq_len, batch_size, train["seed"], start),
         schedule, data_lib.evaluation_batches(valid_ids, seq_len, batch_size),
-        state=state, callbacks=[BitsPerCharacter()],
+        state=state, callbacks=[BitsPerCharacter()], seed=train["seed"],
     )
     if not distribute.is_chief():  # the chief evaluates and reports; this worker's part is done
         return run, None

@@ -7,15 +7,22 @@ TensorFlow is imported inside the commands, never here, so `textlstm --help` is 
 import click
 
 from textlstm import __version__
-from textlstm.errors import UserError
+from textlstm.errors import Interrupted, UserError
 
 
 class _Group(click.Group):
-    """A click group that turns `UserError` into one readable line and exit status 1."""
+    """A click group that turns `UserError` into one readable line and exit status 1.
+
+    `Interrupted` (Ctrl-C in training, after a checkpoint) prints its line as it is, with
+    exit status 130, the shell's convention for a program ended by SIGINT.
+    """
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except Interrupted as interrupted:
+            click.echo(str(interrupted), err=True)
+            ctx.exit(interrupted.exit_code)
         except UserError as error:
             raise click.ClickException(str(error)) from None
 
