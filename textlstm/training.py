@@ -107,26 +107,35 @@ def extend_recipe(recipe, run_path, epochs=None, max_steps=None):
     so that many steps fit at the run's own epoch length. Returns the recipe (changed in place).
     """
     train = recipe["train"]
+    done = _recorded(run_path)
+    if epochs is not None and epochs < done.get("epoch", 0):
+        raise UserError(f"--epochs {epochs} is fewer than the {done['epoch']} epochs this run has done; "
+                        f"--resume can only train longer")
+    if max_steps is not None and 0 < max_steps < done.get("step", 0):
+        raise UserError(f"--max-steps {max_steps} is fewer than the {done['step']} steps this run has done; "
+                        f"--resume can only train longer")
     if epochs is not None:
         train["epochs"] = epochs
         if max_steps is None:
             train["max_steps"] = 0
     if max_steps is not None:
         train["max_steps"] = max_steps
-        per_epoch = _recorded_steps_per_epoch(run_path) or train.get("steps_per_epoch") or 0
+        per_epoch = done.get("steps_per_epoch") or train.get("steps_per_epoch") or 0
         if epochs is None and per_epoch and max_steps:
             train["epochs"] = max(train["epochs"], max_steps // per_epoch)
     return recipe
 
 
-def _recorded_steps_per_epoch(run_path):
+def _recorded(run_path):
+    """The integers of the run's state.json ({} where it is missing or unreadable; resuming says why later)."""
     import pathlib
 
     try:
         saved = json.loads((pathlib.Path(run_path) / STATE).read_text(encoding="utf-8"))
-        return int(saved.get("steps_per_epoch") or 0)
+        return {key: int(saved[key]) for key in ("epoch", "step", "steps_per_epoch")
+                if isinstance(saved.get(key), int)}
     except (OSError, ValueError, TypeError, AttributeError):
-        return 0
+        return {}
 
 
 def batches_from_step(start_step, per_epoch, epoch_batches):
@@ -163,14 +172,18 @@ def absolute_paths(recipe, *keys):
 class StepSeeds(keras.callbacks.Callback):
     """Before every optimizer step, sets each `SeedGenerator` of the model from (seed, place, step).
 
-    A generator's state becomes `[h, 0]`, with `h` drawn by TensorFlow's stateless Philox
-    generator from (a hash of `seed` and the generator's position in the layer tree, the
-    optimizer's step counter); the draws inside the step then count up from 0 as usual.
-    Positions (not layer names, which Keras numbers per process) are the same in a model
-    built from scratch and in one loaded from a checkpoint, so an interrupted and resumed
-    run draws the masks of the uninterrupted one. Under `tf.distribute` the state is set in
+    A generator's state becomes `[h, 0]`: `h` is drawn by TensorFlow's stateless Philox
+    generator from (`seed`, the optimizer's step counter), one value per generator, offset
+    by a hash of the generator's place in the layer tree (and of a seed its layer was given);
+    the draws inside the step then count up from 0 as usual. Places (paths of positions,
+    not layer names, which Keras numbers per process) are the same in a model built from
+    scratch and in one loaded from a checkpoint, so an interrupted and resumed run draws
+    the masks of the uninterrupted one. Under `tf.distribute` the states are set in
     cross-replica context, so every replica starts the step from the same state.
+    One small compiled function per step (about 0.2 ms on a CPU).
     """
+
+    MODULUS = 2**31 - 2  # Keras folds seeds into int32 range with this modulus; stay inside it
 
     def __init__(self, seed):
         super().__init__()
@@ -186,21 +199,23 @@ class StepSeeds(keras.callbacks.Callback):
     def _make_reseed(self, model):
         import tensorflow as tf
 
-        generators = [(zlib.crc32(f"{self.seed}:{place}".encode()) & 0x7FFFFFFF, generator)
-                      for place, generator in seed_generators(model)]
-        if not generators:
+        places = seed_generators(model)
+        if not places:
             return None
+        generators = [generator for _, generator in places]
+        offsets = tf.constant([zlib.crc32(f"{place}:{generator._initial_seed}".encode()) % self.MODULUS
+                               for place, generator in places], tf.int64)
+        run_key = tf.constant(zlib.crc32(f"textlstm:{self.seed}".encode()), tf.int64)
         iterations = model.optimizer.iterations
 
         @tf.function(autograph=False)
         def reseed():
             step = tf.cast(tf.convert_to_tensor(iterations), tf.int64)
-            for key, generator in generators:
-                value = tf.random.stateless_uniform(
-                    [], seed=tf.stack([tf.constant(key, tf.int64), step]), minval=0, maxval=2**31 - 2, dtype=tf.int64
-                )
-                state = generator.state
-                state.assign(tf.cast(tf.stack([value, tf.zeros_like(value)]), state.dtype))
+            drawn = tf.random.stateless_uniform([len(generators)], seed=tf.stack([run_key, step]), minval=0,
+                                                maxval=self.MODULUS, dtype=tf.int64)
+            states = tf.stack([(drawn + offsets) % self.MODULUS, tf.zeros_like(drawn)], axis=1)
+            for i, generator in enumerate(generators):
+                generator.state.assign(tf.cast(states[i], generator.state.dtype))
 
         return reseed
 

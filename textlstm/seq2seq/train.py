@@ -37,7 +37,8 @@ class DevBleu(keras.callbacks.Callback):
             decoded = translate_ids(self.model, self.sources, beam_size=1, max_length=self.max_length)
             hypotheses = [self.subwords.decode_target(best[0][0]) for best in decoded]
             self.value = corpus_bleu(hypotheses, self.references).score
-            print(f"\nepoch {epoch + 1}: dev BLEU {self.value:.2f} (greedy, {len(self.sources)} sentences)")
+            after_bar = "\n" if training.progress_verbosity() == 1 else ""  # a terminal's bar has no newline yet
+            print(f"{after_bar}epoch {epoch + 1}: dev BLEU {self.value:.2f} (greedy, {len(self.sources)} sentences)")
         logs["val_bleu"] = self.value
 
 

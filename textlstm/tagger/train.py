@@ -47,7 +47,8 @@ class DevMetrics(keras.callbacks.Callback):
         scores = dev_scores(self.dev_sentences, predicted, self.tagset)
         logs.update({f"val_{name}": value for name, value in scores.items()})
         shown = "  ".join(f"dev {name} {value:.4f}" for name, value in scores.items())
-        print(f"\nepoch {epoch + 1}: {shown}", flush=True)  # own line, after the progress bar
+        after_bar = "\n" if training.progress_verbosity() == 1 else ""  # a terminal's bar has no newline yet
+        print(f"{after_bar}epoch {epoch + 1}: {shown}", flush=True)
 
 
 def load_training_data(recipe):
