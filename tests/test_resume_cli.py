@@ -207,3 +207,41 @@ def test_non_finite_weights_are_never_saved(tmp_path, monkeypatch):
         training.fit(model, run, _batches_with_nan_at(0), training.Schedule(epochs=2, steps_per_epoch=SPE),
                      _validation(), state=state)
     assert _digests(run.path, ("last.keras", "best.keras", "state.json")) == before
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--epochs", "1"], "--epochs 1 is fewer than the 2 epochs this run has done"),
+    (["--max-steps", "2"], f"--max-steps 2 is fewer than the {2 * SPE} steps this run has done"),
+])
+def test_resume_refuses_to_shorten_a_run(two_epochs, args, fragment):
+    before = _digests(two_epochs[0])
+    assert_one_error_line(invoke("train", "charlm", "--run-dir", two_epochs[0], "--resume", *args), fragment)
+    assert _digests(two_epochs[0]) == before
+
+
+def test_a_kill_between_the_two_checkpoint_files_resumes_from_a_consistent_pair(tmp_path, monkeypatch):
+    """Killed after last.keras of epoch 2 was written but before its state.json: the pending state is used."""
+    schedule, batches = training.Schedule(epochs=3, steps_per_epoch=SPE), _batches_with_nan_at(0)
+    reference = RunDir.create(tmp_path / "reference", "test")
+    training.fit(_dense_model(), reference, batches, schedule, _validation())
+    write_json = training.atomic_write_json
+
+    def killed_at_epoch_2(path, obj):
+        if obj.get("step") == 2 * SPE and training.PENDING not in obj:
+            raise SystemExit("killed")
+        write_json(path, obj)
+
+    run = RunDir.create(tmp_path / "run", "test")
+    monkeypatch.setattr(training, "atomic_write_json", killed_at_epoch_2)
+    with pytest.raises(SystemExit):
+        training.fit(_dense_model(), run, batches, schedule, _validation())
+    monkeypatch.undo()
+    saved = _state(run.path)
+    assert saved["step"] == SPE and saved[training.PENDING]["step"] == 2 * SPE
+    model, state = training.load_checkpoint(run)
+    assert (state.epoch, state.step) == (2, 2 * SPE)
+    training.fit(model, run, batches, schedule, _validation(), state=state)
+    ours, theirs = (load_keras_model(path / "last.keras", compile=True) for path in (run.path, reference.path))
+    for mine, expected in zip(ours.weights + ours.optimizer.variables, theirs.weights + theirs.optimizer.variables,
+                              strict=True):
+        np.testing.assert_array_equal(np.asarray(mine), np.asarray(expected))
