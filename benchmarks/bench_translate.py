@@ -16,7 +16,7 @@ import textlstm  # noqa: F401  (TensorFlow backend)
 import keras
 import numpy as np
 
-from textlstm.recipes import resolve_recipe
+from textlstm.recipes import find_recipe, resolve_recipe
 from textlstm.seq2seq.model import DEFAULTS, Seq2Seq
 from textlstm.seq2seq.translate import Translator, translate_ids
 from textlstm.textio import read_lines
@@ -24,7 +24,7 @@ from textlstm.textio import read_lines
 
 def random_setup(sentences, seed=0):
     """The multi30k recipe's network (random weights) and random 8-24 subword sentences."""
-    model_recipe = resolve_recipe(DEFAULTS, "recipes/seq2seq-multi30k.toml")["model"]
+    model_recipe = resolve_recipe(DEFAULTS, find_recipe("seq2seq-multi30k"))["model"]
     keras.utils.set_random_seed(seed)
     model = Seq2Seq(4000, 4000, cell=model_recipe["cell"], num_layers=model_recipe["layers"],
                     units=model_recipe["units"], embedding_dim=model_recipe["embedding_dim"],

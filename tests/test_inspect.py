@@ -310,6 +310,16 @@ def test_doctor_says_why_not_cudnn():
     assert plans["no_cudnn"] == ("fused CPU loop (textlstm's own)", ["use_cudnn=False"])
 
 
+def test_doctor_finds_layers_inside_custom_layers():
+    from textlstm.doctor import layer_plans
+    from textlstm.tagger.model import CharFeatures
+
+    chars = keras.Input((None, None), dtype="int32")
+    model = keras.Model(chars, CharFeatures("lstm", 10, char_dim=3, units=4, name="char_features")(chars))
+    paths = [path for path, *_ in layer_plans(model)]
+    assert paths == ["char_features/char_bilstm/forward", "char_features/char_bilstm/backward"]
+
+
 @pytest.mark.skipif(bool(tf.config.list_physical_devices("GPU")), reason="needs a machine without cuDNN")
 def test_doctor_reports_a_masked_layer_that_demands_cudnn():
     from textlstm.doctor import layer_plans
@@ -359,3 +369,16 @@ def test_span_plot_keeps_underflowed_gradients_on_the_axis():
     assert "nan" not in svg.lower() and "inf" not in svg.lower()
     assert svg.count(">1e") <= 9  # a readable number of decades on the y axis
     assert "span = 15" in svg and ">1000<" in svg
+
+
+@pytest.mark.parametrize("text, inside", [
+    ("a \u201cb\u201d c", "0011000"),                 # “b” (War and Peace)
+    ("\u00abb \u00abc\u00bb d\u00bb e", "11111111000"),  # nested guillemets
+    ("\u201eb\u201c c", "11000"),                     # German „b“
+    ("\u2018b\u2019 c", "11000"),                     # ‘b’
+    ("don\u2019t \u2018go\u2019", "0000001110"),  # an apostrophe closes nothing and opens nothing
+])
+def test_typographic_quotes_count_as_quotes(text, inside):
+    expected = [int(flag) for flag in inside]
+    assert len(expected) == len(text)
+    np.testing.assert_array_equal(analysis.text_features(text)["inside_quotes"], expected)

@@ -1,13 +1,25 @@
+import importlib
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
 import pytest
 
 from textlstm.errors import UserError
 from textlstm.recipes import (
+    SHIPPED_DIR,
     find_recipe,
     load_recipe_file,
     parse_override,
     recipe_to_toml,
+    recipe_description,
+    recipe_family,
     resolve_recipe,
+    shipped_recipes,
 )
+from textlstm.schema import check_recipe
 
 DEFAULTS = {
     "data": {"path": "corpus.txt", "seq_len": 64, "extra": None},
@@ -171,21 +183,51 @@ def test_toml_round_trip_drops_none(tmp_path):
     assert resolve_recipe(DEFAULTS, path) == recipe
 
 
-def test_find_recipe_by_path_and_name(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "recipes").mkdir()
-    (tmp_path / "recipes" / "charlm-shakespeare.toml").write_text("[train]\n")
-    (tmp_path / "recipes" / "tagger-conll.toml").write_text("[train]\n")
+def test_find_recipe_by_path_and_shipped_name_from_any_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no ./recipes here: shipped recipes are package data
     own = write(tmp_path, "[train]\n", name="mine.toml")
     assert find_recipe(str(own)) == own
-    assert find_recipe("charlm-shakespeare").resolve() == (
-        tmp_path / "recipes" / "charlm-shakespeare.toml"
-    )
-    with pytest.raises(UserError, match="available recipes: charlm-shakespeare, tagger-conll"):
-        find_recipe("charlm-shakespear")
+    found = find_recipe("charlm-shakespeare")
+    assert found.parent == SHIPPED_DIR and found.name == "charlm-shakespeare.toml"
+    assert find_recipe("tagger-ner", kind="tagger").name == "tagger-ner.toml"
+    with pytest.raises(UserError, match="shipped charlm recipes: charlm-default, charlm-shakespeare.*"
+                                        "did you mean 'charlm-shakespeare'"):
+        find_recipe("charlm-shakespear", kind="charlm")
 
 
-def test_find_recipe_without_recipes_dir(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    with pytest.raises(UserError, match="no recipe 'x'.*no ./recipes directory"):
-        find_recipe("x")
+def test_shipped_recipe_of_another_family_names_its_command():
+    with pytest.raises(UserError, match="'tagger-ner' is a tagger recipe; use it with 'textlstm train tagger'"):
+        find_recipe("tagger-ner", kind="charlm")
+
+
+@pytest.mark.parametrize("name", sorted(shipped_recipes()))
+def test_every_shipped_recipe_resolves_and_passes_its_family_schema(name):
+    family = recipe_family(name)
+    defaults = {"charlm": "textlstm.charlm.model", "tagger": "textlstm.tagger.model",
+                "seq2seq": "textlstm.seq2seq.model"}[family]
+    recipe = resolve_recipe(importlib.import_module(defaults).DEFAULTS, find_recipe(name, family), kind=family)
+    assert check_recipe(recipe, family) is recipe
+    description = recipe_description(shipped_recipes()[name])
+    assert 20 < len(description) <= 120, description
+
+
+def test_range_is_checked_with_the_family_and_names_the_source(tmp_path):
+    from textlstm.charlm.model import DEFAULTS as CHARLM
+
+    path = write(tmp_path, "[model]\ndropout = 1.0\n")
+    with pytest.raises(UserError, match=r"recipe .*r\.toml: model\.dropout must be a finite number >= 0 and < 1, "
+                                        r"got 1\.0"):
+        resolve_recipe(CHARLM, path, kind="charlm")
+    with pytest.raises(UserError, match=r"override 'train.clipnorm=-1': train.clipnorm must be .*> 0.*got -1"):
+        resolve_recipe(CHARLM, None, ["train.clipnorm=-1"], kind="charlm")
+    assert resolve_recipe(CHARLM, path)["model"]["dropout"] == 1.0  # without a family: types only
+
+
+def test_shipped_recipes_are_package_data():
+    """pyproject's package-data globs cover every shipped recipe, so a wheel carries them."""
+    root = SHIPPED_DIR.parents[1]
+    with open(root / "pyproject.toml", "rb") as handle:
+        globs = tomllib.load(handle)["tool"]["setuptools"]["package-data"]["textlstm"]
+    covered = {path for pattern in globs for path in (root / "textlstm").glob(pattern)}
+    assert set(shipped_recipes().values()) <= covered
+    assert len(shipped_recipes()) >= 5

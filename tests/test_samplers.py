@@ -9,10 +9,13 @@ from textlstm.decoding import (
     GreedySampler,
     TemperatureSampler,
     TopKSampler,
+    TopKTopPSampler,
     TopPSampler,
+    choose_sampler,
     get_sampler,
     sample_sequence,
 )
+from textlstm import schema
 from textlstm.errors import UserError
 
 V = 5
@@ -142,7 +145,9 @@ def test_get_sampler_by_name():
     assert get_sampler("temperature", temperature=0.7) == TemperatureSampler(0.7)
     assert get_sampler("top_k", k=4, temperature=0.5) == TopKSampler(4, 0.5)
     assert get_sampler("top_p", p=0.9) == TopPSampler(0.9)
-    assert set(decoding.SAMPLERS) == {"greedy", "temperature", "top_k", "top_p"}
+    assert get_sampler("top_k_top_p", k=3, p=0.5) == TopKTopPSampler(3, 0.5)
+    assert set(decoding.SAMPLERS) == {"greedy", "temperature", "top_k", "top_p", "top_k_top_p"}
+    assert tuple(decoding.SAMPLERS) == schema.SAMPLERS  # the recipe key decode.sampler allows exactly these
 
 
 @pytest.mark.parametrize(
@@ -150,6 +155,8 @@ def test_get_sampler_by_name():
     [
         ("nucleus", {}, ["'nucleus'", "greedy", "temperature", "top_k", "top_p"]),
         ("temperature", {"temperature": 0}, ["'temperature'", "> 0", "got 0"]),
+        ("temperature", {"temperature": float("inf")}, ["'temperature'", "finite", "got inf"]),
+        ("top_p", {"p": float("nan")}, ["'p'", "got nan"]),
         ("top_k", {"k": 0}, ["'k'", ">= 1", "got 0"]),
         ("top_k", {"k": 2.5}, ["'k'", "integer", "got 2.5"]),
         ("top_p", {"p": 1.5}, ["'p'", "(0, 1]", "got 1.5"]),
@@ -171,3 +178,75 @@ def test_bad_length_and_seed_are_user_errors():
         sample_sequence(table_step, start, initial_state(1), GreedySampler(), -1, 0)
     with pytest.raises(UserError, match="seed"):
         sample_sequence(table_step, start, initial_state(1), GreedySampler(), 3, "x")
+
+
+def test_top_k_then_top_p_keeps_the_nucleus_of_the_top_k():
+    # top 3 of [.4 .3 .2 .1]: {0, 1, 2} renormalised to [.44 .33 .22]; p = .5 keeps {0, 1}
+    logits = many_rows(np.array([0.4, 0.3, 0.2, 0.1, 1e-9]))
+    assert seen(TopKTopPSampler(k=3, p=0.5), logits) == {0, 1}
+    assert seen(TopKTopPSampler(k=1, p=1.0), logits) == {0}
+    assert seen(TopKTopPSampler(k=3, p=1.0), logits) == {0, 1, 2}
+
+
+RECIPE_DECODE = {"sampler": "top_k", "temperature": 0.8, "top_k": 40, "top_p": 0.95}
+
+
+@pytest.mark.parametrize(
+    "given, expected",
+    [
+        ({}, ("top_k", TopKSampler(40, 0.8))),
+        ({"temperature": 1.5}, ("top_k", TopKSampler(40, 1.5))),
+        ({"top_p": 0.5}, ("top_p", TopPSampler(0.5, 0.8))),
+        ({"top_k": 5, "top_p": 0.5}, ("top_k_top_p", TopKTopPSampler(5, 0.5, 0.8))),
+        ({"sampler": "greedy"}, ("greedy", GreedySampler())),
+        ({"sampler": "top_k_top_p"}, ("top_k_top_p", TopKTopPSampler(40, 0.95, 0.8))),
+    ],
+)
+def test_choose_sampler_given_options_over_the_recipe(given, expected):
+    assert choose_sampler(RECIPE_DECODE, **given) == expected
+
+
+def test_choose_sampler_temperature_turns_a_greedy_recipe_into_sampling():
+    assert choose_sampler({**RECIPE_DECODE, "sampler": "greedy"}) == ("greedy", GreedySampler())
+    assert choose_sampler({**RECIPE_DECODE, "sampler": "greedy"}, temperature=2.0) == (
+        "temperature", TemperatureSampler(2.0))
+
+
+@pytest.mark.parametrize(
+    "given, words",
+    [
+        ({"sampler": "greedy", "temperature": 3.0}, ["greedy sampler uses no temperature (--temperature)"]),
+        ({"sampler": "top_k", "top_p": 0.5}, ["top_k sampler uses no top_p (--top-p)"]),
+        ({"temperature": float("nan")}, ["temperature must be a finite number", "got nan"]),
+        ({"top_k": 0}, ["top_k must be an integer >= 1", "got 0"]),
+        ({"sampler": "beam"}, ["sampler must be one of greedy, temperature"]),
+    ],
+)
+def test_choose_sampler_refuses_conflicts_and_bad_values(given, words):
+    with pytest.raises(UserError) as error:
+        choose_sampler(RECIPE_DECODE, **given)
+    for word in words:
+        assert word in str(error.value)
+
+
+UNKNOWN = 2  # the fake vocabulary's unknown entry: by far the most likely token after every token
+
+
+def unknown_favouring_step(tokens, state):
+    logits = tf.gather(tf.constant(TABLE), tokens) + tf.one_hot(UNKNOWN, V) * 8.0
+    return logits, state
+
+
+@pytest.mark.parametrize("jit_compile", [False, True], ids=["eager-graph", "xla"])
+@pytest.mark.parametrize("sampler", [GreedySampler(), TemperatureSampler(2.0), TopKSampler(2, 3.0),
+                                     TopPSampler(0.9, 3.0), TopKTopPSampler(3, 0.9, 3.0)],
+                         ids=lambda s: type(s).__name__)
+def test_banned_id_is_never_sampled(sampler, jit_compile):
+    start = tf.range(V, dtype=tf.int32)
+    state = {"count": tf.zeros([V], tf.int32)}
+    free, _, _ = sample_sequence(unknown_favouring_step, start, state, sampler, 40, seed=5, jit_compile=jit_compile)
+    assert (free.numpy() == UNKNOWN).mean() > 0.5  # without the ban the step prefers it
+    tokens, _, _ = sample_sequence(unknown_favouring_step, start, state, sampler, 40, seed=5,
+                                   jit_compile=jit_compile, banned_ids=(UNKNOWN,))
+    assert UNKNOWN not in tokens.numpy()
+    assert set(tokens.numpy().ravel().tolist()) <= set(range(V))

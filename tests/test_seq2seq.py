@@ -226,7 +226,7 @@ def test_batch_size_below_one_is_refused(corpus, tmp_path):
     result = _invoke("train", "seq2seq", "--src", corpus["src"], "--tgt", corpus["tgt"], "--valid-src",
                      corpus["valid_src"], "--valid-tgt", corpus["valid_tgt"], "--run-dir", tmp_path / "run",
                      "--set", "train.batch_size=0")
-    _assert_one_error_line(result, "train.batch_size must be at least 1, got 0")
+    _assert_one_error_line(result, "train.batch_size must be an integer >= 1 and <= 1_000_000, got 0")
     assert not (tmp_path / "run").exists()
 
 
@@ -260,10 +260,10 @@ def test_run_directory_of_another_kind(tmp_path):
 
 
 @pytest.mark.parametrize("args, fragment", [
-    (("--beam-size", "0"), "--beam-size must be at least 1"),
+    (("--beam-size", "0"), "--beam-size (decode.beam_size) must be an integer >= 1"),
     (("--beam-size", "2", "--n-best", "3"), "--n-best (3) cannot exceed --beam-size (2)"),
-    (("--length-penalty", "-1"), "--length-penalty must be >= 0"),
-    (("--max-length", "0"), "--max-length must be at least 1"),
+    (("--length-penalty", "-1"), "--length-penalty (decode.length_penalty) must be a finite number >= 0"),
+    (("--max-length", "0"), "--max-length (decode.max_length) must be an integer >= 1"),
 ])
 def test_translate_rejects_bad_options(trained, args, fragment):
     _assert_one_error_line(_invoke("translate", trained[0], *args, input="alpha\n"), fragment)

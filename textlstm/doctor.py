@@ -1,7 +1,8 @@
 """`textlstm doctor`: what this machine offers, and which kernel each recurrent layer gets here.
 
 Answers "is my GPU used, and why is it slow?": TensorFlow, Keras, CUDA and cuDNN
-versions, the devices TensorFlow sees, whether XLA compiles, and, for every recurrent
+versions, the devices TensorFlow sees, whether XLA compiles, the install checks of
+`install_checks.py` (two TensorFlow builds at once, a GPU TensorFlow cannot use), and, for every recurrent
 layer of a run directory (or of a default char LM), the kernel it will run with on this
 machine and every reason it is not cuDNN.
 """
@@ -51,8 +52,8 @@ def xla_status():
 
 
 def recurrent_layers_of(model):
-    """Every textlstm recurrent layer in `model`, looking inside Bidirectional wrappers and
-    nested models; `[(path, layer)]`."""
+    """Every textlstm recurrent layer in `model`, looking inside Bidirectional wrappers, nested
+    models and custom layers' sublayers; `[(path, layer)]`."""
     found = []
 
     def visit(layer, path):
@@ -61,8 +62,9 @@ def recurrent_layers_of(model):
         elif isinstance(layer, keras.layers.Bidirectional):
             visit(layer.forward_layer, f"{path}/forward")
             visit(layer.backward_layer, f"{path}/backward")
-        elif hasattr(layer, "layers"):
-            for inner in layer.layers:
+        else:  # a model's layers, or the sublayers a custom layer tracks (the tagger's char BiLSTM)
+            inner_layers = layer.layers if hasattr(layer, "layers") else getattr(layer, "_layers", [])
+            for inner in inner_layers:
                 visit(inner, f"{path}/{inner.name}" if path else inner.name)
 
     visit(model, "")
@@ -110,9 +112,12 @@ def _register_layers_of(kind):
                 raise
 
 
-def doctor_lines(run_path=None):
-    """The report `textlstm doctor` prints, as lines."""
+def doctor_lines(run_path=None, findings=None):
+    """The report `textlstm doctor` prints, as lines; `findings` are the install checks'
+    (`install_checks.check_install()`), listed after the versions and devices."""
     lines = [f"{name + ':':<12}{value}" for name, value in environment()]
+    if findings:
+        lines += ["", "install:"] + [f"  {finding.line()}" for finding in findings]
     if run_path is None:
         model, source = default_model(), "the default char LM (no run directory given)"
     else:

@@ -6,7 +6,12 @@ A recipe is resolved in three layers, each overriding the one before it:
 
 Every key must already exist in the defaults, so a typo is an error that names the key and
 suggests the closest known one instead of being silently ignored. Values are checked against
-the type of their default, so `epochs = "ten"` fails at start-up, not an hour into training.
+the type of their default, so `epochs = "ten"` fails at start-up, not an hour into training,
+and, given the model family, against the range declared in `textlstm.schema`
+(`model.dropout = 1.5` is refused with the allowed range).
+
+The shipped recipes are package data (`textlstm/recipe_files/FAMILY-NAME.toml`), so `-r NAME`
+finds them from any directory; the first comment line of each is its one-line description.
 """
 
 import copy
@@ -21,9 +26,10 @@ except ModuleNotFoundError:  # Python 3.10
 
 import tomli_w
 
+from textlstm import schema
 from textlstm.errors import UserError
 
-RECIPE_DIR = "recipes"  # bare recipe names are looked up here, relative to the working directory
+SHIPPED_DIR = pathlib.Path(__file__).resolve().parent / "recipe_files"  # installed with the package
 
 _TYPE_NAMES = {bool: "a boolean (true/false)", int: "an integer", float: "a number",
                str: "a string", list: "a list", dict: "a table"}
@@ -61,26 +67,57 @@ def _drop_none(table: dict) -> dict:
             for key, value in table.items() if value is not None}
 
 
-def find_recipe(name_or_path: str) -> pathlib.Path:
-    """Turn a recipe argument into a file: an existing path, or a name under ./recipes."""
+def shipped_recipes() -> dict[str, pathlib.Path]:
+    """The recipes installed with textlstm, by name ("charlm-shakespeare"), sorted."""
+    return {path.stem: path for path in sorted(SHIPPED_DIR.glob("*.toml"))}
+
+
+def recipe_family(name: str) -> str:
+    """The model family a shipped recipe is for: its name's first part ("tagger-ner" -> "tagger")."""
+    return name.split("-", 1)[0]
+
+
+def recipe_description(path) -> str:
+    """The first comment line of a recipe file, without the "#"."""
+    for line in pathlib.Path(path).read_text(encoding="utf-8").splitlines():
+        if line.startswith("#"):
+            return line.lstrip("#").strip()
+    return ""
+
+
+def find_recipe(name_or_path: str, kind: str | None = None) -> pathlib.Path:
+    """Turn a recipe argument into a file: an existing path, else the name of a shipped recipe.
+
+    With `kind`, a shipped recipe of another family is refused with the command it belongs to.
+    """
     given = pathlib.Path(name_or_path)
     if given.is_file():
         return given
-    named = pathlib.Path(RECIPE_DIR) / f"{name_or_path}.toml"
-    if named.is_file():
-        return named
-    available = sorted(p.stem for p in pathlib.Path(RECIPE_DIR).glob("*.toml"))
-    hint = (f"; available recipes: {', '.join(available)}" if available
-            else f"; there is no ./{RECIPE_DIR} directory with recipes here")
-    raise UserError(f"no recipe {name_or_path!r}: not a file, and {named} does not exist{hint}")
+    return shipped_recipe(name_or_path, kind, "not a file, and ")
+
+
+def shipped_recipe(name: str, kind: str | None = None, why: str = "") -> pathlib.Path:
+    """The file of the shipped recipe `name`; one `UserError` line listing the names if there is none."""
+    shipped = shipped_recipes()
+    if name in shipped:
+        family = recipe_family(name)
+        if kind is not None and family != kind:
+            raise UserError(f"recipe {name!r} is a {family} recipe; use it with "
+                            f"'textlstm train {family}', not 'train {kind}'")
+        return shipped[name]
+    names = [known for known in shipped if kind is None or recipe_family(known) == kind] or list(shipped)
+    raise UserError(f"no recipe {name!r}: {why}not a shipped recipe (shipped{' ' + kind if kind else ''} "
+                    f"recipes: {', '.join(names)}; 'textlstm recipes' lists them){_suggest(name, list(shipped))}")
 
 
 def resolve_recipe(defaults: dict, recipe_path: str | None = None,
-                   overrides: Sequence[str] = ()) -> dict:
+                   overrides: Sequence[str] = (), kind: str | None = None) -> dict:
     """Merge defaults, an optional recipe file and `section.key=value` overrides.
 
     Returns a new nested dict holding every section and key of `defaults`; `defaults`
-    itself is not changed. Ints given for float defaults become floats.
+    itself is not changed. Ints given for float defaults become floats. With `kind`
+    ("charlm", "tagger", "seq2seq"), every value given is also checked against the range
+    that `textlstm.schema` declares for it, and the error names where it came from.
     """
     recipe = copy.deepcopy(defaults)
     if recipe_path is not None:
@@ -91,14 +128,16 @@ def resolve_recipe(defaults: dict, recipe_path: str | None = None,
                 raise UserError(f"{source}: {section!r} must be a [{section}] table, "
                                 f"got {table!r}")
             for key, value in table.items():
-                _set_value(recipe, defaults, section, key, value, source)
+                _set_value(recipe, defaults, section, key, value, source, kind)
     for override in overrides:
         section, key, value = parse_override(override)
         source = f"override {override!r}"
         _check_section(defaults, section, source)
         if isinstance(defaults[section].get(key), str) and not isinstance(value, str):
             value = override.split("=", 1)[1].strip()  # `data.name=2024` stays a string
-        _set_value(recipe, defaults, section, key, value, source)
+        _set_value(recipe, defaults, section, key, value, source, kind)
+    if kind is not None:
+        schema.check_joint_rules(recipe, kind)
     return recipe
 
 
@@ -135,11 +174,14 @@ def _check_section(defaults: dict, section: str, source: str):
                         f"{_suggest(section, list(defaults))}")
 
 
-def _set_value(recipe: dict, defaults: dict, section: str, key: str, value, source: str):
+def _set_value(recipe: dict, defaults: dict, section: str, key: str, value, source: str, kind=None):
     name = f"{section}.{key}"
     if key not in defaults[section]:
         raise UserError(f"{source}: unknown key {name!r}{_suggest(name, _known_keys(defaults))}")
-    recipe[section][key] = _check_type(name, defaults[section][key], value, source)
+    value = _check_type(name, defaults[section][key], value, source)
+    if kind is not None and name in schema.SCHEMAS[kind]:
+        value = schema.check_value(kind, name, value, source)
+    recipe[section][key] = value
 
 
 def _check_type(name: str, default, value, source: str):
@@ -166,7 +208,10 @@ def _check_type(name: str, default, value, source: str):
 
 
 def require_at_least_one(recipe: dict, *names: str):
-    """Refuse sizes below 1 (e.g. "train.batch_size") with one line, before anything divides by them."""
+    """Refuse sizes below 1 (e.g. "train.batch_size") with one line, before anything divides by them.
+
+    Kept for callers outside the families; a family's whole recipe is checked by `schema.check_recipe`.
+    """
     for name in names:
         section, key = name.split(".", 1)
         value = recipe[section][key]

@@ -39,7 +39,7 @@ import numpy as np
 
 from textlstm.distribute import shard_by_slices, trainer_for
 from textlstm.errors import Interrupted, UserError
-from textlstm.rundir import atomic_save_model, atomic_write_json, is_chief, load_keras_model
+from textlstm.rundir import atomic_save_model, atomic_write_json, is_chief, load_keras_model, read_json_file
 
 LAST, BEST, STATE = "last.keras", "best.keras", "state.json"
 PENDING = "pending"  # key in state.json: the state of the checkpoint being written (see save_checkpoint)
@@ -59,15 +59,31 @@ class TrainingState:
 
     @classmethod
     def load(cls, path, step=None):
-        """The state in `path`; with `step`, the one recorded for the checkpoint at that optimizer step."""
-        try:
-            saved = json.loads(path.read_text(encoding="utf-8"))
-            pending = saved.pop(PENDING, None)
-            if step is not None and saved.get("step") != step and isinstance(pending, dict):
-                saved = pending  # killed between writing last.keras and this file: the pending state is its own
-            return cls(**saved)
-        except (OSError, ValueError, TypeError) as error:
-            raise UserError(f"cannot resume: training state {path} is unreadable ({error})") from None
+        """The state saved in `path`; a damaged file is one `UserError` naming the bad field.
+
+        With `step`, the state recorded for the checkpoint at that optimizer step: the pending
+        one when training was killed between writing `last.keras` and this file.
+        """
+        data = read_json_file(path, "training state")
+        if not isinstance(data, dict):
+            raise UserError(f"training state {path} is damaged (expected a JSON object, found {type(data).__name__})")
+        pending = data.pop(PENDING, None)
+        if step is not None and data.get("step") != step and isinstance(pending, dict):
+            data = pending
+        fields = {field.name: field.type for field in dataclasses.fields(cls)}
+        for name, value in data.items():
+            if name not in fields:
+                raise UserError(f"training state {path} is damaged (unknown field {name!r})")
+            if name == "best":
+                good = value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
+            elif name == "finished":
+                good = isinstance(value, bool)
+            else:
+                good = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+            if not good:
+                raise UserError(f"training state {path} is damaged ({name!r} is {json.dumps(value)}, expected "
+                                f"{'a number or null' if name == 'best' else 'true/false' if name == 'finished' else 'a whole number >= 0'})")
+        return cls(**data)
 
 
 @dataclasses.dataclass

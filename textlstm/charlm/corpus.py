@@ -1,7 +1,6 @@
-"""Text in, characters out: the built-in corpus, the vocabulary, and the train/valid split."""
+"""Text in, characters out: the built-in corpus and the vocabulary (the corpus on disk: `tokens.py`)."""
 
 import json
-import math
 import pathlib
 import sysconfig
 from collections import Counter
@@ -9,8 +8,7 @@ from collections import Counter
 import numpy as np
 
 from textlstm.errors import UserError
-from textlstm.rundir import atomic_write_json
-from textlstm.textio import read_text_sources
+from textlstm.rundir import atomic_write_json, read_json_file
 
 DEFAULT_CORPUS_CHARS = 2_000_000  # ~2 MB: enough to learn from, small enough for minutes on a laptop
 UNKNOWN = "\ufffd"  # stands for any character never seen in training
@@ -37,16 +35,6 @@ def default_corpus(max_chars=DEFAULT_CORPUS_CHARS):
     if len(text) < 1_000_000:
         raise UserError(f"the built-in corpus at {stdlib} has only {len(text)} characters; pass --data FILE")
     return text
-
-
-def load_corpus(paths):
-    """All given files (or directories of files) joined into one text; the default corpus if none."""
-    if not paths:
-        return default_corpus(), "the Python standard library's source (built-in corpus)"
-    sources = read_text_sources(paths)
-    return "\n".join(text for _, text in sources), ", ".join(name for name, _ in sources[:3]) + (
-        f" and {len(sources) - 3} more" if len(sources) > 3 else ""
-    )
 
 
 class CharVocabulary:
@@ -82,10 +70,38 @@ class CharVocabulary:
 
     @classmethod
     def load(cls, path):
-        try:
-            return cls(json.loads(pathlib.Path(path).read_text(encoding="utf-8"))["chars"])
-        except (OSError, ValueError, KeyError) as error:
-            raise UserError(f"vocabulary file {path} is missing or unreadable ({error})") from None
+        """The vocabulary saved by `save`; a missing or damaged file is one `UserError`."""
+        data = read_json_file(path, "vocabulary file")
+        chars = data.get("chars") if isinstance(data, dict) else None
+        if not isinstance(chars, list) or not chars:
+            raise UserError(f"vocabulary file {path} is damaged (expected {{\"chars\": [one string per "
+                            f"character]}}, found {_shape_of(data)})")
+        bad = next((c for c in chars if not isinstance(c, str) or len(c) != 1), None)
+        if bad is not None or len(set(chars)) != len(chars):
+            what = f"entry {json.dumps(bad, ensure_ascii=False)} is not one character" if bad is not None \
+                else "it lists a character twice"
+            raise UserError(f"vocabulary file {path} is damaged ({what})")
+        return cls(chars)
+
+
+def _shape_of(value):
+    """A short description of a JSON value for error messages: 'a list of 3 numbers'."""
+    if isinstance(value, list):
+        kinds = {type(item).__name__ for item in value}
+        return f"a list of {len(value)} " + ("items" if len(kinds) != 1 else
+                                            {"int": "numbers", "float": "numbers", "str": "strings"}.get(kinds.pop(), "items"))
+    if isinstance(value, dict):
+        return "an object with keys " + ", ".join(sorted(map(str, value))[:5]) if value else "an empty object"
+    return f"{json.dumps(value)}"
+
+
+def unknown_characters_note(chars, limit=20):
+    """The note naming characters that were read as the unknown entry (at most `limit` shown)."""
+    chars = list(chars)
+    shown = " ".join(repr(char) for char in chars[:limit])
+    more = f" and {len(chars) - limit} more" if len(chars) > limit else ""
+    return (f"note: {len(chars)} distinct character{'s were' if len(chars) != 1 else ' was'} not in the "
+            f"vocabulary and read as unknown: {shown}{more}")
 
 
 def unigram_entropy_bits(ids, vocab_size):
@@ -95,9 +111,10 @@ def unigram_entropy_bits(ids, vocab_size):
     return float(-(p * np.log2(p)).sum())
 
 
-def split_train_valid(text, valid_fraction):
-    """Hold out the end of the text (not random windows, so no overlap leaks into training)."""
-    if not 0.0 < valid_fraction < 1.0:
-        raise UserError(f"data.valid_fraction must be between 0 and 1, got {valid_fraction}")
-    cut = len(text) - math.ceil(len(text) * valid_fraction)
-    return text[:cut], text[cut:]
+def check_one_batch(chars, seq_len, batch_size, name="the training text"):
+    """Refuse a text too short for one batch of `batch_size` windows of `seq_len` (+1) characters."""
+    windows = max(0, (chars - 1) // seq_len)
+    if windows < batch_size:
+        fix = f"train.batch_size to at most {windows}" if windows else f"data.seq_len below {max(chars - 1, 1)}"
+        raise UserError(f"{name} has {chars:,} characters: {windows:,} windows of data.seq_len={seq_len} (+1), "
+                        f"fewer than one batch of train.batch_size={batch_size}; give more text or lower {fix}")

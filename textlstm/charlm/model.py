@@ -17,6 +17,7 @@ DEFAULTS = {
         "valid": "",  # a validation file; empty = hold out valid_fraction of the data
         "valid_fraction": 0.05,
         "seq_len": 100,  # characters per training window (truncated backprop length)
+        "max_valid_chars": 1_000_000,  # validation characters evaluated each epoch (the first ones); 0 = all
     },
     "model": {
         "cell": "lstm",  # "lstm" or "gru"
@@ -38,7 +39,7 @@ DEFAULTS = {
     },
     "decode": {
         "length": 500,
-        "sampler": "temperature",  # greedy | temperature | top_k | top_p
+        "sampler": "temperature",  # greedy | temperature | top_k | top_p | top_k_top_p (top-k, then top-p)
         "temperature": 0.8,
         "top_k": 40,
         "top_p": 0.95,

@@ -3,15 +3,16 @@
 import math
 
 import keras
+import numpy as np
 
-from textlstm import distribute, training
+from textlstm import distribute, memory, training
 from textlstm.charlm import corpus as corpus_lib
 from textlstm.charlm import data as data_lib
+from textlstm.charlm import tokens as tokens_lib
 from textlstm.charlm.model import build_model, compile_model
 from textlstm.errors import UserError
-from textlstm.recipes import require_at_least_one
 from textlstm.rundir import RunDir
-from textlstm.textio import read_text_file
+from textlstm.schema import check_recipe
 
 KIND = "charlm"
 VOCAB_FILE = "vocab.json"
@@ -41,30 +42,45 @@ def train_charlm(recipe, run_path, resume=False):
     Under a multi-worker strategy, workers other than the chief return `(run, None)`.
     """
     data, model_recipe, train = recipe["data"], recipe["model"], recipe["train"]
-    require_at_least_one(recipe, "data.seq_len", "model.layers", "model.units", "train.batch_size", "train.epochs")
+    check_recipe(recipe, KIND)  # every key in its declared range (textlstm.schema), before any work
     strategy = distribute.make_strategy(train["strategy"])  # first: multi-worker sets up TensorFlow's runtime
     training.absolute_paths(recipe, "data.paths", "data.valid")  # the saved recipe works from any directory
-    previous = None
+    previous = corpus = None
     if resume:
         run = RunDir.open(run_path, KIND)
         previous = training.load_state(run)
         vocab = corpus_lib.CharVocabulary.load(run.file(VOCAB_FILE))
-    text, description = corpus_lib.load_corpus(data["paths"])
-    if data["valid"]:
-        train_text, valid_text = text, read_text_file(data["valid"])
+        corpus = tokens_lib.TokenCorpus.open(run, len(vocab), data)  # the token file of the first start
+        if corpus is None:
+            print("note: no token file of these data settings in the run directory; encoding the corpus again")
+    if corpus is None:  # read every file once: all checks and the counts, before anything is written
+        train_scan, valid_scan = tokens_lib.scan_corpus(data)
+        train_chars, valid_chars = tokens_lib.split_of(data, train_scan)
+        valid_chars = valid_scan.chars if valid_scan is not None else valid_chars
+        if not resume:
+            vocab = tokens_lib.vocabulary_of(train_scan, train_chars)
     else:
-        train_text, valid_text = corpus_lib.split_train_valid(text, data["valid_fraction"])
+        train_chars, valid_chars = corpus.train_chars, corpus.valid_chars
+    memory.check_fits(memory.charlm_bytes(recipe, len(vocab)), memory.recipe_sizes(
+        recipe, "model.layers", "model.units", "model.embedding_dim", "train.batch_size", "data.seq_len"))
+    seq_len, batch_size = data["seq_len"], train["batch_size"]
+    capped = min(valid_chars, data["max_valid_chars"]) if data["max_valid_chars"] > 0 else valid_chars
+    if capped - 1 < seq_len:
+        raise UserError(f"the validation text has {capped} characters, fewer than data.seq_len={seq_len} + 1")
+    corpus_lib.check_one_batch(train_chars, seq_len, batch_size)  # before any run directory is made
     if not resume:
-        vocab = corpus_lib.CharVocabulary.from_text(train_text)
-    train_ids, valid_ids = vocab.encode(train_text), vocab.encode(valid_text)
-    seq_len = data["seq_len"]
-    if data_lib.window_count(valid_ids, seq_len) == 0:
-        raise UserError(f"the validation text has {len(valid_ids)} characters, fewer than data.seq_len={seq_len} + 1")
-    unigram = corpus_lib.unigram_entropy_bits(valid_ids, len(vocab))
-    print(f"corpus: {description}: {len(train_ids):,} training and {len(valid_ids):,} validation characters, "
+        run = RunDir.create(run_path, KIND)  # only once the data are known to be usable
+    if corpus is None:  # a worker other than the chief encodes into its own scratch directory
+        target = run if distribute.is_chief() else RunDir.create(run_path, KIND)
+        corpus = tokens_lib.build_token_file(target, data, vocab, train_scan, valid_scan)
+    train_ids, valid_ids = corpus.train, corpus.valid[:capped]
+    unigram = corpus_lib.unigram_entropy_bits(np.asarray(valid_ids), len(vocab))
+    print(f"corpus: {corpus.description}: {len(train_ids):,} training and {corpus.valid_chars:,} validation characters, "
           f"vocabulary {len(vocab)}; unigram entropy of the validation text: {unigram:.3f} bits/char")
+    if capped < corpus.valid_chars:
+        print(f"validation: the first {capped:,} of {corpus.valid_chars:,} characters each epoch "
+              f"(data.max_valid_chars={data['max_valid_chars']:,})")
 
-    batch_size = train["batch_size"]
     schedule = training.plan_schedule(
         data_lib.window_count(train_ids, seq_len) // batch_size, train["epochs"], train["steps_per_epoch"],
         train["max_steps"], previous=previous, monitor="val_loss", mode="min", patience=train["patience"],
@@ -75,7 +91,6 @@ def train_charlm(recipe, run_path, resume=False):
         if distribute.is_chief():
             run.write_recipe(recipe)  # --epochs/--max-steps may have extended it
     else:
-        run = RunDir.create(run_path, KIND)  # only once the data are known to be usable
         with strategy.scope():
             model = build_model(len(vocab), model_recipe, train["seed"])
             compile_model(model, train)

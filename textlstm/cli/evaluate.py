@@ -2,6 +2,8 @@
 
 import click
 
+from textlstm.cli.options import checked
+
 
 @click.command("evaluate")
 @click.argument("run_dir", type=click.Path())
@@ -9,14 +11,19 @@ import click
               help="Held-out data (char LM: a text file; tagger: a tagged file like the training data).")
 @click.option("--src", "source_path", type=click.Path(), help="Seq2seq: source sentences to translate.")
 @click.option("--ref", "reference_path", type=click.Path(), help="Seq2seq: reference translations, line-aligned.")
-@click.option("-b", "--beam-size", type=int, help="Seq2seq: beam size (default: the recipe's).")
-@click.option("--batch-size", type=int, help="Tagger: sentences tagged together (decode.batch_size).")
+@click.option("-b", "--beam-size", type=int, callback=checked("decode.beam_size", "seq2seq"), help="Seq2seq: beam size (default: the recipe's).")
+@click.option("--batch-size", type=int, callback=checked("decode.batch_size", "tagger"), help="Tagger: sentences tagged together (decode.batch_size).")
 def evaluate_command(run_dir, data_path, source_path, reference_path, beam_size, batch_size):
     """Evaluate the model in RUN_DIR on held-out data."""
     from textlstm.errors import UserError
     from textlstm.rundir import RunDir
+    from textlstm.textio import empty_input_note, is_empty_input
 
     kind = RunDir.read_kind(run_dir)
+    empty = [path for path in (data_path, source_path) if is_empty_input(path)]
+    if empty and (kind != "seq2seq" or is_empty_input(reference_path)):  # empty output, a note, exit 0
+        click.echo(empty_input_note(empty[0], "evaluate"), err=True)
+        return
     if kind == "charlm":
         _evaluate_charlm(run_dir, data_path)
     elif kind == "tagger":
@@ -28,6 +35,7 @@ def evaluate_command(run_dir, data_path, source_path, reference_path, beam_size,
 
 
 def _evaluate_charlm(run_dir, data_path):
+    from textlstm.charlm.corpus import unknown_characters_note
     from textlstm.charlm.evaluate import evaluate_charlm
     from textlstm.errors import UserError
 
@@ -39,7 +47,7 @@ def _evaluate_charlm(run_dir, data_path):
         f"bits/char: {metrics['bits_per_char']:.4f}  perplexity: {metrics['perplexity']:.3f}"
     )
     if metrics["unknown_characters"]:
-        click.echo(f"note: {metrics['unknown_characters']} distinct characters were not in the vocabulary")
+        click.echo(unknown_characters_note(metrics["unknown_chars"]), err=True)
 
 
 def _evaluate_tagger(run_dir, data_path, batch_size):

@@ -2,6 +2,8 @@
 
 import click
 
+from textlstm.cli.options import checked
+
 
 def _format_of(out, fmt):
     if fmt:
@@ -17,14 +19,14 @@ def _format_of(out, fmt):
 @click.option("-o", "--out", help="Where to write the report (default: report.html, .json or .npz).")
 @click.option("--format", "fmt", type=click.Choice(["html", "json", "npz"]),
               help="Report format (default: from --out's extension, else html).")
-@click.option("--max-chars", type=int, default=2000, show_default=True,
+@click.option("--max-chars", type=int, callback=checked("inspect.max_chars"), default=2000, show_default=True,
               help="Characters whose activations are recorded and shown.")
-@click.option("--analysis-chars", type=int, default=20000, show_default=True,
+@click.option("--analysis-chars", type=int, callback=checked("inspect.analysis_chars"), default=20000, show_default=True,
               help="Characters on which saturation and interpretable units are measured.")
-@click.option("--top-k", type=int, default=5, show_default=True, help="Next-character predictions kept per character.")
-@click.option("--span-distance", type=int, default=1000, show_default=True,
+@click.option("--top-k", type=int, callback=checked("inspect.top_k"), default=5, show_default=True, help="Next-character predictions kept per character.")
+@click.option("--span-distance", type=int, callback=checked("inspect.span_distance"), default=1000, show_default=True,
               help="Longest distance (characters back) at which the memory span is measured.")
-@click.option("--span-windows", type=int, default=16, show_default=True,
+@click.option("--span-windows", type=int, callback=checked("inspect.span_windows"), default=16, show_default=True,
               help="Windows of the text averaged for the memory span.")
 def inspect_command(run_dir, text_path, prompt, out, fmt, max_chars, analysis_chars, top_k, span_distance,
                     span_windows):
@@ -36,10 +38,6 @@ def inspect_command(run_dir, text_path, prompt, out, fmt, max_chars, analysis_ch
         raise UserError("give exactly one of --text FILE or --prompt TEXT")
     if prompt is not None and not prompt:
         raise UserError("--prompt is empty; give some text to inspect")
-    for name, value in (("--max-chars", max_chars), ("--analysis-chars", analysis_chars), ("--top-k", top_k),
-                        ("--span-distance", span_distance), ("--span-windows", span_windows)):
-        if value < 1:
-            raise UserError(f"{name} must be at least 1, got {value}")
     text = read_text_file(text_path) if text_path is not None else prompt
     fmt = _format_of(out, fmt)
     out = out or f"report.{fmt}"

@@ -8,6 +8,7 @@ from textlstm.distribute import STRATEGIES  # light: TensorFlow is imported only
 
 
 STRATEGY_KEY = "textlstm.strategy"  # where --strategy waits in the click context for resolve_cli_recipe
+OVERWRITE_KEY = "textlstm.overwrite"  # and --overwrite
 
 
 def _stash_strategy(ctx, param, value):
@@ -15,20 +16,43 @@ def _stash_strategy(ctx, param, value):
         ctx.meta[STRATEGY_KEY] = value
 
 
-def recipe_options(command):
-    """--recipe, --set, --run-dir, --seed, --resume, --strategy.
+def _stash_overwrite(ctx, param, value):
+    ctx.meta[OVERWRITE_KEY] = bool(value)
 
-    --strategy reaches the command through `resolve_cli_recipe` (as `train.strategy`), not as
+
+def checked(name, kind=None):
+    """A click callback that checks an option standing for `name` ("train.max_steps") against its
+    declaration in `textlstm.schema`; the error names the option, the key, the value and the range.
+    `kind` is the model family (None for the keys every family shares)."""
+
+    def callback(ctx, param, value):
+        from textlstm.schema import check_option
+
+        if value is None:
+            return None
+        return check_option(max(param.opts, key=len), kind, name, value)
+
+    return callback
+
+
+def recipe_options(command):
+    """--recipe, --set, --run-dir, --seed, --resume, --overwrite, --strategy.
+
+    --overwrite and --strategy reach the command through `resolve_cli_recipe` (as `train.strategy`), not as
     a parameter, so commands keep their signatures.
     """
     decorators = [
-        click.option("-r", "--recipe", help="A recipe: a TOML file or a name in ./recipes (e.g. charlm-shakespeare)."),
+        click.option("-r", "--recipe", help="A recipe: a TOML file, or the name of a shipped one "
+                                            "(e.g. charlm-shakespeare; 'textlstm recipes' lists them)."),
         click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
                      help="Override one recipe value (repeatable), e.g. --set model.units=512."),
         click.option("-o", "--run-dir", default=None, type=click.Path(),
                      help="Run directory for the model, vocabulary, recipe, logs and checkpoints (default: runs/KIND-DATE-TIME)."),
-        click.option("--seed", type=int, help="Random seed (train.seed)."),
+        click.option("--seed", type=int, callback=checked("train.seed"), help="Random seed (train.seed)."),
         click.option("--resume", is_flag=True, help="Continue the run in --run-dir from its last checkpoint."),
+        click.option("--overwrite", is_flag=True, expose_value=False, callback=_stash_overwrite,
+                     help="Replace the run already in --run-dir (without it, training into an existing run "
+                          "is refused)."),
         click.option("--strategy", type=click.Choice(STRATEGIES), expose_value=False, callback=_stash_strategy,
                      help="Devices and hosts to train on (train.strategy; default auto: all local GPUs, or the "
                           "TF_CONFIG cluster). Allowed with --resume."),
@@ -41,34 +65,42 @@ def resolve_cli_recipe(defaults, recipe_name, overrides, cli_values, run_dir, re
     the run's own recipe (--strategy may still change: it changes no result). Without
     --run-dir a new `runs/KIND-DATE-TIME` is used.
 
-    Prints the resolved recipe, which training then saves in the run directory.
+    Prints the resolved recipe, which training then saves in the run directory. The run
+    directory is locked for this command (`rundir.claim_for_training`); a run already there
+    is refused unless --resume or --overwrite.
     """
     import time
 
     from textlstm.errors import UserError
     from textlstm.recipes import find_recipe, recipe_to_toml, resolve_recipe
-    from textlstm.rundir import RunDir
+    from textlstm.rundir import RunDir, claim_for_training
+    from textlstm.schema import check_recipe
 
     if run_dir is None:
         if resume:
             raise UserError("--resume needs --run-dir: the run directory to continue")
         run_dir = f"runs/{kind}-{time.strftime('%Y%m%d-%H%M%S')}"
     if resume:
-        _refuse_recipe_changes_on_resume()
+        _refuse_recipe_changes_on_resume()  # before the run directory is touched
+    context = click.get_current_context(silent=True)
+    claim = claim_for_training(run_dir, kind, resume, bool(context and context.meta.get(OVERWRITE_KEY)))
+    if claim is not None and context is not None:
+        context.call_on_close(claim.release)
+    if resume:
         recipe = RunDir.open(run_dir, kind).read_recipe(defaults)
         from textlstm.training import extend_recipe
 
         extend_recipe(recipe, run_dir, epochs=cli_values.get("train.epochs"), max_steps=cli_values.get("train.max_steps"))
     else:
-        path = find_recipe(recipe_name) if recipe_name else None
+        path = find_recipe(recipe_name, kind) if recipe_name else None
         options = [f"{key}={_toml_value(value)}" for key, value in cli_values.items() if value is not None]
-        recipe = resolve_recipe(defaults, path, list(overrides) + options)
-    context = click.get_current_context(silent=True)
+        recipe = resolve_recipe(defaults, path, list(overrides) + options, kind=kind)
     strategy = context.meta.get(STRATEGY_KEY) if context else None
     if strategy is not None:
         if "strategy" not in recipe.get("train", {}):
             raise UserError(f"--strategy is not supported by 'train {kind}' (its recipe has no train.strategy)")
         recipe["train"]["strategy"] = strategy
+    check_recipe(recipe, kind)  # also a resumed run's own recipe
     click.echo(f"run directory: {run_dir}\nrecipe:\n" + recipe_to_toml(recipe))
     return recipe, run_dir
 

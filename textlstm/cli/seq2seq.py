@@ -2,7 +2,7 @@
 
 import click
 
-from textlstm.cli.options import recipe_options, resolve_cli_recipe
+from textlstm.cli.options import checked, recipe_options, resolve_cli_recipe
 
 
 @click.command("seq2seq")
@@ -13,8 +13,8 @@ from textlstm.cli.options import recipe_options, resolve_cli_recipe
 @click.option("--valid-tgt", type=click.Path(), help="Dev target sentences (data.valid_tgt).")
 @click.option("--valid-tsv", type=click.Path(), help="Or dev source<TAB>target lines (data.valid_tsv).")
 @recipe_options
-@click.option("--epochs", type=int, help="Number of epochs (train.epochs).")
-@click.option("--max-steps", type=int, help="Cap on optimizer steps in all (train.max_steps).")
+@click.option("--epochs", type=int, callback=checked("train.epochs"), help="Number of epochs (train.epochs).")
+@click.option("--max-steps", type=int, callback=checked("train.max_steps"), help="Cap on optimizer steps in all (train.max_steps).")
 def train_seq2seq_command(src, tgt, tsv, valid_src, valid_tgt, valid_tsv, recipe, overrides, run_dir, seed,
                           resume, epochs, max_steps):
     """Train an attention encoder-decoder translator (subwords are trained first)."""
@@ -31,11 +31,11 @@ def train_seq2seq_command(src, tgt, tsv, valid_src, valid_tgt, valid_tsv, recipe
 @click.command("translate")
 @click.argument("run_dir", type=click.Path())
 @click.argument("input_path", metavar="[INPUT]", default="-", type=click.Path())
-@click.option("-b", "--beam-size", type=int, help="Hypotheses kept per sentence; 1 = greedy (default: the recipe's).")
-@click.option("--length-penalty", type=float, help="GNMT length penalty alpha >= 0 (default: the recipe's).")
-@click.option("--max-length", type=int, help="Most subwords generated per sentence (default: the recipe's).")
-@click.option("-n", "--n-best", type=int, help="Print the n best hypotheses as 'LINE ||| TEXT ||| SCORE'.")
-@click.option("--batch-size", type=int, help="Sentences translated together (default: the recipe's).")
+@click.option("-b", "--beam-size", type=int, callback=checked("decode.beam_size", "seq2seq"), help="Hypotheses kept per sentence; 1 = greedy (default: the recipe's).")
+@click.option("--length-penalty", type=float, callback=checked("decode.length_penalty", "seq2seq"), help="GNMT length penalty alpha >= 0 (default: the recipe's).")
+@click.option("--max-length", type=int, callback=checked("decode.max_length", "seq2seq"), help="Most subwords generated per sentence (default: the recipe's).")
+@click.option("-n", "--n-best", type=int, callback=checked("decode.n_best", "seq2seq"), help="Print the n best hypotheses as 'LINE ||| TEXT ||| SCORE'.")
+@click.option("--batch-size", type=int, callback=checked("decode.batch_size", "seq2seq"), help="Sentences translated together (default: the recipe's).")
 @click.option("--alignments", is_flag=True,
               help="Append a tab and the word alignment ('src-tgt' pairs from attention) to each line.")
 def translate_command(run_dir, input_path, beam_size, length_penalty, max_length, n_best, batch_size, alignments):
@@ -45,11 +45,14 @@ def translate_command(run_dir, input_path, beam_size, length_penalty, max_length
     """
     from textlstm.rundir import RunDir
     from textlstm.seq2seq.translate import KIND, Translator, check_options
-    from textlstm.textio import open_text_stream
+    from textlstm.textio import empty_input_note, open_text_stream
 
     RunDir.open(run_dir, KIND)  # the kind is checked before any input is read
     check_options(beam_size, n_best, max_length, batch_size, length_penalty)  # before any input is read
     text = open_text_stream(input_path, allow_empty=True)
+    if not text:  # no line at all: empty output, a note, exit 0 (as `tag` and `evaluate`)
+        click.echo(empty_input_note("<stdin>" if input_path == "-" else input_path, "translate"), err=True)
+        return
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()

@@ -11,7 +11,9 @@ from textlstm.decoding.samplers import (
     GreedySampler,
     TemperatureSampler,
     TopKSampler,
+    TopKTopPSampler,
     TopPSampler,
+    choose_sampler,
     get_sampler,
     sample_sequence,
 )
@@ -21,8 +23,10 @@ __all__ = [
     "GreedySampler",
     "TemperatureSampler",
     "TopKSampler",
+    "TopKTopPSampler",
     "TopPSampler",
     "beam_search",
+    "choose_sampler",
     "get_sampler",
     "sample_sequence",
 ]

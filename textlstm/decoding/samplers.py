@@ -15,10 +15,13 @@ Example:
 
 import collections
 import dataclasses
+import math
 import numbers
+import secrets
 
 import tensorflow as tf
 
+from textlstm import schema
 from textlstm.errors import UserError
 
 _CACHE_SIZE = 16  # compiled loops kept per process; each holds one traced step function
@@ -45,7 +48,7 @@ def compiled(key, make):
 
 def _check_number(name, value, ok, expected, integer=False):
     kind = numbers.Integral if integer else numbers.Real
-    if isinstance(value, bool) or not isinstance(value, kind) or not ok(value):
+    if isinstance(value, bool) or not isinstance(value, kind) or not math.isfinite(value) or not ok(value):
         raise UserError(f"sampler option '{name}' must be {expected}, got {value!r}")
 
 
@@ -79,7 +82,7 @@ class TemperatureSampler:
     temperature: float = 1.0
 
     def __post_init__(self):
-        _check_number("temperature", self.temperature, lambda t: t > 0, "a number > 0")
+        _check_number("temperature", self.temperature, lambda t: t > 0, "a finite number > 0")
 
     def __call__(self, logits, seed):
         return _draw(_scaled(logits, self.temperature), seed)
@@ -99,7 +102,7 @@ class TopKSampler:
 
     def __post_init__(self):
         _check_number("k", self.k, lambda k: k >= 1, "an integer >= 1", integer=True)
-        _check_number("temperature", self.temperature, lambda t: t > 0, "a number > 0")
+        _check_number("temperature", self.temperature, lambda t: t > 0, "a finite number > 0")
 
     def __call__(self, logits, seed):
         logits = _scaled(logits, self.temperature)
@@ -129,7 +132,7 @@ class TopPSampler:
 
     def __post_init__(self):
         _check_number("p", self.p, lambda p: 0 < p <= 1, "a number in (0, 1]")
-        _check_number("temperature", self.temperature, lambda t: t > 0, "a number > 0")
+        _check_number("temperature", self.temperature, lambda t: t > 0, "a finite number > 0")
 
     def __call__(self, logits, seed):
         logits = _scaled(logits, self.temperature)
@@ -140,12 +143,89 @@ class TopPSampler:
         return tf.gather(order, _draw(kept, seed), batch_dims=1)
 
 
+@dataclasses.dataclass(frozen=True)
+class TopKTopPSampler:
+    """Top-k, then top-p: keep the `k` most likely tokens, then the nucleus of mass `p` among
+    them (renormalised), and sample there. The order matters; this is the order of Hugging
+    Face's `generate` and of keras-hub when both are set.
+
+    Args:
+        k: integer >= 1, default 40.
+        p: probability mass in (0, 1], default 0.95.
+        temperature: positive float applied before both cuts, default 1.0.
+    """
+
+    k: int = 40
+    p: float = 0.95
+    temperature: float = 1.0
+
+    def __post_init__(self):
+        TopKSampler(self.k, self.temperature)
+        TopPSampler(self.p, self.temperature)
+
+    def __call__(self, logits, seed):
+        logits = _scaled(logits, self.temperature)
+        vocab = logits.shape[-1]
+        k = min(self.k, vocab) if vocab is not None else tf.minimum(self.k, tf.shape(logits)[-1])
+        top_logits, top_ids = tf.math.top_k(logits, k=k)  # sorted, most likely first
+        mass_above = tf.math.cumsum(tf.nn.softmax(top_logits), axis=-1, exclusive=True)
+        kept = tf.where(mass_above < self.p, top_logits, tf.constant(-float("inf")))
+        return tf.gather(top_ids, _draw(kept, seed), batch_dims=1)
+
+
 SAMPLERS = {
     "greedy": GreedySampler,
     "temperature": TemperatureSampler,
     "top_k": TopKSampler,
     "top_p": TopPSampler,
+    "top_k_top_p": TopKTopPSampler,
 }
+
+# What each sampler reads from a recipe's [decode] (and from the command line).
+USES = {"greedy": (), "temperature": ("temperature",), "top_k": ("temperature", "top_k"),
+        "top_p": ("temperature", "top_p"), "top_k_top_p": ("temperature", "top_k", "top_p")}
+_FIELD = {"temperature": "temperature", "top_k": "k", "top_p": "p"}
+
+
+def choose_sampler(defaults, sampler=None, temperature=None, top_k=None, top_p=None):
+    """The sampler to use: what the caller gives (None = not given) over a recipe's `[decode]`.
+
+    - No `sampler` named: both `top_k` and `top_p` give "top_k_top_p" (top-k, then top-p),
+      one of them gives "top_k" or "top_p"; otherwise the recipe's `decode.sampler`, except that
+      a `temperature` given to a greedy recipe means "temperature" sampling.
+    - An option the sampler does not use is refused in one line (`greedy` with a temperature:
+      greedy has none), never silently dropped.
+    - Values not given come from `defaults` (`decode.temperature`, `decode.top_k`, `decode.top_p`);
+      every value is checked against its declaration in `textlstm.schema`.
+
+    Returns `(name, sampler)`.
+    """
+    given = {name: value for name, value in (("temperature", temperature), ("top_k", top_k), ("top_p", top_p))
+             if value is not None}
+    if sampler is None:
+        if "top_k" in given and "top_p" in given:
+            sampler = "top_k_top_p"
+        elif "top_k" in given or "top_p" in given:
+            sampler = "top_k" if "top_k" in given else "top_p"
+        else:
+            sampler = defaults.get("sampler", "temperature")
+            if sampler == "greedy" and given:
+                sampler = "temperature"
+    sampler = schema.CHARLM["decode.sampler"].check("sampler", sampler)
+    unused = [name for name in given if name not in USES[sampler]]
+    if unused:
+        named = " and ".join(f"{name} (--{name.replace('_', '-')})" for name in unused)
+        raise UserError(f"the {sampler} sampler uses no {named}: give one or the other")
+    options = {}
+    for name in USES[sampler]:
+        value = given[name] if name in given else defaults.get(name)
+        options[_FIELD[name]] = schema.CHARLM[f"decode.{name}"].check(name, value)
+    return sampler, get_sampler(sampler, **options)
+
+
+def fresh_seed():
+    """A random seed for a caller who gave none (print it, so the result can be repeated)."""
+    return secrets.randbelow(2**31)
 
 
 def get_sampler(name, **options):
@@ -171,11 +251,22 @@ def _seed_pair(seed):
     return tf.constant([seed & 0x7FFFFFFF, seed >> 31], dtype=tf.int32)
 
 
-def _sampling_loop(step_fn, sampler, start_tokens, state, length, seed, offset):
+def never(logits, banned_ids):
+    """`logits` [B, V] with the columns `banned_ids` set to -inf: no sampler can pick them."""
+    if not banned_ids:
+        return logits
+    logits = tf.cast(logits, tf.float32)
+    columns = tf.range(tf.shape(logits)[-1])
+    banned = tf.reduce_any(tf.equal(columns[None, :], tf.constant(banned_ids, tf.int32)[:, None]), axis=0)
+    return tf.where(banned[None, :], tf.constant(-float("inf")), logits)
+
+
+def _sampling_loop(step_fn, sampler, banned_ids, start_tokens, state, length, seed, offset):
     tokens = tf.TensorArray(tf.int32, size=length, element_shape=start_tokens.shape)
 
     def body(i, token, state, tokens):
         logits, new_state = step_fn(token, state)
+        logits = never(logits, banned_ids)
         # Keep the caller's nesting (a step may return a list for a tuple).
         new_state = tf.nest.pack_sequence_as(state, tf.nest.flatten(new_state))
         # The seed of a token depends only on its position in the whole text, so
@@ -191,7 +282,7 @@ def _sampling_loop(step_fn, sampler, start_tokens, state, length, seed, offset):
 
 
 def sample_sequence(
-    step_fn, start_tokens, state, sampler, length, seed, offset=0, jit_compile=False
+    step_fn, start_tokens, state, sampler, length, seed, offset=0, jit_compile=False, banned_ids=()
 ):
     """Generate `length` tokens by feeding each sampled token back into `step_fn`.
 
@@ -211,6 +302,8 @@ def sample_sequence(
         seed: Python integer.
         offset: number of tokens of this text generated by earlier calls.
         jit_compile: compile the loop with XLA.
+        banned_ids: token ids never sampled, by any sampler (their logits become -inf),
+            e.g. a vocabulary's unknown entry.
 
     Returns:
         `(tokens [B, length] int32, last_token [B] int32, final_state)`.
@@ -228,12 +321,13 @@ def sample_sequence(
         _seed_pair(seed),
         tf.constant(offset, tf.int32),
     )
+    banned_ids = tuple(int(i) for i in banned_ids)
     if tf.inside_function():
-        return _sampling_loop(step_fn, sampler, *args)
+        return _sampling_loop(step_fn, sampler, banned_ids, *args)
     loop = compiled(
-        ("sample", step_fn, sampler, jit_compile),
+        ("sample", step_fn, sampler, jit_compile, banned_ids),
         lambda: tf.function(
-            lambda *a: _sampling_loop(step_fn, sampler, *a),
+            lambda *a: _sampling_loop(step_fn, sampler, banned_ids, *a),
             jit_compile=jit_compile,
             reduce_retracing=True,
         ),

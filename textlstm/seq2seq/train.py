@@ -10,10 +10,10 @@ import csv
 
 import keras
 
-from textlstm import distribute, training
+from textlstm import distribute, memory, training
 from textlstm.errors import UserError
-from textlstm.recipes import require_at_least_one
 from textlstm.rundir import RunDir
+from textlstm.schema import check_recipe
 from textlstm.seq2seq import data as data_lib
 from textlstm.seq2seq.evaluate import corpus_bleu
 from textlstm.seq2seq.model import build_and_compile
@@ -69,7 +69,10 @@ def train_seq2seq(recipe, run_path, resume=False):
     Under a multi-worker strategy, workers other than the chief return `(run, None)`.
     """
     data, train = recipe["data"], recipe["train"]
-    require_at_least_one(recipe, "data.max_length", "train.batch_size", "decode.batch_size", "decode.max_length")
+    check_recipe(recipe, KIND)  # every key in its declared range (textlstm.schema), before any work
+    vocab = data["vocab_size"]  # the subword models are not trained yet: their size is at most this
+    memory.check_fits(memory.seq2seq_bytes(recipe, vocab, vocab), memory.recipe_sizes(
+        recipe, "model.layers", "model.units", "model.embedding_dim", "data.vocab_size", "train.batch_size"))
     strategy = distribute.make_strategy(train["strategy"])  # first: multi-worker sets up TensorFlow's runtime
     training.absolute_paths(recipe, "data.src", "data.tgt", "data.tsv", "data.valid_src", "data.valid_tgt",
                             "data.valid_tsv")  # the saved recipe works from any directory

@@ -19,6 +19,7 @@ from textlstm.decoding import beam_search
 from textlstm.decoding.samplers import compiled
 from textlstm.errors import UserError
 from textlstm.rundir import RunDir
+from textlstm.schema import check_option
 from textlstm.seq2seq.data import pad
 from textlstm.seq2seq.model import DEFAULTS
 from textlstm.seq2seq.subwords import BOS_ID, EOS_ID, UNK_ID, Subwords
@@ -43,12 +44,10 @@ def _groups(lengths, batch_size):
 
 def check_options(beam_size=None, n_best=None, max_length=None, batch_size=None, length_penalty=None):
     """Refuse impossible decoding options in one line; options left as None are not checked."""
-    if length_penalty is not None and length_penalty < 0:
-        raise UserError(f"--length-penalty must be >= 0, got {length_penalty}")
     for name, value in (("--beam-size", beam_size), ("--max-length", max_length), ("--batch-size", batch_size),
-                        ("--n-best", n_best)):
-        if value is not None and value < 1:
-            raise UserError(f"{name} must be at least 1, got {value}")
+                        ("--n-best", n_best), ("--length-penalty", length_penalty)):
+        if value is not None:  # ranges declared in textlstm.schema (finite, bounded)
+            check_option(name, KIND, "decode." + name[2:].replace("-", "_"), value)
     if beam_size is not None and n_best is not None and n_best > beam_size:
         raise UserError(f"--n-best ({n_best}) cannot exceed --beam-size ({beam_size})")
 
