@@ -105,7 +105,7 @@ def resolve_cli_recipe(defaults, recipe_name, overrides, cli_values, run_dir, re
     return recipe, run_dir
 
 
-RESUME_OPTIONS = {"run_dir", "resume", "epochs", "max_steps", "strategy"}  # what --resume may be given
+RESUME_OPTIONS = {"run_dir", "resume", "epochs", "max_steps", "strategy", "overwrite"}  # --resume may take these
 
 
 def _refuse_recipe_changes_on_resume():
