@@ -130,10 +130,11 @@ def test_windows_from_the_token_file_are_the_in_memory_batches(tmp_path):
 def test_training_reuses_the_token_file_and_caps_validation(tmp_path):
     train_file, valid_file, run_dir = tmp_path / "train.txt", tmp_path / "valid.txt", tmp_path / "run"
     train_file.write_text(prose(WORDS, 1, 3000), encoding="utf-8")
-    valid_file.write_text(prose(WORDS, 2, 900), encoding="utf-8")
+    valid_file.write_text(prose(WORDS, 2, 900) + "\u2603\n", encoding="utf-8")
     args = ["train", "charlm", "--data", train_file, "--valid", valid_file, "--run-dir", run_dir, *TINY]
     first = invoke(*args, "--set", "data.max_valid_chars=500")
     assert first.exit_code == 0, first.output
+    assert "not in the vocabulary and read as unknown: '\u2603' (in the validation text)" in first.stdout
     assert "validation: the first 500 of " in first.stdout and "(data.max_valid_chars=500)" in first.stdout
     info = json.loads((run_dir / tokens.TOKENS_INFO).read_text())
     assert info["dtype"] == "uint8" and info["valid_chars"] == len(valid_file.read_text())

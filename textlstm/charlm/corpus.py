@@ -105,8 +105,11 @@ def unknown_characters_note(chars, limit=20):
 
 
 def unigram_entropy_bits(ids, vocab_size):
-    """Bits per character of the best model that ignores context: the bar to beat."""
-    counts = np.bincount(ids, minlength=vocab_size).astype(np.float64)
+    """Bits per character of the best model that ignores context: the bar to beat. `ids` is an
+    array or a token file (`tokens.TokenFile`), counted a million ids at a time."""
+    counts = np.zeros(vocab_size, np.float64)
+    for start in range(0, len(ids), 1 << 20):
+        counts += np.bincount(np.asarray(ids[start:start + (1 << 20)]), minlength=vocab_size)
     p = counts[counts > 0] / counts.sum()
     return float(-(p * np.log2(p)).sum())
 

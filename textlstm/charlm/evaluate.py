@@ -1,8 +1,9 @@
 """`textlstm evaluate` for a char LM: loss, bits per character and perplexity on any text.
 
 The text is cut into the same windows as the validation set during training, so the
-numbers are the ones training reported. It is streamed: encoded piece by piece into a
-temporary token file and read back on demand, so any size fits in memory.
+numbers are the ones training reported. A file is streamed: encoded piece by piece into a
+temporary token file and read back on demand, so any size fits in memory; `score_text`
+scores a string already in memory (the Python API's `CharLM.score`).
 """
 
 import tempfile
@@ -19,7 +20,38 @@ from textlstm.textio import stream_text_file
 from textlstm.training import load_best_or_last
 
 
-def evaluate_charlm(run_path, data_path):
+def _scores(model, ids, chars, recipe, unknown):
+    """Evaluate `model` (compiled with `char_loss()`) on the windows of `ids` (`chars` of them)."""
+    seq_len = min(recipe["data"]["seq_len"], chars - 1)
+    batches = data_lib.evaluation_batches(ids, seq_len, recipe["train"]["batch_size"])
+    loss = float(model.evaluate(batches, verbose=0))
+    del batches
+    scores = {"loss": loss}
+    add_bits_per_char(scores)
+    return {
+        "characters": (chars - 1) // seq_len * seq_len,
+        "loss": loss,
+        "bits_per_char": scores["bpc"],
+        "perplexity": scores["perplexity"],
+        "unknown_characters": len(unknown),
+        "unknown_chars": sorted(unknown),
+    }
+
+
+def score_text(model, vocab, recipe, text, source="the text"):
+    """Loss (nats/char), bits/char, perplexity and the characters scored, for the string `text`.
+
+    `model` must be compiled with `char_loss()`; Keras keeps its test function, so a second
+    text costs no new compilation.
+    """
+    if len(text) < 2:
+        raise UserError(f"{source} has fewer than two characters; nothing to predict")
+    return _scores(model, vocab.encode(text), len(text), recipe, vocab.unknown_chars(text))
+
+
+def evaluate_charlm(run_path, data_path, model=None):
+    """Scores of a text file; `model` is the run's model compiled with `char_loss()` when
+    already loaded (else the best checkpoint is loaded once the file has been read)."""
     run = RunDir.open(run_path, KIND)
     recipe = run.read_recipe(DEFAULTS)
     vocab = CharVocabulary.load(run.file(VOCAB_FILE))
@@ -31,19 +63,9 @@ def evaluate_charlm(run_path, data_path):
         if chars < 2:
             raise UserError(f"{data_path} has fewer than two characters; nothing to predict")
         ids = TokenFile(path, encoder.dtype, chars)
-        seq_len = min(recipe["data"]["seq_len"], chars - 1)
-        model = load_best_or_last(run)
-        model.compile(loss=char_loss())
-        batches = data_lib.evaluation_batches(ids, seq_len, recipe["train"]["batch_size"])
-        loss = float(model.evaluate(batches, verbose=0))
-        del ids, batches
-    scores = {"loss": loss}
-    add_bits_per_char(scores)
-    return {
-        "characters": (chars - 1) // seq_len * seq_len,
-        "loss": loss,
-        "bits_per_char": scores["bpc"],
-        "perplexity": scores["perplexity"],
-        "unknown_characters": len(encoder.unknown),
-        "unknown_chars": sorted(encoder.unknown),
-    }
+        if model is None:
+            model = load_best_or_last(run)
+            model.compile(loss=char_loss())
+        result = _scores(model, ids, chars, recipe, encoder.unknown)
+        del ids
+    return result

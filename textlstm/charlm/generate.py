@@ -12,7 +12,7 @@ import tensorflow as tf
 from textlstm.charlm.corpus import CharVocabulary
 from textlstm.charlm.model import DEFAULTS, CharStepper
 from textlstm.charlm.train import KIND, VOCAB_FILE
-from textlstm.decoding.samplers import choose_sampler, fresh_seed, sample_sequence
+from textlstm.decoding.samplers import choose_sampler, compiled, fresh_seed, sample_sequence
 from textlstm.rundir import RunDir
 from textlstm.schema import check_value
 from textlstm.training import load_best_or_last
@@ -42,13 +42,51 @@ def _prime(stepper, prompt_ids, batch_size):
 
 
 def _feed(stepper, tokens, state):
-    @tf.function
-    def run(tokens, state):
-        for t in tf.range(tf.shape(tokens)[1]):
-            _, state = stepper(tokens[:, t], state)
-        return state
+    """State after feeding `tokens [B, T]`; compiled once per stepper (shapes may vary)."""
 
-    return run(tokens, state)
+    def make():
+        @tf.function(reduce_retracing=True)
+        def run(tokens, state):
+            for t in tf.range(tf.shape(tokens)[1]):
+                _, state = stepper(tokens[:, t], state)
+            return state
+
+        return run
+
+    return compiled(("feed", stepper), make)(tokens, state)
+
+
+def decoding_options(decode, length=None, sampler=None, temperature=None, top_k=None, top_p=None, seed=None,
+                     num_samples=1):
+    """`(length, num_samples, chooser, seed, drawn)` from the given options over a recipe's `[decode]`.
+
+    Every value is checked against `textlstm.schema`; see `choose_sampler` for how the options
+    pick the sampler. Without `seed` a fresh one is drawn (`drawn` is then True).
+    """
+    length = check_value(KIND, "decode.length", decode["length"] if length is None else length)
+    num_samples = check_value(KIND, "generate.num_samples", num_samples)
+    _, chooser = choose_sampler(decode, sampler, temperature, top_k, top_p)
+    drawn = seed is None
+    seed = check_value(KIND, "generate.seed", fresh_seed() if drawn else seed)
+    return length, num_samples, chooser, seed, drawn
+
+
+def sample_chunks(stepper, vocab, prompt, length, chooser, seed, num_samples=1, chunk=None):
+    """Token id arrays `[num_samples, n]` of the text after `prompt`, chunk by chunk.
+
+    The prompt primes the state; each chunk of `chunk` characters (all `length` at once when
+    None) is one compiled sampling call that carries the state on. The seed of each
+    character depends only on its position, so chunking never changes the text. The
+    vocabulary's unknown entry is never sampled.
+    """
+    token, state = _prime(stepper, vocab.encode(prompt), num_samples)
+    done = 0
+    while done < length:
+        size = min(chunk or length, length - done)
+        tokens, token, state = sample_sequence(stepper, token, state, chooser, size, seed, offset=done,
+                                               jit_compile=True, banned_ids=(vocab.unknown_id,))
+        done += size
+        yield np.asarray(tokens)
 
 
 def generate(run_path, prompt="\n", length=None, sampler=None, temperature=None, top_k=None, top_p=None,
@@ -61,17 +99,15 @@ def generate(run_path, prompt="\n", length=None, sampler=None, temperature=None,
     which combinations are refused. Without `seed` a fresh one is drawn and reported through
     `warn` as "seed: N", so the text can be made again. The vocabulary's unknown entry is never
     sampled. With `stream` (a text file object) and one sample, the prompt and then the
-    characters are written as they come.
+    characters are written as they come. (`textlstm.api.CharLM` does the same from a model
+    loaded once.)
 
     Returns the list of generated texts (without the prompt).
     Raises `UserError` for an option out of its range (`textlstm.schema`) or a conflicting one.
     """
     decode = RunDir.open(run_path, KIND).read_recipe(DEFAULTS)["decode"]
-    length = check_value(KIND, "decode.length", decode["length"] if length is None else length)
-    num_samples = check_value(KIND, "generate.num_samples", num_samples)
-    _, chooser = choose_sampler(decode, sampler, temperature, top_k, top_p)
-    drawn = seed is None
-    seed = check_value(KIND, "generate.seed", fresh_seed() if drawn else seed)
+    length, num_samples, chooser, seed, drawn = decoding_options(decode, length, sampler, temperature, top_k, top_p,
+                                                                 seed, num_samples)
     stepper, vocab = load_generator(run_path)
     if drawn and warn:  # once the model is loaded: a failed call prints only its error
         warn(f"seed: {seed}")
@@ -79,17 +115,12 @@ def generate(run_path, prompt="\n", length=None, sampler=None, temperature=None,
     unknown = vocab.unknown_chars(prompt)
     if unknown and warn:
         warn(f"warning: prompt characters not in the vocabulary, read as unknown: {''.join(unknown)!r}")
-    token, state = _prime(stepper, vocab.encode(prompt), num_samples)
     if stream is not None and num_samples == 1:
         stream.write(prompt)
-    pieces, done = [], 0
-    while done < length:
-        size = min(CHUNK if stream else length, length - done)
-        tokens, token, state = sample_sequence(stepper, token, state, chooser, size, seed, offset=done, jit_compile=True,
-                                                banned_ids=(vocab.unknown_id,))
-        tokens = np.asarray(tokens)
+    pieces = []
+    for tokens in sample_chunks(stepper, vocab, prompt, length, chooser, seed, num_samples,
+                                CHUNK if stream else None):
         pieces.append(tokens)
-        done += size
         if stream is not None and num_samples == 1:
             stream.write(vocab.decode(tokens[0]))
             stream.flush()

@@ -3,7 +3,6 @@
 import math
 
 import keras
-import numpy as np
 
 from textlstm import distribute, memory, training
 from textlstm.charlm import corpus as corpus_lib
@@ -74,9 +73,11 @@ def train_charlm(recipe, run_path, resume=False):
         target = run if distribute.is_chief() else RunDir.create(run_path, KIND)
         corpus = tokens_lib.build_token_file(target, data, vocab, train_scan, valid_scan)
     train_ids, valid_ids = corpus.train, corpus.valid[:capped]
-    unigram = corpus_lib.unigram_entropy_bits(np.asarray(valid_ids), len(vocab))
+    unigram = corpus_lib.unigram_entropy_bits(valid_ids, len(vocab))
     print(f"corpus: {corpus.description}: {len(train_ids):,} training and {corpus.valid_chars:,} validation characters, "
           f"vocabulary {len(vocab)}; unigram entropy of the validation text: {unigram:.3f} bits/char")
+    if corpus.unknown_valid_chars:
+        print(corpus_lib.unknown_characters_note(corpus.unknown_valid_chars) + " (in the validation text)")
     if capped < corpus.valid_chars:
         print(f"validation: the first {capped:,} of {corpus.valid_chars:,} characters each epoch "
               f"(data.max_valid_chars={data['max_valid_chars']:,})")

@@ -58,17 +58,28 @@ def generate_command(run_dir, prompt, length, sampler, temperature, top_k, top_p
     """
     import sys
 
-    from textlstm.charlm.generate import generate
+    from textlstm.api import CharLM
     from textlstm.errors import UserError
 
     if greedy:
         if sampler not in (None, "greedy"):
             raise UserError(f"--greedy and --sampler {sampler} contradict each other: give one of them")
         sampler = "greedy"
-    stream = sys.stdout if num_samples == 1 else None
-    texts = generate(run_dir, prompt=prompt, length=length, sampler=sampler, temperature=temperature,
-                     top_k=top_k, top_p=top_p, seed=seed, num_samples=num_samples,
-                     stream=stream, warn=lambda message: click.echo(message, err=True))
-    if not stream:
-        for i, text in enumerate(texts):
-            click.echo(f"--- sample {i + 1} ---\n{prompt}{text}")
+    options = dict(sampler=sampler, temperature=temperature, top_k=top_k, top_p=top_p)
+    _, _, _, seed, drawn = CharLM.check_options(run_dir, length=length, seed=seed, num_samples=num_samples,
+                                                **options)  # before the model is loaded
+    lm = CharLM(run_dir)
+    if drawn:
+        click.echo(f"seed: {seed}", err=True)
+    unknown = lm.unknown_chars(prompt)
+    if unknown:
+        click.echo(f"warning: prompt characters not in the vocabulary, read as unknown: {''.join(unknown)!r}", err=True)
+    if num_samples == 1:
+        sys.stdout.write(prompt or "\n")
+        for piece in lm.stream(prompt, length, seed=seed, **options):
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+        sys.stdout.write("\n")
+        return
+    for i, text in enumerate(lm.generate(prompt, length, seed=seed, num_samples=num_samples, **options)):
+        click.echo(f"--- sample {i + 1} ---\n{prompt}{text}")

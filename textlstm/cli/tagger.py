@@ -44,10 +44,17 @@ def train_tagger_command(train_path, dev_path, file_format, column, tag_column, 
 @click.option("-O", "--output-format", type=click.Choice(["conllu", "conll", "jsonl"]),
               help="Output format (default: that of the input; CoNLL columns for plain text).")
 @click.option("-b", "--batch-size", type=int, callback=checked("decode.batch_size", "tagger"), help="Sentences tagged together (decode.batch_size).")
-def tag_command(run_dir, input_path, input_format, output_format, batch_size):
+@click.option("--n-best", type=int, default=1, show_default=True,
+              help="The K best tag sequences with their probabilities: jsonl \"n_best\", or K tag columns in CoNLL.")
+def tag_command(run_dir, input_path, input_format, output_format, batch_size, n_best):
     """Tag INPUT (a file, or stdin when absent or -) with the tagger in RUN_DIR; writes to stdout."""
     import sys
 
-    from textlstm.tagger.tag import tag_text
+    from textlstm.api import Tagger
+    from textlstm.errors import UserError
+    from textlstm.rundir import RunDir
 
-    sys.stdout.write(tag_text(run_dir, input_path, input_format, output_format, batch_size))
+    RunDir.open(run_dir, Tagger.kind)  # the kind is checked before any input is read
+    if n_best < 1:
+        raise UserError(f"--n-best must be at least 1, got {n_best}")
+    sys.stdout.write(Tagger(run_dir).tag_file(input_path, input_format, output_format, batch_size, n_best))

@@ -1,0 +1,153 @@
+"""`CharLM`: a trained character-level language model, loaded once, ready to sample and score."""
+
+import numpy as np
+
+from textlstm.api.checks import check_float, check_int, check_path, check_str
+
+
+class CharLM:
+    """A char LM run directory loaded for use from Python (what `textlstm.load` returns for it).
+
+    Loading reads the best checkpoint (else the last), the vocabulary and the recipe; the
+    object then keeps its compiled prompt-feeding and sampling loops and its evaluation
+    function, so calling again with the same `num_samples` does not trace anything again.
+
+    Args:
+        run_dir: path of a run directory of kind "charlm".
+
+    Raises:
+        TextlstmError: missing, damaged or other-kind run directory.
+
+    Example:
+        >>> lm = textlstm.load("runs/shakespeare")
+        >>> texts = lm.generate("ROMEO:", length=50, seed=1, num_samples=2)
+        >>> len(texts), len(texts[0])
+        (2, 50)
+
+    Reference: Karpathy, "The Unreasonable Effectiveness of Recurrent Neural Networks" (2015);
+    Graves, "Generating Sequences With Recurrent Neural Networks" (2013).
+    """
+
+    kind = "charlm"
+
+    def __init__(self, run_dir):
+        from textlstm.charlm.generate import load_char_lm
+        from textlstm.charlm.model import DEFAULTS, CharStepper, char_loss
+        from textlstm.rundir import RunDir
+
+        check_path("run_dir", run_dir)
+        run = RunDir.open(run_dir, self.kind)
+        self.run_dir = run.path
+        self.recipe = run.read_recipe(DEFAULTS)
+        self.model, self.vocab = load_char_lm(run.path)
+        self.model.compile(loss=char_loss())
+        self.stepper = CharStepper(self.model)
+        self.last_seed = None  # the seed of the last generate/stream call
+
+    def __repr__(self):
+        return f"CharLM({str(self.run_dir)!r}, vocabulary={len(self.vocab)} characters)"
+
+    def unknown_chars(self, text):
+        """The distinct characters of `text` that are not in the vocabulary (read as unknown)."""
+        return self.vocab.unknown_chars(check_str("text", text))
+
+    @staticmethod
+    def check_options(run_dir, length=None, sampler=None, temperature=None, top_k=None, top_p=None, seed=None,
+                      num_samples=1):
+        """Check decoding options against a run's recipe without loading its model.
+
+        Returns `(length, num_samples, sampler, seed, drawn)` as `generate` would use them
+        (`drawn`: no seed was given and a fresh one was drawn). Raises TextlstmError.
+        """
+        from textlstm.charlm.model import DEFAULTS
+        from textlstm.rundir import RunDir
+
+        decode = RunDir.open(check_path("run_dir", run_dir), CharLM.kind).read_recipe(DEFAULTS)["decode"]
+        return _decoding(decode, length, sampler, temperature, top_k, top_p, seed, num_samples)
+
+    def generate(self, prompt="", length=None, *, sampler=None, temperature=None, top_k=None, top_p=None,
+                 seed=None, num_samples=1):
+        """Sample `num_samples` texts of `length` characters that continue `prompt`.
+
+        Args:
+            prompt: text that primes the recurrent state ("" means a newline).
+            length: characters to generate per sample (default: the recipe's `decode.length`, 500).
+            sampler: "greedy", "temperature", "top_k", "top_p" or "top_k_top_p"; default:
+                the one the options given imply ("top_k_top_p" for both `top_k` and `top_p`),
+                else the recipe's `decode.sampler`. An option the sampler does not use
+                (greedy with a temperature) is refused.
+            temperature: softmax temperature > 0 (default: the recipe's, 0.8 unless changed).
+            top_k: keep the k most likely characters (default: the recipe's).
+            top_p: nucleus mass in (0, 1] (default: the recipe's).
+            seed: integer; the same seed gives the same text (None: a fresh random seed,
+                kept in `self.last_seed`, so the text can be made again).
+            num_samples: samples generated together as one batch.
+
+        Returns:
+            list of `num_samples` strings, without the prompt.
+
+        Raises:
+            TextlstmError: an argument of the wrong type or out of range.
+
+        Reference: Holtzman et al. (2020) for top-p; samplers in `textlstm.decoding.samplers`.
+        """
+        return ["".join(parts) for parts in zip(*self._pieces(prompt, length, sampler, temperature, top_k, top_p,
+                                                              seed, num_samples, chunk=None))]
+
+    def stream(self, prompt="", length=None, *, sampler=None, temperature=None, top_k=None, top_p=None, seed=None,
+               chunk=64):
+        """Like `generate` with one sample, as an iterator of text pieces (about `chunk`
+        characters each) yielded as soon as each is sampled. Same seed, same text as `generate`.
+        Arguments are checked when the first piece is asked for (`check_options` checks earlier)."""
+        check_int("chunk", chunk, minimum=1)
+        for pieces in self._pieces(prompt, length, sampler, temperature, top_k, top_p, seed, 1, chunk):
+            yield pieces[0]
+
+    def _pieces(self, prompt, length, sampler, temperature, top_k, top_p, seed, num_samples, chunk):
+        from textlstm.charlm.generate import sample_chunks
+
+        check_str("prompt", prompt)
+        length, num_samples, chooser, seed, _ = _decoding(self.recipe["decode"], length, sampler, temperature, top_k,
+                                                          top_p, seed, num_samples)
+        self.last_seed = seed
+        for tokens in sample_chunks(self.stepper, self.vocab, prompt or "\n", length, chooser, seed, num_samples, chunk):
+            yield [self.vocab.decode(row) for row in np.asarray(tokens)]
+
+    def score(self, text):
+        """How well the model predicts `text`: each character from the ones before it.
+
+        The text is cut into windows of the recipe's `data.seq_len` characters (as the
+        validation set in training); a remainder shorter than a window is not scored.
+
+        Returns:
+            dict with "bits_per_char" (bits), "perplexity" (per character), "characters"
+            (how many were scored), "loss" (nats per character) and "unknown_characters"
+            (distinct characters outside the vocabulary).
+
+        Raises:
+            TextlstmError: `text` is not a string or has fewer than two characters.
+        """
+        from textlstm.charlm.evaluate import score_text
+
+        return score_text(self.model, self.vocab, self.recipe, check_str("text", text))
+
+    def evaluate(self, path):
+        """`score` of a UTF-8 text file, streamed (any size); a missing, empty or binary file
+        raises TextlstmError. This is what `textlstm evaluate` prints for a char LM."""
+        from textlstm.charlm.evaluate import evaluate_charlm
+
+        return evaluate_charlm(self.run_dir, check_path("path", path), model=self.model)
+
+def _decoding(decode, length, sampler, temperature, top_k, top_p, seed, num_samples):
+    """Type checks with the API's argument names, then `charlm.generate.decoding_options`."""
+    from textlstm.charlm.generate import decoding_options
+
+    check_int("length", length, minimum=1, allow_none=True)
+    check_int("num_samples", num_samples, minimum=1)
+    check_int("seed", seed, allow_none=True)
+    if sampler is not None:
+        check_str("sampler", sampler)
+    check_float("temperature", temperature)
+    check_int("top_k", top_k, allow_none=True)
+    check_float("top_p", top_p)
+    return decoding_options(decode, length, sampler, temperature, top_k, top_p, seed, num_samples)
