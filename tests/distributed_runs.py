@@ -2,9 +2,10 @@
 
 TensorFlow fixes its devices and its cluster when it starts, so distributed runs need new
 processes: `python -m tests.distributed_runs SPEC` with SPEC a JSON object, either
-{"replicas": N, "recipe": {...}, "runs": [{"run_dir", "strategy", "resume", "interrupt_at"}]},
-which splits the first GPU (or, without one, the CPU) into N logical devices and prints one
-JSON line, the running training loss after every optimizer step per run, or
+{"replicas": N, "recipe": {...}, "runs": [{"run_dir", "strategy", "resume", "interrupt_at", "hang_at"}]},
+which splits the first GPU (or, without one, the CPU) into N logical devices ("logical_cpus": N
+splits the CPU alone) and prints one JSON line, the running training loss after every
+optimizer step per run, or
 {"commands": [[arg, ...], ...], "rendezvous": DIR, "index": I}: `textlstm` commands run one
 after the other in this process as worker I of a cluster on 127.0.0.1 (a multi-worker
 strategy can be set up only once per process). The worker picks its own port: it binds a
@@ -21,14 +22,18 @@ import sys
 import time
 
 STEP_LOSSES_MARK = "step losses: "
+HANGING_MARK = "hanging at step "
 
 
-def train_recording_losses(recipe, run_dir, resume=False, interrupt_at=None):
+def train_recording_losses(recipe, run_dir, resume=False, interrupt_at=None, hang_at=None):
     """Train with `train_charlm`, returning the running loss after each step.
 
     `interrupt_at` simulates Ctrl-C when the optimizer reaches that step (as
     tests/test_training_resume.py does), so the run stops with a checkpoint there.
+    `hang_at` prints HANGING_MARK and the step, then waits to be killed (SIGKILL tests).
     """
+    import time
+
     from textlstm import training
     from textlstm.charlm.train import train_charlm
     from textlstm.errors import UserError
@@ -39,6 +44,9 @@ def train_recording_losses(recipe, run_dir, resume=False, interrupt_at=None):
         losses.append(float(logs["loss"]))
         if interrupt_at is not None and int(self.model.optimizer.iterations.numpy()) == interrupt_at:
             raise KeyboardInterrupt
+        if hang_at is not None and int(self.model.optimizer.iterations.numpy()) == hang_at:
+            print(f"{HANGING_MARK}{hang_at}", flush=True)
+            time.sleep(3600)
 
     training._Checkpointer.on_train_batch_end = on_train_batch_end
     try:
@@ -73,11 +81,11 @@ def join_cluster(rendezvous, index, timeout=600):
     return holder
 
 
-def split_devices(replicas):
-    """`replicas` logical devices of the first GPU, or of the CPU where there is no GPU."""
+def split_devices(replicas, cpu_only=False):
+    """`replicas` logical devices of the first GPU, or of the CPU where there is no GPU (or `cpu_only`)."""
     import tensorflow as tf
 
-    gpus = tf.config.list_physical_devices("GPU")
+    gpus = [] if cpu_only else tf.config.list_physical_devices("GPU")
     if gpus:  # a few GB each: the runs are tiny
         config = [tf.config.LogicalDeviceConfiguration(memory_limit=2048)] * replicas
         tf.config.set_logical_device_configuration(gpus[0], config)
@@ -99,11 +107,14 @@ def main(spec):
         return
     if spec.get("replicas", 1) > 1:
         split_devices(spec["replicas"])
+    elif spec.get("logical_cpus", 1) > 1:
+        split_devices(spec["logical_cpus"], cpu_only=True)
     losses = []
     for run in spec["runs"]:
         recipe = json.loads(json.dumps(spec["recipe"]))
         recipe["train"]["strategy"] = run.get("strategy", recipe["train"]["strategy"])
-        losses.append(train_recording_losses(recipe, run["run_dir"], run.get("resume", False), run.get("interrupt_at")))
+        losses.append(train_recording_losses(recipe, run["run_dir"], run.get("resume", False), run.get("interrupt_at"),
+                                             run.get("hang_at")))
     print(STEP_LOSSES_MARK + json.dumps(losses))
 
 
