@@ -15,17 +15,16 @@ from textlstm.textio import read_text_file
 from textlstm.training import load_best_or_last
 
 
-def evaluate_charlm(run_path, data_path):
-    run = RunDir.open(run_path, KIND)
-    recipe = run.read_recipe(DEFAULTS)
-    vocab = CharVocabulary.load(run.file(VOCAB_FILE))
-    text = read_text_file(data_path)
+def score_text(model, vocab, recipe, text, source="the text"):
+    """Loss (nats/char), bits/char, perplexity and the characters scored, for `text`.
+
+    `model` must be compiled with `char_loss()`; Keras keeps its test function, so a second
+    text costs no new compilation. Windows of `data.seq_len` characters, as in training.
+    """
     if len(text) < 2:
-        raise UserError(f"{data_path} has fewer than two characters; nothing to predict")
+        raise UserError(f"{source} has fewer than two characters; nothing to predict")
     ids = vocab.encode(text)
     seq_len = min(recipe["data"]["seq_len"], len(ids) - 1)
-    model = load_best_or_last(run)
-    model.compile(loss=char_loss())
     loss = float(model.evaluate(data_lib.evaluation_batches(ids, seq_len, recipe["train"]["batch_size"]), verbose=0))
     scores = {"loss": loss}
     add_bits_per_char(scores)
@@ -36,3 +35,13 @@ def evaluate_charlm(run_path, data_path):
         "perplexity": scores["perplexity"],
         "unknown_characters": len(vocab.unknown_chars(text)),
     }
+
+
+def evaluate_charlm(run_path, data_path):
+    run = RunDir.open(run_path, KIND)
+    recipe = run.read_recipe(DEFAULTS)
+    vocab = CharVocabulary.load(run.file(VOCAB_FILE))
+    text = read_text_file(data_path)
+    model = load_best_or_last(run)
+    model.compile(loss=char_loss())
+    return score_text(model, vocab, recipe, text, source=str(data_path))

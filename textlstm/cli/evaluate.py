@@ -30,12 +30,12 @@ def evaluate_command(run_dir, data_path, source_path, reference_path, beam_size,
 
 
 def _evaluate_charlm(run_dir, data_path):
-    from textlstm.charlm.evaluate import evaluate_charlm
+    from textlstm.api import CharLM
     from textlstm.errors import UserError
 
     if not data_path:
         raise UserError("--data FILE is required to evaluate a char LM")
-    metrics = evaluate_charlm(run_dir, data_path)
+    metrics = CharLM(run_dir).evaluate(data_path)
     click.echo(
         f"characters: {metrics['characters']:,}  loss: {metrics['loss']:.4f} nats/char  "
         f"bits/char: {metrics['bits_per_char']:.4f}  perplexity: {metrics['perplexity']:.3f}"
@@ -45,12 +45,14 @@ def _evaluate_charlm(run_dir, data_path):
 
 
 def _evaluate_tagger(run_dir, data_path, batch_size):
+    from textlstm.api import Tagger
     from textlstm.errors import UserError
-    from textlstm.tagger.evaluate import evaluate_tagger
 
     if not data_path:
         raise UserError("--data FILE is required to evaluate a tagger (a tagged file like the training data)")
-    metrics = evaluate_tagger(run_dir, data_path, batch_size)
+    if batch_size is not None and batch_size < 1:
+        raise UserError(f"--batch-size must be at least 1, got {batch_size}")
+    metrics = Tagger(run_dir).evaluate(data_path, batch_size)
     click.echo(metrics["per_tag"])
     if "report" in metrics:
         click.echo("\nentities (exact span match, conlleval semantics):")
@@ -61,13 +63,13 @@ def _evaluate_tagger(run_dir, data_path, batch_size):
 
 
 def _evaluate_seq2seq(run_dir, source_path, reference_path, beam_size):
+    from textlstm.api import Translator
     from textlstm.errors import UserError
-    from textlstm.seq2seq.evaluate import evaluate_seq2seq
 
     if not source_path or not reference_path:
         raise UserError("--src FILE and --ref FILE are required to evaluate a translator")
-    metrics = evaluate_seq2seq(run_dir, source_path, reference_path, beam_size=beam_size,
-                               warn=lambda message: click.echo(message, err=True))
+    metrics = Translator(run_dir).evaluate(source_path, reference_path, beam_size=beam_size,
+                                           warn=lambda message: click.echo(message, err=True))
     click.echo(f"sentences: {metrics['sentences']:,}  BLEU: {metrics['bleu']:.2f}  chrF: {metrics['chrf']:.2f}")
     click.echo(f"{metrics['bleu_detail']}")
     click.echo(f"BLEU signature: {metrics['bleu_signature']}\nchrF signature: {metrics['chrf_signature']}")

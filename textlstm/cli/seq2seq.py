@@ -44,7 +44,8 @@ def translate_command(run_dir, input_path, beam_size, length_penalty, max_length
     Output lines follow the input order; an empty input line gives an empty output line.
     """
     from textlstm.rundir import RunDir
-    from textlstm.seq2seq.translate import KIND, Translator, check_options
+    from textlstm.api import Translator
+    from textlstm.seq2seq.translate import KIND, check_options
     from textlstm.textio import open_text_stream
 
     RunDir.open(run_dir, KIND)  # the kind is checked before any input is read
@@ -54,7 +55,7 @@ def translate_command(run_dir, input_path, beam_size, length_penalty, max_length
     if lines and lines[-1] == "":
         lines.pop()
     translator = Translator(run_dir)
-    results = translator.translate(lines, beam_size=beam_size, length_penalty=length_penalty,
+    results = translator.hypotheses(lines, beam_size=beam_size, length_penalty=length_penalty,
                                    max_length=max_length, n_best=n_best, batch_size=batch_size,
                                    alignments=alignments, warn=lambda message: click.echo(message, err=True))
     nbest = (n_best or translator.recipe["decode"]["n_best"]) > 1

@@ -9,10 +9,10 @@ from textlstm.tagger.tag import TaggerRun, stderr_progress
 from textlstm.tagger.train import predictable_tags
 
 
-def evaluate_tagger(run_path, data_path, batch_size=None):
-    """A dict: "sentences", "tokens", "accuracy", "per_tag" (table text), "predicted" (the tag
+def evaluate_tagger(run_path, data_path, batch_size=None, tagger=None):
+    """`tagger` is the run's `TaggerRun` when already loaded. A dict: "sentences", "tokens", "accuracy", "per_tag" (table text), "predicted" (the tag
     lists), and for entity tags "spans" (the `metrics.span_scores` dict) and "report" (its table)."""
-    tagger = TaggerRun.load(run_path)
+    tagger = tagger or TaggerRun.load(run_path)
     data = tagger.recipe["data"]
     file_format = corpus.resolve_format(data_path, tagger.tagset.get("format", data["format"]))
     sentences = corpus.read_tagged(data_path, data, file_format)

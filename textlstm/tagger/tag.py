@@ -68,6 +68,7 @@ class TaggerRun:
     def __init__(self, run, recipe, vocabs, tagset, model):
         self.run, self.recipe, self.vocabs, self.tagset, self.model = run, recipe, vocabs, tagset, model
         self.predictor = make_predictor(model)
+        self._scorer = None  # the n-best scorer, compiled on first use
 
     @classmethod
     def load(cls, run_path):
@@ -85,6 +86,21 @@ class TaggerRun:
             raise UserError(f"--batch-size must be at least 1, got {batch_size}")
         ids = predict_tags(self.predictor, sentences, self.vocabs, self.recipe["data"], batch_size, progress)
         return [self.tag_strings(row) for row in ids]
+
+    def tag_nbest(self, sentences, k, batch_size=None, progress=None):
+        """For each sentence, up to `k` pairs `(tag strings, probability)`, best first (see `nbest`)."""
+        from textlstm.tagger.nbest import make_scorer, predict_nbest
+
+        if batch_size is None:
+            batch_size = self.recipe["decode"]["batch_size"]
+        elif batch_size < 1:
+            raise UserError(f"--batch-size must be at least 1, got {batch_size}")
+        if k < 1:
+            raise UserError(f"--n-best must be at least 1, got {k}")
+        if self._scorer is None:
+            self._scorer = make_scorer(self.model)
+        paths = predict_nbest(*self._scorer, sentences, self.vocabs, self.recipe["data"], batch_size, k)
+        return [[(self.tag_strings(ids), prob) for ids, prob in row] for row in paths]
 
     def tag_strings(self, tag_ids):
         tags = self.vocabs[2].decode(tag_ids)
@@ -141,21 +157,36 @@ def read_input(input_path):
     return text, "<stdin>"
 
 
-def tag_text(run_path, input_path=None, input_format="auto", output_format=None, batch_size=None):
+def tag_text(run_path, input_path=None, input_format="auto", output_format=None, batch_size=None, n_best=1,
+             tagger=None):
     """Tag a file (or stdin) with the tagger in `run_path`; returns the output text.
 
     The output format defaults to the input's (CoNLL columns for plain text); CoNLL-U output
-    keeps every other column and comment of CoNLL-U input.
+    keeps every other column and comment of CoNLL-U input. `tagger` is the run's `TaggerRun`
+    when already loaded. With `n_best` > 1 the output is jsonl or CoNLL columns (see `nbest`).
     """
     RunDir.open(run_path, KIND)  # a wrong run directory fails before stdin is read
+    if n_best < 1:
+        raise UserError(f"--n-best must be at least 1, got {n_best}")
+    if n_best > 1 and output_format == "conllu":
+        raise UserError("--n-best writes jsonl or conll output, not conllu; add --output-format jsonl or conll")
     text, source = read_input(input_path)
     if input_format == "auto":
         input_format = conll.detect_format(text)
-    tagger = TaggerRun.load(run_path)
+    tagger = tagger or TaggerRun.load(run_path)
     data = tagger.recipe["data"]
     sentences = corpus.read_untagged(text, source, input_format, data)
-    predicted = tagger.tag(sentences, batch_size, progress=stderr_progress(len(sentences)))
     output_format = output_format or OUTPUT_FOR_INPUT[input_format]
+    if n_best > 1:
+        from textlstm.tagger.nbest import write_conll_nbest, write_jsonl_nbest
+
+        if output_format == "conllu":
+            raise UserError("--n-best writes jsonl or conll output, not conllu; add --output-format jsonl or conll")
+        paths = tagger.tag_nbest(sentences, n_best, batch_size, progress=stderr_progress(len(sentences)))
+        if output_format == "jsonl":
+            return write_jsonl_nbest(sentences, paths)
+        return write_conll_nbest(sentences, paths, n_best)
+    predicted = tagger.tag(sentences, batch_size, progress=stderr_progress(len(sentences)))
     if output_format == "conllu":
         return conll.write_conllu(sentences, predicted, column=data["column"])
     if output_format == "conll":

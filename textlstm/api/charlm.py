@@ -1,0 +1,141 @@
+"""`CharLM`: a trained character-level language model, loaded once, ready to sample and score."""
+
+import secrets
+
+import numpy as np
+
+from textlstm.api.checks import check_float, check_int, check_path, check_str
+
+
+class CharLM:
+    """A char LM run directory loaded for use from Python (what `textlstm.load` returns for it).
+
+    Loading reads the best checkpoint (else the last), the vocabulary and the recipe; the
+    object then keeps its compiled prompt-feeding and sampling loops and its evaluation
+    function, so calling again with the same `num_samples` does not trace anything again.
+
+    Args:
+        run_dir: path of a run directory of kind "charlm".
+
+    Raises:
+        TextlstmError: missing, damaged or other-kind run directory.
+
+    Example:
+        >>> lm = textlstm.load("runs/shakespeare")
+        >>> texts = lm.generate("ROMEO:", length=50, seed=1, num_samples=2)
+        >>> len(texts), len(texts[0])
+        (2, 50)
+
+    Reference: Karpathy, "The Unreasonable Effectiveness of Recurrent Neural Networks" (2015);
+    Graves, "Generating Sequences With Recurrent Neural Networks" (2013).
+    """
+
+    kind = "charlm"
+
+    def __init__(self, run_dir):
+        from textlstm.charlm.generate import load_char_lm
+        from textlstm.charlm.model import DEFAULTS, CharStepper, char_loss
+        from textlstm.rundir import RunDir
+
+        check_path("run_dir", run_dir)
+        run = RunDir.open(run_dir, self.kind)
+        self.run_dir = run.path
+        self.recipe = run.read_recipe(DEFAULTS)
+        self.model, self.vocab = load_char_lm(run.path)
+        self.model.compile(loss=char_loss())
+        self.stepper = CharStepper(self.model)
+
+    def __repr__(self):
+        return f"CharLM({str(self.run_dir)!r}, vocabulary={len(self.vocab)} characters)"
+
+    def unknown_chars(self, text):
+        """The distinct characters of `text` that are not in the vocabulary (read as unknown)."""
+        return self.vocab.unknown_chars(check_str("text", text))
+
+    def _chooser(self, sampler, temperature, top_k, top_p):
+        from textlstm.charlm.generate import make_chooser
+
+        decode = self.recipe["decode"]
+        if sampler is None:
+            sampler = "top_p" if top_p is not None else "top_k" if top_k is not None else decode["sampler"]
+        check_str("sampler", sampler)
+        temperature = check_float("temperature", temperature)
+        top_k = check_int("top_k", top_k, allow_none=True)
+        top_p = check_float("top_p", top_p)
+        return make_chooser(sampler, decode["temperature"] if temperature is None else temperature,
+                            decode["top_k"] if top_k is None else top_k, decode["top_p"] if top_p is None else top_p)
+
+    def _checked(self, prompt, length, seed, num_samples):
+        check_str("prompt", prompt)
+        check_int("length", length, minimum=1)
+        check_int("num_samples", num_samples, minimum=1)
+        seed = secrets.randbits(31) if seed is None else check_int("seed", seed)
+        return prompt or "\n", seed
+
+    def generate(self, prompt="", length=500, *, sampler=None, temperature=None, top_k=None, top_p=None,
+                 seed=None, num_samples=1):
+        """Sample `num_samples` texts of `length` characters that continue `prompt`.
+
+        Args:
+            prompt: text that primes the recurrent state ("" means a newline).
+            length: characters to generate per sample (>= 1).
+            sampler: "greedy", "temperature", "top_k" or "top_p"; default: "top_p" when
+                `top_p` is given, "top_k" when `top_k` is, else the recipe's `decode.sampler`.
+            temperature: softmax temperature > 0 (default: the recipe's, 0.8 unless changed).
+            top_k: keep the k most likely characters (default: the recipe's).
+            top_p: nucleus mass in (0, 1] (default: the recipe's).
+            seed: integer; the same seed gives the same text (None: a fresh random seed).
+            num_samples: samples generated together as one batch.
+
+        Returns:
+            list of `num_samples` strings, without the prompt.
+
+        Raises:
+            TextlstmError: an argument of the wrong type or out of range.
+
+        Reference: Holtzman et al. (2020) for top-p; samplers in `textlstm.decoding.samplers`.
+        """
+        return ["".join(parts) for parts in zip(*self._pieces(prompt, length, sampler, temperature, top_k, top_p,
+                                                              seed, num_samples, chunk=None))]
+
+    def stream(self, prompt="", length=500, *, sampler=None, temperature=None, top_k=None, top_p=None, seed=None,
+               chunk=64):
+        """Like `generate` with one sample, as an iterator of text pieces (about `chunk`
+        characters each) yielded as soon as each is sampled. Same seed, same text as `generate`."""
+        check_int("chunk", chunk, minimum=1)
+        for pieces in self._pieces(prompt, length, sampler, temperature, top_k, top_p, seed, 1, chunk):
+            yield pieces[0]
+
+    def _pieces(self, prompt, length, sampler, temperature, top_k, top_p, seed, num_samples, chunk):
+        from textlstm.charlm.generate import sample_chunks
+
+        prompt, seed = self._checked(prompt, length, seed, num_samples)
+        chooser = self._chooser(sampler, temperature, top_k, top_p)
+        for tokens in sample_chunks(self.stepper, self.vocab, prompt, length, chooser, seed, num_samples, chunk):
+            yield [self.vocab.decode(row) for row in np.asarray(tokens)]
+
+    def score(self, text):
+        """How well the model predicts `text`: each character from the ones before it.
+
+        The text is cut into windows of the recipe's `data.seq_len` characters (as the
+        validation set in training); a remainder shorter than a window is not scored.
+
+        Returns:
+            dict with "bits_per_char" (bits), "perplexity" (per character), "characters"
+            (how many were scored), "loss" (nats per character) and "unknown_characters"
+            (distinct characters outside the vocabulary).
+
+        Raises:
+            TextlstmError: `text` is not a string or has fewer than two characters.
+        """
+        from textlstm.charlm.evaluate import score_text
+
+        return score_text(self.model, self.vocab, self.recipe, check_str("text", text))
+
+    def evaluate(self, path):
+        """`score` of the text of a UTF-8 file (missing, empty or binary files: TextlstmError)."""
+        from textlstm.charlm.evaluate import score_text
+        from textlstm.textio import read_text_file
+
+        check_path("path", path)
+        return score_text(self.model, self.vocab, self.recipe, read_text_file(path), source=str(path))

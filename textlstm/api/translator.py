@@ -1,0 +1,104 @@
+"""`Translator`: a trained attention encoder-decoder, loaded once, ready to translate lines."""
+
+import warnings
+
+from textlstm.api.checks import check_float, check_int, check_path, check_string_list
+
+
+def _warn(message):
+    warnings.warn(message, UserWarning, stacklevel=4)
+
+
+class Translator:
+    """A seq2seq run directory loaded for use from Python (what `textlstm.load` returns for it).
+
+    Loading reads the best checkpoint (else the last), the SentencePiece models and the
+    recipe; the object keeps its compiled encoder and beam-search loops, so a second call
+    with batches of the same padded shapes does not trace again. Results do not depend on
+    the batch size or on the other sentences of a call (see `textlstm.seq2seq.translate`).
+
+    Args:
+        run_dir: path of a run directory of kind "seq2seq".
+
+    Raises:
+        TextlstmError: missing, damaged or other-kind run directory.
+
+    Example:
+        >>> translator = textlstm.load("runs/multi30k")
+        >>> translator.translate(["A dog runs .", ""], beam_size=4)
+        ['Ein Hund rennt .', '']
+
+    Reference: Luong, Pham and Manning (2015), "Effective Approaches to Attention-based Neural
+    Machine Translation"; Wu et al. (2016) for the length penalty.
+    """
+
+    kind = "seq2seq"
+
+    def __init__(self, run_dir):
+        from textlstm.seq2seq.translate import Translator as _Translator
+
+        check_path("run_dir", run_dir)
+        self._translator = _Translator(run_dir)
+        self.run_dir = self._translator.run.path
+        self.recipe = self._translator.recipe
+        self.model = self._translator.model
+        self.subwords = self._translator.subwords
+
+    def __repr__(self):
+        return f"Translator({str(self.run_dir)!r})"
+
+    def hypotheses(self, sentences, beam_size=None, length_penalty=None, n_best=None, max_length=None,
+                   batch_size=None, alignments=False, warn=_warn):
+        """For each sentence, its `n_best` hypotheses `Hypothesis(text, score, alignment)`, best
+        first: `score` is the length-penalised log-probability, `alignment` "i-j" word pairs
+        (with `alignments=True`, else None). Arguments as in `translate`; None: the recipe's.
+        Warnings (inputs cut to `decode.max_source_length`) go to `warn(message)`."""
+        check_string_list("sentences", sentences)
+        for name in ("beam_size", "n_best", "max_length", "batch_size"):
+            check_int(name, locals()[name], minimum=1, allow_none=True)
+        check_float("length_penalty", length_penalty)
+        return self._translator.translate(list(sentences), beam_size=beam_size, length_penalty=length_penalty,
+                                          max_length=max_length, n_best=n_best, batch_size=batch_size,
+                                          alignments=bool(alignments), warn=warn)
+
+    def translate(self, sentences, beam_size=None, length_penalty=None, n_best=1, max_length=None, batch_size=None):
+        """Translate sentences (detokenized text, one string each).
+
+        Args:
+            sentences: list of strings; an empty string gives an empty translation.
+            beam_size: hypotheses kept per sentence, 1 = greedy (default: the recipe's).
+            length_penalty: GNMT length penalty alpha >= 0 (default: the recipe's).
+            n_best: 1 for the best translation only; K <= beam_size for the K best.
+            max_length: most subwords generated per sentence (default: the recipe's).
+            batch_size: sentences decoded together (default: the recipe's).
+
+        Returns:
+            `n_best=1`: one string per sentence. `n_best=K`: one list per sentence of K
+            `(text, score)` pairs, best first (score: length-penalised log-probability).
+
+        Raises:
+            TextlstmError: wrong argument types, values below 1, `n_best > beam_size`.
+        """
+        results = self.hypotheses(sentences, beam_size, length_penalty, n_best, max_length, batch_size)
+        if (n_best or 1) == 1:
+            return [hypotheses[0].text for hypotheses in results]
+        return [[(h.text, h.score) for h in hypotheses] for hypotheses in results]
+
+    def evaluate(self, source_path, reference_path, beam_size=None, length_penalty=None, batch_size=None,
+                 warn=_warn):
+        """Translate a source file and score it against line-aligned references.
+
+        Returns:
+            dict with "bleu" and "chrf" (sacreBLEU, 0-100, detokenized cased text), their
+            signatures "bleu_signature"/"chrf_signature", "bleu_detail" and "sentences".
+
+        Raises:
+            TextlstmError: unreadable files, or files of different line counts.
+        """
+        from textlstm.seq2seq.evaluate import evaluate_seq2seq
+
+        check_path("source_path", source_path)
+        check_path("reference_path", reference_path)
+        return evaluate_seq2seq(self.run_dir, source_path, reference_path, beam_size=beam_size,
+                                length_penalty=length_penalty, batch_size=batch_size, warn=warn,
+                                translator=self._translator)

@@ -1,0 +1,33 @@
+"""`textlstm export`: trained models as artefacts that need nothing of textlstm to run.
+
+`saved_model.py` writes a TensorFlow SavedModel with named serving signatures; `onnx.py`
+converts the networks to ONNX (optional extra `[onnx]`); `outdir.py` writes either into a
+fresh directory atomically.
+"""
+
+
+def export(run_dir, out_dir, export_format="saved_model", overwrite=False, beam_size=None):
+    """Load `run_dir` with `textlstm.load` and export it into `out_dir` (atomically: the
+    directory appears complete or not at all). Returns a short description of what was written.
+
+    Raises:
+        TextlstmError: bad run directory, `out_dir` non-empty without `overwrite`, unknown
+            format, or the `[onnx]` extra missing for ONNX.
+    """
+    import textlstm
+    from textlstm.errors import TextlstmError
+    from textlstm.export.outdir import check_out_dir, fresh_directory
+
+    if export_format not in ("saved_model", "onnx"):
+        raise TextlstmError(f"export format must be 'saved_model' or 'onnx', got {export_format!r}")
+    check_out_dir(out_dir, overwrite)
+    model = textlstm.load(run_dir)
+    with fresh_directory(out_dir, overwrite) as temp:
+        if export_format == "onnx":
+            from textlstm.export.onnx import export_onnx
+
+            return export_onnx(model, temp)
+        from textlstm.export.saved_model import export_saved_model
+
+        name = export_saved_model(model, temp, beam_size=beam_size)
+        return f"signature {name!r}"
