@@ -41,6 +41,7 @@ def bind(host, port):
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind(address)
+        sock.listen(128)  # connections wait in the backlog until uvicorn runs: no refusal after the first line
     except OSError as error:
         sock.close()
         raise TextlstmError(f"cannot listen on {host}:{port}: {error.strerror}") from None
@@ -59,6 +60,7 @@ def serve(specs, host="127.0.0.1", port=8080, limits=None, echo=print):
     import uvicorn
 
     import textlstm
+    from textlstm.rundir import RunDir
     from textlstm.serve.app import build_app
     from textlstm.serve.limits import Limits
     from textlstm.serve.slots import ModelSlot
@@ -70,6 +72,8 @@ def serve(specs, host="127.0.0.1", port=8080, limits=None, echo=print):
     if not is_loopback(host):
         print(f"warning: listening on {host}, beyond this machine; the server has no authentication, "
               "anyone who can reach the port can use the models", file=sys.stderr)
+    for path in named.values():
+        RunDir.read_kind(path)  # a missing or foreign directory fails before anything is bound
     sock = bind(host, port)  # before loading: a port in use fails fast
     slots = {name: ModelSlot(name, textlstm.load(path)) for name, path in named.items()}
     bound_host, bound_port = sock.getsockname()[:2]
