@@ -4,6 +4,7 @@ fake models for what a real model will not do on demand (fail, hang)."""
 
 import asyncio
 import json
+import os
 import pathlib
 import threading
 import time
@@ -206,3 +207,74 @@ def test_timeout_answers_504_and_calls_of_one_model_never_overlap():
     assert answered_after < 0.55  # answered at the deadline, not when the slow call ended
     assert later[0] == 200 and later[1]["text"] == "Y"
     assert model.most_running == 1
+
+
+# --- the page, in headless Chromium ----------------------------------------------------------
+
+
+@pytest.fixture
+def browser(tmp_path):
+    from cdp_pipe import Browser, find_chromium
+
+    binary = find_chromium()
+    if binary is None:
+        if os.environ.get("TEXTLSTM_EXPECT_CHROMIUM") == "1":
+            pytest.fail("TEXTLSTM_EXPECT_CHROMIUM=1 but no chromium binary is on PATH")
+        pytest.skip("chromium is not installed")
+    opened = Browser(binary, tmp_path / "profile")
+    yield opened
+    opened.close()
+
+
+def test_the_page_tries_each_model_in_a_browser(server, browser):
+    browser.page("Runtime.enable")
+    browser.page("Log.enable")
+    browser.page("Page.enable")
+    browser.page("Page.navigate", url=server.url + "/")
+    browser.wait_for("document.body.dataset.ready === 'yes'")
+    assert browser.evaluate("document.querySelectorAll('section.model').length") == 3
+
+    # char LM: type a prompt and a seed, click, the streamed text equals the server's for that seed
+    browser.type_into("#model-lm textarea", "the ")
+    browser.evaluate("document.querySelector('#model-lm input[name=length]').value = ''")
+    browser.type_into("#model-lm input[name=length]", "150")
+    browser.type_into("#model-lm input[name=seed]", "11")
+    browser.click("#model-lm button.run")
+    assert browser.wait_for("['done', 'error'].includes(document.querySelector('#model-lm').dataset.state) "
+                            "&& document.querySelector('#model-lm').dataset.state") == "done"
+    shown = browser.evaluate("document.querySelector('#model-lm pre.output').textContent")
+    expected = server.post("/models/lm/generate", {"prompt": "the ", "length": 150, "seed": 11})[1]["text"]
+    assert shown == "the " + expected
+
+    # tagger: one token per span, coloured unless tagged O
+    browser.type_into("#model-tagger-run textarea", "Anna saw Paris\nNew York is big .")
+    browser.click("#model-tagger-run button.run")
+    assert browser.wait_for("document.querySelector('#model-tagger-run').dataset.state !== 'busy' && "
+                            "document.querySelector('#model-tagger-run').dataset.state") == "done"
+    spans = browser.evaluate("[...document.querySelectorAll('#model-tagger-run .sentence')].map(s => "
+                             "[...s.querySelectorAll('.tok')].map(t => [t.firstChild.textContent, t.dataset.tag, "
+                             "t.style.background !== '']))")
+    tags = server.post("/models/tagger-run/tag", {"sentences": ["Anna saw Paris", "New York is big ."]})[1]["tags"]
+    assert [[tag for _, tag, _ in line] for line in spans] == tags
+    assert [[token for token, _, _ in line] for line in spans] == [["Anna", "saw", "Paris"],
+                                                                   ["New", "York", "is", "big", "."]]
+    assert all(coloured == (tag != "O") for line in spans for _, tag, coloured in line)
+
+    # translator: one list item per sentence, the server's translations
+    browser.type_into("#model-seq2seq-run textarea", "alpha beta\ngamma")
+    browser.click("#model-seq2seq-run button.run")
+    assert browser.wait_for("document.querySelector('#model-seq2seq-run').dataset.state !== 'busy' && "
+                            "document.querySelector('#model-seq2seq-run').dataset.state") == "done"
+    items = browser.evaluate("[...document.querySelectorAll('#model-seq2seq-run li')].map(li => li.textContent)")
+    assert items == server.post("/models/seq2seq-run/translate", {"sentences": ["alpha beta", "gamma"]})[1][
+        "translations"]
+
+    assert browser.problems() == []  # no console errors or warnings, no uncaught exception
+
+    # a refused request shows its one line in the card; the browser logs only the 400 itself
+    browser.evaluate("document.querySelector('#model-lm input[name=length]').value = '99999'")
+    browser.click("#model-lm button.run")
+    browser.wait_for("document.querySelector('#model-lm').dataset.state === 'error'")
+    assert "at most 300" in browser.evaluate("document.querySelector('#model-lm .status').textContent")
+    assert browser.problems() == ["log error: Failed to load resource: the server responded with a status of 400 "
+                                  "(Bad Request)"]

@@ -93,3 +93,13 @@ def test_another_host_than_loopback_is_warned_about(tmp_path):
     result = invoke("serve", tmp_path / "missing", "--host", "0.0.0.0", "--port", "0")  # fails before binding
     assert "warning: listening on 0.0.0.0" in result.stderr and "no authentication" in result.stderr
     assert result.exit_code == 1 and "does not exist" in result.stderr
+
+
+def test_the_page_is_self_contained():
+    import re
+    from importlib import resources
+
+    page = resources.files("textlstm.serve").joinpath("page.html").read_text(encoding="utf-8")
+    assert "<style>" in page and "<script>" in page
+    assert not re.search(r"""(src|href)\s*=\s*["'](?!data:)""", page)  # no external script, style, font, icon
+    assert not re.search(r"https?://|@import|url\(", page)
