@@ -103,3 +103,15 @@ def test_the_page_is_self_contained():
     assert "<style>" in page and "<script>" in page
     assert not re.search(r"""(src|href)\s*=\s*["'](?!data:)""", page)  # no external script, style, font, icon
     assert not re.search(r"https?://|@import|url\(", page)
+
+
+def test_the_listening_socket_is_tcp_so_answers_are_not_held_back_by_nagle():
+    import socket
+
+    from textlstm.serve.server import bind
+
+    sock = bind("127.0.0.1", 0)
+    try:  # asyncio sets TCP_NODELAY on accepted connections only when proto says TCP
+        assert sock.proto == socket.IPPROTO_TCP and sock.getsockname()[1] > 0
+    finally:
+        sock.close()

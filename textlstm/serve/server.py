@@ -35,9 +35,10 @@ def is_loopback(host):
 
 def bind(host, port):
     """A socket bound to (host, port), port 0 meaning a free one chosen by the system."""
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    family, _, _, _, address = infos[0]
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    # proto must say TCP: asyncio sets TCP_NODELAY only on sockets whose proto is IPPROTO_TCP, and
+    # without it each small answer waits ~40 ms for the client's delayed ACK (Nagle's algorithm).
+    sock = socket.socket(family, kind, proto or socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind(address)
