@@ -167,8 +167,8 @@ def test_corrupt_model_files_are_reported(trained, tmp_path):
     for name in ("best.keras", "last.keras"):
         (broken / name).write_bytes((broken / name).read_bytes()[:200])
     line = _assert_one_error_line(_invoke("generate", broken))
-    assert "corrupt or unreadable" in line and "best.keras" in line
-    _assert_one_error_line(_invoke("evaluate", broken, "--data", trained[2]), "corrupt or unreadable")
+    assert "is damaged" in line and "best.keras" in line and "not found" not in line
+    _assert_one_error_line(_invoke("evaluate", broken, "--data", trained[2]), "best.keras is damaged")
 
 
 # --- a copied run directory ------------------------------------------------------------------
@@ -265,7 +265,7 @@ def test_resume_refuses_a_run_of_another_kind(tmp_path):
     _assert_one_error_line(_invoke("train", "charlm", "--run-dir", run_dir, "--resume"), "tagger", "charlm")
 
 
-@pytest.mark.parametrize("case", [case for case in BAD_INPUTS if case != "empty-directory"])
+@pytest.mark.parametrize("case", [case for case in BAD_INPUTS if case not in ("empty-directory", "empty")])
 def test_evaluate_refuses_unusable_data_and_leaves_the_run_alone(trained, tmp_path, case):
     run_dir = trained[0]
     before = _snapshot(run_dir)
@@ -279,9 +279,10 @@ def test_failed_retraining_into_an_existing_run_keeps_its_files(trained, tmp_pat
     shutil.copytree(trained[0], run_dir)
     before = _snapshot(run_dir)
     path, fragments = _bad_input(tmp_path, "latin-1")
-    _assert_one_error_line(_invoke("train", "charlm", "--data", path, "--run-dir", run_dir, *TINY), *fragments)
+    _assert_one_error_line(_invoke("train", "charlm", "--data", path, "--run-dir", run_dir, *TINY, "--overwrite"),
+                           *fragments)
     assert _snapshot(run_dir) == before
-    assert not [name for name in os.listdir(run_dir) if name.startswith(".")]
+    assert not [name for name in os.listdir(run_dir) if name.startswith(".") or name == "train.lock"]
 
 
 def test_unknown_recipe_key_on_the_command_line(trained, tmp_path):

@@ -369,3 +369,16 @@ def test_span_plot_keeps_underflowed_gradients_on_the_axis():
     assert "nan" not in svg.lower() and "inf" not in svg.lower()
     assert svg.count(">1e") <= 9  # a readable number of decades on the y axis
     assert "span = 15" in svg and ">1000<" in svg
+
+
+@pytest.mark.parametrize("text, inside", [
+    ("a \u201cb\u201d c", "0011000"),                 # “b” (War and Peace)
+    ("\u00abb \u00abc\u00bb d\u00bb e", "11111111000"),  # nested guillemets
+    ("\u201eb\u201c c", "11000"),                     # German „b“
+    ("\u2018b\u2019 c", "11000"),                     # ‘b’
+    ("don\u2019t \u2018go\u2019", "0000001110"),  # an apostrophe closes nothing and opens nothing
+])
+def test_typographic_quotes_count_as_quotes(text, inside):
+    expected = [int(flag) for flag in inside]
+    assert len(expected) == len(text)
+    np.testing.assert_array_equal(analysis.text_features(text)["inside_quotes"], expected)

@@ -104,8 +104,8 @@ def test_load_corrupt_model(tmp_path, content):
     with pytest.raises(UserError) as info:
         load_keras_model(path)
     message = str(info.value)
-    assert message.startswith(f"model file {path} is corrupt or unreadable (")
-    assert "\n" not in message
+    assert message.startswith(f"model file {path} is damaged")  # never "not found" for a file that is there
+    assert "not found" not in message and "\n" not in message
 
 
 def test_create_writes_run_json(tmp_path):
@@ -202,3 +202,93 @@ def test_is_chief_bad_tf_config(monkeypatch):
     monkeypatch.setenv("TF_CONFIG", "{oops")
     with pytest.raises(UserError, match="TF_CONFIG is not valid JSON"):
         is_chief()
+
+
+# --- failures while writing, the training lock, --overwrite -----------------------------------
+
+@pytest.mark.parametrize("code", ["ENOSPC", "EROFS", "EACCES"])
+def test_os_error_while_writing_is_one_line_and_keeps_the_old_file(tmp_path, monkeypatch, code):
+    import errno
+
+    path = tmp_path / "state.json"
+    atomic_write_json(path, {"epoch": 1})
+
+    def replace(source, target):
+        raise OSError(getattr(errno, code), os.strerror(getattr(errno, code)))
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(UserError) as info:
+        atomic_write_json(path, {"epoch": 2})
+    assert str(info.value).startswith(f"cannot write {path}: ") and f"({code})" in str(info.value)
+    assert json.loads(path.read_text()) == {"epoch": 1} and os.listdir(tmp_path) == ["state.json"]
+
+
+def test_writing_onto_a_directory_or_under_a_file(tmp_path):
+    with pytest.raises(UserError, match="it is a directory"):
+        atomic_write_text(tmp_path, "x")
+    (tmp_path / "f").write_text("")
+    with pytest.raises(UserError, match=r"cannot create directory .*f/sub: .*f is a file, not a directory"):
+        atomic_write_text(tmp_path / "f" / "sub" / "out.html", "x")
+
+
+def test_memory_and_os_error_lines():
+    from textlstm.errors import describe_memory_error, describe_os_error
+
+    oom = RuntimeError("{{node x}} OOM when allocating tensor with shape[1024,1024,256] and type float on /cpu")
+    assert describe_memory_error(oom).startswith("out of memory allocating a float tensor of shape "
+                                                 "[1024, 1024, 256] (1.0 GiB)")
+    assert describe_os_error(OSError(28, "No space left on device", "/x/best.keras"), "write") == (
+        "cannot write /x/best.keras: No space left on device (ENOSPC); free some disk space")
+
+
+def test_a_second_training_is_refused_and_a_stale_lock_is_cleared(tmp_path):
+    import subprocess
+    import sys
+
+    run_dir = tmp_path / "new" / "run"
+    claim = rundir.claim_for_training(run_dir, "charlm")
+    assert (run_dir / "train.lock").is_file()
+    with pytest.raises(UserError, match=f"is in use: process {os.getpid()} on "):
+        rundir.claim_for_training(run_dir, "charlm")
+    claim.release()
+    assert not (tmp_path / "new").exists()  # the claim made these directories and nothing was written
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    run_dir.mkdir(parents=True)
+    (run_dir / "train.lock").write_text(json.dumps({"pid": child.pid, "host": rundir.socket.gethostname()}))
+    (run_dir / ".last.keras.abc.partial.keras").write_bytes(b"half")
+    claim = rundir.claim_for_training(run_dir, "charlm")  # the dead process's lock and temp file go
+    assert sorted(os.listdir(run_dir)) == ["train.lock"]
+    claim.release()
+    assert sorted(os.listdir(run_dir)) == []
+
+
+def test_an_existing_run_needs_resume_or_overwrite(tmp_path):
+    run = RunDir.create(tmp_path / "run", "charlm")
+    (run.path / "state.json").write_text("{}")
+    (run.path / "mine.txt").write_text("keep")
+    before = sorted(os.listdir(run.path))
+    with pytest.raises(UserError, match="already holds a charlm run; continue it with --resume, or replace it"):
+        rundir.claim_for_training(run.path, "charlm")
+    assert sorted(os.listdir(run.path)) == before
+    claim = rundir.claim_for_training(run.path, "charlm", overwrite=True)
+    assert sorted(os.listdir(run.path)) == before + ["train.lock"]  # nothing removed until the run starts
+    RunDir.create(run.path, "charlm")
+    assert sorted(os.listdir(run.path)) == ["mine.txt", "run.json", "train.lock"]
+    claim.release()
+
+
+@pytest.mark.parametrize("content, fragment", [
+    ('{"epoch": "x", "step": 2}', "'epoch' is \"x\", expected a whole number >= 0"),
+    ('[1, 2]', "expected a JSON object, found list"),
+    ('{"epoch": 1, "bogus": 2}', "unknown field 'bogus'"),
+    ('{"epoch"', "not valid JSON"),
+])
+def test_damaged_training_state(tmp_path, content, fragment):
+    from textlstm.training import TrainingState
+
+    path = tmp_path / "state.json"
+    path.write_text(content)
+    with pytest.raises(UserError, match="training state .*state.json is damaged") as info:
+        TrainingState.load(path)
+    assert fragment in str(info.value)

@@ -123,3 +123,21 @@ def test_open_text_stream_file_and_stdin(tmp_path, monkeypatch):
         open_text_stream("-")
     monkeypatch.setattr(sys, "stdin", io.StringIO("text only\r\n"))
     assert open_text_stream("-") == "text only\n"
+
+
+def test_byte_order_marks_are_dropped_everywhere(tmp_path):
+    from textlstm.tagger.conll import read_text
+
+    path = tmp_path / "two.txt"  # `cat a.txt b.txt` of two files saved with a BOM
+    path.write_bytes(b"\xef\xbb\xbfone\n\xef\xbb\xbftwo\n")
+    assert read_text_sources([str(path)]) == [(str(path), "one\ntwo\n")]
+    assert read_text(path) == "one\ntwo\n"
+
+
+def test_empty_input_is_recognised(tmp_path):
+    from textlstm.textio import empty_input_note, is_empty_input
+
+    assert is_empty_input(write(tmp_path / "e.txt", "\ufeff \n"))
+    assert not is_empty_input(write(tmp_path / "f.txt", "x"))
+    assert not is_empty_input(tmp_path / "missing.txt") and not is_empty_input("-")
+    assert empty_input_note("e.txt", "tag") == "note: e.txt is empty; nothing to tag"

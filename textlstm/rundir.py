@@ -9,22 +9,48 @@ command that uses a trained model works from it alone. It holds
     ...           vocabularies, the metrics log and the training state for resume
 
 Every file is written atomically (temp file in the same directory, fsync, `os.replace`),
-so an interrupted run leaves the previous version of each file intact. Only one process
-writes: under distributed training that is the chief, see `is_chief`.
+so an interrupted run leaves the previous version of each file intact; an operating-system
+error while writing (disk full, read-only file system, a path through a file) becomes one
+`UserError` naming the path, and the temp file is removed. Only one process writes: under
+distributed training that is the chief, see `is_chief`. A training holds `train.lock` in
+the directory (`claim_for_training`), so a second training into it refuses at once, and
+temp files that a killed write left behind are removed when the next training starts.
 """
 
 import contextlib
+import errno
 import json
 import os
 import pathlib
+import socket
+import sys
 import tempfile
+import time
+import zipfile
 
 import textlstm
-from textlstm.errors import UserError
+from textlstm.errors import UserError, describe_os_error
 from textlstm.recipes import load_recipe_file, recipe_to_toml, resolve_recipe
 
 RUN_FILE = "run.json"
 RECIPE_FILE = "recipe.toml"
+LOCK_FILE = "train.lock"
+TRAINED_FILES = ("state.json", "last.keras", "best.keras")  # a run with these has trained
+TEMP_MARK = ".partial"  # temp files are ".NAME.<random>.partial[.keras]" beside NAME
+# What a run writes, removed by `--overwrite` before the new run starts (nothing else is touched).
+RUN_ARTEFACTS = (RUN_FILE, RECIPE_FILE, "state.json", "metrics.csv", "best.keras", "last.keras", "vocab.json",
+                 "words.json", "chars.json", "tags.json", "tagset.json", "subwords.model", "source.model",
+                 "target.model", "tensorboard")
+
+
+def _os_error_in(error: BaseException) -> OSError | None:
+    """The OSError that caused `error` (itself or along its cause/context chain), if any."""
+    seen = 0
+    while error is not None and seen < 10:
+        if isinstance(error, OSError):
+            return error
+        error, seen = error.__cause__ or error.__context__, seen + 1
+    return None
 
 
 def _current_umask() -> int:
@@ -36,19 +62,50 @@ def _current_umask() -> int:
 _FILE_MODE = 0o666 & ~_current_umask()  # what a plain open() would give; mkstemp gives 0o600
 
 
+def make_directory(path) -> pathlib.Path:
+    """`mkdir -p path`, with one `UserError` naming the path when it cannot be made."""
+    path = pathlib.Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:  # `path` or one of its parents is a file
+        blocker = next((p for p in [path, *path.parents] if p.exists() and not p.is_dir()), path)
+        raise UserError(f"cannot create directory {path}: {blocker} is a file, not a directory") from None
+    except NotADirectoryError:
+        blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), path.parent)
+        raise UserError(f"cannot create directory {path}: {blocker} is a file, not a directory") from None
+    except OSError as error:
+        error.filename = error.filename or str(path)
+        raise UserError(describe_os_error(error, "create directory")) from None
+    return path
+
+
 @contextlib.contextmanager
 def _temp_beside(path: pathlib.Path, suffix: str):
-    """Yield a temp path next to `path`, moved onto `path` on success and removed on failure."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    """Yield a temp path next to `path`, moved onto `path` on success and removed on failure.
+
+    An OSError anywhere in the write (ENOSPC, EROFS, EACCES, ...) becomes one `UserError`
+    naming `path`; `path` itself keeps its previous content.
+    """
+    if path.is_dir():
+        raise UserError(f"cannot write {path}: it is a directory")
+    make_directory(path.parent)
+    try:
+        handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_MARK + suffix)
+    except OSError as error:
+        error.filename = str(path)
+        raise UserError(describe_os_error(error, "write")) from None
     os.close(handle)
     try:
         yield temp
         os.chmod(temp, _FILE_MODE)
         os.replace(temp, path)
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(OSError):
             os.unlink(temp)
+        cause = _os_error_in(error) if isinstance(error, Exception) else None
+        if cause is not None and not isinstance(error, UserError):
+            cause = OSError(cause.errno, cause.strerror or str(cause), str(path))
+            raise UserError(describe_os_error(cause, "write")) from None
         raise
     _fsync_directory(path.parent)
 
@@ -65,7 +122,7 @@ def _fsync_directory(directory: pathlib.Path):
 
 def atomic_write_bytes(path, data: bytes):
     """Replace `path` with `data` in one step: readers see the old file or the new one."""
-    with _temp_beside(pathlib.Path(path), ".tmp") as temp:
+    with _temp_beside(pathlib.Path(path), "") as temp:
         with open(temp, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -99,6 +156,7 @@ def load_keras_model(path, custom_objects=None, compile=False):
     path = pathlib.Path(path)
     if not path.is_file():
         raise UserError(f"no model file at {path}")
+    check_keras_archive(path)
     import keras
 
     try:
@@ -107,7 +165,44 @@ def load_keras_model(path, custom_objects=None, compile=False):
     except Exception as error:  # zipfile, h5py, JSON and Keras errors all mean the same here
         reason = (str(error).strip().splitlines() or [""])[0][:200]
         reason = f"{type(error).__name__}: {reason}" if reason else type(error).__name__
-        raise UserError(f"model file {path} is corrupt or unreadable ({reason})") from None
+        raise UserError(f"model file {path} is damaged or unreadable ({reason})") from None
+
+
+def check_keras_archive(path):
+    """Refuse a `.keras` file that is not a whole zip archive (cut short, overwritten, empty).
+
+    Keras itself would report such a file as "not found", which misleads; the CRC of every
+    member is checked too, so a flipped byte is caught here and not deep inside h5py.
+    """
+    path = pathlib.Path(path)
+    try:
+        if not zipfile.is_zipfile(path):
+            raise UserError(f"model file {path} is damaged: not a complete .keras (zip) archive "
+                            f"({path.stat().st_size:,} bytes; was it cut short?)")
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+            names = set(archive.namelist())
+    except (zipfile.BadZipFile, EOFError) as error:
+        raise UserError(f"model file {path} is damaged ({error})") from None
+    except OSError as error:
+        raise UserError(describe_os_error(error, "read")) from None
+    if bad is not None:
+        raise UserError(f"model file {path} is damaged: member {bad!r} fails its checksum")
+    if "config.json" not in names:
+        raise UserError(f"model file {path} is damaged: the archive holds no config.json")
+
+
+def read_json_file(path, what: str):
+    """The JSON value of a run file; missing, unreadable or invalid JSON is one `UserError`."""
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise UserError(f"{what} {path} is missing")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise UserError(f"{what} {path} is damaged (not valid JSON: {error})") from None
+    except OSError as error:
+        raise UserError(describe_os_error(error, "read")) from None
 
 
 def tf_config() -> dict:
@@ -186,12 +281,15 @@ class RunDir:
         path = pathlib.Path(path)
         if path.exists() and not path.is_dir():
             raise UserError(f"run directory {path} is a file, not a directory")
+        claim = _CLAIMS.get(_key(path))
         if (path / RUN_FILE).exists():
             existing = cls.read_kind(path)
             if existing != kind:
                 raise UserError(f"{path} already holds a {existing!r} model; choose another "
                                 f"directory for a {kind!r} run")
-        path.mkdir(parents=True, exist_ok=True)
+            if claim is not None and claim.overwrite:
+                claim.clear_old_run()
+        make_directory(path)
         atomic_write_json(path / RUN_FILE, {"kind": kind,
                                             "textlstm_version": textlstm.__version__})
         return cls(path, kind)
@@ -240,3 +338,158 @@ class RunDir:
         if defaults is not None:
             return resolve_recipe(defaults, recipe_file)
         return load_recipe_file(recipe_file)
+
+
+# --- one training per run directory ------------------------------------------------------
+
+_CLAIMS: dict = {}  # resolved run path -> the RunClaim this process holds on it
+
+
+def _key(path) -> str:
+    return os.path.realpath(path)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # it exists but belongs to someone else
+    return True
+
+
+class RunClaim:
+    """A training's hold on its run directory: the lock file, and whether to overwrite.
+
+    The lock file `train.lock` holds the pid, host and start time of the training. A lock
+    whose process is gone (same host, no such pid: a SIGKILL) is stale and is cleared.
+    `release()` removes the lock, and the directory too if the claim made it and nothing
+    was written into it.
+    """
+
+    def __init__(self, path, overwrite=False):
+        self.path = pathlib.Path(path)
+        self.overwrite = overwrite
+        self.lock = self.path / LOCK_FILE
+        self.made = []  # directories this claim created, deepest last
+        self.held = False
+
+    def acquire(self) -> "RunClaim":
+        missing = [p for p in [self.path, *self.path.parents] if not p.exists()]
+        make_directory(self.path)
+        self.made = list(reversed(missing))
+        record = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()})
+        for _ in range(2):
+            try:
+                handle = os.open(self.lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                if self._clear_if_stale():
+                    continue
+                self._refuse()
+            except OSError as error:
+                raise UserError(describe_os_error(error, "create the lock file")) from None
+            with os.fdopen(handle, "w", encoding="utf-8") as stream:
+                stream.write(record + "\n")
+            self.held = True
+            _CLAIMS[_key(self.path)] = self
+            return self
+        self._refuse()
+
+    def _holder(self) -> dict | None:
+        try:
+            holder = json.loads(self.lock.read_text(encoding="utf-8"))
+            return holder if isinstance(holder, dict) and isinstance(holder.get("pid"), int) else None
+        except (OSError, ValueError):
+            return None
+
+    def _clear_if_stale(self) -> bool:
+        holder = self._holder()
+        if holder is None:  # unreadable: stale unless it was written just now (its owner may be writing it)
+            try:
+                stale = time.time() - self.lock.stat().st_mtime > 10
+            except FileNotFoundError:
+                return True
+        else:
+            stale = holder.get("host") == socket.gethostname() and not _process_alive(holder["pid"])
+        if stale:
+            with contextlib.suppress(FileNotFoundError):
+                self.lock.unlink()
+            print(f"note: removed a stale lock {self.lock} (its training is no longer running)", file=sys.stderr)
+        return stale
+
+    def _refuse(self):
+        holder = self._holder() or {}
+        who = (f"process {holder['pid']} on {holder.get('host', '?')}" if "pid" in holder else "another process")
+        raise UserError(f"run directory {self.path} is in use: {who} is training into it "
+                        f"(delete {self.lock} if that training is gone)")
+
+    def remove_stale_temp_files(self) -> int:
+        """Remove the temp files of writes that a killed process never finished."""
+        removed = 0
+        for entry in self.path.glob(f".*{TEMP_MARK}*"):
+            if entry.is_file():
+                with contextlib.suppress(OSError):
+                    entry.unlink()
+                    removed += 1
+        if removed:
+            print(f"note: removed {removed} temp file(s) left in {self.path} by an interrupted write",
+                  file=sys.stderr)
+        return removed
+
+    def clear_old_run(self):
+        """--overwrite: remove the files of the run that was here (only those a run writes)."""
+        import shutil
+
+        for name in RUN_ARTEFACTS:
+            entry = self.path / name
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            elif entry.exists() or entry.is_symlink():
+                try:
+                    entry.unlink()
+                except OSError as error:
+                    raise UserError(describe_os_error(error, "remove")) from None
+        self.overwrite = False  # once
+
+    def release(self):
+        if not self.held:
+            return
+        self.held = False
+        _CLAIMS.pop(_key(self.path), None)
+        with contextlib.suppress(OSError):
+            self.lock.unlink()
+        for directory in reversed(self.made):  # deepest first; only if still empty
+            with contextlib.suppress(OSError):
+                directory.rmdir()
+
+
+def claim_for_training(path, kind: str, resume: bool = False, overwrite: bool = False) -> RunClaim | None:
+    """Check that a training may write into `path`, lock it, and clean what a killed write left.
+
+    A new training into a directory that already holds a run (a checkpoint or training
+    state) is refused unless `overwrite` (the old run's files are then removed when the new run is created, so a refusal later
+    on changes nothing); `resume` needs a run of `kind` there. Returns the claim (call
+    `release()` when training ends), or None on a distributed worker other than the chief.
+    """
+    if not is_chief():
+        return None
+    if resume and overwrite:
+        raise UserError("--resume continues the run and --overwrite replaces it; give one of them")
+    path = pathlib.Path(path)
+    if path.exists() and not path.is_dir():
+        raise UserError(f"run directory {path} is a file, not a directory")
+    if resume:
+        RunDir.open(path, kind)
+    elif (path / RUN_FILE).exists():
+        existing = RunDir.read_kind(path)
+        if existing != kind:
+            raise UserError(f"{path} already holds a {existing!r} model; choose another directory for a {kind!r} run")
+        trained = any((path / name).exists() for name in TRAINED_FILES)
+        if not overwrite and trained:
+            raise UserError(f"{path} already holds a {kind} run; continue it with --resume, or replace it "
+                            "with --overwrite")
+        overwrite = True  # a start that failed before its first checkpoint holds nothing to keep
+    claim = RunClaim(path, overwrite=overwrite).acquire()
+    claim.remove_stale_temp_files()
+    return claim

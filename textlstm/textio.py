@@ -2,7 +2,7 @@
 
 Training on a binary file or a Latin-1 file decoded with replacement characters wastes
 hours before anyone notices, so text is decoded strictly as UTF-8 and refused with the
-offending byte and offset. A UTF-8 byte-order mark is dropped and Windows line endings
+offending byte and offset. UTF-8 byte-order marks are dropped and Windows line endings
 become "\\n", so the same corpus gives the same vocabulary on every platform.
 """
 
@@ -17,21 +17,39 @@ _BOM = "\ufeff"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 
-def _decode(data: bytes, name: str) -> str:
-    """Strict UTF-8 decoding of a whole file's bytes; `name` is used in error messages."""
-    nul = data.find(b"\x00")
+def check_not_binary(data: bytes, name: str):
+    """Refuse UTF-16 text and binary data (a NUL byte) in one line naming `name` and the offset."""
     if data.startswith(_UTF16_BOMS):
         raise UserError(f"{name} is UTF-16 encoded; textlstm reads UTF-8 text, "
                         "convert it first (e.g. iconv -f UTF-16 -t UTF-8)")
+    nul = data.find(b"\x00")
     if nul >= 0:
         raise UserError(f"{name} looks like a binary file (NUL byte at offset {nul}), not text")
+
+
+def strip_byte_order_marks(text: str) -> str:
+    """Text without U+FEFF: the byte-order mark that editors put at the start of a file, and
+    that `cat a.txt b.txt` carries into the middle; it is never a character of the text."""
+    return text.replace(_BOM, "") if _BOM in text else text
+
+
+def decode_text(data: bytes, name: str) -> str:
+    """Strict UTF-8 decoding of a whole file's bytes; `name` is used in error messages.
+
+    Binary data and UTF-16 are refused, byte-order marks dropped, "\\r\\n" becomes "\\n".
+    """
+    return _decode(data, name)
+
+
+def _decode(data: bytes, name: str) -> str:
+    check_not_binary(data, name)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         line = data.count(b"\n", 0, error.start) + 1
         raise UserError(f"{name} is not valid UTF-8 (byte 0x{data[error.start]:02x} at offset "
                         f"{error.start}, line {line})") from None
-    return text.removeprefix(_BOM).replace("\r\n", "\n")
+    return strip_byte_order_marks(text).replace("\r\n", "\n")
 
 
 def _read_file(path) -> str:
@@ -120,5 +138,25 @@ def open_text_stream(path_or_dash, *, allow_empty: bool = False) -> str:
     if stream is not None:
         text = _decode(stream.read(), "<stdin>")
     else:  # a text-only stdin (some test harnesses): it is already decoded
-        text = sys.stdin.read().removeprefix(_BOM).replace("\r\n", "\n")
+        text = strip_byte_order_marks(sys.stdin.read()).replace("\r\n", "\n")
     return text if allow_empty else _require_content(text, "<stdin>")
+
+
+def is_empty_input(path_or_dash) -> bool:
+    """True for an existing regular file (not stdin) that holds no text but whitespace and
+    byte-order marks; missing or unreadable files are False here and fail where they are read."""
+    if path_or_dash is None or str(path_or_dash) == "-":
+        return False
+    path = pathlib.Path(path_or_dash)
+    try:
+        if not path.is_file() or path.stat().st_size > 4096:
+            return False
+        return not strip_byte_order_marks(path.read_bytes().decode("utf-8", "replace")).strip()
+    except OSError:
+        return False
+
+
+def empty_input_note(source, verb) -> str:
+    """The note `tag`, `translate` and `evaluate` print on stderr for an empty input (they
+    then write nothing to stdout and exit 0)."""
+    return f"note: {source} is empty; nothing to {verb}"

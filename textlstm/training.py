@@ -25,7 +25,7 @@ import keras
 
 from textlstm.distribute import shard_by_slices, trainer_for
 from textlstm.errors import UserError
-from textlstm.rundir import atomic_save_model, atomic_write_json, is_chief, load_keras_model
+from textlstm.rundir import atomic_save_model, atomic_write_json, is_chief, load_keras_model, read_json_file
 
 LAST, BEST, STATE = "last.keras", "best.keras", "state.json"
 
@@ -42,10 +42,24 @@ class TrainingState:
 
     @classmethod
     def load(cls, path):
-        try:
-            return cls(**json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError, TypeError) as error:
-            raise UserError(f"cannot resume: training state {path} is unreadable ({error})") from None
+        """The state saved in `path`; a damaged file is one `UserError` naming the bad field."""
+        data = read_json_file(path, "training state")
+        fields = {field.name: field.type for field in dataclasses.fields(cls)}
+        if not isinstance(data, dict):
+            raise UserError(f"training state {path} is damaged (expected a JSON object, found {type(data).__name__})")
+        for name, value in data.items():
+            if name not in fields:
+                raise UserError(f"training state {path} is damaged (unknown field {name!r})")
+            if name == "best":
+                good = value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
+            elif name == "finished":
+                good = isinstance(value, bool)
+            else:
+                good = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+            if not good:
+                raise UserError(f"training state {path} is damaged ({name!r} is {json.dumps(value)}, expected "
+                                f"{'a number or null' if name == 'best' else 'true/false' if name == 'finished' else 'a whole number >= 0'})")
+        return cls(**data)
 
 
 @dataclasses.dataclass

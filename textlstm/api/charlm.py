@@ -1,7 +1,5 @@
 """`CharLM`: a trained character-level language model, loaded once, ready to sample and score."""
 
-import secrets
-
 import numpy as np
 
 from textlstm.api.checks import check_float, check_int, check_path, check_str
@@ -44,6 +42,7 @@ class CharLM:
         self.model, self.vocab = load_char_lm(run.path)
         self.model.compile(loss=char_loss())
         self.stepper = CharStepper(self.model)
+        self.last_seed = None  # the seed of the last generate/stream call
 
     def __repr__(self):
         return f"CharLM({str(self.run_dir)!r}, vocabulary={len(self.vocab)} characters)"
@@ -52,39 +51,36 @@ class CharLM:
         """The distinct characters of `text` that are not in the vocabulary (read as unknown)."""
         return self.vocab.unknown_chars(check_str("text", text))
 
-    def _chooser(self, sampler, temperature, top_k, top_p):
-        from textlstm.charlm.generate import make_chooser
+    @staticmethod
+    def check_options(run_dir, length=None, sampler=None, temperature=None, top_k=None, top_p=None, seed=None,
+                      num_samples=1):
+        """Check decoding options against a run's recipe without loading its model.
 
-        decode = self.recipe["decode"]
-        if sampler is None:
-            sampler = "top_p" if top_p is not None else "top_k" if top_k is not None else decode["sampler"]
-        check_str("sampler", sampler)
-        temperature = check_float("temperature", temperature)
-        top_k = check_int("top_k", top_k, allow_none=True)
-        top_p = check_float("top_p", top_p)
-        return make_chooser(sampler, decode["temperature"] if temperature is None else temperature,
-                            decode["top_k"] if top_k is None else top_k, decode["top_p"] if top_p is None else top_p)
+        Returns `(length, num_samples, sampler, seed, drawn)` as `generate` would use them
+        (`drawn`: no seed was given and a fresh one was drawn). Raises TextlstmError.
+        """
+        from textlstm.charlm.model import DEFAULTS
+        from textlstm.rundir import RunDir
 
-    def _checked(self, prompt, length, seed, num_samples):
-        check_str("prompt", prompt)
-        check_int("length", length, minimum=1)
-        check_int("num_samples", num_samples, minimum=1)
-        seed = secrets.randbits(31) if seed is None else check_int("seed", seed)
-        return prompt or "\n", seed
+        decode = RunDir.open(check_path("run_dir", run_dir), CharLM.kind).read_recipe(DEFAULTS)["decode"]
+        return _decoding(decode, length, sampler, temperature, top_k, top_p, seed, num_samples)
 
-    def generate(self, prompt="", length=500, *, sampler=None, temperature=None, top_k=None, top_p=None,
+    def generate(self, prompt="", length=None, *, sampler=None, temperature=None, top_k=None, top_p=None,
                  seed=None, num_samples=1):
         """Sample `num_samples` texts of `length` characters that continue `prompt`.
 
         Args:
             prompt: text that primes the recurrent state ("" means a newline).
-            length: characters to generate per sample (>= 1).
-            sampler: "greedy", "temperature", "top_k" or "top_p"; default: "top_p" when
-                `top_p` is given, "top_k" when `top_k` is, else the recipe's `decode.sampler`.
+            length: characters to generate per sample (default: the recipe's `decode.length`, 500).
+            sampler: "greedy", "temperature", "top_k", "top_p" or "top_k_top_p"; default:
+                the one the options given imply ("top_k_top_p" for both `top_k` and `top_p`),
+                else the recipe's `decode.sampler`. An option the sampler does not use
+                (greedy with a temperature) is refused.
             temperature: softmax temperature > 0 (default: the recipe's, 0.8 unless changed).
             top_k: keep the k most likely characters (default: the recipe's).
             top_p: nucleus mass in (0, 1] (default: the recipe's).
-            seed: integer; the same seed gives the same text (None: a fresh random seed).
+            seed: integer; the same seed gives the same text (None: a fresh random seed,
+                kept in `self.last_seed`, so the text can be made again).
             num_samples: samples generated together as one batch.
 
         Returns:
@@ -98,10 +94,11 @@ class CharLM:
         return ["".join(parts) for parts in zip(*self._pieces(prompt, length, sampler, temperature, top_k, top_p,
                                                               seed, num_samples, chunk=None))]
 
-    def stream(self, prompt="", length=500, *, sampler=None, temperature=None, top_k=None, top_p=None, seed=None,
+    def stream(self, prompt="", length=None, *, sampler=None, temperature=None, top_k=None, top_p=None, seed=None,
                chunk=64):
         """Like `generate` with one sample, as an iterator of text pieces (about `chunk`
-        characters each) yielded as soon as each is sampled. Same seed, same text as `generate`."""
+        characters each) yielded as soon as each is sampled. Same seed, same text as `generate`.
+        Arguments are checked when the first piece is asked for (`check_options` checks earlier)."""
         check_int("chunk", chunk, minimum=1)
         for pieces in self._pieces(prompt, length, sampler, temperature, top_k, top_p, seed, 1, chunk):
             yield pieces[0]
@@ -109,9 +106,11 @@ class CharLM:
     def _pieces(self, prompt, length, sampler, temperature, top_k, top_p, seed, num_samples, chunk):
         from textlstm.charlm.generate import sample_chunks
 
-        prompt, seed = self._checked(prompt, length, seed, num_samples)
-        chooser = self._chooser(sampler, temperature, top_k, top_p)
-        for tokens in sample_chunks(self.stepper, self.vocab, prompt, length, chooser, seed, num_samples, chunk):
+        check_str("prompt", prompt)
+        length, num_samples, chooser, seed, _ = _decoding(self.recipe["decode"], length, sampler, temperature, top_k,
+                                                          top_p, seed, num_samples)
+        self.last_seed = seed
+        for tokens in sample_chunks(self.stepper, self.vocab, prompt or "\n", length, chooser, seed, num_samples, chunk):
             yield [self.vocab.decode(row) for row in np.asarray(tokens)]
 
     def score(self, text):
@@ -139,3 +138,18 @@ class CharLM:
 
         check_path("path", path)
         return score_text(self.model, self.vocab, self.recipe, read_text_file(path), source=str(path))
+
+
+def _decoding(decode, length, sampler, temperature, top_k, top_p, seed, num_samples):
+    """Type checks with the API's argument names, then `charlm.generate.decoding_options`."""
+    from textlstm.charlm.generate import decoding_options
+
+    check_int("length", length, minimum=1, allow_none=True)
+    check_int("num_samples", num_samples, minimum=1)
+    check_int("seed", seed, allow_none=True)
+    if sampler is not None:
+        check_str("sampler", sampler)
+    check_float("temperature", temperature)
+    check_int("top_k", top_k, allow_none=True)
+    check_float("top_p", top_p)
+    return decoding_options(decode, length, sampler, temperature, top_k, top_p, seed, num_samples)

@@ -9,7 +9,7 @@ from collections import Counter
 import numpy as np
 
 from textlstm.errors import UserError
-from textlstm.rundir import atomic_write_json
+from textlstm.rundir import atomic_write_json, read_json_file
 from textlstm.textio import read_text_sources
 
 DEFAULT_CORPUS_CHARS = 2_000_000  # ~2 MB: enough to learn from, small enough for minutes on a laptop
@@ -82,10 +82,38 @@ class CharVocabulary:
 
     @classmethod
     def load(cls, path):
-        try:
-            return cls(json.loads(pathlib.Path(path).read_text(encoding="utf-8"))["chars"])
-        except (OSError, ValueError, KeyError) as error:
-            raise UserError(f"vocabulary file {path} is missing or unreadable ({error})") from None
+        """The vocabulary saved by `save`; a missing or damaged file is one `UserError`."""
+        data = read_json_file(path, "vocabulary file")
+        chars = data.get("chars") if isinstance(data, dict) else None
+        if not isinstance(chars, list) or not chars:
+            raise UserError(f"vocabulary file {path} is damaged (expected {{\"chars\": [one string per "
+                            f"character]}}, found {_shape_of(data)})")
+        bad = next((c for c in chars if not isinstance(c, str) or len(c) != 1), None)
+        if bad is not None or len(set(chars)) != len(chars):
+            what = f"entry {json.dumps(bad, ensure_ascii=False)} is not one character" if bad is not None \
+                else "it lists a character twice"
+            raise UserError(f"vocabulary file {path} is damaged ({what})")
+        return cls(chars)
+
+
+def _shape_of(value):
+    """A short description of a JSON value for error messages: 'a list of 3 numbers'."""
+    if isinstance(value, list):
+        kinds = {type(item).__name__ for item in value}
+        return f"a list of {len(value)} " + ("items" if len(kinds) != 1 else
+                                            {"int": "numbers", "float": "numbers", "str": "strings"}.get(kinds.pop(), "items"))
+    if isinstance(value, dict):
+        return "an object with keys " + ", ".join(sorted(map(str, value))[:5]) if value else "an empty object"
+    return f"{json.dumps(value)}"
+
+
+def unknown_characters_note(chars, limit=20):
+    """The note naming characters that were read as the unknown entry (at most `limit` shown)."""
+    chars = list(chars)
+    shown = " ".join(repr(char) for char in chars[:limit])
+    more = f" and {len(chars) - limit} more" if len(chars) > limit else ""
+    return (f"note: {len(chars)} distinct character{'s were' if len(chars) != 1 else ' was'} not in the "
+            f"vocabulary and read as unknown: {shown}{more}")
 
 
 def unigram_entropy_bits(ids, vocab_size):
@@ -101,3 +129,12 @@ def split_train_valid(text, valid_fraction):
         raise UserError(f"data.valid_fraction must be between 0 and 1, got {valid_fraction}")
     cut = len(text) - math.ceil(len(text) * valid_fraction)
     return text[:cut], text[cut:]
+
+
+def check_one_batch(chars, seq_len, batch_size, name="the training text"):
+    """Refuse a text too short for one batch of `batch_size` windows of `seq_len` (+1) characters."""
+    windows = max(0, (chars - 1) // seq_len)
+    if windows < batch_size:
+        fix = f"train.batch_size to at most {windows}" if windows else f"data.seq_len below {max(chars - 1, 1)}"
+        raise UserError(f"{name} has {chars:,} characters: {windows:,} windows of data.seq_len={seq_len} (+1), "
+                        f"fewer than one batch of train.batch_size={batch_size}; give more text or lower {fix}")

@@ -24,6 +24,7 @@ def score_text(model, vocab, recipe, text, source="the text"):
     if len(text) < 2:
         raise UserError(f"{source} has fewer than two characters; nothing to predict")
     ids = vocab.encode(text)
+    unknown = vocab.unknown_chars(text)
     seq_len = min(recipe["data"]["seq_len"], len(ids) - 1)
     loss = float(model.evaluate(data_lib.evaluation_batches(ids, seq_len, recipe["train"]["batch_size"]), verbose=0))
     scores = {"loss": loss}
@@ -33,7 +34,8 @@ def score_text(model, vocab, recipe, text, source="the text"):
         "loss": loss,
         "bits_per_char": scores["bpc"],
         "perplexity": scores["perplexity"],
-        "unknown_characters": len(vocab.unknown_chars(text)),
+        "unknown_characters": len(unknown),
+        "unknown_chars": unknown,
     }
 
 

@@ -2,18 +2,19 @@
 
 The prompt primes the recurrent state one character at a time; sampling then continues
 from that state in compiled chunks (never re-running the prefix), each chunk's
-characters written out as soon as it is done.
+characters written out as soon as it is done. Options not given come from the run's
+recipe (`[decode]`); the unknown entry of the vocabulary is never sampled.
 """
 
 import numpy as np
 import tensorflow as tf
 
 from textlstm.charlm.corpus import CharVocabulary
-from textlstm.charlm.model import CharStepper
+from textlstm.charlm.model import DEFAULTS, CharStepper
 from textlstm.charlm.train import KIND, VOCAB_FILE
-from textlstm.decoding.samplers import compiled, get_sampler, sample_sequence
-from textlstm.errors import UserError
+from textlstm.decoding.samplers import choose_sampler, compiled, fresh_seed, sample_sequence
 from textlstm.rundir import RunDir
+from textlstm.schema import check_value
 from textlstm.training import load_best_or_last
 
 CHUNK = 64  # characters per compiled call when streaming: small enough to look live
@@ -55,47 +56,61 @@ def _feed(stepper, tokens, state):
     return compiled(("feed", stepper), make)(tokens, state)
 
 
+def decoding_options(decode, length=None, sampler=None, temperature=None, top_k=None, top_p=None, seed=None,
+                     num_samples=1):
+    """`(length, num_samples, chooser, seed, drawn)` from the given options over a recipe's `[decode]`.
+
+    Every value is checked against `textlstm.schema`; see `choose_sampler` for how the options
+    pick the sampler. Without `seed` a fresh one is drawn (`drawn` is then True).
+    """
+    length = check_value(KIND, "decode.length", decode["length"] if length is None else length)
+    num_samples = check_value(KIND, "generate.num_samples", num_samples)
+    _, chooser = choose_sampler(decode, sampler, temperature, top_k, top_p)
+    drawn = seed is None
+    seed = check_value(KIND, "generate.seed", fresh_seed() if drawn else seed)
+    return length, num_samples, chooser, seed, drawn
+
+
 def sample_chunks(stepper, vocab, prompt, length, chooser, seed, num_samples=1, chunk=None):
     """Token id arrays `[num_samples, n]` of the text after `prompt`, chunk by chunk.
 
     The prompt primes the state; each chunk of `chunk` characters (all `length` at once when
     None) is one compiled sampling call that carries the state on. The seed of each
-    character depends only on its position, so chunking never changes the text.
+    character depends only on its position, so chunking never changes the text. The
+    vocabulary's unknown entry is never sampled.
     """
     token, state = _prime(stepper, vocab.encode(prompt), num_samples)
     done = 0
     while done < length:
         size = min(chunk or length, length - done)
         tokens, token, state = sample_sequence(stepper, token, state, chooser, size, seed, offset=done,
-                                               jit_compile=True)
+                                               jit_compile=True, banned_ids=(vocab.unknown_id,))
         done += size
         yield np.asarray(tokens)
 
 
-def make_chooser(sampler="temperature", temperature=1.0, top_k=40, top_p=0.95):
-    """The sampler object for a sampler name and the options it uses (the others are ignored)."""
-    options = {"temperature": {"temperature": temperature}, "top_k": {"k": top_k, "temperature": temperature},
-               "top_p": {"p": top_p, "temperature": temperature}, "greedy": {}}
-    if sampler not in options:
-        raise UserError(f"unknown sampler {sampler!r}; choose one of {', '.join(options)}")
-    return get_sampler(sampler, **options[sampler])
-
-
-def generate(run_path, prompt="\n", length=500, sampler="temperature", temperature=1.0, top_k=40, top_p=0.95,
-             seed=0, num_samples=1, stream=None, warn=None, loaded=None):
+def generate(run_path, prompt="\n", length=None, sampler=None, temperature=None, top_k=None, top_p=None,
+             seed=None, num_samples=1, stream=None, warn=None):
     """Generate `num_samples` texts of `length` characters after `prompt`.
 
-    With `stream` (a text file object) and one sample, the prompt and then the characters
-    are written as they come.
-    Returns the list of generated texts (without the prompt). `loaded` is a `(stepper, vocab)`
-    pair already loaded from `run_path` (the Python API keeps one, with its compiled loops).
+    Every option left as None comes from the run's recipe (`decode.length`, `decode.sampler`,
+    `decode.temperature`, `decode.top_k`, `decode.top_p`); see
+    `textlstm.decoding.samplers.choose_sampler` for how given options pick the sampler and
+    which combinations are refused. Without `seed` a fresh one is drawn and reported through
+    `warn` as "seed: N", so the text can be made again. The vocabulary's unknown entry is never
+    sampled. With `stream` (a text file object) and one sample, the prompt and then the
+    characters are written as they come. (`textlstm.api.CharLM` does the same from a model
+    loaded once.)
+
+    Returns the list of generated texts (without the prompt).
+    Raises `UserError` for an option out of its range (`textlstm.schema`) or a conflicting one.
     """
-    if length <= 0:
-        raise UserError(f"--length must be a positive number of characters, got {length}")
-    if num_samples <= 0:
-        raise UserError(f"--num-samples must be positive, got {num_samples}")
-    chooser = make_chooser(sampler, temperature, top_k, top_p)
-    stepper, vocab = loaded or load_generator(run_path)
+    decode = RunDir.open(run_path, KIND).read_recipe(DEFAULTS)["decode"]
+    length, num_samples, chooser, seed, drawn = decoding_options(decode, length, sampler, temperature, top_k, top_p,
+                                                                 seed, num_samples)
+    stepper, vocab = load_generator(run_path)
+    if drawn and warn:  # once the model is loaded: a failed call prints only its error
+        warn(f"seed: {seed}")
     prompt = prompt or "\n"
     unknown = vocab.unknown_chars(prompt)
     if unknown and warn:

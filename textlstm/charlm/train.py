@@ -64,6 +64,7 @@ def train_charlm(recipe, run_path, resume=False):
           f"vocabulary {len(vocab)}; unigram entropy of the validation text: {unigram:.3f} bits/char")
 
     batch_size = train["batch_size"]
+    corpus_lib.check_one_batch(len(train_ids), seq_len, batch_size)  # before any run directory is made
     schedule = training.plan_schedule(
         data_lib.window_count(train_ids, seq_len) // batch_size, train["epochs"], train["steps_per_epoch"],
         train["max_steps"], monitor="val_loss", mode="min", patience=train["patience"],

@@ -11,13 +11,46 @@ from textlstm.errors import UserError
 
 
 class _Group(click.Group):
-    """A click group that turns `UserError` into one readable line and exit status 1."""
+    """A click group that turns `UserError`, and the failures of the machine rather than of
+    textlstm (an OS error such as a full disk, running out of memory), into one readable
+    line and exit status 1; any other exception is a bug and keeps its traceback."""
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except UserError as error:
-            raise click.ClickException(str(error)) from None
+        except click.exceptions.Exit:
+            raise
+        except BrokenPipeError:  # `textlstm generate ... | head`: the reader left; stop quietly like `cat`
+            import os
+            import sys
+
+            try:  # so that flushing stdout at exit does not fail a second time
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            except (OSError, ValueError, AttributeError):
+                pass
+            raise click.exceptions.Exit(141) from None  # 128 + SIGPIPE, the shell's convention
+        except Exception as error:
+            message = one_line_error(error)
+            if message is None:
+                raise
+            raise click.ClickException(message) from None
+
+
+def one_line_error(error: BaseException) -> str | None:
+    """The one line the CLI prints for `error`, or None when it is a bug (keep the traceback)."""
+    from textlstm.errors import describe_memory_error, describe_os_error
+
+    if isinstance(error, UserError):
+        return str(error)
+    if isinstance(error, click.ClickException):
+        return None  # click prints its own
+    if isinstance(error, MemoryError) or type(error).__name__ == "ResourceExhaustedError":
+        return describe_memory_error(error)
+    if isinstance(error, OSError):
+        return describe_os_error(error)
+    if type(error).__name__ == "PermissionDeniedError":  # tf.errors, e.g. the TensorBoard writer
+        return f"permission denied: {(str(error).strip().splitlines() or [''])[-1][:300]}"
+    return None
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -2,7 +2,8 @@
 
 import click
 
-from textlstm.cli.options import recipe_options, resolve_cli_recipe
+from textlstm.cli.options import checked, recipe_options, resolve_cli_recipe
+from textlstm.schema import SAMPLERS as SAMPLER_NAMES
 
 
 @click.command("charlm")
@@ -10,8 +11,8 @@ from textlstm.cli.options import recipe_options, resolve_cli_recipe
               help="Training text: a UTF-8 file or a directory of them (repeatable). Default: built-in corpus.")
 @click.option("--valid", type=click.Path(), help="Validation text file (default: hold out data.valid_fraction).")
 @recipe_options
-@click.option("--epochs", type=int, help="Number of epochs (train.epochs).")
-@click.option("--max-steps", type=int, help="Cap on optimizer steps in all (train.max_steps).")
+@click.option("--epochs", type=int, callback=checked("train.epochs"), help="Number of epochs (train.epochs).")
+@click.option("--max-steps", type=int, callback=checked("train.max_steps"), help="Cap on optimizer steps in all (train.max_steps).")
 def train_charlm_command(data_paths, valid, recipe, overrides, run_dir, seed, resume, epochs, max_steps):
     """Train a character-level language model, then print a short sample."""
     from textlstm.charlm.generate import generate
@@ -24,50 +25,61 @@ def train_charlm_command(data_paths, valid, recipe, overrides, run_dir, seed, re
     run, metrics = train_charlm(resolved, run_dir, resume=resume)
     if metrics is None:  # a worker of a distributed run: the chief reports
         return
-    click.echo("sample:")
-    text = generate(run.path, prompt="\n", length=200, sampler="temperature", temperature=0.8, seed=0)[0]
+    click.echo("sample:")  # with the recipe's [decode] sampler and the training seed
+    text = generate(run.path, prompt="\n", length=200, seed=resolved["train"]["seed"])[0]
     click.echo(text)
 
 
 @click.command("generate")
 @click.argument("run_dir", type=click.Path())
 @click.option("-p", "--prompt", default="\n", show_default=False, help="Text that primes the model (default: a newline).")
-@click.option("-n", "--length", type=int, default=500, show_default=True, help="Characters to generate.")
-@click.option("-t", "--temperature", type=float, default=0.8, show_default=True, help="Softmax temperature (> 0).")
-@click.option("-k", "--top-k", type=int, default=None, help="Sample among the k most likely characters.")
-@click.option("--top-p", type=float, default=None, help="Nucleus sampling: the smallest set with probability ≥ p.")
-@click.option("--greedy", is_flag=True, help="Always take the most likely character.")
-@click.option("-s", "--seed", type=int, default=0, show_default=True, help="Same seed, same text.")
-@click.option("--num-samples", type=int, default=1, show_default=True, help="Samples generated together as one batch.")
-def generate_command(run_dir, prompt, length, temperature, top_k, top_p, greedy, seed, num_samples):
-    """Generate text from a trained char LM in RUN_DIR."""
+@click.option("-n", "--length", type=int, callback=checked("decode.length", "charlm"),
+              help="Characters to generate (default: the recipe's decode.length).")
+@click.option("--sampler", type=click.Choice(SAMPLER_NAMES),
+              help="How the next character is chosen (default: the recipe's decode.sampler, or the one the "
+                   "options below imply).")
+@click.option("-t", "--temperature", type=float, callback=checked("decode.temperature", "charlm"),
+              help="Softmax temperature (default: the recipe's decode.temperature).")
+@click.option("-k", "--top-k", type=int, callback=checked("decode.top_k", "charlm"),
+              help="Sample among the k most likely characters.")
+@click.option("--top-p", type=float, callback=checked("decode.top_p", "charlm"),
+              help="Nucleus sampling: the smallest set with probability >= p. With --top-k: top-k first, "
+                   "then top-p among those.")
+@click.option("--greedy", is_flag=True, help="Always take the most likely character (same as --sampler greedy).")
+@click.option("-s", "--seed", type=int, callback=checked("generate.seed"),
+              help="Same seed, same text (default: a fresh one, printed on stderr as 'seed: N').")
+@click.option("--num-samples", type=int, default=1, show_default=True, callback=checked("generate.num_samples"),
+              help="Samples generated together as one batch.")
+def generate_command(run_dir, prompt, length, sampler, temperature, top_k, top_p, greedy, seed, num_samples):
+    """Generate text from a trained char LM in RUN_DIR.
+
+    Options not given come from the run's recipe ([decode]). A sampler option the chosen
+    sampler does not use (--greedy --temperature 3) is refused.
+    """
     import sys
 
     from textlstm.api import CharLM
     from textlstm.errors import UserError
 
-    if length <= 0:
-        raise UserError(f"--length must be a positive number of characters, got {length}")
-    if num_samples <= 0:
-        raise UserError(f"--num-samples must be positive, got {num_samples}")
-    if temperature <= 0:
-        raise UserError(f"--temperature must be > 0, got {temperature}")
-    if top_p is not None and not 0 < top_p <= 1:
-        raise UserError(f"--top-p must be in (0, 1], got {top_p}")
-    if top_k is not None and top_k < 1:
-        raise UserError(f"--top-k must be at least 1, got {top_k}")
-    sampler = "greedy" if greedy else "top_p" if top_p is not None else "top_k" if top_k is not None else "temperature"
+    if greedy:
+        if sampler not in (None, "greedy"):
+            raise UserError(f"--greedy and --sampler {sampler} contradict each other: give one of them")
+        sampler = "greedy"
+    options = dict(sampler=sampler, temperature=temperature, top_k=top_k, top_p=top_p)
+    _, _, _, seed, drawn = CharLM.check_options(run_dir, length=length, seed=seed, num_samples=num_samples,
+                                                **options)  # before the model is loaded
     lm = CharLM(run_dir)
+    if drawn:
+        click.echo(f"seed: {seed}", err=True)
     unknown = lm.unknown_chars(prompt)
     if unknown:
         click.echo(f"warning: prompt characters not in the vocabulary, read as unknown: {''.join(unknown)!r}", err=True)
-    options = dict(sampler=sampler, temperature=temperature, top_k=top_k or 40, top_p=top_p or 0.95, seed=seed)
     if num_samples == 1:
         sys.stdout.write(prompt or "\n")
-        for piece in lm.stream(prompt, length, **options):
+        for piece in lm.stream(prompt, length, seed=seed, **options):
             sys.stdout.write(piece)
             sys.stdout.flush()
         sys.stdout.write("\n")
         return
-    for i, text in enumerate(lm.generate(prompt, length, num_samples=num_samples, **options)):
+    for i, text in enumerate(lm.generate(prompt, length, seed=seed, num_samples=num_samples, **options)):
         click.echo(f"--- sample {i + 1} ---\n{prompt}{text}")

@@ -15,6 +15,6 @@ def register(main, train):
     main.add_command(evaluate.evaluate_command)
     main.add_command(inspect_cmd.inspect_command)
     main.add_command(doctor_cmd.doctor_command)
-    main.add_command(recipes_cmd.recipes_command)
     main.add_command(export_cmd.export_command)
+    main.add_command(recipes_cmd.recipes_command)
     main.add_command(serve_cmd.serve_command)

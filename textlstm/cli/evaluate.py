@@ -17,8 +17,13 @@ def evaluate_command(run_dir, data_path, source_path, reference_path, beam_size,
     """Evaluate the model in RUN_DIR on held-out data."""
     from textlstm.errors import UserError
     from textlstm.rundir import RunDir
+    from textlstm.textio import empty_input_note, is_empty_input
 
     kind = RunDir.read_kind(run_dir)
+    empty = [path for path in (data_path, source_path) if is_empty_input(path)]
+    if empty and (kind != "seq2seq" or is_empty_input(reference_path)):  # empty output, a note, exit 0
+        click.echo(empty_input_note(empty[0], "evaluate"), err=True)
+        return
     if kind == "charlm":
         _evaluate_charlm(run_dir, data_path)
     elif kind == "tagger":
@@ -31,6 +36,7 @@ def evaluate_command(run_dir, data_path, source_path, reference_path, beam_size,
 
 def _evaluate_charlm(run_dir, data_path):
     from textlstm.api import CharLM
+    from textlstm.charlm.corpus import unknown_characters_note
     from textlstm.errors import UserError
 
     if not data_path:
@@ -41,7 +47,7 @@ def _evaluate_charlm(run_dir, data_path):
         f"bits/char: {metrics['bits_per_char']:.4f}  perplexity: {metrics['perplexity']:.3f}"
     )
     if metrics["unknown_characters"]:
-        click.echo(f"note: {metrics['unknown_characters']} distinct characters were not in the vocabulary")
+        click.echo(unknown_characters_note(metrics["unknown_chars"]), err=True)
 
 
 def _evaluate_tagger(run_dir, data_path, batch_size):

@@ -8,11 +8,16 @@ from textlstm.distribute import STRATEGIES  # light: TensorFlow is imported only
 
 
 STRATEGY_KEY = "textlstm.strategy"  # where --strategy waits in the click context for resolve_cli_recipe
+OVERWRITE_KEY = "textlstm.overwrite"  # and --overwrite
 
 
 def _stash_strategy(ctx, param, value):
     if value is not None:
         ctx.meta[STRATEGY_KEY] = value
+
+
+def _stash_overwrite(ctx, param, value):
+    ctx.meta[OVERWRITE_KEY] = bool(value)
 
 
 def checked(name, kind=None):
@@ -31,9 +36,9 @@ def checked(name, kind=None):
 
 
 def recipe_options(command):
-    """--recipe, --set, --run-dir, --seed, --resume, --strategy.
+    """--recipe, --set, --run-dir, --seed, --resume, --overwrite, --strategy.
 
-    --strategy reaches the command through `resolve_cli_recipe` (as `train.strategy`), not as
+    --overwrite and --strategy reach the command through `resolve_cli_recipe` (as `train.strategy`), not as
     a parameter, so commands keep their signatures.
     """
     decorators = [
@@ -45,6 +50,9 @@ def recipe_options(command):
                      help="Run directory for the model, vocabulary, recipe, logs and checkpoints (default: runs/KIND-DATE-TIME)."),
         click.option("--seed", type=int, callback=checked("train.seed"), help="Random seed (train.seed)."),
         click.option("--resume", is_flag=True, help="Continue the run in --run-dir from its last checkpoint."),
+        click.option("--overwrite", is_flag=True, expose_value=False, callback=_stash_overwrite,
+                     help="Replace the run already in --run-dir (without it, training into an existing run "
+                          "is refused)."),
         click.option("--strategy", type=click.Choice(STRATEGIES), expose_value=False, callback=_stash_strategy,
                      help="Devices and hosts to train on (train.strategy; default auto: all local GPUs, or the "
                           "TF_CONFIG cluster). Allowed with --resume."),
@@ -57,19 +65,25 @@ def resolve_cli_recipe(defaults, recipe_name, overrides, cli_values, run_dir, re
     the run's own recipe (--strategy may still change: it changes no result). Without
     --run-dir a new `runs/KIND-DATE-TIME` is used.
 
-    Prints the resolved recipe, which training then saves in the run directory.
+    Prints the resolved recipe, which training then saves in the run directory. The run
+    directory is locked for this command (`rundir.claim_for_training`); a run already there
+    is refused unless --resume or --overwrite.
     """
     import time
 
     from textlstm.errors import UserError
     from textlstm.recipes import find_recipe, recipe_to_toml, resolve_recipe
-    from textlstm.rundir import RunDir
+    from textlstm.rundir import RunDir, claim_for_training
     from textlstm.schema import check_recipe
 
     if run_dir is None:
         if resume:
             raise UserError("--resume needs --run-dir: the run directory to continue")
         run_dir = f"runs/{kind}-{time.strftime('%Y%m%d-%H%M%S')}"
+    context = click.get_current_context(silent=True)
+    claim = claim_for_training(run_dir, kind, resume, bool(context and context.meta.get(OVERWRITE_KEY)))
+    if claim is not None and context is not None:
+        context.call_on_close(claim.release)
     if resume:
         if recipe_name or overrides:
             raise UserError("--resume continues with the run's own recipe; drop --recipe/--set")
@@ -78,7 +92,6 @@ def resolve_cli_recipe(defaults, recipe_name, overrides, cli_values, run_dir, re
         path = find_recipe(recipe_name, kind) if recipe_name else None
         options = [f"{key}={_toml_value(value)}" for key, value in cli_values.items() if value is not None]
         recipe = resolve_recipe(defaults, path, list(overrides) + options, kind=kind)
-    context = click.get_current_context(silent=True)
     strategy = context.meta.get(STRATEGY_KEY) if context else None
     if strategy is not None:
         if "strategy" not in recipe.get("train", {}):

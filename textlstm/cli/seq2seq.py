@@ -46,11 +46,14 @@ def translate_command(run_dir, input_path, beam_size, length_penalty, max_length
     from textlstm.rundir import RunDir
     from textlstm.api import Translator
     from textlstm.seq2seq.translate import KIND, check_options
-    from textlstm.textio import open_text_stream
+    from textlstm.textio import empty_input_note, open_text_stream
 
     RunDir.open(run_dir, KIND)  # the kind is checked before any input is read
     check_options(beam_size, n_best, max_length, batch_size, length_penalty)  # before any input is read
     text = open_text_stream(input_path, allow_empty=True)
+    if not text:  # no line at all: empty output, a note, exit 0 (as `tag` and `evaluate`)
+        click.echo(empty_input_note("<stdin>" if input_path == "-" else input_path, "translate"), err=True)
+        return
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()

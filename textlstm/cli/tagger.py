@@ -2,7 +2,7 @@
 
 import click
 
-from textlstm.cli.options import recipe_options, resolve_cli_recipe
+from textlstm.cli.options import checked, recipe_options, resolve_cli_recipe
 
 
 @click.command("tagger")
@@ -10,16 +10,16 @@ from textlstm.cli.options import recipe_options, resolve_cli_recipe
 @click.option("--dev", "dev_path", type=click.Path(), help="Tagged development file; its score picks the best model (data.dev).")
 @click.option("-f", "--format", "file_format", type=click.Choice(["auto", "conllu", "conll"]),
               help="Format of the tagged files (data.format; default: guessed).")
-@click.option("-c", "--column", help="CoNLL-U tag column: upos, xpos or feats:KEY (data.column).")
-@click.option("--tag-column", type=int, help="CoNLL column files: index of the tag column, -1 = last (data.tag_column).")
+@click.option("-c", "--column", callback=checked("data.column", "tagger"), help="CoNLL-U tag column: upos, xpos or feats:KEY (data.column).")
+@click.option("--tag-column", type=int, callback=checked("data.tag_column", "tagger"), help="CoNLL column files: index of the tag column, -1 = last (data.tag_column).")
 @click.option("--scheme", type=click.Choice(["auto", "IOB1", "IOB2", "BIO", "BIOES", "IOBES"], case_sensitive=False),
               help="Entity tags: the scheme the model learns (data.scheme; auto keeps the file's).")
 @click.option("--invalid-tags", type=click.Choice(["error", "repair"]),
               help="An ill-formed entity tag sequence: stop with an error, or repair it (data.invalid_tags).")
 @click.option("--word-vectors", type=click.Path(), help="Pretrained word vectors, word2vec/GloVe text (data.word_vectors).")
 @recipe_options
-@click.option("--epochs", type=int, help="Number of epochs (train.epochs).")
-@click.option("--max-steps", type=int, help="Cap on optimizer steps in all (train.max_steps).")
+@click.option("--epochs", type=int, callback=checked("train.epochs"), help="Number of epochs (train.epochs).")
+@click.option("--max-steps", type=int, callback=checked("train.max_steps"), help="Cap on optimizer steps in all (train.max_steps).")
 def train_tagger_command(train_path, dev_path, file_format, column, tag_column, scheme, invalid_tags, word_vectors,
                          recipe, overrides, run_dir, seed, resume, epochs, max_steps):
     """Train a sequence tagger (POS or entities): BiLSTM with char features and a CRF."""
@@ -43,7 +43,7 @@ def train_tagger_command(train_path, dev_path, file_format, column, tag_column, 
               show_default=True, help="Input: CoNLL-U, CoNLL columns, or plain text (one sentence per line).")
 @click.option("-O", "--output-format", type=click.Choice(["conllu", "conll", "jsonl"]),
               help="Output format (default: that of the input; CoNLL columns for plain text).")
-@click.option("-b", "--batch-size", type=int, help="Sentences tagged together (decode.batch_size).")
+@click.option("-b", "--batch-size", type=int, callback=checked("decode.batch_size", "tagger"), help="Sentences tagged together (decode.batch_size).")
 @click.option("--n-best", type=int, default=1, show_default=True,
               help="The K best tag sequences with their probabilities: jsonl \"n_best\", or K tag columns in CoNLL.")
 def tag_command(run_dir, input_path, input_format, output_format, batch_size, n_best):

@@ -21,6 +21,10 @@ def export(run_dir, out_dir, export_format="saved_model", overwrite=False, beam_
     if export_format not in ("saved_model", "onnx"):
         raise TextlstmError(f"export format must be 'saved_model' or 'onnx', got {export_format!r}")
     check_out_dir(out_dir, overwrite)
+    if export_format == "onnx":
+        from textlstm.export.onnx import _converter
+
+        _converter()  # the [onnx] extra is there, before anything is loaded
     model = textlstm.load(run_dir)
     with fresh_directory(out_dir, overwrite) as temp:
         if export_format == "onnx":

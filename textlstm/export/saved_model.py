@@ -7,7 +7,8 @@ Each kind gets a `tf.Module` holding the Keras model (its variables) and the voc
   int32 -> `text` string[B]. The prompt primes the state (rows of different lengths are
   masked), then the temperature-sampling loop runs inside the graph, XLA-compiled as in
   textlstm, with the seed of character i derived from `(seed, i)` by the same stateless
-  ops: the same prompt, length, temperature and seed give textlstm's text.
+  ops and the unknown entry never sampled: the same prompt, length, temperature and seed
+  give textlstm's text (`sampler="temperature"`).
 - tagger, `tag`: `sentences` string[B] (whitespace tokens) -> `tags` string[B] (one tag per
   token, space-separated). Word and character lookup, the `data.max_len` chunks, Viterbi and
   the conversion to the training file's entity scheme all run in the graph.
@@ -55,6 +56,7 @@ class CharLMModule(tf.Module):
         self.stepper = lm.stepper
         self.char_table = _string_table(lm.vocab.chars, lm.vocab.unknown_id)
         self.chars = tf.constant(lm.vocab.chars)
+        unknown_id = int(lm.vocab.unknown_id)
 
         @tf.function(jit_compile=True)
         def sample(start, state, length, seed, temperature):
@@ -62,7 +64,8 @@ class CharLMModule(tf.Module):
                 scaled = tf.cast(logits, tf.float32) / temperature
                 return tf.random.stateless_categorical(scaled, 1, step_seed, dtype=tf.int32)[:, 0]
 
-            tokens, _, _ = _sampling_loop(self.stepper, sampler, start, state, length, seed, tf.constant(0))
+            banned = (unknown_id,)  # as textlstm: the unknown entry is never sampled
+            tokens, _, _ = _sampling_loop(self.stepper, sampler, banned, start, state, length, seed, tf.constant(0))
             return tokens
 
         self._sample = sample

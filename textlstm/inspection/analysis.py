@@ -14,11 +14,13 @@ import numpy as np
 from textlstm.inspection.record import SIGMOID_GATES, STATE_GATE
 
 LEFT, RIGHT = 0.1, 0.9
-QUOTES = '"'  # straight double quotes; single quotes are mostly apostrophes in prose
+QUOTES = '"'  # straight double quotes toggle; straight single quotes are mostly apostrophes in prose
+OPEN_QUOTES = "\u201c\u201e\u00ab\u2018"  # “ „ « ‘
+CLOSE_QUOTES = "\u201d\u00bb\u2019"  # ” » ’ (’ only when it is not an apostrophe, see QuoteTracker)
 OPENING, CLOSING = "([{", ")]}"
 
 FEATURE_DESCRIPTIONS = {
-    "inside_quotes": "between an opening and a closing double quote",
+    "inside_quotes": "between opening and closing quotes (\" \u201c \u201d \u201e \u2018 \u2019 \u00ab \u00bb)",
     "inside_brackets": "inside (), [] or {} (any depth)",
     "position_in_line": "fraction of the current line read so far (0 at its start, 1 at its end)",
     "line_length_so_far": "characters since the last newline",
@@ -35,15 +37,55 @@ def saturation(recording):
     return result
 
 
+class QuoteTracker:
+    """Whether each character is inside quotes, for straight and typographic quotes.
+
+    `"` toggles; “ and „ open and ” closes a double quote (German „…“ closes with “);
+    « opens and » closes (nested guillemets count depth); ‘ opens a single quote and ’
+    closes it, unless ’ stands between two letters (an apostrophe: don’t) or no single
+    quote is open.
+    """
+
+    def __init__(self):
+        self.straight = self.double = self.single = False
+        self.low = False  # the open double quote was „, so “ closes it
+        self.guillemets = 0
+
+    def feed(self, char, following=""):
+        if char == '"':
+            self.straight = not self.straight
+        elif char == "\u201e":
+            self.double, self.low = True, True
+        elif char == "\u201c":
+            if self.double and self.low:
+                self.double = self.low = False
+            else:
+                self.double = True
+        elif char == "\u201d":
+            self.double = self.low = False
+        elif char == "\u00ab":
+            self.guillemets += 1
+        elif char == "\u00bb":
+            self.guillemets = max(0, self.guillemets - 1)
+        elif char == "\u2018":
+            self.single = True
+        elif char == "\u2019" and self.single and not following.isalpha():
+            self.single = False
+        return self.inside
+
+    @property
+    def inside(self):
+        return self.straight or self.double or self.single or self.guillemets > 0
+
+
 def text_features(text):
     """`{feature: [characters] float}`: each feature's value after reading each character."""
     n = len(text)
     quotes, brackets, column, fraction, newline = (np.zeros(n, dtype=np.float32) for _ in range(5))
-    inside, depth, since_newline, line_start = False, 0, 0, 0
+    tracker, depth, since_newline, line_start = QuoteTracker(), 0, 0, 0
     for t, char in enumerate(text):
-        if char in QUOTES:
-            inside = not inside
-        elif char in OPENING:
+        inside = tracker.feed(char, text[t + 1 : t + 2])
+        if char in OPENING:
             depth += 1
         elif char in CLOSING:
             depth = max(0, depth - 1)

@@ -67,9 +67,13 @@ class Subwords:
             if not path.is_file():
                 raise UserError(f"run directory {run.path} has no subword model {name}")
             try:
-                return spm.SentencePieceProcessor(model_proto=path.read_bytes())
+                model = spm.SentencePieceProcessor(model_proto=path.read_bytes())
             except (RuntimeError, OSError) as error:
-                raise UserError(f"subword model {path} is unreadable ({error})") from None
+                reason = (str(error).strip().splitlines() or [""])[0][:120]
+                raise UserError(f"subword model {path} is damaged or unreadable ({reason})") from None
+            if model.get_piece_size() < 4:  # an empty file parses as a model with no pieces
+                raise UserError(f"subword model {path} is damaged (it holds {model.get_piece_size()} pieces)")
+            return model
 
         if run.file(JOINT_FILE).is_file():
             joint = processor(JOINT_FILE)

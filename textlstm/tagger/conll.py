@@ -14,6 +14,7 @@ import os
 import re
 
 from textlstm.errors import UserError
+from textlstm.textio import check_not_binary, strip_byte_order_marks
 
 WORD_ID = re.compile(r"^[1-9][0-9]*$")
 ANY_ID = re.compile(r"^[0-9]+([-.][0-9]+)?$")
@@ -34,6 +35,9 @@ class Sentence:
         columns: column files only: the original fields of each token line.
         tag_column: column files only: which field held the tag (None if there was none).
         separator: column files only: the field separator of the input (a tab or a space).
+        before, after: column files only: the input lines that are not token lines (blank
+            and whitespace-only separators, `-DOCSTART-` lines) before this sentence, and
+            after it for the last sentence, so that output is line-aligned with the input.
     """
 
     tokens: list[str]
@@ -45,12 +49,15 @@ class Sentence:
     columns: list[list[str]] | None = None
     tag_column: int | None = None
     separator: str = "\t"
+    before: list[str] | None = None
+    after: list[str] | None = None
 
     def __len__(self):
         return len(self.tokens)
 
 
-def _read_text(path):
+def read_text(path, allow_empty=False):
+    """The UTF-8 text of a file (see `decode_bytes`); an empty file is an error unless `allow_empty`."""
     path = os.fspath(path)
     try:
         with open(path, "rb") as stream:
@@ -59,14 +66,22 @@ def _read_text(path):
         raise UserError(f"{path}: file not found") from None
     except OSError as error:
         raise UserError(f"{path}: cannot read file ({error.strerror})") from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise UserError(f"{path}:{line}: not valid UTF-8 (byte {error.start})") from None
-    if not text.strip():
+    text = decode_bytes(data, path)
+    if not allow_empty and not text.strip():
         raise UserError(f"{path}: file is empty")
     return text
+
+
+def decode_bytes(data, source):
+    """UTF-8 text of a tagged or untagged file's bytes: binary data (a NUL byte) and UTF-16 are
+    refused like every other text textlstm reads, byte-order marks dropped."""
+    check_not_binary(data, source)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise UserError(f"{source}:{line}: not valid UTF-8 (byte {error.start})") from None
+    return strip_byte_order_marks(text)
 
 
 def _lines(text):
@@ -142,7 +157,7 @@ def read_conllu(path, column="upos"):
     Multiword-token ranges and empty nodes are skipped for tagging but kept for writing.
     A word without the feature KEY gets the tag "_".
     """
-    return parse_conllu(_read_text(path), column=column, source=os.fspath(path))
+    return parse_conllu(read_text(path), column=column, source=os.fspath(path))
 
 
 def _split_fields(line, tabbed):
@@ -155,13 +170,17 @@ def parse_conll(text, token_column=0, tag_column=-1, source="<text>"):
     sentences = []
     current = None
     expected = tabbed = None
-    for number, line in enumerate(_lines(text) + [""], 1):
-        if not line.strip():
-            if current is not None and current.tokens:
+    lines = _lines(text)
+    if lines and lines[-1] == "":
+        lines.pop()  # the final newline ends the last line
+    pending = []  # separator and -DOCSTART- lines since the last token line
+    for number, line in enumerate(lines + [None], 1):
+        if line is None or not line.strip() or line.split()[0] == DOCSTART:
+            if current is not None:
                 sentences.append(current)
             current = None
-            continue
-        if line.split()[0] == DOCSTART:
+            if line is not None:
+                pending.append(line)
             continue
         if expected is None:
             tabbed = "\t" in line
@@ -176,8 +195,9 @@ def parse_conll(text, token_column=0, tag_column=-1, source="<text>"):
         if current is None:
             current = Sentence(
                 tokens=[], tags=None if tag_index is None else [], columns=[],
-                tag_column=tag_index, separator="\t" if tabbed else " ",
+                tag_column=tag_index, separator="\t" if tabbed else " ", before=pending,
             )
+            pending = []
         current.tokens.append(fields[token_index])
         if tag_index is not None:
             if not fields[tag_index]:
@@ -187,6 +207,7 @@ def parse_conll(text, token_column=0, tag_column=-1, source="<text>"):
         current.line_numbers.append(number)
     if not sentences:
         raise UserError(f"{source}: no sentences found (expected token lines)")
+    sentences[-1].after = pending
     return sentences
 
 
@@ -219,7 +240,7 @@ def read_conll(path, token_column=0, tag_column=-1):
     whitespace-only line ends a sentence. Column indexes may be negative (-1 = last);
     `tag_column=None` reads tokens only.
     """
-    return parse_conll(_read_text(path), token_column, tag_column, source=os.fspath(path))
+    return parse_conll(read_text(path), token_column, tag_column, source=os.fspath(path))
 
 
 def read_plain(text):
@@ -294,11 +315,16 @@ def write_conll(sentences, predicted_tags):
     """Column text: the original fields with the tag field set to the prediction.
 
     Input without a tag column (or plain text) gets the prediction as an extra last field.
-    An empty sentence becomes one extra blank line.
+    Sentences read from column text give back its lines one for one (blank, whitespace-only
+    and `-DOCSTART-` lines included), so the output is line-aligned with the input. Others
+    end with a blank line, and an empty sentence becomes one blank line.
     """
     _check_lengths(sentences, predicted_tags)
     blocks = []
     for sentence, tags in zip(sentences, predicted_tags):
+        if sentence.before is not None and sentence.columns is not None:
+            blocks.append(_aligned_block(sentence, tags))
+            continue
         lines = []
         columns = sentence.columns or [[token] for token in sentence.tokens]
         for fields, tag in zip(columns, tags):
@@ -310,6 +336,19 @@ def write_conll(sentences, predicted_tags):
             lines.append(sentence.separator.join(fields))
         blocks.append("\n".join(lines) + "\n\n" if lines else "\n")  # empty: one blank line
     return "".join(blocks)
+
+
+def _aligned_block(sentence, tags):
+    lines = list(sentence.before)
+    for fields, tag in zip(sentence.columns, tags):
+        fields = list(fields)
+        if sentence.tag_column is not None:
+            fields[sentence.tag_column] = tag
+        else:
+            fields.append(tag)
+        lines.append(sentence.separator.join(fields))
+    lines += sentence.after or []
+    return "".join(line + "\n" for line in lines)
 
 
 def write_jsonl(sentences, predicted_tags):
@@ -333,7 +372,7 @@ def detect_format(path_or_text, sample_lines=200):
     if isinstance(path_or_text, os.PathLike) or (
         isinstance(path_or_text, str) and "\n" not in path_or_text and os.path.isfile(path_or_text)
     ):
-        text = _read_text(path_or_text)
+        text = read_text(path_or_text)
     lines = [line for line in _lines(text) if line.strip()][:sample_lines]
     body = [line for line in lines if not line.startswith("#")]
     if body and all(_looks_like_conllu(line) for line in body):

@@ -100,10 +100,26 @@ def unknown_tags(sentences, tag_vocab):
             if tag not in tag_vocab]
 
 
-def check_known_tags(sentences, tag_vocab, path):
-    """Raise UserError at the first tag the model was not trained with."""
+def unseen_tags_warning(sentences, tag_vocab, path):
+    """The warning for gold tags the model was never trained with (None if there are none).
+
+    Such tokens are scored, not refused: the model cannot predict their tag, so each is a
+    token error and, for entity tags, a missed span of its type (conlleval semantics), in
+    dev scoring during training and in `evaluate` alike.
+    """
     unknown = unknown_tags(sentences, tag_vocab)
-    if unknown:
-        tag, line = unknown[0]
-        known = ", ".join(tag_vocab.items[1:][:30])
-        raise UserError(f"{path}:{line}: unknown tag {tag!r}; the model knows: {known}")
+    if not unknown:
+        return None
+    names = sorted({tag for tag, _ in unknown})
+    shown = ", ".join(repr(tag) for tag in names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    return (f"warning: {path}: {len(unknown)} token(s) have tags never seen in training ({shown}; first at "
+            f"line {unknown[0][1]}); they count as errors")
+
+
+def check_tag_variety(sentences, path, column="tags"):
+    """Refuse training data with fewer than two distinct tags: nothing to learn, and accuracy 1.0."""
+    tags = {tag for sentence in sentences for tag in sentence.tags}
+    if len(tags) < 2:
+        found = f"only the tag {next(iter(tags))!r}" if tags else "no tags"
+        raise UserError(f"{path}: {found} in column {column}; a tagger needs at least two distinct tags "
+                        "(is --column / --tag-column right?)")

@@ -1,16 +1,20 @@
 """`textlstm evaluate` for a tagger: token accuracy, a per-tag table, and entity span scores.
 
-The file is read the way the run's training file was (format, tag column). Every gold tag
-must be one the model could predict; an unknown one is an error naming its line.
+The file is read the way the run's training file was (format, tag column). A gold tag the
+model was never trained with is scored as an error of its type, with a warning, exactly as
+dev scoring does during training (conlleval semantics).
 """
+
+import sys
 
 from textlstm.tagger import corpus, metrics
 from textlstm.tagger.tag import TaggerRun, stderr_progress
 from textlstm.tagger.train import predictable_tags
 
 
-def evaluate_tagger(run_path, data_path, batch_size=None, tagger=None):
-    """`tagger` is the run's `TaggerRun` when already loaded. A dict: "sentences", "tokens", "accuracy", "per_tag" (table text), "predicted" (the tag
+def evaluate_tagger(run_path, data_path, batch_size=None, warn=None, tagger=None):
+    """`tagger` is the run's `TaggerRun` when already loaded. A dict: "sentences", "tokens",
+    "accuracy", "per_tag" (table text), "predicted" (the tag
     lists), and for entity tags "spans" (the `metrics.span_scores` dict) and "report" (its table)."""
     tagger = tagger or TaggerRun.load(run_path)
     data = tagger.recipe["data"]
@@ -18,7 +22,9 @@ def evaluate_tagger(run_path, data_path, batch_size=None, tagger=None):
     sentences = corpus.read_tagged(data_path, data, file_format)
     if tagger.tagset.get("entities"):
         corpus.check_entity_tags(sentences, tagger.tagset["file_scheme"], data_path, data["invalid_tags"])
-    corpus.check_known_tags(sentences, predictable_tags(tagger.vocabs[2], tagger.tagset), data_path)
+    warning = corpus.unseen_tags_warning(sentences, predictable_tags(tagger.vocabs[2], tagger.tagset), data_path)
+    if warning:
+        (warn or (lambda message: print(message, file=sys.stderr)))(warning)
     predicted = tagger.tag(sentences, batch_size, progress=stderr_progress(len(sentences)))
     gold = [sentence.tags for sentence in sentences]
     result = {

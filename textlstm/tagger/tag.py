@@ -13,11 +13,12 @@ import numpy as np
 import tensorflow as tf
 
 from textlstm.errors import UserError
-from textlstm.rundir import RunDir
+from textlstm.rundir import RunDir, read_json_file
 from textlstm.tagger import conll, corpus, schemes
 from textlstm.tagger import data as data_lib
 from textlstm.tagger.model import DEFAULTS, decode_tags
 from textlstm.tagger.vocab import Vocabulary
+from textlstm.textio import empty_input_note
 from textlstm.training import load_best_or_last
 
 KIND = "tagger"
@@ -115,11 +116,26 @@ def to_file_scheme(tags, tagset):
 
 
 def read_tagset(run):
+    """The run's tagset.json (format, entity scheme of the file and of the model), checked."""
     path = run.file(TAGSET_FILE)
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise UserError(f"{path}: missing or unreadable ({error}); is the run finished setting up?") from None
+    tagset = read_json_file(path, "tag set")
+    if not isinstance(tagset, dict):
+        raise UserError(f"tag set {path} is damaged (expected a JSON object, found {json.dumps(tagset)[:40]})")
+    if not isinstance(tagset.get("entities"), bool):
+        raise UserError(f"tag set {path} is damaged (\"entities\" must be true or false)")
+    if tagset.get("format") not in ("conllu", "conll"):
+        raise UserError(f"tag set {path} is damaged (\"format\" must be \"conllu\" or \"conll\", "
+                        f"found {json.dumps(tagset.get('format'))})")
+    for key in ("file_scheme", "model_scheme"):
+        value = tagset.get(key)
+        if tagset["entities"] and value not in schemes.PREFIXES:
+            raise UserError(f"tag set {path} is damaged ({key!r} must be one of {', '.join(schemes.PREFIXES)}, "
+                            f"found {json.dumps(value)})")
+    return tagset
+
+
+def _to_stderr(message):
+    print(message, file=sys.stderr, flush=True)
 
 
 def stderr_progress(total, every_seconds=2.0):
@@ -143,27 +159,25 @@ OUTPUT_FOR_INPUT = {"conllu": "conllu", "conll": "conll", "plain": "conll"}
 
 
 def read_input(input_path):
-    """(text, source name) of a file, or of stdin for None or "-"."""
+    """(text, source name) of a file, or of stdin for None or "-"; "" when it is empty.
+
+    Binary input (a NUL byte) and text that is not UTF-8 are refused as everywhere else.
+    """
     if input_path not in (None, "-"):
-        return conll._read_text(input_path), str(input_path)
+        return conll.read_text(input_path, allow_empty=True), str(input_path)
     data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode("utf-8")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise UserError(f"<stdin>:{line}: not valid UTF-8 (byte {error.start})") from None
-    if not text.strip():
-        raise UserError("<stdin>: the input is empty (expected sentences to tag)")
-    return text, "<stdin>"
+    return conll.decode_bytes(data, "<stdin>"), "<stdin>"
 
 
-def tag_text(run_path, input_path=None, input_format="auto", output_format=None, batch_size=None, n_best=1,
-             tagger=None):
+def tag_text(run_path, input_path=None, input_format="auto", output_format=None, batch_size=None, warn=None,
+             n_best=1, tagger=None):
     """Tag a file (or stdin) with the tagger in `run_path`; returns the output text.
 
     The output format defaults to the input's (CoNLL columns for plain text); CoNLL-U output
-    keeps every other column and comment of CoNLL-U input. `tagger` is the run's `TaggerRun`
-    when already loaded. With `n_best` > 1 the output is jsonl or CoNLL columns (see `nbest`).
+    keeps every other column and comment of CoNLL-U input, CoNLL column output every line
+    (`-DOCSTART-` and blank lines too). An empty input gives an empty output and a note
+    through `warn` (default: stderr). `tagger` is the run's `TaggerRun` when already loaded.
+    With `n_best` > 1 the output is jsonl or CoNLL columns (see `nbest`).
     """
     RunDir.open(run_path, KIND)  # a wrong run directory fails before stdin is read
     if n_best < 1:
@@ -171,6 +185,9 @@ def tag_text(run_path, input_path=None, input_format="auto", output_format=None,
     if n_best > 1 and output_format == "conllu":
         raise UserError("--n-best writes jsonl or conll output, not conllu; add --output-format jsonl or conll")
     text, source = read_input(input_path)
+    if not text:
+        (warn or _to_stderr)(empty_input_note(source, "tag"))
+        return ""
     if input_format == "auto":
         input_format = conll.detect_format(text)
     tagger = tagger or TaggerRun.load(run_path)

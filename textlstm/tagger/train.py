@@ -59,6 +59,7 @@ def load_training_data(recipe):
         raise UserError(f"data.invalid_tags must be 'error' or 'repair', got {data['invalid_tags']!r}")
     file_format = corpus.resolve_format(data["train"], data["format"])
     train = corpus.read_tagged(data["train"], data, file_format)
+    corpus.check_tag_variety(train, data["train"], data["column"] if file_format == "conllu" else data["tag_column"])
     dev = corpus.read_tagged(data["dev"], data, file_format)
     file_scheme = schemes.detect_scheme(sentence.tags for sentence in train)
     tagset = {"entities": file_scheme is not None, "file_scheme": file_scheme, "model_scheme": file_scheme,
@@ -98,10 +99,9 @@ def train_tagger(recipe, run_path, resume=False):
     tag_vocab = vocabs[2]
     memory.check_fits(memory.tagger_bytes(recipe, *map(len, vocabs)), memory.recipe_sizes(
         recipe, "model.layers", "model.units", "model.word_dim", "train.batch_size", "data.max_len"))
-    unknown = corpus.unknown_tags(dev, predictable_tags(tag_vocab, tagset))
-    if unknown:  # not fatal for a dev set: they count as errors (evaluate refuses them)
-        print(f"warning: {data['dev']}: {len(unknown)} token(s) have tags never seen in training, first "
-              f"{unknown[0][0]!r} at line {unknown[0][1]}; they count as errors", file=sys.stderr)
+    warning = corpus.unseen_tags_warning(dev, predictable_tags(tag_vocab, tagset), data["dev"])
+    if warning:  # not fatal: they count as errors, as in `evaluate`
+        print(warning, file=sys.stderr)
     examples = data_lib.encode_sentences(train, vocabs[0], vocabs[1], tag_vocab, data["max_len"], data["max_word_chars"])
     scorable = [s for s in _in_model_scheme(dev, tagset) if all(tag in tag_vocab for tag in s.tags)]
     dev_examples = data_lib.encode_sentences(  # for val_loss: sentences whose tags training saw

@@ -1,0 +1,154 @@
+"""`textlstm export`: SavedModels that run with TensorFlow alone and give textlstm's own results.
+
+The three kinds are exported (the tagger and translator with random weights, so that their
+outputs are varied rather than the constant answers of a barely trained model), then loaded
+in one fresh Python process in which importing textlstm fails, and compared with textlstm.
+"""
+
+import json
+import os
+import random
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from api_helpers import tiny_run
+
+import textlstm
+from cli_helpers import assert_one_error_line, invoke
+from textlstm.export.saved_model import export_saved_model, scheme_table
+from textlstm.tagger import schemes
+
+PROMPTS = ["the ", "garden of the old river"]
+TAGGER_SENTENCES = ["Anna sees the dog", "Oslo finds the old road Jr and Bob runs", "", "Acme", "zzz qqq"]
+SOURCES = ["alpha beta gamma", "zeta eta", "beta", "alpha alpha delta eps zeta theta"]
+
+CLIENT = textwrap.dedent("""
+    import importlib.abc, json, sys
+
+    class NoTextlstm(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if name == "textlstm" or name.startswith("textlstm."):
+                raise ImportError("textlstm is blocked in this process")
+
+    sys.meta_path.insert(0, NoTextlstm())
+    try:
+        import textlstm
+        raise SystemExit("textlstm was importable")
+    except ImportError:
+        pass
+    import sentencepiece as spm
+    import tensorflow as tf
+
+    job = json.load(open(sys.argv[1]))
+    out = {}
+    lm = tf.saved_model.load(job["charlm"]).signatures["generate"]
+    out["signature"] = sorted(lm.structured_input_signature[1]) + sorted(lm.structured_outputs)
+    out["charlm"] = []
+    for prompts, seed in job["charlm_calls"]:
+        result = lm(prompt=tf.constant(prompts), length=tf.constant(40), temperature=tf.constant(0.8),
+                    seed=tf.constant(seed))
+        out["charlm"].append([text.decode("utf-8") for text in result["text"].numpy()])
+    tag = tf.saved_model.load(job["tagger"]).signatures["tag"]
+    out["tagger"] = [t.decode() for t in tag(sentences=tf.constant(job["sentences"]))["tags"].numpy()]
+    out["translator"] = {}
+    for beam, path in job["translators"].items():
+        translate = tf.saved_model.load(path).signatures["translate"]
+        source_model = spm.SentencePieceProcessor(model_file=path + "/assets/" + job["source_model"])
+        target_model = spm.SentencePieceProcessor(model_file=path + "/assets/" + job["target_model"])
+        ids = [source_model.encode(line) for line in job["sources"]]
+        width = max(len(row) for row in ids)
+        batch = tf.constant([row + [0] * (width - len(row)) for row in ids], tf.int32)
+        result = translate(source_ids=batch)
+        out["translator"][beam] = [target_model.decode(row[:n].tolist()) for row, n in
+                                   zip(result["target_ids"].numpy(), result["lengths"].numpy())]
+    json.dump(out, open(sys.argv[2], "w"))
+""")
+
+
+def _randomize(model, seed):
+    rng = np.random.default_rng(seed)
+    for variable in model.weights:
+        variable.assign(rng.normal(0.0, 0.5, variable.shape).astype(np.float32))
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    root = tmp_path_factory.mktemp("export")
+    charlm_run = tiny_run(tmp_path_factory, "charlm")
+    result = invoke("export", charlm_run, root / "charlm")  # the CLI path
+    assert result.exit_code == 0, result.output
+    lm = textlstm.load(charlm_run)
+    tagger = textlstm.load(tiny_run(tmp_path_factory, "tagger"))
+    _randomize(tagger.model, 1)
+    export_saved_model(tagger, root / "tagger")
+    translator = textlstm.load(tiny_run(tmp_path_factory, "seq2seq"))
+    _randomize(translator.model, 2)
+    for beam in (1, 4):
+        export_saved_model(translator, root / f"translator-{beam}", beam_size=beam)
+    models = sorted(path.name for path in translator.run_dir.glob("*.model"))
+    job = {"charlm": str(root / "charlm"), "tagger": str(root / "tagger"), "sentences": TAGGER_SENTENCES,
+           "charlm_calls": [[[PROMPTS[0]] * 2, 3], [PROMPTS, 2**31 - 5], [[""], 11]],
+           "translators": {str(beam): str(root / f"translator-{beam}") for beam in (1, 4)},
+           "sources": SOURCES, "source_model": models[0], "target_model": models[-1]}
+    (root / "job.json").write_text(json.dumps(job))
+    (root / "client.py").write_text(CLIENT)
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    process = subprocess.run([sys.executable, str(root / "client.py"), str(root / "job.json"), str(root / "out.json")],
+                             cwd=root, env=env, capture_output=True, text=True, timeout=600)
+    assert process.returncode == 0, process.stderr[-3000:]
+    return {"root": root, "lm": lm, "tagger": tagger, "translator": translator,
+            "out": json.loads((root / "out.json").read_text())}
+
+
+def test_char_lm_saved_model_gives_textlstm_text_for_the_same_seed(exported):
+    lm, out = exported["lm"], exported["out"]
+    assert out["signature"] == ["length", "prompt", "seed", "temperature", "text"]
+    same = lm.generate(PROMPTS[0], 40, seed=3, sampler="temperature", temperature=0.8, num_samples=2)
+    assert out["charlm"][0] == same
+    # rows with different prompts in one batch: each row as textlstm gives it in a batch of two
+    for row, prompt in enumerate(PROMPTS):
+        assert out["charlm"][1][row] == lm.generate(prompt, 40, seed=2**31 - 5, sampler="temperature", temperature=0.8,
+                                                    num_samples=2)[row]
+    assert out["charlm"][2] == lm.generate("", 40, seed=11, sampler="temperature", temperature=0.8)
+
+
+def test_tagger_saved_model_gives_textlstm_tags(exported):
+    expected = [" ".join(tags) for tags in exported["tagger"].tag(TAGGER_SENTENCES)]
+    assert exported["out"]["tagger"] == expected
+    assert len(set(" ".join(expected).split())) > 2  # varied tags, not one constant answer
+
+
+def test_translator_saved_model_gives_textlstm_translations_at_beam_1_and_4(exported):
+    for beam in (1, 4):
+        assert exported["out"]["translator"][str(beam)] == exported["translator"].translate(SOURCES, beam_size=beam)
+
+
+@pytest.mark.parametrize("model_scheme, file_scheme", [("BIOES", "IOB2"), ("IOB2", "IOB1"), ("BIOES", "IOB1"),
+                                                       ("IOB2", "BIOES")])
+def test_in_graph_scheme_table_equals_scheme_conversion(model_scheme, file_scheme):
+    items = ["<pad>", "O"] + [f"{p}-{t}" for t in ("PER", "LOC") for p in "BIES"]
+    tagset = {"entities": True, "model_scheme": model_scheme, "file_scheme": file_scheme}
+    table = np.asarray(scheme_table(items, tagset), dtype=object).reshape(len(items) + 1, len(items) + 1, -1)
+    rng = random.Random(0)
+    for _ in range(300):
+        ids = [rng.randrange(1, len(items)) for _ in range(rng.randint(1, 7))]
+        padded = [len(items)] + ids + [len(items)]
+        got = [table[padded[i - 1], padded[i], padded[i + 1]] for i in range(1, len(padded) - 1)]
+        assert got == schemes.convert([items[i] for i in ids], model_scheme, file_scheme)
+
+
+def test_export_refuses_a_non_empty_directory_unless_overwrite(exported, tmp_path_factory, tmp_path):
+    charlm_run = tiny_run(tmp_path_factory, "charlm")
+    target = tmp_path / "out"
+    target.mkdir()
+    (target / "keep.txt").write_text("mine")
+    assert_one_error_line(invoke("export", charlm_run, target), "not empty", "--overwrite")
+    assert sorted(p.name for p in target.iterdir()) == ["keep.txt"]
+    assert_one_error_line(invoke("export", tmp_path / "nothing", tmp_path / "o2"), "does not exist")
+    result = invoke("export", charlm_run, target, "--overwrite")
+    assert result.exit_code == 0, result.output
+    assert (target / "saved_model.pb").is_file() and not (target / "keep.txt").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left behind

@@ -1,0 +1,65 @@
+"""`textlstm export --format onnx` under onnxruntime: the tagger network and the char LM step
+give TensorFlow's numbers (atol 1e-5). Skipped unless the `[onnx]` extra is installed."""
+
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from api_helpers import tiny_run
+
+import textlstm
+from cli_helpers import assert_one_error_line, invoke
+
+
+def test_onnx_missing_extra_is_one_clear_error(tmp_path_factory, tmp_path, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_tf2onnx(name, *args, **kwargs):
+        if name == "tf2onnx":
+            raise ImportError("blocked")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_tf2onnx)
+    run = tiny_run(tmp_path_factory, "charlm")
+    assert_one_error_line(invoke("export", run, tmp_path / "out", "--format", "onnx"), "[onnx] extra")
+    assert not (tmp_path / "out").exists()
+
+
+def test_tagger_and_char_lm_step_match_tensorflow_under_onnxruntime(tmp_path_factory, tmp_path):
+    pytest.importorskip("tf2onnx")
+    ort = pytest.importorskip("onnxruntime")
+    from textlstm.tagger import data as data_lib
+    from textlstm.tagger.conll import Sentence
+
+    tagger_run = tiny_run(tmp_path_factory, "tagger")
+    result = invoke("export", tagger_run, tmp_path / "tagger", "--format", "onnx")
+    assert result.exit_code == 0, result.output
+    tagger = textlstm.load(tagger_run)
+    words_vocab, chars_vocab, _ = tagger._run.vocabs
+    sentences = [Sentence(tokens=s.split()) for s in ("Anna sees the dog", "Oslo finds Jr", "zzz")]
+    examples = data_lib.encode_sentences(sentences, words_vocab, chars_vocab, None, 4, 20)
+    (words, chars), _ = data_lib.pad_batch(examples)
+    session = ort.InferenceSession(str(tmp_path / "tagger" / "tagger.onnx"))
+    got = session.run(None, {"words": words, "chars": chars})[0]
+    expected = tagger.model([tf.constant(words), tf.constant(chars)], training=False).numpy()
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    assert set(json.loads((tmp_path / "tagger" / "crf.json").read_text())) == {"transitions", "start", "end"}
+
+    charlm_run = tiny_run(tmp_path_factory, "charlm")
+    result = invoke("export", charlm_run, tmp_path / "charlm", "--format", "onnx")
+    assert result.exit_code == 0, result.output
+    lm = textlstm.load(charlm_run)
+    session = ort.InferenceSession(str(tmp_path / "charlm" / "charlm_step.onnx"))
+    state = lm.stepper.initial_state(2)
+    flat = [np.asarray(s) for s in tf.nest.flatten(state)]
+    for ids in lm.vocab.encode("th"), lm.vocab.encode("e "):
+        outputs = session.run(None, {"char_ids": ids.astype(np.int32),
+                                     **{f"state_{i}": s for i, s in enumerate(flat)}})
+        logits, state = lm.stepper(tf.constant(ids), state)
+        np.testing.assert_allclose(outputs[0], logits.numpy(), atol=1e-5)
+        flat = outputs[1:]
+        for a, b in zip(flat, tf.nest.flatten(state)):
+            np.testing.assert_allclose(a, b.numpy(), atol=1e-5)
