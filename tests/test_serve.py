@@ -54,8 +54,9 @@ def test_generate_is_the_api_text_and_repeats_by_seed(server, runs):
     assert server.post("/models/lm/generate", body) == (200, first)
     expected = textlstm.load(runs["charlm"]).generate("the ", length=40, seed=3, temperature=0.9)
     assert first["text"] == expected[0]
-    status, drawn = server.post("/models/lm/generate", {"length": 5})
+    status, drawn = server.post("/models/lm/generate", {})
     assert status == 200 and isinstance(drawn["seed"], int)  # a drawn seed is reported, to repeat it
+    assert len(drawn["text"]) == 300  # the recipe's decode.length (500) within --max-length 300
 
 
 def test_stream_sends_the_text_as_server_sent_events_piece_by_piece(server):
@@ -99,6 +100,8 @@ def test_translate_is_the_api_result(server, runs):
     ("POST", "/models/lm/generate", {"prompt": 3}, 400, "prompt must be a string"),
     ("POST", "/models/lm/generate", {"length": 301}, 400, "at most 300"),
     ("POST", "/models/lm/generate", {"temperature": 0}, 400, "temperature"),  # refused by the API itself
+    ("POST", "/models/lm/generate", {"sampler": "beam"}, 400, "unknown sampler 'beam'"),
+    ("POST", "/models/lm/generate", {"sampler": "greedy", "temperature": 2}, 400, "temperature"),
     ("POST", "/models/lm/generate", {"prompt": "x" * 5000}, 413, "at most 4096"),
     ("POST", "/models/lm/generate", {"run_dir": "/etc"}, 400, "unknown field 'run_dir'"),
     ("POST", "/models/nope/generate", {}, 404, "no model named 'nope'; loaded: lm, tagger-run, seq2seq-run"),

@@ -20,7 +20,7 @@ def test_generate_body_becomes_api_arguments():
     assert stream is True
     assert kwargs == {"prompt": "ab", "length": 5, "sampler": None, "temperature": None, "top_k": None,
                       "top_p": 0.9, "seed": 7}
-    assert generate_args({}, LIMITS) == ({"prompt": "", "length": 200, "sampler": None, "temperature": None,
+    assert generate_args({}, LIMITS) == ({"prompt": "", "length": None, "sampler": None, "temperature": None,
                                           "top_k": None, "top_p": None, "seed": None}, False)
 
 
@@ -39,7 +39,7 @@ def test_tag_and_translate_bodies():
     (generate_args, {"length": 0}, "at least 1"),
     (generate_args, {"prompt": "x" * 11}, "at most 10"),
     (generate_args, {"temperature": "hot"}, "temperature must be a finite number"),
-    (generate_args, {"sampler": "beam"}, "sampler must be one of"),
+    (generate_args, {"sampler": 1}, "sampler must be a string, got an integer"),
     (generate_args, {"stream": "yes"}, "stream must be true or false"),
     (generate_args, {"seed": -1}, "seed must be at least 0"),
     (generate_args, {"path": "/etc/passwd"}, "unknown field 'path'"),

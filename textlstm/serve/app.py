@@ -100,8 +100,10 @@ def build_app(slots, limits):
 
     async def generate(slot, body, deadline):
         kwargs, stream = generate_args(body, limits)
+        if kwargs["length"] is None:  # the recipe's decode.length, within this server's cap
+            kwargs["length"] = min(slot.model.recipe["decode"]["length"], limits.max_length)
         if kwargs["seed"] is None:
-            kwargs["seed"] = secrets.randbits(31)  # drawn here so the answer can say it
+            kwargs["seed"] = secrets.randbelow(2**31)  # drawn here so the answer can say it
         if not stream:
             texts = await slot.call(lambda model: model.generate(**kwargs), deadline)
             return JSONResponse({"text": texts[0], "seed": kwargs["seed"]})

@@ -58,12 +58,10 @@ def _bool(body, name):
     return value
 
 
-SAMPLERS = ("greedy", "temperature", "top_k", "top_p")
-
-
 def generate_args(body, limits):
     """`{"prompt", "length", "sampler", "temperature", "top_k", "top_p", "seed", "stream"}` →
-    (kwargs for `CharLM.generate`/`stream`, stream flag). `length` defaults to 200."""
+    (kwargs for `CharLM.generate`/`stream`, stream flag). None: the recipe's value (the
+    sampler's name and the options it uses are checked by the API itself)."""
     _fields(body, ("prompt", "length", "sampler", "temperature", "top_k", "top_p", "seed", "stream"))
     prompt = body.get("prompt", "")
     if not isinstance(prompt, str):
@@ -71,10 +69,9 @@ def generate_args(body, limits):
     if len(prompt) > limits.max_prompt_chars:
         raise BadRequest(f"prompt has {len(prompt)} characters; this server takes at most {limits.max_prompt_chars}")
     sampler = body.get("sampler")
-    if sampler is not None and sampler not in SAMPLERS:
-        raise BadRequest(f"sampler must be one of {', '.join(SAMPLERS)}, got {sampler!r}")
-    length = _int(body, "length", 1, limits.max_length)
-    kwargs = {"prompt": prompt, "length": 200 if length is None else length, "sampler": sampler,
+    if sampler is not None and not isinstance(sampler, str):
+        raise BadRequest(f"sampler must be a string, got {_type(sampler)}")
+    kwargs = {"prompt": prompt, "length": _int(body, "length", 1, limits.max_length), "sampler": sampler,
               "temperature": _float(body, "temperature"), "top_k": _int(body, "top_k", 1),
               "top_p": _float(body, "top_p"), "seed": _int(body, "seed", 0, 2**31 - 1)}
     return kwargs, _bool(body, "stream")
