@@ -100,7 +100,7 @@ def test_translate_is_the_api_result(server, runs):
     ("POST", "/models/lm/generate", {"prompt": 3}, 400, "prompt must be a string"),
     ("POST", "/models/lm/generate", {"length": 301}, 400, "at most 300"),
     ("POST", "/models/lm/generate", {"temperature": 0}, 400, "temperature"),  # refused by the API itself
-    ("POST", "/models/lm/generate", {"sampler": "beam"}, 400, "unknown sampler 'beam'"),
+    ("POST", "/models/lm/generate", {"sampler": "beam"}, 400, "sampler must be one of greedy, temperature"),
     ("POST", "/models/lm/generate", {"sampler": "greedy", "temperature": 2}, 400, "temperature"),
     ("POST", "/models/lm/generate", {"prompt": "x" * 5000}, 413, "at most 4096"),
     ("POST", "/models/lm/generate", {"run_dir": "/etc"}, 400, "unknown field 'run_dir'"),
@@ -137,7 +137,7 @@ def test_concurrent_clients_get_the_same_answers_as_one_at_a_time(server):
 class FakeLM:
     """A char LM stand-in: "boom" raises, "slow" takes 0.6 s; counts calls running at once."""
 
-    kind, recipe, run_dir = "charlm", {"model": {}, "decode": {}}, pathlib.Path("fake")
+    kind, recipe, run_dir = "charlm", {"model": {}, "decode": {"length": 10}}, pathlib.Path("fake")
 
     def __init__(self):
         self.running = self.most_running = 0
