@@ -1,13 +1,36 @@
-"""Times textlstm's LSTM/GRU against keras.layers.LSTM/GRU on this machine, side by side.
+"""Times textlstm's LSTM/GRU against keras.layers.LSTM/GRU exactly as users run them.
 
-For each size, both implementations get identical weights and run the same compiled
-functions (XLA, as Keras's `fit` compiles by default on the CPU): the forward pass alone,
-and a training step (forward + backward). Prints time per step, tokens/s, the ratio
-ours / Keras in throughput (>1 means we are faster) and the achieved GFLOP/s against
-this machine's float32 matmul peak, measured in the same run.
+Both models get identical weights and are compiled with Keras's defaults
+(`model.compile(optimizer="adam", loss="mse")`, so `jit_compile="auto"`: no XLA on a
+CPU-only machine, XLA where Keras enables it on a GPU). Each measurement goes through
+Keras's own entry points: `predict_on_batch` (what `predict`, `tag`, `translate` and
+`evaluate` run) and `train_on_batch` (what `fit` runs). Ours and Keras's are timed
+interleaved in the same process, call after call, and the medians are compared, so a
+loaded machine slows both alike; only the ratio ours/Keras (> 1: ours is faster) means
+anything across machines.
 
-    python benchmarks/bench_layers.py              # sizes (a) and (b), LSTM and GRU
-    python benchmarks/bench_layers.py --repeats 3  # quicker, noisier
+Sizes (batch x steps, input features -> units):
+
+- a: 64 x 100, 64 -> 512, two stacked layers (the char LM recipe);
+- b: 32 x 50, 256 -> 256, one layer;
+- c: 32 x 40, 100 -> 128, `Bidirectional` over right-padded sequences of random
+  lengths behind `keras.layers.Masking` (the tagger's shape).
+
+Also printed: GFLOP/s of the recurrent layers' matmuls (2 multiply-adds per weight per
+token forward, 3x that for a training step) as a percentage of this machine's float32
+matmul peak, measured in the same run (a 2048^3 matmul). `--xla` adds rows where both
+models are compiled with `jit_compile=True`, labelled "forced XLA": Keras's `fit` and
+`predict` never do that on a CPU, so those rows are not what a user gets there.
+
+On a machine shared with other work, wall-clock times of multi-threaded code swing
+with the load; `--threads 1 --clock cpu` times one thread's CPU time instead, which the
+load barely changes (peak and layers alike), at the cost of leaving out what a second
+core would add.
+
+    python benchmarks/bench_layers.py                  # LSTM and GRU, sizes a, b, c
+    python benchmarks/bench_layers.py --sizes b,c --kinds GRU --repeats 5
+    python benchmarks/bench_layers.py --xla            # also the forced-XLA rows
+    python benchmarks/bench_layers.py --threads 1 --clock cpu   # on a loaded machine
 """
 
 import argparse
@@ -22,100 +45,142 @@ import tensorflow as tf
 from textlstm.layers import GRU, LSTM
 
 SIZES = {
-    # name: (batch, steps, input features, units, stacked layers)
-    "a (char-LM)": (64, 100, 64, 512, 2),
-    "b": (32, 50, 256, 256, 1),
+    # name: (batch, steps, input features, units, stacked layers, bidirectional and masked)
+    "a": (64, 100, 64, 512, 2, False),
+    "b": (32, 50, 256, 256, 1, False),
+    "c": (32, 40, 100, 128, 1, True),
 }
 GATES = {"LSTM": 4, "GRU": 3}
+LAYERS = {"LSTM": (LSTM, keras.layers.LSTM), "GRU": (GRU, keras.layers.GRU)}
 
 
-def build(layer_cls, batch, steps, features, units, layers):
-    model = keras.Sequential(
-        [keras.Input((steps, features), batch_size=batch)]
-        + [layer_cls(units, return_sequences=True) for _ in range(layers)]
-    )
+def build(layer_cls, batch, steps, features, units, layers, masked, jit_compile):
+    model = keras.Sequential([keras.Input((steps, features), batch_size=batch)])
+    if masked:
+        model.add(keras.layers.Masking(0.0))
+    for _ in range(layers):
+        layer = layer_cls(units, return_sequences=True)
+        model.add(keras.layers.Bidirectional(layer) if masked else layer)
+    model.compile(optimizer="adam", loss="mse", jit_compile=jit_compile)
     return model
 
 
-def compiled_functions(model):
-    @tf.function(jit_compile=True)
-    def forward(x):
-        return model(x, training=False)
-
-    @tf.function(jit_compile=True)
-    def train_step(x):
-        with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(tf.square(model(x, training=True)))
-        return tape.gradient(loss, model.trainable_weights)
-
-    return forward, train_step
+def make_batch(batch, steps, features, units, layers, masked, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(batch, steps, features)).astype("float32")
+    if masked:
+        lengths = rng.integers(1, steps + 1, size=batch)
+        lengths[0] = steps
+        x[np.arange(steps)[None, :] >= lengths[:, None]] = 0.0
+    width = units * (2 if masked else 1)
+    y = rng.normal(size=(batch, steps, width)).astype("float32")
+    return x, y
 
 
-def time_call(function, x, repeats):
-    function(x)  # compile
-    function(x)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = function(x)
-        tf.nest.map_structure(lambda t: t.numpy(), result)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+clock = time.perf_counter
 
 
-def matmul_peak_gflops(n=2048, repeats=10):
-    """float32 GFLOP/s of a large square matmul: the practical peak of this CPU."""
+def matmul_peak_gflops(n=2048, repeats=5):
+    """float32 GFLOP/s of a large square matmul: the practical peak of this machine."""
     a = tf.random.normal((n, n))
     b = tf.random.normal((n, n))
-    matmul = tf.function(lambda a, b: tf.matmul(a, b), jit_compile=True)
-    seconds = time_call(lambda _: matmul(a, b), None, repeats)
-    return 2 * n**3 / seconds / 1e9
+    matmul = tf.function(tf.matmul)
+    matmul(a, b).numpy()
+    times = []
+    for _ in range(repeats):
+        start = clock()
+        matmul(a, b).numpy()
+        times.append(clock() - start)
+    return 2 * n**3 / min(times) / 1e9
 
 
-def flops(kind, batch, steps, features, units, layers, training):
-    gates = GATES[kind]
+def flops(kind, batch, steps, features, units, layers, masked, training):
+    directions = 2 if masked else 1
     forward = 0
     for layer in range(layers):
-        width = features if layer == 0 else units
-        forward += 2 * batch * steps * (width + units) * gates * units
+        width = features if layer == 0 else units * directions
+        forward += directions * 2 * batch * steps * (width + units) * GATES[kind] * units
     return 3 * forward if training else forward
+
+
+def interleaved_medians(calls, repeats):
+    """Median seconds of each call, timing them in turn so load changes hit all alike."""
+    for call in calls.values():  # compile and warm up
+        call()
+        call()
+    times = {name: [] for name in calls}
+    for _ in range(repeats):
+        for name, call in calls.items():
+            start = clock()
+            call()
+            times[name].append(clock() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def measure(kind, size, repeats, jit_compile):
+    ours_cls, keras_cls = LAYERS[kind]
+    keras_model = build(keras_cls, *size, jit_compile=jit_compile)
+    ours_model = build(ours_cls, *size, jit_compile=jit_compile)
+    ours_model.set_weights(keras_model.get_weights())
+    x, y = make_batch(*size)
+    difference = np.abs(ours_model.predict_on_batch(x) - keras_model.predict_on_batch(x)).max()
+    rows = {}
+    for pass_name in ("predict", "train"):
+        if pass_name == "predict":
+            calls = {name: (lambda m=m: m.predict_on_batch(x)) for name, m in (("ours", ours_model), ("keras", keras_model))}
+        else:
+            calls = {name: (lambda m=m: m.train_on_batch(x, y)) for name, m in (("ours", ours_model), ("keras", keras_model))}
+        rows[pass_name] = interleaved_medians(calls, repeats)
+    return rows, difference
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=7, help="timed runs per measurement (median)")
+    parser.add_argument("--repeats", type=int, default=7, help="timed calls per measurement (median; default 7)")
     parser.add_argument("--kinds", default="LSTM,GRU", help="comma-separated: LSTM,GRU")
+    parser.add_argument("--sizes", default="a,b,c", help="comma-separated: a,b,c")
+    parser.add_argument("--xla", action="store_true", help="also time both under forced jit_compile=True")
+    parser.add_argument("--threads", type=int, default=0, help="TensorFlow threads (default 0: TensorFlow's choice)")
+    parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall", help="wall time (default) or process CPU time")
     args = parser.parse_args()
+    global clock
+    clock = CLOCKS[args.clock]
+    if args.threads:
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
 
     peak = matmul_peak_gflops()
-    print(f"float32 matmul peak (2048^3, XLA): {peak:.1f} GFLOP/s; threads: {tf.config.threading.get_intra_op_parallelism_threads() or 'default'}")
-    header = f"{'layer':5} {'size':12} {'pass':8} {'impl':6} {'ms/step':>9} {'tokens/s':>10} {'GFLOP/s':>8} {'%peak':>6} {'ours/keras':>10}"
+    print(
+        f"float32 matmul peak (2048^3): {peak:.0f} GFLOP/s; clock: {args.clock}; threads: {args.threads or 'default'}; "
+        f"GPU: {bool(tf.config.list_logical_devices('GPU'))}"
+    )
+    header = f"{'layer':5} {'size':4} {'pass':8} {'compile':11} {'ours ms':>9} {'keras ms':>9} {'ours %pk':>8} {'keras %pk':>9} {'ours/keras':>10}"
     print(header)
     print("-" * len(header))
+    ratios = []
     for kind in args.kinds.split(","):
-        ours_cls = {"LSTM": LSTM, "GRU": GRU}[kind]
-        keras_cls = {"LSTM": keras.layers.LSTM, "GRU": keras.layers.GRU}[kind]
-        for size_name, size in SIZES.items():
-            batch, steps, features, units, layers = size
-            x = tf.random.normal((batch, steps, features))
-            keras_model = build(keras_cls, *size)
-            ours_model = build(ours_cls, *size)
-            ours_model.set_weights(keras_model.get_weights())
-            functions = {"keras": compiled_functions(keras_model), "ours": compiled_functions(ours_model)}
-            for pass_index, pass_name in enumerate(("forward", "train")):
-                seconds = {}
-                for impl in ("keras", "ours"):
-                    seconds[impl] = time_call(functions[impl][pass_index], x, args.repeats)
-                for impl in ("keras", "ours"):
-                    gflops = flops(kind, *size, training=pass_name == "train") / seconds[impl] / 1e9
-                    ratio = f"{seconds['keras'] / seconds['ours']:.2f}x" if impl == "ours" else ""
+        for size_name in args.sizes.split(","):
+            size = SIZES[size_name]
+            for jit_compile, label in [("auto", "default")] + ([(True, "forced XLA")] if args.xla else []):
+                rows, difference = measure(kind, size, args.repeats, jit_compile)
+                for pass_name, seconds in rows.items():
+                    work = flops(kind, *size, training=pass_name == "train") / 1e9
+                    ratio = seconds["keras"] / seconds["ours"]
+                    if label == "default":
+                        ratios.append((kind, size_name, pass_name, ratio))
                     print(
-                        f"{kind:5} {size_name:12} {pass_name:8} {impl:6} {seconds[impl] * 1e3:9.1f} "
-                        f"{batch * steps / seconds[impl]:10.0f} {gflops:8.1f} {100 * gflops / peak:5.0f}% {ratio:>10}",
+                        f"{kind:5} {size_name:4} {pass_name:8} {label:11} {seconds['ours'] * 1e3:9.1f} "
+                        f"{seconds['keras'] * 1e3:9.1f} {100 * work / seconds['ours'] / peak:7.1f}% "
+                        f"{100 * work / seconds['keras'] / peak:8.1f}% {ratio:9.2f}x",
                         flush=True,
                     )
-            check = np.abs(np.asarray(ours_model(x)) - np.asarray(keras_model(x))).max()
-            print(f"{'':5} {size_name:12} max |ours - keras| forward difference: {check:.1e}")
+                print(f"{'':5} {size_name:4} max |ours - keras| of predict_on_batch: {difference:.1e}", flush=True)
+    print("\nours/keras at Keras's default compile settings (> 1: ours is faster)")
+    print(f"{'':9}" + "".join(f"{s + ' ' + p:>12}" for s in args.sizes.split(",") for p in ("predict", "train")))
+    for kind in args.kinds.split(","):
+        cells = {(s, p): r for k, s, p, r in ratios if k == kind}
+        print(f"{kind:9}" + "".join(f"{cells[(s, p)]:11.2f}x" for s in args.sizes.split(",") for p in ("predict", "train")))
 
 
 if __name__ == "__main__":

@@ -96,7 +96,7 @@ def test_bad_run_directories_raise_one_clear_error(charlm_run, tmp_path):
     (tmp_path / "strange" / "run.json").write_text(json.dumps({"kind": "parser"}))
     cases = [(tmp_path / "missing", "does not exist"), (tmp_path / "afile", "not a run directory"),
              (tmp_path / "norun", "no run.json"), (tmp_path / "strange", "'parser'"),
-             (_damaged_copy(charlm_run, tmp_path, "best.keras"), "corrupt"), (42, "run_dir must be a path")]
+             (_damaged_copy(charlm_run, tmp_path, "best.keras"), "damaged"), (42, "run_dir must be a path")]
     for path, fragment in cases:
         with pytest.raises(textlstm.TextlstmError, match=fragment):
             textlstm.load(path)

@@ -401,11 +401,11 @@ def test_unknown_characters_are_named(valid, tmp_path):
 
 
 def test_byte_order_marks_never_reach_the_vocabulary(tmp_path):
-    from textlstm.charlm.corpus import CharVocabulary, load_corpus
+    from textlstm.charlm import tokens
 
     first = tmp_path / "a.txt"
     first.write_bytes(b"\xef\xbb\xbf" + prose(WORDS, 7, 300).encode())
     joined = tmp_path / "b.txt"  # `cat a.txt a.txt`: a BOM in the middle too
     joined.write_bytes(first.read_bytes() * 2)
-    text, _ = load_corpus([str(first), str(joined)])  # what `train charlm --data` reads
-    assert "\ufeff" not in CharVocabulary.from_text(text).chars
+    scan = tokens.scan_sources([str(first), str(joined)])  # what `train charlm --data` reads
+    assert "\ufeff" not in tokens.vocabulary_of(scan, scan.chars).chars

@@ -1,4 +1,9 @@
-"""Our GRU and GRUCell against keras.layers.GRU, and their Keras contract."""
+"""Our GRU and GRUCell against keras.layers.GRU, and their Keras contract.
+
+Kernel-aware: on a GPU the default kernel is cuDNN (and must equal the fused loop), on a
+CPU the fused loop. The reference is Keras's generic loop (`use_cudnn=False`), which
+defines the masking contract. The full kernel-by-kernel matrix is in test_layer_parity.py.
+"""
 
 import numpy as np
 import pytest
@@ -6,7 +11,11 @@ import keras
 import tensorflow as tf
 
 from layer_helpers import assert_layer_round_trip, assert_same_as_reference
-from textlstm.layers import GRU, GRUCell, kernel_plan
+from test_layer_parity import expected_kernel
+from textlstm.layers import GRU, GRUCell, force_kernel, kernel_plan
+from textlstm.layers.dispatch import gpu_available
+
+DEFAULT_KERNEL = "cudnn" if gpu_available() else "fused"
 
 RNG = np.random.default_rng(11)
 BATCH, STEPS, FEATURES, UNITS = 3, 6, 4, 5
@@ -24,31 +33,34 @@ def test_matches_keras(reset_after, return_sequences, go_backwards, mask):
         return_sequences=return_sequences, return_state=True, go_backwards=go_backwards, reset_after=reset_after
     )
     ours = GRU(UNITS, **options)
-    assert_same_as_reference(ours, keras.layers.GRU(UNITS, **options), X, mask=mask)
-    assert ours.kernel_used == ("fused" if reset_after else "portable")
+    assert_same_as_reference(ours, keras.layers.GRU(UNITS, use_cudnn=False, **options), X, mask=mask)
+    assert ours.kernel_used == (expected_kernel(DEFAULT_KERNEL, mask) if reset_after else "portable")
 
 
 @pytest.mark.parametrize("use_bias", [True, False])
 def test_initial_state_and_bias_options_match_keras(use_bias):
     state = [RNG.normal(size=(BATCH, UNITS)).astype("float32")]
     options = dict(return_sequences=True, return_state=True, use_bias=use_bias)
-    assert_same_as_reference(GRU(UNITS, **options), keras.layers.GRU(UNITS, **options), X, RIGHT_PADDED, state)
+    ours = GRU(UNITS, **options)
+    assert_same_as_reference(ours, keras.layers.GRU(UNITS, use_cudnn=False, **options), X, RIGHT_PADDED, state)
+    assert ours.kernel_used == (DEFAULT_KERNEL if use_bias else "fused")  # cuDNN needs the bias
 
 
 def test_bidirectional_and_stacked_match_keras():
-    def stack(layer_cls):
+    def stack(make_layer):
         return keras.Sequential(
             [
                 keras.Input((STEPS, FEATURES)),
                 keras.layers.Masking(0.0),
-                keras.layers.Bidirectional(layer_cls(UNITS, return_sequences=True)),
-                layer_cls(UNITS),
+                keras.layers.Bidirectional(make_layer(UNITS, return_sequences=True)),
+                make_layer(UNITS),
             ]
         )
 
     x = X.copy()
     x[2, 3:] = 0.0
-    assert_same_as_reference(stack(GRU), stack(keras.layers.GRU), x)
+    reference = stack(lambda *args, **kwargs: keras.layers.GRU(*args, use_cudnn=False, **kwargs))
+    assert_same_as_reference(stack(GRU), reference, x)
 
 
 @pytest.mark.parametrize("reset_after", [True, False])
@@ -82,3 +94,30 @@ def test_kernel_plan_for_reset_before():
     kernel, reasons = kernel_plan(GRU(UNITS, reset_after=False))
     assert kernel == "portable"
     assert any("reset_after" in reason for reason in reasons)
+
+
+def test_kernel_plan_here():
+    kernel, reasons = kernel_plan(GRU(UNITS))
+    assert (kernel, reasons) == (("cudnn", []) if gpu_available() else ("fused", ["no GPU visible to TensorFlow"]))
+
+
+def test_default_kernel_here_equals_the_fused_loop():
+    """On a GPU: cuDNN by default, equal to the fused loop; on a CPU: the fused loop by default."""
+    layer = GRU(UNITS, return_sequences=True, return_state=True)
+    default = [np.asarray(t) for t in layer(X, mask=RIGHT_PADDED)]
+    assert layer.kernel_used == DEFAULT_KERNEL
+    with force_kernel("fused"):
+        fused = [np.asarray(t) for t in layer(X, mask=RIGHT_PADDED)]
+    assert layer.kernel_used == "fused"
+    for a, b in zip(default, fused):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_recurrent_dropout_trains_on_the_portable_kernel():
+    # Input dropout 0, so only the recurrent mask can make training differ.
+    layer = GRU(UNITS, recurrent_dropout=0.5, seed=1, return_sequences=True)
+    training = np.asarray(layer(X, training=True))
+    inference = np.asarray(layer(X, training=False))
+    assert layer.kernel_used == "portable"
+    np.testing.assert_allclose(training[:, 0], inference[:, 0], atol=1e-6)  # h0 = 0: nothing to drop yet
+    assert not np.allclose(training[:, 1:], inference[:, 1:], atol=1e-3)

@@ -1,4 +1,9 @@
-"""Our LSTM and LSTMCell against keras.layers.LSTM, and their Keras contract."""
+"""Our LSTM and LSTMCell against keras.layers.LSTM, and their Keras contract.
+
+Kernel-aware: on a GPU the default kernel is cuDNN (and must equal the fused loop), on a
+CPU the fused loop. The reference is Keras's generic loop (`use_cudnn=False`), which
+defines the masking contract. The full kernel-by-kernel matrix is in test_layer_parity.py.
+"""
 
 import numpy as np
 import pytest
@@ -6,7 +11,11 @@ import keras
 import tensorflow as tf
 
 from layer_helpers import assert_layer_round_trip, assert_same_as_reference
-from textlstm.layers import LSTM, LSTMCell, kernel_plan
+from test_layer_parity import expected_kernel
+from textlstm.layers import LSTM, LSTMCell, force_kernel, kernel_plan
+from textlstm.layers.dispatch import gpu_available
+
+DEFAULT_KERNEL = "cudnn" if gpu_available() else "fused"
 
 RNG = np.random.default_rng(7)
 BATCH, STEPS, FEATURES, UNITS = 3, 6, 4, 5
@@ -21,38 +30,39 @@ LEFT_PADDED = RIGHT_PADDED[:, ::-1].copy()
 def test_matches_keras(return_sequences, go_backwards, mask):
     options = dict(return_sequences=return_sequences, return_state=True, go_backwards=go_backwards)
     ours = LSTM(UNITS, **options)
-    assert_same_as_reference(ours, keras.layers.LSTM(UNITS, **options), X, mask=mask)
-    assert ours.kernel_used == "fused"
+    assert_same_as_reference(ours, keras.layers.LSTM(UNITS, use_cudnn=False, **options), X, mask=mask)
+    assert ours.kernel_used == expected_kernel(DEFAULT_KERNEL, mask)
 
 
 def test_initial_state_matches_keras():
     state = [RNG.normal(size=(BATCH, UNITS)).astype("float32") for _ in range(2)]
     options = dict(return_sequences=True, return_state=True)
-    assert_same_as_reference(LSTM(UNITS, **options), keras.layers.LSTM(UNITS, **options), X, RIGHT_PADDED, state)
+    reference = keras.layers.LSTM(UNITS, use_cudnn=False, **options)
+    assert_same_as_reference(LSTM(UNITS, **options), reference, X, RIGHT_PADDED, state)
 
 
 def test_portable_kernel_matches_keras():
     options = dict(return_sequences=True, activation="relu")
     ours = LSTM(UNITS, **options)
-    assert_same_as_reference(ours, keras.layers.LSTM(UNITS, **options), X, RIGHT_PADDED)
+    assert_same_as_reference(ours, keras.layers.LSTM(UNITS, use_cudnn=False, **options), X, RIGHT_PADDED)
     assert ours.kernel_used == "portable"
 
 
 def test_bidirectional_and_stacked_match_keras():
-    def stack(layer_cls, bidirectional_cls):
+    def stack(make_layer):
         return keras.Sequential(
             [
                 keras.Input((STEPS, FEATURES)),
                 keras.layers.Masking(0.0),
-                bidirectional_cls(layer_cls(UNITS, return_sequences=True)),
-                layer_cls(UNITS, return_sequences=True),
+                keras.layers.Bidirectional(make_layer(UNITS, return_sequences=True)),
+                make_layer(UNITS, return_sequences=True),
             ]
         )
 
     x = X.copy()
     x[1, 4:] = 0.0  # right padding seen by Masking
-    ours = stack(LSTM, keras.layers.Bidirectional)
-    reference = stack(keras.layers.LSTM, keras.layers.Bidirectional)
+    ours = stack(LSTM)
+    reference = stack(lambda *args, **kwargs: keras.layers.LSTM(*args, use_cudnn=False, **kwargs))
     assert_same_as_reference(ours, reference, x)
 
 
@@ -102,9 +112,14 @@ def test_unit_forget_bias_starts_at_one():
     np.testing.assert_array_equal(np.delete(bias, np.s_[UNITS : 2 * UNITS]), 0.0)
 
 
-def test_use_cudnn_true_without_gpu_says_why():
-    with pytest.raises(ValueError, match="no GPU visible"):
-        LSTM(UNITS, use_cudnn=True)(X)
+def test_use_cudnn_true_runs_cudnn_or_says_why():
+    if gpu_available():
+        layer = LSTM(UNITS, use_cudnn=True)
+        layer(X)
+        assert layer.kernel_used == "cudnn"
+    else:
+        with pytest.raises(ValueError, match="no GPU visible"):
+            LSTM(UNITS, use_cudnn=True)(X)
     with pytest.raises(ValueError, match="use_cudnn"):
         LSTM(UNITS, use_cudnn="yes")
 
@@ -114,12 +129,26 @@ def test_kernel_plan_names_the_reasons():
     assert kernel == "portable"
     assert any("recurrent_dropout" in reason for reason in reasons)
     kernel, reasons = kernel_plan(LSTM(UNITS))
-    assert kernel == "fused" and reasons == ["no GPU visible to TensorFlow"]
+    assert (kernel, reasons) == (("cudnn", []) if gpu_available() else ("fused", ["no GPU visible to TensorFlow"]))
+
+
+def test_default_kernel_here_equals_the_fused_loop():
+    """On a GPU: cuDNN by default, equal to the fused loop; on a CPU: the fused loop by default."""
+    layer = LSTM(UNITS, return_sequences=True, return_state=True)
+    default = [np.asarray(t) for t in layer(X, mask=RIGHT_PADDED)]
+    assert layer.kernel_used == DEFAULT_KERNEL
+    with force_kernel("fused"):
+        fused = [np.asarray(t) for t in layer(X, mask=RIGHT_PADDED)]
+    assert layer.kernel_used == "fused"
+    for a, b in zip(default, fused):
+        np.testing.assert_allclose(a, b, atol=1e-5)
 
 
 def test_recurrent_dropout_trains_on_the_portable_kernel():
-    layer = LSTM(UNITS, recurrent_dropout=0.5, dropout=0.5, seed=1)
+    # Input dropout 0, so only the recurrent mask can make training differ.
+    layer = LSTM(UNITS, recurrent_dropout=0.5, seed=1, return_sequences=True)
     training = np.asarray(layer(X, training=True))
     inference = np.asarray(layer(X, training=False))
     assert layer.kernel_used == "portable"
-    assert not np.allclose(training, inference)
+    np.testing.assert_allclose(training[:, 0], inference[:, 0], atol=1e-6)  # h0 = 0: nothing to drop yet
+    assert not np.allclose(training[:, 1:], inference[:, 1:], atol=1e-3)

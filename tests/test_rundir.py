@@ -292,3 +292,23 @@ def test_damaged_training_state(tmp_path, content, fragment):
     with pytest.raises(UserError, match="training state .*state.json is damaged") as info:
         TrainingState.load(path)
     assert fragment in str(info.value)
+
+
+def test_disk_full_inside_keras_save_keeps_the_last_good_model(tmp_path, monkeypatch):
+    import errno
+    import zipfile
+
+    import keras
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    path = tmp_path / "best.keras"
+    atomic_save_model(model, path)
+    good = path.read_bytes()
+
+    def full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(zipfile.ZipFile, "writestr", full)
+    with pytest.raises(UserError, match=r"cannot write .*best.keras: No space left on device \(ENOSPC\)"):
+        atomic_save_model(model, path)
+    assert path.read_bytes() == good and os.listdir(tmp_path) == ["best.keras"]

@@ -131,6 +131,7 @@ CHARLM = {
     "data.valid": Spec(str),
     "data.valid_fraction": Spec(float, 0.0, 1.0, low_open=True, high_open=True),
     "data.seq_len": size(100_000),
+    "data.max_valid_chars": size(2**62, low=0),  # 0 = the whole validation text
     "model.cell": Spec(str, choices=CELLS),
     "model.layers": size(64),
     "model.units": size(65_536),

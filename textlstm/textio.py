@@ -160,3 +160,114 @@ def empty_input_note(source, verb) -> str:
     """The note `tag`, `translate` and `evaluate` print on stderr for an empty input (they
     then write nothing to stdout and exit 0)."""
     return f"note: {source} is empty; nothing to {verb}"
+
+
+# --- streaming: files larger than memory ------------------------------------------------------
+
+PIECE_BYTES = 4 << 20  # bytes read at a time when streaming a corpus (a piece's work needs ~15x that)
+
+
+class TextPiece:
+    """A byte range of a text file that decodes on its own (it starts and ends between
+    characters and never between "\\r" and "\\n"); `text()` reads and decodes it again.
+    With `path=None` it holds a literal text (a separator, or an in-memory corpus)."""
+
+    def __init__(self, path=None, start=0, end=0, at_file_start=False, literal=""):
+        self.path, self.start, self.end, self.at_file_start, self.literal = path, start, end, at_file_start, literal
+
+    def text(self) -> str:
+        if self.path is None:
+            return self.literal
+        with open(self.path, "rb") as handle:
+            handle.seek(self.start)
+            data = handle.read(self.end - self.start)
+        return _normalize_piece(data.decode("utf-8"), self.at_file_start)
+
+
+def _normalize_piece(text: str, at_file_start: bool) -> str:
+    """What `_decode` does to a whole file, for one piece of it (every byte-order mark goes,
+    wherever it is, so `at_file_start` makes no difference now)."""
+    return strip_byte_order_marks(text).replace("\r\n", "\n")
+
+
+def _safe_cut(block: bytes) -> int:
+    """Where to end a piece within `block` (more bytes follow): before a character split across
+    the block's end, and before a final "\\r" that may start "\\r\\n"."""
+    cut = len(block)
+    back = cut
+    while back > 0 and cut - back < 4 and (block[back - 1] & 0xC0) == 0x80:
+        back -= 1  # continuation bytes of a multi-byte character
+    if back > 0 and block[back - 1] >= 0xC0:
+        cut = back - 1  # the character's lead byte: it goes to the next piece, whole
+    if cut > 0 and block[cut - 1] == 0x0D:
+        cut -= 1
+    return cut if cut > 0 else len(block)
+
+
+def stream_text_file(path, piece_bytes=None):
+    """`(TextPiece, text)` for consecutive pieces of one file, with `read_text_file`'s checks
+    done on the way (missing, directory, UTF-16, binary, invalid UTF-8 with offset and line,
+    empty), each a `UserError` naming the file; the texts joined equal `read_text_file(path)`."""
+    piece_bytes = piece_bytes or PIECE_BYTES
+    path = pathlib.Path(path)
+    if not path.exists():
+        raise UserError(f"no such file: {path}")
+    if path.is_dir():
+        raise UserError(f"{path} is a directory, expected a text file")
+    try:
+        handle = open(path, "rb")
+    except OSError as error:
+        raise UserError(f"cannot read {path}: {error.strerror}") from None
+    with handle:
+        offset, lines, carry, content = 0, 0, b"", False
+        while True:
+            try:
+                block = carry + handle.read(piece_bytes)
+            except OSError as error:
+                raise UserError(f"cannot read {path}: {error.strerror}") from None
+            at_end = len(block) == len(carry)
+            if not block:
+                break
+            if offset == 0 and block.startswith(_UTF16_BOMS):
+                raise UserError(f"{path} is UTF-16 encoded; textlstm reads UTF-8 text, "
+                                "convert it first (e.g. iconv -f UTF-16 -t UTF-8)")
+            cut = len(block) if at_end else _safe_cut(block)
+            data, carry = block[:cut], block[cut:]
+            nul = data.find(b"\x00")
+            if nul >= 0:
+                raise UserError(f"{path} looks like a binary file (NUL byte at offset {offset + nul}), not text")
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError as error:
+                line = lines + data.count(b"\n", 0, error.start) + 1
+                raise UserError(f"{path} is not valid UTF-8 (byte 0x{data[error.start]:02x} at offset "
+                                f"{offset + error.start}, line {line})") from None
+            text = _normalize_piece(text, offset == 0)
+            content = content or bool(text.strip())
+            yield TextPiece(str(path), offset, offset + cut, offset == 0), text
+            offset, lines = offset + cut, lines + data.count(b"\n")
+            if at_end and not carry:
+                break
+    if not content:
+        raise UserError(f"{path} is empty")
+
+
+def stream_text_sources(paths, piece_bytes=None):
+    """`(TextPiece, text)` over every file named or found below a named directory, in
+    `read_text_sources`'s order, with a "\\n" piece between files: the texts joined equal
+    `"\\n".join` of that function's texts, without holding more than a piece in memory."""
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    if not paths:
+        raise UserError("no text files given")
+    first = True
+    for given in paths:
+        path = pathlib.Path(given)
+        files = _files_below(path) if path.is_dir() else [path]
+        if path.is_dir() and not files:
+            raise UserError(f"{path} holds no text files")
+        for file in files:
+            if not first:
+                yield TextPiece(literal="\n"), "\n"
+            first = False
+            yield from stream_text_file(file, piece_bytes)

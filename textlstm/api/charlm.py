@@ -132,13 +132,11 @@ class CharLM:
         return score_text(self.model, self.vocab, self.recipe, check_str("text", text))
 
     def evaluate(self, path):
-        """`score` of the text of a UTF-8 file (missing, empty or binary files: TextlstmError)."""
-        from textlstm.charlm.evaluate import score_text
-        from textlstm.textio import read_text_file
+        """`score` of a UTF-8 text file, streamed (any size); a missing, empty or binary file
+        raises TextlstmError. This is what `textlstm evaluate` prints for a char LM."""
+        from textlstm.charlm.evaluate import evaluate_charlm
 
-        check_path("path", path)
-        return score_text(self.model, self.vocab, self.recipe, read_text_file(path), source=str(path))
-
+        return evaluate_charlm(self.run_dir, check_path("path", path), model=self.model)
 
 def _decoding(decode, length, sampler, temperature, top_k, top_p, seed, num_samples):
     """Type checks with the API's argument names, then `charlm.generate.decoding_options`."""

@@ -1,7 +1,6 @@
-"""Text in, characters out: the built-in corpus, the vocabulary, and the train/valid split."""
+"""Text in, characters out: the built-in corpus and the vocabulary (the corpus on disk: `tokens.py`)."""
 
 import json
-import math
 import pathlib
 import sysconfig
 from collections import Counter
@@ -10,7 +9,6 @@ import numpy as np
 
 from textlstm.errors import UserError
 from textlstm.rundir import atomic_write_json, read_json_file
-from textlstm.textio import read_text_sources
 
 DEFAULT_CORPUS_CHARS = 2_000_000  # ~2 MB: enough to learn from, small enough for minutes on a laptop
 UNKNOWN = "\ufffd"  # stands for any character never seen in training
@@ -37,16 +35,6 @@ def default_corpus(max_chars=DEFAULT_CORPUS_CHARS):
     if len(text) < 1_000_000:
         raise UserError(f"the built-in corpus at {stdlib} has only {len(text)} characters; pass --data FILE")
     return text
-
-
-def load_corpus(paths):
-    """All given files (or directories of files) joined into one text; the default corpus if none."""
-    if not paths:
-        return default_corpus(), "the Python standard library's source (built-in corpus)"
-    sources = read_text_sources(paths)
-    return "\n".join(text for _, text in sources), ", ".join(name for name, _ in sources[:3]) + (
-        f" and {len(sources) - 3} more" if len(sources) > 3 else ""
-    )
 
 
 class CharVocabulary:
@@ -117,18 +105,13 @@ def unknown_characters_note(chars, limit=20):
 
 
 def unigram_entropy_bits(ids, vocab_size):
-    """Bits per character of the best model that ignores context: the bar to beat."""
-    counts = np.bincount(ids, minlength=vocab_size).astype(np.float64)
+    """Bits per character of the best model that ignores context: the bar to beat. `ids` is an
+    array or a token file (`tokens.TokenFile`), counted a million ids at a time."""
+    counts = np.zeros(vocab_size, np.float64)
+    for start in range(0, len(ids), 1 << 20):
+        counts += np.bincount(np.asarray(ids[start:start + (1 << 20)]), minlength=vocab_size)
     p = counts[counts > 0] / counts.sum()
     return float(-(p * np.log2(p)).sum())
-
-
-def split_train_valid(text, valid_fraction):
-    """Hold out the end of the text (not random windows, so no overlap leaks into training)."""
-    if not 0.0 < valid_fraction < 1.0:
-        raise UserError(f"data.valid_fraction must be between 0 and 1, got {valid_fraction}")
-    cut = len(text) - math.ceil(len(text) * valid_fraction)
-    return text[:cut], text[cut:]
 
 
 def check_one_batch(chars, seq_len, batch_size, name="the training text"):

@@ -1,49 +1,71 @@
 """`textlstm evaluate` for a char LM: loss, bits per character and perplexity on any text.
 
 The text is cut into the same windows as the validation set during training, so the
-numbers are the ones training reported.
+numbers are the ones training reported. A file is streamed: encoded piece by piece into a
+temporary token file and read back on demand, so any size fits in memory; `score_text`
+scores a string already in memory (the Python API's `CharLM.score`).
 """
 
+import tempfile
+from pathlib import Path
 
 from textlstm.charlm import data as data_lib
 from textlstm.charlm.corpus import CharVocabulary
 from textlstm.charlm.model import DEFAULTS, char_loss
+from textlstm.charlm.tokens import Encoder, TokenFile, write_tokens
 from textlstm.charlm.train import KIND, VOCAB_FILE, add_bits_per_char
 from textlstm.errors import UserError
 from textlstm.rundir import RunDir
-from textlstm.textio import read_text_file
+from textlstm.textio import stream_text_file
 from textlstm.training import load_best_or_last
 
 
-def score_text(model, vocab, recipe, text, source="the text"):
-    """Loss (nats/char), bits/char, perplexity and the characters scored, for `text`.
-
-    `model` must be compiled with `char_loss()`; Keras keeps its test function, so a second
-    text costs no new compilation. Windows of `data.seq_len` characters, as in training.
-    """
-    if len(text) < 2:
-        raise UserError(f"{source} has fewer than two characters; nothing to predict")
-    ids = vocab.encode(text)
-    unknown = vocab.unknown_chars(text)
-    seq_len = min(recipe["data"]["seq_len"], len(ids) - 1)
-    loss = float(model.evaluate(data_lib.evaluation_batches(ids, seq_len, recipe["train"]["batch_size"]), verbose=0))
+def _scores(model, ids, chars, recipe, unknown):
+    """Evaluate `model` (compiled with `char_loss()`) on the windows of `ids` (`chars` of them)."""
+    seq_len = min(recipe["data"]["seq_len"], chars - 1)
+    batches = data_lib.evaluation_batches(ids, seq_len, recipe["train"]["batch_size"])
+    loss = float(model.evaluate(batches, verbose=0))
+    del batches
     scores = {"loss": loss}
     add_bits_per_char(scores)
     return {
-        "characters": data_lib.window_count(ids, seq_len) * seq_len,
+        "characters": (chars - 1) // seq_len * seq_len,
         "loss": loss,
         "bits_per_char": scores["bpc"],
         "perplexity": scores["perplexity"],
         "unknown_characters": len(unknown),
-        "unknown_chars": unknown,
+        "unknown_chars": sorted(unknown),
     }
 
 
-def evaluate_charlm(run_path, data_path):
+def score_text(model, vocab, recipe, text, source="the text"):
+    """Loss (nats/char), bits/char, perplexity and the characters scored, for the string `text`.
+
+    `model` must be compiled with `char_loss()`; Keras keeps its test function, so a second
+    text costs no new compilation.
+    """
+    if len(text) < 2:
+        raise UserError(f"{source} has fewer than two characters; nothing to predict")
+    return _scores(model, vocab.encode(text), len(text), recipe, vocab.unknown_chars(text))
+
+
+def evaluate_charlm(run_path, data_path, model=None):
+    """Scores of a text file; `model` is the run's model compiled with `char_loss()` when
+    already loaded (else the best checkpoint is loaded once the file has been read)."""
     run = RunDir.open(run_path, KIND)
     recipe = run.read_recipe(DEFAULTS)
     vocab = CharVocabulary.load(run.file(VOCAB_FILE))
-    text = read_text_file(data_path)
-    model = load_best_or_last(run)
-    model.compile(loss=char_loss())
-    return score_text(model, vocab, recipe, text, source=str(data_path))
+    encoder = Encoder(vocab)
+    with tempfile.TemporaryDirectory(prefix="textlstm-evaluate-") as scratch:
+        path = Path(scratch) / "tokens.bin"
+        size = Path(data_path).stat().st_size if Path(data_path).is_file() else 0
+        chars, _ = write_tokens(path, stream_text_file(data_path), encoder, size)  # checks every byte first
+        if chars < 2:
+            raise UserError(f"{data_path} has fewer than two characters; nothing to predict")
+        ids = TokenFile(path, encoder.dtype, chars)
+        if model is None:
+            model = load_best_or_last(run)
+            model.compile(loss=char_loss())
+        result = _scores(model, ids, chars, recipe, encoder.unknown)
+        del ids
+    return result

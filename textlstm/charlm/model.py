@@ -17,6 +17,7 @@ DEFAULTS = {
         "valid": "",  # a validation file; empty = hold out valid_fraction of the data
         "valid_fraction": 0.05,
         "seq_len": 100,  # characters per training window (truncated backprop length)
+        "max_valid_chars": 1_000_000,  # validation characters evaluated each epoch (the first ones); 0 = all
     },
     "model": {
         "cell": "lstm",  # "lstm" or "gru"

@@ -7,11 +7,11 @@ import keras
 from textlstm import distribute, memory, training
 from textlstm.charlm import corpus as corpus_lib
 from textlstm.charlm import data as data_lib
+from textlstm.charlm import tokens as tokens_lib
 from textlstm.charlm.model import build_model, compile_model
 from textlstm.errors import UserError
 from textlstm.rundir import RunDir
 from textlstm.schema import check_recipe
-from textlstm.textio import read_text_file
 
 KIND = "charlm"
 VOCAB_FILE = "vocab.json"
@@ -43,28 +43,43 @@ def train_charlm(recipe, run_path, resume=False):
     data, model_recipe, train = recipe["data"], recipe["model"], recipe["train"]
     check_recipe(recipe, KIND)  # every key in its declared range (textlstm.schema), before any work
     strategy = distribute.make_strategy(train["strategy"])  # first: multi-worker sets up TensorFlow's runtime
+    corpus = None
     if resume:
         run = RunDir.open(run_path, KIND)
         vocab = corpus_lib.CharVocabulary.load(run.file(VOCAB_FILE))
-    text, description = corpus_lib.load_corpus(data["paths"])
-    if data["valid"]:
-        train_text, valid_text = text, read_text_file(data["valid"])
+        corpus = tokens_lib.TokenCorpus.open(run, len(vocab), data)  # the token file of the first start
+        if corpus is None:
+            print("note: no token file of these data settings in the run directory; encoding the corpus again")
+    if corpus is None:  # read every file once: all checks and the counts, before anything is written
+        train_scan, valid_scan = tokens_lib.scan_corpus(data)
+        train_chars, valid_chars = tokens_lib.split_of(data, train_scan)
+        valid_chars = valid_scan.chars if valid_scan is not None else valid_chars
+        if not resume:
+            vocab = tokens_lib.vocabulary_of(train_scan, train_chars)
     else:
-        train_text, valid_text = corpus_lib.split_train_valid(text, data["valid_fraction"])
-    if not resume:
-        vocab = corpus_lib.CharVocabulary.from_text(train_text)
+        train_chars, valid_chars = corpus.train_chars, corpus.valid_chars
     memory.check_fits(memory.charlm_bytes(recipe, len(vocab)), memory.recipe_sizes(
         recipe, "model.layers", "model.units", "model.embedding_dim", "train.batch_size", "data.seq_len"))
-    train_ids, valid_ids = vocab.encode(train_text), vocab.encode(valid_text)
-    seq_len = data["seq_len"]
-    if data_lib.window_count(valid_ids, seq_len) == 0:
-        raise UserError(f"the validation text has {len(valid_ids)} characters, fewer than data.seq_len={seq_len} + 1")
+    seq_len, batch_size = data["seq_len"], train["batch_size"]
+    capped = min(valid_chars, data["max_valid_chars"]) if data["max_valid_chars"] > 0 else valid_chars
+    if capped - 1 < seq_len:
+        raise UserError(f"the validation text has {capped} characters, fewer than data.seq_len={seq_len} + 1")
+    corpus_lib.check_one_batch(train_chars, seq_len, batch_size)  # before any run directory is made
+    if not resume:
+        run = RunDir.create(run_path, KIND)  # only once the data are known to be usable
+    if corpus is None:  # a worker other than the chief encodes into its own scratch directory
+        target = run if distribute.is_chief() else RunDir.create(run_path, KIND)
+        corpus = tokens_lib.build_token_file(target, data, vocab, train_scan, valid_scan)
+    train_ids, valid_ids = corpus.train, corpus.valid[:capped]
     unigram = corpus_lib.unigram_entropy_bits(valid_ids, len(vocab))
-    print(f"corpus: {description}: {len(train_ids):,} training and {len(valid_ids):,} validation characters, "
+    print(f"corpus: {corpus.description}: {len(train_ids):,} training and {corpus.valid_chars:,} validation characters, "
           f"vocabulary {len(vocab)}; unigram entropy of the validation text: {unigram:.3f} bits/char")
+    if corpus.unknown_valid_chars:
+        print(corpus_lib.unknown_characters_note(corpus.unknown_valid_chars) + " (in the validation text)")
+    if capped < corpus.valid_chars:
+        print(f"validation: the first {capped:,} of {corpus.valid_chars:,} characters each epoch "
+              f"(data.max_valid_chars={data['max_valid_chars']:,})")
 
-    batch_size = train["batch_size"]
-    corpus_lib.check_one_batch(len(train_ids), seq_len, batch_size)  # before any run directory is made
     schedule = training.plan_schedule(
         data_lib.window_count(train_ids, seq_len) // batch_size, train["epochs"], train["steps_per_epoch"],
         train["max_steps"], monitor="val_loss", mode="min", patience=train["patience"],
@@ -73,7 +88,6 @@ def train_charlm(recipe, run_path, resume=False):
         with strategy.scope():
             model, state = training.load_checkpoint(run)
     else:
-        run = RunDir.create(run_path, KIND)  # only once the data are known to be usable
         with strategy.scope():
             model = build_model(len(vocab), model_recipe, train["seed"])
             compile_model(model, train)

@@ -231,7 +231,12 @@ def export_saved_model(model, out_dir, beam_size=None, length_penalty=None, max_
     else:
         raise TextlstmError(f"cannot export a {type(model).__name__}; expected a textlstm.load() object")
     name = SIGNATURES[model.kind]
-    tf.saved_model.save(module, str(out_dir), signatures={name: signature})
+    logger, level = tf.get_logger(), tf.get_logger().level
+    logger.setLevel("ERROR")  # TensorFlow warns that lookup-table initializers have no CollectionDef form
+    try:
+        tf.saved_model.save(module, str(out_dir), signatures={name: signature})
+    finally:
+        logger.setLevel(level)
     if isinstance(model, Translator):
         for path in sorted(model.run_dir.glob("*.model")):  # SentencePiece models, for client code
             shutil.copy2(path, out_dir / "assets" / path.name)

@@ -52,12 +52,16 @@ class DropoutCellMixin:
 class RecurrentLayer(keras.layers.RNN):
     """A `keras.layers.RNN` over one of our cells that picks cuDNN, fused or portable loops.
 
+    Every kernel gives the numbers of Keras's generic RNN loop, attribute by attribute:
+    at a masked step the state is carried over and the output is the previous output
+    (zeros before a sequence's first valid step), or zeros with `zero_output_for_mask`
+    (which `keras.layers.Bidirectional` turns on for layers that return sequences).
     Subclasses implement `_cudnn_loop` (Keras's cuDNN dispatch) and `_fused_loop`
-    (our compiled recurrence over time-major input projections).
+    (our recurrence over time-major input projections).
     """
 
-    def __init__(self, cell, use_cudnn="auto", **kwargs):
-        super().__init__(cell, **kwargs)
+    def __init__(self, cell, use_cudnn="auto", zero_output_for_mask=False, **kwargs):
+        super().__init__(cell, zero_output_for_mask=zero_output_for_mask, **kwargs)
         self.input_spec = keras.layers.InputSpec(ndim=3)
         self.use_cudnn = dispatch.check_use_cudnn(use_cudnn)
         self.kernel_used = None
@@ -72,9 +76,7 @@ class RecurrentLayer(keras.layers.RNN):
         try:
             if kernel == dispatch.CUDNN:
                 try:
-                    result = self._cudnn_loop(sequences, initial_state, mask)
-                    self.kernel_used = dispatch.CUDNN
-                    return result
+                    return self._run_cudnn(sequences, initial_state, mask, training)
                 except NotImplementedError:
                     if self.use_cudnn is True:
                         raise ValueError(
@@ -108,19 +110,66 @@ class RecurrentLayer(keras.layers.RNN):
             mask = None if mask is None else tf.reverse(mask, [0])
         states, final_states = self._fused_loop(inputs, initial_state, mask, training)
         if mask is not None:
-            # Keras returns zeros until a sequence's first valid step, then the last valid output.
-            seen = tf.cast(tf.math.cumsum(tf.cast(mask, states.dtype), axis=0) > 0, states.dtype)
-            states = states * seen[:, :, None]
+            # The loop carries the state over masked steps; Keras outputs zeros there
+            # (zero_output_for_mask), else zeros until a sequence's first valid step
+            # and the last valid output after it.
+            shown = mask if self.zero_output_for_mask else tf.math.cumsum(tf.cast(mask, "int32"), axis=0) > 0
+            states = states * tf.cast(shown, states.dtype)[:, :, None]
         last_output = states[-1]
         outputs = tf.transpose(states, [1, 0, 2]) if self.return_sequences else last_output[:, None, :]
         return last_output, outputs, final_states
 
+    def _run_cudnn(self, sequences, initial_state, mask, training):
+        """cuDNN for batches it can take, the fused loop for the others, Keras's outputs either way.
+
+        cuDNN needs right-padded masks with a valid step in every sequence (Keras's own
+        cuDNN path fails on other masks inside a compiled function); such batches are
+        routed to the fused loop, decided on the data. cuDNN writes zeros at padded
+        steps; without `zero_output_for_mask` Keras's contract is the last valid
+        output there, which is the final hidden state.
+        """
+        if mask is None:
+            self.kernel_used = dispatch.CUDNN
+            return self._cudnn_loop(sequences, initial_state, None)
+        mask = tf.cast(mask, "bool")
+        lengths = tf.reduce_sum(tf.cast(mask, "int32"), axis=1)
+        usable = tf.logical_and(
+            tf.reduce_all(lengths > 0),
+            tf.reduce_all(tf.equal(mask, tf.sequence_mask(lengths, tf.shape(mask)[1]))),
+        )
+
+        def cudnn():
+            last_output, outputs, states = self._cudnn_loop(sequences, initial_state, mask)
+            h = states[0]
+            if self.zero_output_for_mask and not self.go_backwards:
+                last_output = tf.where(mask[:, -1:], h, tf.zeros_like(h))
+            else:
+                last_output = h
+            if not self.return_sequences:
+                outputs = last_output[:, None, :]
+            elif not self.zero_output_for_mask and not self.go_backwards:
+                outputs = tf.where(mask[:, :, None], outputs, h[:, None, :])
+            return last_output, outputs, list(states)
+
+        def fused():
+            return self._run_fused(sequences, initial_state, mask, training)
+
+        if tf.executing_eagerly():
+            self.kernel_used = dispatch.CUDNN if bool(usable) else dispatch.FUSED
+            return cudnn() if bool(usable) else fused()
+        self.kernel_used = dispatch.CUDNN
+        return tf.cond(usable, cudnn, fused)
+
     def _project(self, inputs, kernel, bias):
-        """`inputs @ kernel + bias` for every timestep at once (one large matmul)."""
-        projected = tf.einsum("tbi,ij->tbj", inputs, tf.convert_to_tensor(kernel))
+        """`inputs @ kernel + bias` for every timestep at once (one large matmul).
+
+        A 2-D matmul followed by `bias_add`, which TensorFlow fuses into one kernel.
+        """
+        kernel = tf.convert_to_tensor(kernel)
+        projected = tf.matmul(tf.reshape(inputs, [-1, inputs.shape[-1]]), kernel)
         if bias is not None:
-            projected = projected + tf.convert_to_tensor(bias)
-        return projected
+            projected = tf.nn.bias_add(projected, tf.convert_to_tensor(bias))
+        return tf.reshape(projected, tf.concat([tf.shape(inputs)[:2], tf.shape(kernel)[1:]], axis=0))
 
     def _keras_cudnn(self, function, sequences, **kwargs):
         return function(
@@ -138,6 +187,17 @@ class RecurrentLayer(keras.layers.RNN):
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
         return super().call(sequences, mask=mask, training=training, initial_state=initial_state)
+
+    def get_config(self):
+        config = super().get_config()
+        del config["cell"]
+        config["activity_regularizer"] = keras.regularizers.serialize(self.activity_regularizer)
+        config["use_cudnn"] = self.use_cudnn
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
 
 
 _CELL_ATTRIBUTES = {

@@ -219,13 +219,16 @@ class GRU(RecurrentLayer):
 
     1. cuDNN, when a GPU is visible, `use_cudnn` is not False, activation is tanh,
        recurrent_activation is sigmoid, recurrent_dropout is 0, unroll is False,
-       use_bias is True, reset_after is True, and masks (if any) are right-padded.
+       use_bias is True and reset_after is True; a batch whose mask is not
+       right-padded, or has a sequence without valid steps, runs through the
+       fused loop instead.
     2. Otherwise textlstm's fused loop, when activation is tanh, recurrent_activation
        is sigmoid, recurrent_dropout is 0, unroll is False and reset_after is True.
     3. Otherwise the portable loop over `GRUCell`.
 
     `use_cudnn=True` raises a ValueError naming the reasons when cuDNN cannot run.
-    The kernel of the last call is in `layer.kernel_used`.
+    The kernel of the last call is in `layer.kernel_used`; `textlstm.layers.force_kernel`
+    picks one for the layers called inside it. All kernels give the same numbers.
 
     Args:
         units: Size of the hidden state.
@@ -242,11 +245,16 @@ class GRU(RecurrentLayer):
         stateful: Carry the final state into the next batch (default `False`).
         unroll: Unroll the loop (portable kernel only; default `False`).
         use_cudnn: `"auto"` (default), True (cuDNN or an error) or False (never).
+        zero_output_for_mask: Output zeros at masked steps instead of the previous
+            output (default `False`; `keras.layers.Bidirectional` sets it to
+            `return_sequences`, as for Keras's layers).
 
     Call arguments:
         sequences: `[batch, time, features]`.
         initial_state: Optional `[h]`.
-        mask: Optional `[batch, time]` boolean; False steps are skipped.
+        mask: Optional `[batch, time]` boolean; False steps are skipped: the
+            states are carried over, the output is the previous one (zeros
+            before the first valid step) or zeros with `zero_output_for_mask`.
         training: Whether dropout applies.
 
     Example:
@@ -287,6 +295,7 @@ class GRU(RecurrentLayer):
         unroll=False,
         reset_after=True,
         use_cudnn="auto",
+        zero_output_for_mask=False,
         **kwargs,
     ):
         cell = GRUCell(
@@ -314,6 +323,7 @@ class GRU(RecurrentLayer):
         super().__init__(
             cell,
             use_cudnn=use_cudnn,
+            zero_output_for_mask=zero_output_for_mask,
             return_sequences=return_sequences,
             return_state=return_state,
             go_backwards=go_backwards,
@@ -342,14 +352,4 @@ class GRU(RecurrentLayer):
         return states, [states[-1]]
 
     def get_config(self):
-        config = super().get_config()
-        del config["cell"]
-        del config["zero_output_for_mask"]
-        config.update(serialize_cell_settings(self.cell, _CELL_SETTINGS))
-        config["activity_regularizer"] = keras.regularizers.serialize(self.activity_regularizer)
-        config["use_cudnn"] = self.use_cudnn
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
+        return {**super().get_config(), **serialize_cell_settings(self.cell, _CELL_SETTINGS)}
