@@ -2,7 +2,7 @@
 
 TensorFlow fixes its devices and its cluster when it starts, so distributed runs need new
 processes: `python -m tests.distributed_runs SPEC` with SPEC a JSON object, either
-{"logical_cpus": N, "recipe": {...}, "runs": [{"run_dir", "strategy", "resume", "interrupt_at"}]},
+{"logical_cpus": N, "recipe": {...}, "runs": [{"run_dir", "strategy", "resume", "interrupt_at", "hang_at"}]},
 which prints one JSON line, the running training loss after every optimizer step per run,
 or {"commands": [[arg, ...], ...]}: `textlstm` commands run one after the other in this
 process (a multi-worker strategy can be set up only once per process).
@@ -12,14 +12,18 @@ import json
 import sys
 
 STEP_LOSSES_MARK = "step losses: "
+HANGING_MARK = "hanging at step "
 
 
-def train_recording_losses(recipe, run_dir, resume=False, interrupt_at=None):
+def train_recording_losses(recipe, run_dir, resume=False, interrupt_at=None, hang_at=None):
     """Train with `train_charlm`, returning the running loss after each step.
 
     `interrupt_at` simulates Ctrl-C when the optimizer reaches that step (as
     tests/test_training_resume.py does), so the run stops with a checkpoint there.
+    `hang_at` prints HANGING_MARK and the step, then waits to be killed (SIGKILL tests).
     """
+    import time
+
     from textlstm import training
     from textlstm.charlm.train import train_charlm
     from textlstm.errors import UserError
@@ -30,6 +34,9 @@ def train_recording_losses(recipe, run_dir, resume=False, interrupt_at=None):
         losses.append(float(logs["loss"]))
         if interrupt_at is not None and int(self.model.optimizer.iterations.numpy()) == interrupt_at:
             raise KeyboardInterrupt
+        if hang_at is not None and int(self.model.optimizer.iterations.numpy()) == hang_at:
+            print(f"{HANGING_MARK}{hang_at}", flush=True)
+            time.sleep(3600)
 
     training._Checkpointer.on_train_batch_end = on_train_batch_end
     try:
@@ -58,7 +65,8 @@ def main(spec):
     for run in spec["runs"]:
         recipe = json.loads(json.dumps(spec["recipe"]))
         recipe["train"]["strategy"] = run.get("strategy", recipe["train"]["strategy"])
-        losses.append(train_recording_losses(recipe, run["run_dir"], run.get("resume", False), run.get("interrupt_at")))
+        losses.append(train_recording_losses(recipe, run["run_dir"], run.get("resume", False), run.get("interrupt_at"),
+                                             run.get("hang_at")))
     print(STEP_LOSSES_MARK + json.dumps(losses))
 
 

@@ -7,6 +7,7 @@ in reverse order, upper-cased. One tiny model is trained once for the module and
 
 import json
 import random
+import re
 
 import numpy as np
 import pytest
@@ -82,6 +83,7 @@ def test_train_writes_a_complete_run_directory(trained):
     assert "training: 300 pairs kept, 2 with an empty side and 1 longer than 24 subwords dropped" in result.output
     assert "dev: 20 pairs kept" in result.output
     assert "dev BLEU" in result.output
+    assert re.search(r"best dev BLEU \(greedy, 8 sentences\): \d+\.\d\d$", result.output, re.MULTILINE)
     assert "ran out of data" not in result.output
 
 
@@ -109,8 +111,10 @@ def test_resume_after_an_interrupt_equals_an_uninterrupted_run(corpus, trained, 
 
     monkeypatch.setattr(training._Checkpointer, "on_train_batch_end", interrupt_once, raising=False)
     run_dir = tmp_path / "resumed"
-    _assert_one_error_line(_invoke(*_train_args(corpus, run_dir)), "interrupted at step 2",
-                           "--resume")
+    interrupted = _invoke(*_train_args(corpus, run_dir))
+    assert interrupted.exit_code == 130, interrupted.output  # SIGINT's shell status
+    assert f"interrupted at step 2; continue with: textlstm train seq2seq --run-dir {run_dir} --resume" in \
+        interrupted.stderr
     monkeypatch.undo()
     resumed = _invoke("train", "seq2seq", "--run-dir", run_dir, "--resume")
     assert resumed.exit_code == 0, resumed.output

@@ -170,4 +170,4 @@ def test_resume_refuses_recipe_changes(reference_run, tmp_path):
     result = CliRunner().invoke(main, ["train", "charlm", "--run-dir", str(reference_run), "--resume",
                                        "--set", "train.epochs=5"])
     assert result.exit_code == 1
-    assert "--resume continues with the run's own recipe" in result.stderr
+    assert "--resume continues the run with its own recipe, which --set would change" in result.stderr

@@ -23,6 +23,16 @@ class TextlstmError(Exception):
 UserError = TextlstmError  # the name the library used first; the same class
 
 
+class Interrupted(UserError):
+    """Training stopped by Ctrl-C after saving a checkpoint; the message says how to continue.
+
+    The CLI prints it as it is (it is not an error) and exits with 130, the shell's status
+    for a program ended by SIGINT.
+    """
+
+    exit_code = 130
+
+
 def describe_os_error(error: OSError, action: str | None = None) -> str:
     """One line for an OSError: what failed on which path, the reason and the errno name.
 

@@ -43,9 +43,11 @@ def train_charlm(recipe, run_path, resume=False):
     data, model_recipe, train = recipe["data"], recipe["model"], recipe["train"]
     check_recipe(recipe, KIND)  # every key in its declared range (textlstm.schema), before any work
     strategy = distribute.make_strategy(train["strategy"])  # first: multi-worker sets up TensorFlow's runtime
-    corpus = None
+    training.absolute_paths(recipe, "data.paths", "data.valid")  # the saved recipe works from any directory
+    previous = corpus = None
     if resume:
         run = RunDir.open(run_path, KIND)
+        previous = training.load_state(run)
         vocab = corpus_lib.CharVocabulary.load(run.file(VOCAB_FILE))
         corpus = tokens_lib.TokenCorpus.open(run, len(vocab), data)  # the token file of the first start
         if corpus is None:
@@ -82,11 +84,13 @@ def train_charlm(recipe, run_path, resume=False):
 
     schedule = training.plan_schedule(
         data_lib.window_count(train_ids, seq_len) // batch_size, train["epochs"], train["steps_per_epoch"],
-        train["max_steps"], monitor="val_loss", mode="min", patience=train["patience"],
+        train["max_steps"], previous=previous, monitor="val_loss", mode="min", patience=train["patience"],
     )
     if resume:
         with strategy.scope():
             model, state = training.load_checkpoint(run)
+        if distribute.is_chief():
+            run.write_recipe(recipe)  # --epochs/--max-steps may have extended it
     else:
         with strategy.scope():
             model = build_model(len(vocab), model_recipe, train["seed"])
@@ -98,7 +102,7 @@ def train_charlm(recipe, run_path, resume=False):
         model, run,
         lambda start: data_lib.training_batches(train_ids, seq_len, batch_size, train["seed"], start),
         schedule, data_lib.evaluation_batches(valid_ids, seq_len, batch_size),
-        state=state, callbacks=[BitsPerCharacter()],
+        state=state, callbacks=[BitsPerCharacter()], seed=train["seed"],
     )
     if not distribute.is_chief():  # the chief evaluates and reports; this worker's part is done
         return run, None

@@ -7,19 +7,26 @@ TensorFlow is imported inside the commands, never here, so `textlstm --help` is 
 import click
 
 from textlstm import __version__
-from textlstm.errors import UserError
+from textlstm.errors import Interrupted, UserError
 
 
 class _Group(click.Group):
     """A click group that turns `UserError`, and the failures of the machine rather than of
     textlstm (an OS error such as a full disk, running out of memory), into one readable
-    line and exit status 1; any other exception is a bug and keeps its traceback."""
+    line and exit status 1; any other exception is a bug and keeps its traceback.
+
+    `Interrupted` (Ctrl-C in training, after a checkpoint) prints its line as it is, with
+    exit status 130, the shell's convention for a program ended by SIGINT.
+    """
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except click.exceptions.Exit:
             raise
+        except Interrupted as interrupted:
+            click.echo(str(interrupted), err=True)
+            ctx.exit(interrupted.exit_code)
         except BrokenPipeError:  # `textlstm generate ... | head`: the reader left; stop quietly like `cat`
             import os
             import sys

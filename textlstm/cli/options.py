@@ -80,14 +80,17 @@ def resolve_cli_recipe(defaults, recipe_name, overrides, cli_values, run_dir, re
         if resume:
             raise UserError("--resume needs --run-dir: the run directory to continue")
         run_dir = f"runs/{kind}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if resume:
+        _refuse_recipe_changes_on_resume()  # before the run directory is touched
     context = click.get_current_context(silent=True)
     claim = claim_for_training(run_dir, kind, resume, bool(context and context.meta.get(OVERWRITE_KEY)))
     if claim is not None and context is not None:
         context.call_on_close(claim.release)
     if resume:
-        if recipe_name or overrides:
-            raise UserError("--resume continues with the run's own recipe; drop --recipe/--set")
         recipe = RunDir.open(run_dir, kind).read_recipe(defaults)
+        from textlstm.training import extend_recipe
+
+        extend_recipe(recipe, run_dir, epochs=cli_values.get("train.epochs"), max_steps=cli_values.get("train.max_steps"))
     else:
         path = find_recipe(recipe_name, kind) if recipe_name else None
         options = [f"{key}={_toml_value(value)}" for key, value in cli_values.items() if value is not None]
@@ -100,6 +103,30 @@ def resolve_cli_recipe(defaults, recipe_name, overrides, cli_values, run_dir, re
     check_recipe(recipe, kind)  # also a resumed run's own recipe
     click.echo(f"run directory: {run_dir}\nrecipe:\n" + recipe_to_toml(recipe))
     return recipe, run_dir
+
+
+RESUME_OPTIONS = {"run_dir", "resume", "epochs", "max_steps", "strategy", "overwrite"}  # --resume may take these
+
+
+def _refuse_recipe_changes_on_resume():
+    """One line naming the first option that would change a resumed run's recipe (data, --set, -r, ...).
+
+    --epochs and --max-steps extend the run, and --strategy changes no result; anything else
+    would train on other data or with other settings than the checkpoint was made with.
+    """
+    from click.core import ParameterSource
+
+    from textlstm.errors import UserError
+
+    context = click.get_current_context(silent=True)
+    if context is None:
+        return
+    for param in context.command.params:
+        if param.name in RESUME_OPTIONS or context.get_parameter_source(param.name) != ParameterSource.COMMANDLINE:
+            continue
+        flag = max(param.opts, key=len)
+        raise UserError(f"--resume continues the run with its own recipe, which {flag} would change; drop {flag}, "
+                        f"or start a new run in another --run-dir (--epochs and --max-steps extend a resumed run)")
 
 
 def _toml_value(value):

@@ -166,7 +166,7 @@ class RecurrentLayer(keras.layers.RNN):
         A 2-D matmul followed by `bias_add`, which TensorFlow fuses into one kernel.
         """
         kernel = tf.convert_to_tensor(kernel)
-        projected = tf.matmul(tf.reshape(inputs, [-1, inputs.shape[-1]]), kernel)
+        projected = tf.matmul(tf.reshape(inputs, [-1, kernel.shape[0]]), kernel)  # static even where inputs are not
         if bias is not None:
             projected = tf.nn.bias_add(projected, tf.convert_to_tensor(bias))
         return tf.reshape(projected, tf.concat([tf.shape(inputs)[:2], tf.shape(kernel)[1:]], axis=0))

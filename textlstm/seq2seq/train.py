@@ -37,7 +37,8 @@ class DevBleu(keras.callbacks.Callback):
             decoded = translate_ids(self.model, self.sources, beam_size=1, max_length=self.max_length)
             hypotheses = [self.subwords.decode_target(best[0][0]) for best in decoded]
             self.value = corpus_bleu(hypotheses, self.references).score
-            print(f"\nepoch {epoch + 1}: dev BLEU {self.value:.2f} (greedy, {len(self.sources)} sentences)")
+            after_bar = "\n" if training.progress_verbosity() == 1 else ""  # a terminal's bar has no newline yet
+            print(f"{after_bar}epoch {epoch + 1}: dev BLEU {self.value:.2f} (greedy, {len(self.sources)} sentences)")
         logs["val_bleu"] = self.value
 
 
@@ -73,14 +74,18 @@ def train_seq2seq(recipe, run_path, resume=False):
     memory.check_fits(memory.seq2seq_bytes(recipe, vocab, vocab), memory.recipe_sizes(
         recipe, "model.layers", "model.units", "model.embedding_dim", "data.vocab_size", "train.batch_size"))
     strategy = distribute.make_strategy(train["strategy"])  # first: multi-worker sets up TensorFlow's runtime
+    training.absolute_paths(recipe, "data.src", "data.tgt", "data.tsv", "data.valid_src", "data.valid_tgt",
+                            "data.valid_tsv")  # the saved recipe works from any directory
     train_src, train_tgt, description = data_lib.read_parallel(data["src"], data["tgt"], data["tsv"])
     if not (data["valid_src"] or data["valid_tsv"]):
         raise UserError("seq2seq training needs dev data: --valid-src/--valid-tgt or --valid-tsv")
     dev_src, dev_tgt, dev_description = data_lib.read_parallel(data["valid_src"], data["valid_tgt"],
                                                                data["valid_tsv"])
     print(f"corpus: {description}: {len(train_src):,} pairs; dev: {dev_description}: {len(dev_src):,} pairs")
+    previous = None
     if resume:
         run = RunDir.open(run_path, KIND)
+        previous = training.load_state(run)
         subwords = Subwords.load(run)
     else:
         run = RunDir.create(run_path, KIND)  # the data were readable: now the run may start
@@ -96,11 +101,13 @@ def train_seq2seq(recipe, run_path, resume=False):
     batch_size = train["batch_size"]
     schedule = training.plan_schedule(
         data_lib.batches_per_epoch(len(sources), batch_size), train["epochs"], train["steps_per_epoch"],
-        train["max_steps"], monitor="val_bleu", mode="max", patience=train["patience"],
+        train["max_steps"], previous=previous, monitor="val_bleu", mode="max", patience=train["patience"],
     )
     with strategy.scope():
         if resume:
             model, state = training.load_checkpoint(run)
+            if distribute.is_chief():
+                run.write_recipe(recipe)  # --epochs/--max-steps may have extended it
         else:
             model, state = build_and_compile(recipe, subwords.source_vocab_size, subwords.target_vocab_size), None
     bleu_pairs = [(s, t) for s, t in zip(dev_src, dev_tgt) if s.strip()]
@@ -115,10 +122,11 @@ def train_seq2seq(recipe, run_path, resume=False):
         model, run,
         lambda start: data_lib.training_batches(sources, targets, batch_size, train["seed"], start),
         schedule, data_lib.evaluation_batches(dev_sources, dev_targets, batch_size),
-        state=state, callbacks=[bleu],
+        state=state, callbacks=[bleu], seed=train["seed"],
     )
     if not distribute.is_chief():  # the chief reports; this worker's part is done
         return run, None
     metrics = {"best_val_bleu": final.best, "epochs": final.epoch, "steps": final.step}
-    print(f"best dev BLEU (greedy, {len(bleu_pairs)} sentences): {final.best}")
+    shown = "none" if final.best is None else f"{final.best:.2f}"
+    print(f"best dev BLEU (greedy, {len(bleu_pairs)} sentences): {shown}")
     return run, metrics

@@ -47,7 +47,8 @@ class DevMetrics(keras.callbacks.Callback):
         scores = dev_scores(self.dev_sentences, predicted, self.tagset)
         logs.update({f"val_{name}": value for name, value in scores.items()})
         shown = "  ".join(f"dev {name} {value:.4f}" for name, value in scores.items())
-        print(f"\nepoch {epoch + 1}: {shown}", flush=True)  # own line, after the progress bar
+        after_bar = "\n" if training.progress_verbosity() == 1 else ""  # a terminal's bar has no newline yet
+        print(f"{after_bar}epoch {epoch + 1}: {shown}", flush=True)
 
 
 def load_training_data(recipe):
@@ -89,9 +90,12 @@ def train_tagger(recipe, run_path, resume=False):
     data, train_recipe = recipe["data"], recipe["train"]
     check_recipe(recipe, KIND)  # every key in its declared range (textlstm.schema), before any work
     strategy = distribute.make_strategy(train_recipe["strategy"])  # first: multi-worker sets up TensorFlow's runtime
+    training.absolute_paths(recipe, "data.train", "data.dev", "data.word_vectors")  # the saved recipe works anywhere
     train, dev, tagset = load_training_data(recipe)
+    previous = None
     if resume:
         run = RunDir.open(run_path, KIND)
+        previous = training.load_state(run)
         vocabs = tuple(Vocabulary.load(run.file(name)) for name in (WORDS_FILE, CHARS_FILE, TAGS_FILE))
         tagset = read_tagset(run)
     else:
@@ -115,11 +119,13 @@ def train_tagger(recipe, run_path, resume=False):
     batch_size = train_recipe["batch_size"]
     schedule = training.plan_schedule(
         data_lib.batches_per_epoch(examples, batch_size), train_recipe["epochs"], train_recipe["steps_per_epoch"],
-        train_recipe["max_steps"], monitor=monitor, mode="max", patience=train_recipe["patience"],
+        train_recipe["max_steps"], previous=previous, monitor=monitor, mode="max", patience=train_recipe["patience"],
     )
     if resume:
         with strategy.scope():
             model, state = training.load_checkpoint(run)
+        if distribute.is_chief():
+            run.write_recipe(recipe)  # --epochs/--max-steps may have extended it
     else:
         vectors = _word_vectors(data, vocabs[0])
         run = RunDir.create(run_path, KIND)  # only once the data are known to be usable
@@ -137,7 +143,7 @@ def train_tagger(recipe, run_path, resume=False):
         model, run,
         lambda start: data_lib.training_batches(examples, batch_size, train_recipe["seed"], start),
         schedule, data_lib.evaluation_batches(dev_examples, decode_batch),
-        state=state, callbacks=[callback],
+        state=state, callbacks=[callback], seed=train_recipe["seed"],
     )
     if not distribute.is_chief():  # the chief reports; this worker's part is done
         return run, None
