@@ -3,7 +3,8 @@
 
 def register(main, train):
     """Add each model family's commands; their modules import TensorFlow only when run."""
-    from textlstm.cli import charlm, doctor_cmd, evaluate, export_cmd, inspect_cmd, recipes_cmd, seq2seq, tagger
+    from textlstm.cli import (charlm, doctor_cmd, evaluate, export_cmd, inspect_cmd, recipes_cmd, seq2seq,
+                              serve_cmd, tagger)
 
     train.add_command(charlm.train_charlm_command)
     main.add_command(charlm.generate_command)
@@ -16,3 +17,4 @@ def register(main, train):
     main.add_command(doctor_cmd.doctor_command)
     main.add_command(export_cmd.export_command)
     main.add_command(recipes_cmd.recipes_command)
+    main.add_command(serve_cmd.serve_command)

@@ -1,0 +1,118 @@
+"""JSON request bodies checked into Python API arguments, one clear line for each mistake.
+
+Pure Python (no web framework), so the rules are testable alone. Every function takes the
+decoded JSON value and the `Limits`, and returns keyword arguments for the model object; a
+wrong type, an unknown field or a value over a cap raises `BadRequest` (answered as 400).
+No field names a file: models are addressed only by the names the server was started with.
+"""
+
+import math
+
+
+class BadRequest(ValueError):
+    """A request the server refuses; `str(error)` is the one-line message sent back."""
+
+
+def _fields(body, allowed, required=()):
+    if not isinstance(body, dict):
+        raise BadRequest(f"the request body must be a JSON object, got {_type(body)}")
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        raise BadRequest(f"unknown field {unknown[0]!r}; allowed: {', '.join(allowed)}")
+    for name in required:
+        if name not in body:
+            raise BadRequest(f"missing field {name!r}")
+    return body
+
+
+def _type(value):
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null",
+            int: "an integer", float: "a number"}.get(type(value), type(value).__name__)
+
+
+def _int(body, name, minimum, maximum=None):
+    value = body.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise BadRequest(f"{name} must be an integer, got {_type(value)}")
+    if value < minimum or (maximum is not None and value > maximum):
+        upper = f" and at most {maximum}" if maximum is not None else ""
+        raise BadRequest(f"{name} must be at least {minimum}{upper}, got {value}")
+    return value
+
+
+def _float(body, name):
+    value = body.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise BadRequest(f"{name} must be a finite number, got {_type(value)}")
+    return float(value)
+
+
+def _bool(body, name):
+    value = body.get(name, False)
+    if not isinstance(value, bool):
+        raise BadRequest(f"{name} must be true or false, got {_type(value)}")
+    return value
+
+
+def generate_args(body, limits):
+    """`{"prompt", "length", "sampler", "temperature", "top_k", "top_p", "seed", "stream"}` →
+    (kwargs for `CharLM.generate`/`stream`, stream flag). None: the recipe's value (the
+    sampler's name and the options it uses are checked by the API itself)."""
+    _fields(body, ("prompt", "length", "sampler", "temperature", "top_k", "top_p", "seed", "stream"))
+    prompt = body.get("prompt", "")
+    if not isinstance(prompt, str):
+        raise BadRequest(f"prompt must be a string, got {_type(prompt)}")
+    if len(prompt) > limits.max_prompt_chars:
+        raise BadRequest(f"prompt has {len(prompt)} characters; this server takes at most {limits.max_prompt_chars}")
+    sampler = body.get("sampler")
+    if sampler is not None and not isinstance(sampler, str):
+        raise BadRequest(f"sampler must be a string, got {_type(sampler)}")
+    kwargs = {"prompt": prompt, "length": _int(body, "length", 1, limits.max_length), "sampler": sampler,
+              "temperature": _float(body, "temperature"), "top_k": _int(body, "top_k", 1),
+              "top_p": _float(body, "top_p"), "seed": _int(body, "seed", 0, 2**31 - 1)}
+    return kwargs, _bool(body, "stream")
+
+
+def _sentences(body, limits, allow_tokens):
+    sentences = body["sentences"]
+    if not isinstance(sentences, list):
+        raise BadRequest(f"sentences must be an array, got {_type(sentences)}")
+    if len(sentences) > limits.max_sentences:
+        raise BadRequest(f"{len(sentences)} sentences; this server takes at most {limits.max_sentences} a request")
+    for index, sentence in enumerate(sentences):
+        if allow_tokens and isinstance(sentence, list):
+            if not all(isinstance(token, str) for token in sentence):
+                raise BadRequest(f"sentences[{index}] must hold only strings")
+            size = len(" ".join(sentence))
+        elif isinstance(sentence, str):
+            size = len(sentence)
+        else:
+            kinds = "a string or an array of token strings" if allow_tokens else "a string"
+            raise BadRequest(f"sentences[{index}] must be {kinds}, got {_type(sentence)}")
+        if size > limits.max_sentence_chars:
+            raise BadRequest(f"sentences[{index}] has {size} characters; at most {limits.max_sentence_chars}")
+    return sentences
+
+
+def tag_args(body, limits):
+    """`{"sentences": [str | [str]], "n_best"}` → kwargs for `Tagger.tag`."""
+    _fields(body, ("sentences", "n_best"), required=("sentences",))
+    n_best = _int(body, "n_best", 1, limits.max_beam_size)
+    return {"sentences": _sentences(body, limits, allow_tokens=True), "n_best": n_best or 1}
+
+
+def translate_args(body, limits):
+    """`{"sentences": [str], "beam_size", "length_penalty", "n_best", "max_length"}` → kwargs
+    for `Translator.translate` (None: the recipe's value)."""
+    _fields(body, ("sentences", "beam_size", "length_penalty", "n_best", "max_length"), required=("sentences",))
+    length_penalty = _float(body, "length_penalty")
+    if length_penalty is not None and length_penalty < 0:
+        raise BadRequest(f"length_penalty must be at least 0, got {length_penalty}")
+    return {"sentences": _sentences(body, limits, allow_tokens=False),
+            "beam_size": _int(body, "beam_size", 1, limits.max_beam_size), "length_penalty": length_penalty,
+            "n_best": _int(body, "n_best", 1, limits.max_beam_size) or 1,
+            "max_length": _int(body, "max_length", 1, limits.max_output_subwords)}
