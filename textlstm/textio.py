@@ -52,17 +52,28 @@ def _decode(data: bytes, name: str) -> str:
     return strip_byte_order_marks(text).replace("\r\n", "\n")
 
 
-def _read_file(path) -> str:
-    """Read and decode one file; empty files are allowed here."""
+def _open_text_file(path):
+    """Open one text file for binary reading; a missing path, a directory or an OS error
+    is one `UserError` naming it."""
     path = pathlib.Path(path)
     if not path.exists():
         raise UserError(f"no such file: {path}")
     if path.is_dir():
         raise UserError(f"{path} is a directory, expected a text file")
     try:
-        data = path.read_bytes()
+        return open(path, "rb")
     except OSError as error:
         raise UserError(f"cannot read {path}: {error.strerror}") from None
+
+
+def _read_file(path) -> str:
+    """Read and decode one file; empty files are allowed here."""
+    path = pathlib.Path(path)
+    with _open_text_file(path) as handle:
+        try:
+            data = handle.read()
+        except OSError as error:
+            raise UserError(f"cannot read {path}: {error.strerror}") from None
     return _decode(data, str(path))
 
 
@@ -210,15 +221,7 @@ def stream_text_file(path, piece_bytes=None):
     empty), each a `UserError` naming the file; the texts joined equal `read_text_file(path)`."""
     piece_bytes = piece_bytes or PIECE_BYTES
     path = pathlib.Path(path)
-    if not path.exists():
-        raise UserError(f"no such file: {path}")
-    if path.is_dir():
-        raise UserError(f"{path} is a directory, expected a text file")
-    try:
-        handle = open(path, "rb")
-    except OSError as error:
-        raise UserError(f"cannot read {path}: {error.strerror}") from None
-    with handle:
+    with _open_text_file(path) as handle:
         offset, lines, carry, content = 0, 0, b"", False
         while True:
             try:
