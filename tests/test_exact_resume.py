@@ -149,7 +149,6 @@ def test_charlm_killed_with_sigkill_after_a_checkpoint_resumes_bit_for_bit(text,
     assert_bit_identical(run_dir, charlm_reference)
 
 
-@pytest.mark.slow  # a fresh process with two logical CPUs
 def test_mirrored_resume_with_dropout_is_bit_for_bit(text, tmp_path):
     """Under `mirrored` (two logical CPUs), Ctrl-C inside epoch 2 and resume: the uninterrupted run's bits."""
     full, interrupted = tmp_path / "full", tmp_path / "interrupted"
@@ -196,8 +195,9 @@ def tagger_reference(conllu, tmp_path_factory):
     return run_dir
 
 
-@pytest.mark.slow  # the mechanism is the one of test_any_model_...; this is the tagger's own wiring
-@pytest.mark.parametrize("how", ["sigint", "crash"])
+# The default run covers Ctrl-C (the shipped recipe's word dropout and dropout on); the crash
+# variant shares the char LM's crash mechanism, so it runs with -m slow.
+@pytest.mark.parametrize("how", ["sigint", pytest.param("crash", marks=pytest.mark.slow)])
 def test_tagger_with_word_dropout_resumes_bit_for_bit(conllu, tagger_reference, tmp_path, monkeypatch, how):
     _interrupt_and_resume(train_tagger, lambda: _tagger_recipe(conllu), tmp_path / "run", monkeypatch, how)
     assert_bit_identical(tmp_path / "run", tagger_reference)
@@ -232,8 +232,7 @@ def seq2seq_reference(parallel, tmp_path_factory):
     return run_dir
 
 
-@pytest.mark.slow  # as for the tagger
-@pytest.mark.parametrize("how", ["sigint", "crash"])
+@pytest.mark.parametrize("how", ["sigint", pytest.param("crash", marks=pytest.mark.slow)])  # as for the tagger
 def test_seq2seq_with_dropout_resumes_bit_for_bit(parallel, seq2seq_reference, tmp_path, monkeypatch, how):
     _interrupt_and_resume(train_seq2seq, lambda: _seq2seq_recipe(parallel), tmp_path / "run", monkeypatch, how)
     assert_bit_identical(tmp_path / "run", seq2seq_reference)

@@ -29,7 +29,7 @@ import shutil
 import numpy as np
 import tensorflow as tf
 
-from textlstm.decoding.samplers import _sampling_loop
+from textlstm.decoding.samplers import _draw, _sampling_loop
 from textlstm.errors import TextlstmError
 
 SIGNATURES = {"charlm": "generate", "tagger": "tag", "seq2seq": "translate"}
@@ -61,8 +61,9 @@ class CharLMModule(tf.Module):
         @tf.function(jit_compile=True)
         def sample(start, state, length, seed, temperature):
             def sampler(logits, step_seed):
-                scaled = tf.cast(logits, tf.float32) / temperature
-                return tf.random.stateless_categorical(scaled, 1, step_seed, dtype=tf.int32)[:, 0]
+                # textlstm's own categorical draw (Gumbel-max on Philox bits), so a seed gives
+                # the same text here as in `generate`
+                return _draw(tf.cast(logits, tf.float32) / temperature, step_seed)
 
             banned = (unknown_id,)  # as textlstm: the unknown entry is never sampled
             tokens, _, _ = _sampling_loop(self.stepper, sampler, banned, start, state, length, seed, tf.constant(0))
