@@ -143,6 +143,18 @@ def test_greedy_is_deterministic_and_equals_top_k_1(trained):
     greedy = _generate(run_dir, "--greedy", "--seed", 1)
     assert greedy == _generate(run_dir, "--greedy", "--seed", 2)
     assert greedy == _generate(run_dir, "--top-k", 1, "--seed", 5)
+    unseeded = _invoke("generate", run_dir, "--length", 40, "--greedy")  # greedy ignores the seed: none printed
+    assert unseeded.exit_code == 0 and unseeded.stdout == greedy and unseeded.stderr == "", unseeded.output
+
+
+def test_a_fresh_seed_is_reported_only_when_the_sampler_draws():
+    from textlstm.charlm.generate import decoding_options
+    from textlstm.charlm.model import DEFAULTS
+
+    decode = {**DEFAULTS["decode"], "sampler": "temperature"}
+    assert decoding_options(decode, sampler="greedy")[4] is False
+    assert decoding_options(decode)[4] is True
+    assert decoding_options(decode, seed=3)[4] is False
 
 
 def test_prompt_with_unknown_character_warns_once(trained):

@@ -49,3 +49,33 @@ def test_another_keras_backend_is_refused_in_one_line(monkeypatch):
     monkeypatch.setenv("KERAS_BACKEND", "jax")
     with pytest.raises(UserError, match="KERAS_BACKEND='jax'"):
         require_tensorflow_backend()
+
+
+MISSING_INPUTS = [  # (train command, option); every one names an input path that must exist
+    ("charlm", "--data"), ("charlm", "--valid"), ("tagger", "--train"), ("tagger", "--dev"),
+    ("tagger", "--word-vectors"), ("seq2seq", "--src"), ("seq2seq", "--tgt"), ("seq2seq", "--tsv"),
+    ("seq2seq", "--valid-src"), ("seq2seq", "--valid-tgt"), ("seq2seq", "--valid-tsv"),
+]
+
+
+def test_a_missing_train_input_stops_before_the_recipe_and_tensorflow(tmp_path):
+    """One `Error: no such file: PATH` line, no recipe printed, TensorFlow never imported,
+    no run directory made; a directory is refused where a file is expected (but --data takes one)."""
+    code = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from textlstm.cli import main\n"
+        f"for kind, option in {MISSING_INPUTS!r}:\n"
+        f"    missing = {str(tmp_path / 'nope.txt')!r}\n"
+        f"    result = CliRunner().invoke(main, ['train', kind, option, missing, '--run-dir', {str(tmp_path / 'run')!r}])\n"
+        "    assert result.exit_code == 1, (option, result.output)\n"
+        "    assert result.stdout == '', (option, result.stdout)\n"
+        "    assert result.stderr.strip() == 'Error: no such file: ' + missing, (option, result.stderr)\n"
+        f"result = CliRunner().invoke(main, ['train', 'charlm', '--valid', {str(tmp_path)!r}])\n"
+        "assert result.exit_code == 1 and 'is a directory, expected a text file' in result.stderr, result.output\n"
+        "assert 'recipe' not in result.output, result.output\n"
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'TensorFlow imported'\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "run").exists()

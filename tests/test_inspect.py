@@ -223,6 +223,13 @@ def test_cli_writes_a_self_contained_html_report(trained, tmp_path):
     result = _invoke("inspect", run_dir, "--text", text_file, "--out", out, "--span-distance", 50)
     assert result.exit_code == 0, result.output
     assert "memory span" in result.stdout and f"wrote {out}" in result.stdout
+    assert "LSTM, 2 layers, " in result.stdout
+
+
+def test_counts_are_pluralised():
+    from textlstm.cli.inspect_cmd import _count
+
+    assert (_count(1, "layer"), _count(2, "layer"), _count(0, "layer")) == ("1 layer", "2 layers", "0 layers")
     page = out.read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>")
     assert "http" not in page.lower()  # no network references of any kind

@@ -39,6 +39,8 @@ def test_tag_and_translate_bodies():
     (generate_args, {"length": 0}, "at least 1"),
     (generate_args, {"prompt": "x" * 11}, "at most 10"),
     (generate_args, {"temperature": "hot"}, "temperature must be a finite number"),
+    (generate_args, {"temperature": float("nan")}, "temperature must be a finite number, got nan"),
+    (generate_args, {"top_p": float("-inf")}, "top_p must be a finite number, got -inf"),
     (generate_args, {"sampler": 1}, "sampler must be a string, got an integer"),
     (generate_args, {"stream": "yes"}, "stream must be true or false"),
     (generate_args, {"seed": -1}, "seed must be at least 0"),

@@ -76,7 +76,7 @@ def test_save_and_load(tmp_path):
     vocab.save(path)  # overwriting is atomic and leaves no temporary files
     assert [p.name for p in tmp_path.iterdir()] == ["words.json"]
     assert Vocabulary.load(path) == vocab
-    with pytest.raises(UserError, match="vocabulary file not found"):
+    with pytest.raises(UserError, match="no such vocabulary file"):
         Vocabulary.load(tmp_path / "missing.json")
     (tmp_path / "bad.json").write_text("{not json", encoding="utf-8")
     with pytest.raises(UserError, match="bad.json: not valid JSON"):
@@ -133,7 +133,7 @@ def test_load_word_vectors_errors(tmp_path):
     latin.write_bytes(b"cat 1 2\ncaf\xe9 3 4\n")
     with pytest.raises(UserError, match=r"latin.txt:2: not valid UTF-8"):
         load_word_vectors(latin, vocab)
-    with pytest.raises(UserError, match="word-vector file not found"):
+    with pytest.raises(UserError, match="no such word-vector file"):
         load_word_vectors(tmp_path / "missing.txt", vocab)
     with pytest.raises(UserError, match="not a number"):
         load_word_vectors(write_vectors(tmp_path, "cat 1 x\n", "nan.txt"), vocab)

@@ -141,3 +141,25 @@ def test_empty_input_is_recognised(tmp_path):
     assert not is_empty_input(write(tmp_path / "f.txt", "x"))
     assert not is_empty_input(tmp_path / "missing.txt") and not is_empty_input("-")
     assert empty_input_note("e.txt", "tag") == "note: e.txt is empty; nothing to tag"
+
+
+def test_a_missing_input_has_one_wording_in_every_reader(tmp_path):
+    """`tag`/`evaluate` (CoNLL reader) and `translate`/`generate` (text reader) say the same words."""
+    from textlstm.tagger import conll
+    from textlstm.textio import check_input_path, open_text_stream
+
+    missing = tmp_path / "missing.conllu"
+    messages = set()
+    for read in (conll.read_conllu, open_text_stream, read_text_file, check_input_path):
+        with pytest.raises(UserError) as error:
+            read(missing)
+        messages.add(str(error.value))
+    assert messages == {f"no such file: {missing}"}
+
+
+def test_check_input_path_allows_directories_only_when_asked(tmp_path):
+    from textlstm.textio import check_input_path
+
+    assert check_input_path(tmp_path, directory_ok=True) == tmp_path
+    with pytest.raises(UserError, match="is a directory, expected a text file"):
+        check_input_path(tmp_path)

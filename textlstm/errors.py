@@ -33,6 +33,12 @@ class Interrupted(UserError):
     exit_code = 130
 
 
+def no_such_file(path, what: str = "file") -> TextlstmError:
+    """The one wording of a missing input path in every command: "no such file: PATH"
+    (`what` names the kind of file, e.g. "no such vocabulary file: PATH"). Returns the error to raise."""
+    return TextlstmError(f"no such {what}: {path}")
+
+
 def describe_os_error(error: OSError, action: str | None = None) -> str:
     """One line for an OSError: what failed on which path, the reason and the errno name.
 

@@ -11,7 +11,7 @@ import pathlib
 import sys
 from collections.abc import Sequence
 
-from textlstm.errors import UserError
+from textlstm.errors import UserError, no_such_file
 
 _BOM = "\ufeff"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
@@ -52,14 +52,21 @@ def _decode(data: bytes, name: str) -> str:
     return strip_byte_order_marks(text).replace("\r\n", "\n")
 
 
+def check_input_path(path, *, directory_ok: bool = False) -> pathlib.Path:
+    """`path` as a `pathlib.Path` if it exists (a directory only when `directory_ok`); else one
+    `UserError` ("no such file: PATH", or "PATH is a directory, expected a text file")."""
+    path = pathlib.Path(path)
+    if not path.exists():
+        raise no_such_file(path)
+    if path.is_dir() and not directory_ok:
+        raise UserError(f"{path} is a directory, expected a text file")
+    return path
+
+
 def _open_text_file(path):
     """Open one text file for binary reading; a missing path, a directory or an OS error
     is one `UserError` naming it."""
-    path = pathlib.Path(path)
-    if not path.exists():
-        raise UserError(f"no such file: {path}")
-    if path.is_dir():
-        raise UserError(f"{path} is a directory, expected a text file")
+    path = check_input_path(path)
     try:
         return open(path, "rb")
     except OSError as error:

@@ -57,7 +57,8 @@ class CharLM:
         """Check decoding options against a run's recipe without loading its model.
 
         Returns `(length, num_samples, sampler, seed, drawn)` as `generate` would use them
-        (`drawn`: no seed was given and a fresh one was drawn). Raises TextlstmError.
+        (`drawn`: no seed was given and the sampler draws, so the fresh seed is worth reporting;
+        False for greedy). Raises TextlstmError.
         """
         from textlstm.charlm.model import DEFAULTS
         from textlstm.rundir import RunDir

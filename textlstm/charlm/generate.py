@@ -61,13 +61,14 @@ def decoding_options(decode, length=None, sampler=None, temperature=None, top_k=
     """`(length, num_samples, chooser, seed, drawn)` from the given options over a recipe's `[decode]`.
 
     Every value is checked against `textlstm.schema`; see `choose_sampler` for how the options
-    pick the sampler. Without `seed` a fresh one is drawn (`drawn` is then True).
+    pick the sampler. Without `seed` a fresh one is drawn (`drawn` is then True, except for the
+    greedy sampler, which ignores the seed).
     """
     length = check_value(KIND, "decode.length", decode["length"] if length is None else length)
     num_samples = check_value(KIND, "generate.num_samples", num_samples)
-    _, chooser = choose_sampler(decode, sampler, temperature, top_k, top_p)
-    drawn = seed is None
-    seed = check_value(KIND, "generate.seed", fresh_seed() if drawn else seed)
+    name, chooser = choose_sampler(decode, sampler, temperature, top_k, top_p)
+    drawn = seed is None and name != "greedy"  # greedy ignores the seed: none to report
+    seed = check_value(KIND, "generate.seed", fresh_seed() if seed is None else seed)
     return length, num_samples, chooser, seed, drawn
 
 

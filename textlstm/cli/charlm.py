@@ -2,14 +2,14 @@
 
 import click
 
-from textlstm.cli.options import checked, recipe_options, resolve_cli_recipe
+from textlstm.cli.options import checked, existing, recipe_options, resolve_cli_recipe
 from textlstm.schema import SAMPLERS as SAMPLER_NAMES
 
 
 @click.command("charlm")
-@click.option("--data", "data_paths", multiple=True, type=click.Path(),
+@click.option("--data", "data_paths", multiple=True, type=click.Path(), callback=existing(directory_ok=True),
               help="Training text: a UTF-8 file or a directory of them (repeatable). Default: built-in corpus.")
-@click.option("--valid", type=click.Path(), help="Validation text file (default: hold out data.valid_fraction).")
+@click.option("--valid", type=click.Path(), callback=existing(), help="Validation text file (default: hold out data.valid_fraction).")
 @recipe_options
 @click.option("--epochs", type=int, callback=checked("train.epochs"), help="Number of epochs (train.epochs).")
 @click.option("--max-steps", type=int, callback=checked("train.max_steps"), help="Cap on optimizer steps in all (train.max_steps).")

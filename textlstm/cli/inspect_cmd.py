@@ -52,10 +52,15 @@ def inspect_command(run_dir, text_path, prompt, out, fmt, max_chars, analysis_ch
                    err=True)
     write_report(inspection, out, fmt)
     rec = inspection.recording
-    click.echo(f"{rec.cell_type.upper()}, {len(rec.layers)} layers, {len(rec.text):,} characters recorded")
+    click.echo(f"{rec.cell_type.upper()}, {_count(len(rec.layers), 'layer')}, {len(rec.text):,} characters recorded")
     if inspection.span is not None:
         click.echo(inspection.span.describe())
     for row in inspection.interpretable[:5]:
         click.echo(f"layer {row['layer']} unit {row['unit']}: r = {row['correlation']:+.3f} with "
                    f"{row['feature']} ({FEATURE_DESCRIPTIONS[row['feature']]})")
     click.echo(f"wrote {out}")
+
+
+def _count(number, noun):
+    """"1 layer", "2 layers"."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"

@@ -35,6 +35,23 @@ def checked(name, kind=None):
     return callback
 
 
+def existing(directory_ok=False):
+    """A click callback for an input path option (one path or several): each must exist, and be a
+    file unless `directory_ok`; else one error line ("no such file: PATH"). It runs while the
+    options are parsed, so a wrong path stops the command before the recipe is printed or
+    TensorFlow is imported."""
+
+    def callback(ctx, param, value):
+        from textlstm.textio import check_input_path
+
+        for path in (value if isinstance(value, tuple) else (value,)):
+            if path is not None:
+                check_input_path(path, directory_ok=directory_ok)
+        return value
+
+    return callback
+
+
 def recipe_options(command):
     """--recipe, --set, --run-dir, --seed, --resume, --overwrite, --strategy.
 

@@ -2,16 +2,16 @@
 
 import click
 
-from textlstm.cli.options import checked, recipe_options, resolve_cli_recipe
+from textlstm.cli.options import checked, existing, recipe_options, resolve_cli_recipe
 
 
 @click.command("seq2seq")
-@click.option("--src", type=click.Path(), help="Training source sentences, one per line (data.src).")
-@click.option("--tgt", type=click.Path(), help="Training target sentences, line-aligned with --src (data.tgt).")
-@click.option("--tsv", type=click.Path(), help="Or one file of source<TAB>target lines (data.tsv).")
-@click.option("--valid-src", type=click.Path(), help="Dev source sentences (data.valid_src).")
-@click.option("--valid-tgt", type=click.Path(), help="Dev target sentences (data.valid_tgt).")
-@click.option("--valid-tsv", type=click.Path(), help="Or dev source<TAB>target lines (data.valid_tsv).")
+@click.option("--src", type=click.Path(), callback=existing(), help="Training source sentences, one per line (data.src).")
+@click.option("--tgt", type=click.Path(), callback=existing(), help="Training target sentences, line-aligned with --src (data.tgt).")
+@click.option("--tsv", type=click.Path(), callback=existing(), help="Or one file of source<TAB>target lines (data.tsv).")
+@click.option("--valid-src", type=click.Path(), callback=existing(), help="Dev source sentences (data.valid_src).")
+@click.option("--valid-tgt", type=click.Path(), callback=existing(), help="Dev target sentences (data.valid_tgt).")
+@click.option("--valid-tsv", type=click.Path(), callback=existing(), help="Or dev source<TAB>target lines (data.valid_tsv).")
 @recipe_options
 @click.option("--epochs", type=int, callback=checked("train.epochs"), help="Number of epochs (train.epochs).")
 @click.option("--max-steps", type=int, callback=checked("train.max_steps"), help="Cap on optimizer steps in all (train.max_steps).")

@@ -2,12 +2,12 @@
 
 import click
 
-from textlstm.cli.options import checked, recipe_options, resolve_cli_recipe
+from textlstm.cli.options import checked, existing, recipe_options, resolve_cli_recipe
 
 
 @click.command("tagger")
-@click.option("--train", "train_path", type=click.Path(), help="Tagged training file, CoNLL-U or CoNLL columns (data.train).")
-@click.option("--dev", "dev_path", type=click.Path(), help="Tagged development file; its score picks the best model (data.dev).")
+@click.option("--train", "train_path", type=click.Path(), callback=existing(), help="Tagged training file, CoNLL-U or CoNLL columns (data.train).")
+@click.option("--dev", "dev_path", type=click.Path(), callback=existing(), help="Tagged development file; its score picks the best model (data.dev).")
 @click.option("-f", "--format", "file_format", type=click.Choice(["auto", "conllu", "conll"]),
               help="Format of the tagged files (data.format; default: guessed).")
 @click.option("-c", "--column", callback=checked("data.column", "tagger"), help="CoNLL-U tag column: upos, xpos or feats:KEY (data.column).")
@@ -16,7 +16,7 @@ from textlstm.cli.options import checked, recipe_options, resolve_cli_recipe
               help="Entity tags: the scheme the model learns (data.scheme; auto keeps the file's).")
 @click.option("--invalid-tags", type=click.Choice(["error", "repair"]),
               help="An ill-formed entity tag sequence: stop with an error, or repair it (data.invalid_tags).")
-@click.option("--word-vectors", type=click.Path(), help="Pretrained word vectors, word2vec/GloVe text (data.word_vectors).")
+@click.option("--word-vectors", type=click.Path(), callback=existing(), help="Pretrained word vectors, word2vec/GloVe text (data.word_vectors).")
 @recipe_options
 @click.option("--epochs", type=int, callback=checked("train.epochs"), help="Number of epochs (train.epochs).")
 @click.option("--max-steps", type=int, callback=checked("train.max_steps"), help="Cap on optimizer steps in all (train.max_steps).")

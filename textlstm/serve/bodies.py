@@ -26,6 +26,10 @@ def _fields(body, allowed, required=()):
 
 
 def _type(value):
+    """How an error names what it got: the kind of JSON value, or the value itself for a
+    non-finite number (NaN, Infinity), whose kind would not say what was wrong with it."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
     return {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null",
             int: "an integer", float: "a number"}.get(type(value), type(value).__name__)
 

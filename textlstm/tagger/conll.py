@@ -13,7 +13,7 @@ import json
 import os
 import re
 
-from textlstm.errors import UserError
+from textlstm.errors import UserError, no_such_file
 from textlstm.textio import check_not_binary, strip_byte_order_marks
 
 WORD_ID = re.compile(r"^[1-9][0-9]*$")
@@ -63,7 +63,7 @@ def read_text(path, allow_empty=False):
         with open(path, "rb") as stream:
             data = stream.read()
     except FileNotFoundError:
-        raise UserError(f"{path}: file not found") from None
+        raise no_such_file(path) from None
     except OSError as error:
         raise UserError(f"{path}: cannot read file ({error.strerror})") from None
     text = decode_bytes(data, path)

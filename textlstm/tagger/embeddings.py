@@ -11,7 +11,7 @@ import os
 
 import numpy as np
 
-from textlstm.errors import UserError
+from textlstm.errors import UserError, no_such_file
 
 
 def _lines(path):
@@ -98,7 +98,7 @@ def load_word_vectors(path, vocab, dim=None, seed=0, scale=0.1):
                 if word.lower() in lower_ids and word.lower() not in lowered:
                     lowered[word.lower()] = vector
     except FileNotFoundError:
-        raise UserError(f"{path}: word-vector file not found") from None
+        raise no_such_file(path, "word-vector file") from None
     except (OSError, EOFError) as error:
         raise UserError(f"{path}: cannot read word vectors ({error})") from None
     if dim is None:

@@ -9,7 +9,7 @@ import collections
 import json
 import os
 
-from textlstm.errors import UserError
+from textlstm.errors import UserError, no_such_file
 from textlstm.rundir import atomic_write_text
 
 PAD = "<pad>"
@@ -141,7 +141,7 @@ class Vocabulary:
             with open(path, encoding="utf-8") as stream:
                 text = stream.read()
         except FileNotFoundError:
-            raise UserError(f"{path}: vocabulary file not found") from None
+            raise no_such_file(path, "vocabulary file") from None
         except (OSError, UnicodeDecodeError) as error:
             raise UserError(f"{path}: cannot read vocabulary ({error})") from None
         return cls.from_json(text, source=path)
