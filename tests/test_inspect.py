@@ -224,12 +224,6 @@ def test_cli_writes_a_self_contained_html_report(trained, tmp_path):
     assert result.exit_code == 0, result.output
     assert "memory span" in result.stdout and f"wrote {out}" in result.stdout
     assert "LSTM, 2 layers, " in result.stdout
-
-
-def test_counts_are_pluralised():
-    from textlstm.cli.inspect_cmd import _count
-
-    assert (_count(1, "layer"), _count(2, "layer"), _count(0, "layer")) == ("1 layer", "2 layers", "0 layers")
     page = out.read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>")
     assert "http" not in page.lower()  # no network references of any kind
@@ -247,6 +241,12 @@ def test_counts_are_pluralised():
     assert len(payload["top_ids"]) == len(text) and len(payload["top_ids"][0]) == 5
     for section in ("Interpretable units", "Gate saturation", "Memory span", 'class="scatter"', 'class="span"'):
         assert section in page
+
+
+def test_counts_are_pluralised():
+    from textlstm.cli.inspect_cmd import _count
+
+    assert (_count(1, "layer"), _count(2, "layer"), _count(0, "layer")) == ("1 layer", "2 layers", "0 layers")
 
 
 def test_cli_raw_json_and_npz(trained, tmp_path):
