@@ -4,7 +4,8 @@ Data are a deterministic stream of batches indexed by the global step (each fami
 supplies `make_batches(start_step)`), so a run resumed from any step sees the same
 batches an uninterrupted run would. The run directory receives, atomically:
 
-    last.keras     model with optimizer state after the last finished epoch, or at Ctrl-C
+    last.keras     model with optimizer state after the last finished epoch, at Ctrl-C, or at
+                   train.max_steps (which may stop training inside an epoch)
     best.keras     model at the best value of the monitored metric
     state.json     epochs done, global step, best value, epochs without improvement
     metrics.csv    one row per epoch (CSVLogger); tensorboard/ for TensorBoard
