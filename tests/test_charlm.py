@@ -240,11 +240,53 @@ def test_evaluate_reports_consistent_numbers(trained):
     assert numbers["perplexity"] == pytest.approx(math.exp(numbers["loss"]), rel=1e-3)
 
 
-def test_evaluate_on_validation_text_reproduces_best_val_loss(trained):
+def test_evaluate_on_validation_text_reproduces_best_val_loss(trained, tmp_path):
+    """Training's validation scores whole windows of 16; on the validation text cut to
+    1 + a multiple of 16 characters (no shorter last window) evaluate gives the same loss."""
     run_dir, _, valid_file, _ = trained
     with open(run_dir / "metrics.csv", newline="") as handle:
         best = min(float(row["val_loss"]) for row in csv.DictReader(handle))
-    assert _evaluate_numbers(run_dir, valid_file)["loss"] == pytest.approx(best, abs=1e-3)
+    text = valid_file.read_text(encoding="utf-8")
+    whole = tmp_path / "whole-windows.txt"
+    whole.write_text(text[: (len(text) - 1) // 16 * 16 + 1], encoding="utf-8")
+    assert _evaluate_numbers(run_dir, whole)["loss"] == pytest.approx(best, abs=1e-3)
+
+
+def _reference_bits_per_char(model, vocab, text, seq_len):
+    """Window by window: windows of `seq_len` inputs from a zero state, the last one shorter;
+    the first character is context only. Summed nats over len(text) - 1 characters, in bits."""
+    import numpy as np
+    import tensorflow as tf
+
+    ids = np.asarray(vocab.encode(text), dtype=np.int32)
+    total = 0.0
+    for start in range(0, len(ids) - 1, seq_len):
+        window = ids[start: start + seq_len + 1][None, :]
+        logits = tf.cast(model(window[:, :-1], training=False), tf.float64)
+        total += float(tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(window[:, 1:], logits)))
+    return total / (len(ids) - 1) / math.log(2)
+
+
+def test_evaluate_and_score_count_the_last_partial_window(trained, tmp_path):
+    """A text of 16 * 5 + 12 characters: all 91 after the first are scored, in evaluate (a file)
+    and in `CharLM.score`, and the bits/char is the window-by-window reference's."""
+    import textlstm
+
+    run_dir = trained[0]
+    text = prose(WORDS, 5, 200)[: 16 * 5 + 12]
+    data = tmp_path / "tail.txt"
+    data.write_text(text, encoding="utf-8")
+    result = _invoke("evaluate", run_dir, "--data", data)
+    assert result.exit_code == 0, result.output
+    assert "characters: 91 " in result.stdout, result.stdout
+    lm = textlstm.load(run_dir)
+    reference = _reference_bits_per_char(lm.model, lm.vocab, text, 16)
+    assert _evaluate_numbers(run_dir, data)["bits/char"] == pytest.approx(reference, abs=2e-4)
+    for scores in (lm.score(text), lm.evaluate(data)):
+        assert scores["characters"] == len(text) - 1
+        assert scores["bits_per_char"] == pytest.approx(reference, rel=1e-4)
+    # the tail changes the number: scoring whole windows only would differ from it
+    assert _reference_bits_per_char(lm.model, lm.vocab, text[: 16 * 5 + 1], 16) != pytest.approx(reference, rel=1e-4)
 
 
 def test_evaluate_without_data_is_an_error(trained):

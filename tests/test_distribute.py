@@ -157,3 +157,29 @@ def test_strategy_loop_matches_keras_fit(no_cluster):
     assert int(model.optimizer.iterations.numpy()) == 10
     assert ours.evaluate(_batches()) == pytest.approx(expected.evaluate(_batches(), return_dict=True, verbose=0),
                                                       rel=1e-5)
+
+
+def test_max_steps_stops_the_strategy_loop_inside_an_epoch(no_cluster, tmp_path, monkeypatch):
+    """training.fit through our loop: train.max_steps ends at that exact step, and a larger cap continues it."""
+    from textlstm import training
+
+    strategy = distribute.make_strategy("mirrored")
+    monkeypatch.setattr(training, "trainer_for", lambda model: StrategyLoop(model, strategy))
+    stream = lambda start: _batches().repeat().skip(start)  # noqa: E731  (5 batches an epoch)
+
+    def run(name, caps):
+        with strategy.scope():
+            model = _tiny_model()
+        state, run_dir = None, RunDir.create(tmp_path / name, "test")
+        for cap in caps:
+            schedule = training.plan_schedule(5, 4, max_steps=cap, previous=state)
+            state = training.fit(model, run_dir, stream, schedule, _batches().take(2), state=state, verbose=0)
+            assert (state.step, state.epoch, int(model.optimizer.iterations.numpy())) == (cap, cap // 5, cap)
+        return model, state
+
+    capped, capped_state = run("capped", [7, 12])
+    straight, straight_state = run("straight", [12])
+    assert not capped_state.finished and capped_state.best == straight_state.best
+    for mine, theirs in zip(capped.weights + capped.optimizer.variables,
+                            straight.weights + straight.optimizer.variables, strict=True):
+        np.testing.assert_array_equal(np.asarray(mine), np.asarray(theirs))

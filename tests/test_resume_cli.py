@@ -9,6 +9,7 @@
   non-finite is saved, and the last good checkpoint stays as it was.
 """
 
+import csv
 import hashlib
 import json
 import re
@@ -75,6 +76,42 @@ def test_the_saved_recipe_names_the_data_by_absolute_path(two_epochs, workspace)
     assert recipe["data"]["paths"] == [str(workspace / "data" / "corpus.txt")]
 
 
+def test_max_steps_stops_inside_an_epoch_and_a_longer_cap_continues_bit_for_bit(workspace, tmp_path):
+    data = workspace / "data" / "corpus.txt"
+    tiny = [*TINY, "--set", "train.steps_per_epoch=20", "--epochs", 5]  # the later --set wins
+    capped, straight = tmp_path / "capped", tmp_path / "straight"
+    result = invoke("train", "charlm", "--data", data, "--run-dir", capped, *tiny, "--max-steps", 30)
+    assert result.exit_code == 0, result.output
+    state = _state(capped)
+    assert (state["step"], state["epoch"], state["finished"]) == (30, 1, False)
+    assert re.search(r"stopped at step 30 \(train.max_steps\), 10 of 20 steps into epoch 2; val_loss=\d", result.output)
+    assert len((capped / "metrics.csv").read_text().splitlines()) == 2  # header and epoch 1: no half-epoch row
+    before = _digests(capped)
+    result = invoke("train", "charlm", "--run-dir", capped, "--resume")
+    assert result.exit_code == 0 and "nothing to do" in result.output
+    assert _digests(capped) == before
+    for cap, epoch in ((35, 1), (50, 2)):  # a cap inside the same epoch, then one inside the next
+        result = invoke("train", "charlm", "--run-dir", capped, "--resume", "--max-steps", cap)
+        assert result.exit_code == 0, result.output
+        assert (_state(capped)["step"], _state(capped)["epoch"]) == (cap, epoch)
+    assert load_recipe_file(capped / "recipe.toml")["train"]["max_steps"] == 50
+
+    result = invoke("train", "charlm", "--data", data, "--run-dir", straight, *tiny, "--max-steps", 50)
+    assert result.exit_code == 0, result.output
+    ours, theirs = (load_keras_model(path / "last.keras", compile=True) for path in (capped, straight))
+    assert int(ours.optimizer.iterations.numpy()) == 50
+    for mine, expected in zip(ours.weights + ours.optimizer.variables, theirs.weights + theirs.optimizer.variables,
+                              strict=True):
+        np.testing.assert_array_equal(np.asarray(mine), np.asarray(expected))
+    def validation(run_dir):  # the training columns average the batches of one fit call, so only these match
+        rows = list(csv.DictReader((run_dir / "metrics.csv").read_text().splitlines()))
+        return [{key: value for key, value in row.items() if key.startswith("val_") or key == "epoch"} for row in rows]
+
+    assert len(validation(straight)) == 2 and validation(capped) == validation(straight)
+    assert {key: _state(capped)[key] for key in ("epoch", "step", "best", "epochs_without_improvement")} \
+        == {key: _state(straight)[key] for key in ("epoch", "step", "best", "epochs_without_improvement")}
+
+
 def test_resume_from_another_directory_extends_the_run_as_an_uninterrupted_one(two_epochs, workspace, tmp_path,
                                                                                 monkeypatch):
     run_dir = tmp_path / "run"
@@ -99,9 +136,9 @@ def test_resume_from_another_directory_extends_the_run_as_an_uninterrupted_one(t
 
     result = invoke("train", "charlm", "--run-dir", run_dir, "--resume", "--max-steps", 4 * SPE + 1)
     assert result.exit_code == 0, result.output
-    assert _state(run_dir)["step"] == 4 * SPE  # whole epochs: the run's epoch length is kept
+    assert _state(run_dir)["step"] == 4 * SPE + 1  # one step into epoch 5: the run's epoch length is kept
     recipe = load_recipe_file(run_dir / "recipe.toml")["train"]
-    assert (recipe["epochs"], recipe["max_steps"]) == (4, 4 * SPE + 1)
+    assert (recipe["epochs"], recipe["max_steps"]) == (5, 4 * SPE + 1)
     before = _digests(run_dir)
     result = invoke("train", "charlm", "--run-dir", run_dir, "--resume")
     assert result.exit_code == 0 and "nothing to do" in result.output

@@ -4,7 +4,8 @@ Data are a deterministic stream of batches indexed by the global step (each fami
 supplies `make_batches(start_step)`), so a run resumed from any step sees the same
 batches an uninterrupted run would. The run directory receives, atomically:
 
-    last.keras     model with optimizer state after the last finished epoch, or at Ctrl-C
+    last.keras     model with optimizer state after the last finished epoch, at Ctrl-C, or at
+                   train.max_steps (which may stop training inside an epoch)
     best.keras     model at the best value of the monitored metric
     state.json     epochs done, global step, best value, epochs without improvement
     metrics.csv    one row per epoch (CSVLogger); tensorboard/ for TensorBoard
@@ -95,11 +96,21 @@ class Schedule:
     monitor: str = "val_loss"
     mode: str = "min"  # "min" for losses, "max" for accuracy, F1, BLEU
     patience: int = 0  # epochs without improvement before stopping; 0 = never stop early
+    max_steps: int = 0  # optimizer steps in all at which training stops (mid-epoch if need be); 0 = no cap
+
+    @property
+    def total_steps(self):
+        """Optimizer steps in all when training ends: epochs × steps per epoch, capped by `max_steps`."""
+        whole = self.epochs * self.steps_per_epoch
+        return min(whole, self.max_steps) if self.max_steps else whole
 
 
 def plan_schedule(batches_in_data, epochs, steps_per_epoch=0, max_steps=0, previous=None, **watch):
-    """Steps per epoch from the data unless given; `max_steps` caps epochs × steps.
+    """Steps per epoch from the data unless given; `max_steps` caps the optimizer steps in all.
 
+    The epoch length never depends on `max_steps` (so a capped run and a longer one see the
+    same epochs); `epochs` is cut to the epochs that `max_steps` reaches into, and `fit`
+    stops inside the last one when `max_steps` is not a multiple of the epoch length.
     `previous` is the `TrainingState` of a run being resumed: its epoch length is kept (so
     the steps already done stay in the same epochs), and `epochs`/`max_steps` may exceed
     what the run first planned, which extends it.
@@ -109,10 +120,8 @@ def plan_schedule(batches_in_data, epochs, steps_per_epoch=0, max_steps=0, previ
     if steps <= 0:
         raise UserError("the training data are too small for one batch; lower train.batch_size (or the window length)")
     if max_steps:
-        if previous is None or not previous.steps_per_epoch:
-            steps = min(steps, max_steps)
-        epochs = max(1, min(epochs, max_steps // steps))
-    return Schedule(epochs=epochs, steps_per_epoch=steps, **watch)
+        epochs = max(1, min(epochs, -(-max_steps // steps)))
+    return Schedule(epochs=epochs, steps_per_epoch=steps, max_steps=max_steps, **watch)
 
 
 def extend_recipe(recipe, run_path, epochs=None, max_steps=None):
@@ -120,7 +129,7 @@ def extend_recipe(recipe, run_path, epochs=None, max_steps=None):
 
     `epochs` sets `train.epochs` (an older `train.max_steps` that would stop sooner is dropped:
     the explicit option wins); `max_steps` sets `train.max_steps` and raises `train.epochs`
-    so that many steps fit at the run's own epoch length. Returns the recipe (changed in place).
+    to the epochs that many steps reach into at the run's own epoch length. Returns the recipe (changed in place).
     """
     train = recipe["train"]
     done = _recorded(run_path)
@@ -138,7 +147,7 @@ def extend_recipe(recipe, run_path, epochs=None, max_steps=None):
         train["max_steps"] = max_steps
         per_epoch = done.get("steps_per_epoch") or train.get("steps_per_epoch") or 0
         if epochs is None and per_epoch and max_steps:
-            train["epochs"] = max(train["epochs"], max_steps // per_epoch)
+            train["epochs"] = max(train["epochs"], -(-max_steps // per_epoch))
     return recipe
 
 
@@ -371,13 +380,20 @@ def fit(model, run, make_batches, schedule, validation_data, state=None, callbac
     (the recipe's `train.seed`) seeds every random draw in the model (`StepSeeds`).
     `callbacks` run before checkpointing, so metrics they add to the epoch logs
     (dev F1, dev BLEU) can be monitored. Returns the final `TrainingState`.
+    When `schedule.max_steps` falls inside an epoch, training stops at exactly that step:
+    the model is validated there (printed, not a metrics.csv row, best.keras or patience,
+    which stay per whole epoch) and `last.keras` is saved as at Ctrl-C, so `--resume` with
+    a larger cap continues bit for bit.
     Raises `Interrupted` on Ctrl-C (after saving a checkpoint at the current step) and
     `UserError` when the training loss stops being finite (saving nothing).
     """
     state = state or TrainingState()
+    per_epoch, target = schedule.steps_per_epoch, schedule.total_steps
+    done_in_epoch = state.step - state.epoch * per_epoch
     extended = state.finished and schedule.epochs > max(state.planned_epochs, state.epoch)
-    if state.epoch >= schedule.epochs or (state.finished and not extended):
-        print(f"training already finished ({state.epoch} epochs); nothing to do "
+    if state.epoch >= schedule.epochs or (state.finished and not extended) \
+            or (state.step >= target and done_in_epoch < per_epoch):
+        print(f"training already finished ({state.epoch} epochs, {state.step} steps); nothing to do "
               f"(--resume with --epochs N or --max-steps N trains longer)")
         return state
     if extended:  # it ended (as planned, or early); asked for more epochs now, patience starts again
@@ -397,33 +413,59 @@ def fit(model, run, make_batches, schedule, validation_data, state=None, callbac
     validation_data = shard_by_slices(validation_data)
     batches_from = lambda step: shard_by_slices(make_batches(step))  # noqa: E731  (each worker: its slice)
     try:
-        done_in_epoch = state.step - state.epoch * schedule.steps_per_epoch
-        if 0 < done_in_epoch < schedule.steps_per_epoch:  # interrupted inside an epoch: finish it first
-            print(f"resuming inside epoch {state.epoch + 1} at step {state.step}")
+        if done_in_epoch >= per_epoch:  # stopped after the last step, before the epoch's end
+            print(f"resuming inside epoch {state.epoch + 1} after its last step {state.step}: validating it")
+            _finish_epoch(model, trainer, state.epoch, validation_data, list(callbacks) + [checkpointer])
+        elif 0 < done_in_epoch and state.step - done_in_epoch + per_epoch <= target:
+            print(f"resuming inside epoch {state.epoch + 1} at step {state.step}")  # interrupted: finish it first
             trainer.fit(
-                batches_from(state.step), steps_per_epoch=schedule.steps_per_epoch - done_in_epoch,
+                batches_from(state.step), steps_per_epoch=per_epoch - done_in_epoch,
                 initial_epoch=state.epoch, epochs=state.epoch + 1, validation_data=validation_data,
                 callbacks=shared, verbose=verbose, shuffle=False,
             )
-        elif done_in_epoch >= schedule.steps_per_epoch:  # stopped after the last step, before the epoch's end
-            print(f"resuming inside epoch {state.epoch + 1} after its last step {state.step}: validating it")
-            _finish_epoch(model, trainer, state.epoch, validation_data, list(callbacks) + [checkpointer])
-        if not state.finished and state.epoch < schedule.epochs:
+        whole = min(schedule.epochs, target // per_epoch)  # epochs that end at or before the target
+        if not state.finished and state.epoch < whole and _step(model) == state.epoch * per_epoch:
             trainer.fit(
-                batches_from(state.epoch * schedule.steps_per_epoch), steps_per_epoch=schedule.steps_per_epoch,
-                initial_epoch=state.epoch, epochs=schedule.epochs, validation_data=validation_data,
+                batches_from(state.epoch * per_epoch), steps_per_epoch=per_epoch,
+                initial_epoch=state.epoch, epochs=whole, validation_data=validation_data,
                 callbacks=shared, verbose=verbose, shuffle=False,
             )
+        if not state.finished and _step(model) < target:  # max_steps falls inside this epoch
+            _stop_inside_epoch(model, run, trainer, state, target, batches_from, validation_data,
+                               shared[:2], verbose)
     except KeyboardInterrupt:
         state.step = int(model.optimizer.iterations.numpy())
         _check_finite(model, run)
         save_checkpoint(model, run, state)
         command = f"textlstm train {run.kind} --run-dir {shlex.quote(str(run.path))} --resume"
         raise Interrupted(f"interrupted at step {state.step}; continue with: {command}") from None
-    state.finished = True
+    if state.epoch >= schedule.epochs:  # a stop inside an epoch (max_steps) leaves the run unfinished
+        state.finished = True
     if is_chief():
         atomic_write_json(run.file(STATE), dataclasses.asdict(state))
     return state
+
+
+def _step(model):
+    return int(model.optimizer.iterations.numpy())
+
+
+def _stop_inside_epoch(model, run, trainer, state, target, batches_from, validation_data, callbacks, verbose):
+    """Train from the current step to `target` inside one epoch, validate there, save as Ctrl-C does.
+
+    Only the per-step callbacks run (seeds, finite loss): the epoch is not over, so no
+    metrics.csv row, best.keras or patience count; `state.epoch` stays the epochs fully done.
+    """
+    step = _step(model)
+    trainer.fit(batches_from(step), steps_per_epoch=target - step, initial_epoch=state.epoch,
+                epochs=state.epoch + 1, validation_data=None, callbacks=callbacks, verbose=verbose, shuffle=False)
+    _check_finite(model, run)
+    logs = trainer.evaluate(validation_data, return_dict=True, verbose=0)
+    shown = ", ".join(f"val_{name}={float(value):.4f}" for name, value in logs.items())
+    save_checkpoint(model, run, state)
+    print(f"stopped at step {state.step} (train.max_steps), {state.step - state.epoch * state.steps_per_epoch} "
+          f"of {state.steps_per_epoch} steps into epoch {state.epoch + 1}; {shown}; last.keras saved there "
+          f"(--resume with a larger --max-steps continues it)")
 
 
 def _finish_epoch(model, trainer, epoch, validation_data, callbacks):

@@ -118,7 +118,8 @@ class CharLM:
         """How well the model predicts `text`: each character from the ones before it.
 
         The text is cut into windows of the recipe's `data.seq_len` characters (as the
-        validation set in training); a remainder shorter than a window is not scored.
+        validation set in training); the remainder after the last whole window is scored as
+        a shorter window, so every character after the first (which is context only) counts.
 
         Returns:
             dict with "bits_per_char" (bits), "perplexity" (per character), "characters"

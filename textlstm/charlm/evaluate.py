@@ -1,13 +1,19 @@
 """`textlstm evaluate` for a char LM: loss, bits per character and perplexity on any text.
 
-The text is cut into the same windows as the validation set during training, so the
-numbers are the ones training reported. A file is streamed: encoded piece by piece into a
+The text is cut into the same windows as the validation set during training (each window
+starts from a zero state; the text's first character is context only, every later one is
+predicted), and the remainder after the last whole window is scored as one shorter window,
+so `characters` is always len(text) - 1. On a text of 1 + a multiple of `data.seq_len`
+characters the numbers are the ones training reported. A file is streamed: encoded piece by piece into a
 temporary token file and read back on demand, so any size fits in memory; `score_text`
 scores a string already in memory (the Python API's `CharLM.score`).
 """
 
 import tempfile
 from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
 
 from textlstm.charlm import data as data_lib
 from textlstm.charlm.corpus import CharVocabulary
@@ -20,16 +26,27 @@ from textlstm.textio import stream_text_file
 from textlstm.training import load_best_or_last
 
 
+def _tail_loss_sum(model, ids, first, chars):
+    """Summed cross-entropy (nats) of predicting ids[first + 1:chars] from the window ids[first:chars - 1]."""
+    window = np.asarray(ids[first:chars], dtype=np.int32)[None, :]
+    logits = tf.cast(model(window[:, :-1], training=False), tf.float32)
+    return float(tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(window[:, 1:], logits)))
+
+
 def _scores(model, ids, chars, recipe, unknown):
-    """Evaluate `model` (compiled with `char_loss()`) on the windows of `ids` (`chars` of them)."""
+    """Evaluate `model` (compiled with `char_loss()`) on the windows of `ids` (`chars` of them):
+    whole windows through `model.evaluate`, then the shorter last one, weighted by characters."""
     seq_len = min(recipe["data"]["seq_len"], chars - 1)
+    whole = (chars - 1) // seq_len * seq_len  # characters predicted by whole windows
     batches = data_lib.evaluation_batches(ids, seq_len, recipe["train"]["batch_size"])
     loss = float(model.evaluate(batches, verbose=0))
     del batches
+    if whole < chars - 1:
+        loss = (loss * whole + _tail_loss_sum(model, ids, whole, chars)) / (chars - 1)
     scores = {"loss": loss}
     add_bits_per_char(scores)
     return {
-        "characters": (chars - 1) // seq_len * seq_len,
+        "characters": chars - 1,
         "loss": loss,
         "bits_per_char": scores["bpc"],
         "perplexity": scores["perplexity"],

@@ -106,9 +106,11 @@ def train_charlm(recipe, run_path, resume=False):
     )
     if not distribute.is_chief():  # the chief evaluates and reports; this worker's part is done
         return run, None
-    metrics = {"val_loss": state.best}  # the best epoch's validation loss, as fit measured it
+    metrics = {"val_loss": state.best, "unigram_bpc": unigram}  # the best epoch's validation loss, as fit measured it
+    if state.best is None:  # train.max_steps stopped it inside the first epoch: last.keras is the model
+        print(f"best model: none yet (no whole epoch done); last.keras holds step {state.step}")
+        return run, metrics
     add_bits_per_char(metrics)
-    metrics["unigram_bpc"] = unigram
     print(f"best model: validation {metrics['val_bpc']:.3f} bits/char (loss {state.best:.4f} nats, perplexity "
           f"{metrics['val_perplexity']:.2f}) vs unigram {unigram:.3f} bits/char")
     return run, metrics

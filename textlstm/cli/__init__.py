@@ -4,6 +4,8 @@ Each command parses its options, resolves the recipe and calls one library funct
 TensorFlow is imported inside the commands, never here, so `textlstm --help` is instant.
 """
 
+import sys
+
 import click
 
 from textlstm import __version__
@@ -62,9 +64,22 @@ def one_line_error(error: BaseException) -> str | None:
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="textlstm")
-def main():
+@click.pass_context
+def main(ctx):
     """Recurrent-network text toolkit: train and use char-level language models,
     sequence taggers and seq2seq translators built on textlstm's own LSTM/GRU layers."""
+    if ctx.invoked_subcommand not in _WITHOUT_TENSORFLOW and not _ASKS_FOR_HELP & set(sys.argv[1:]):
+        # TensorFlow's native start-up lines would bury the command's own output and error line
+        from textlstm._backend import import_tensorflow_quietly
+
+        try:
+            import_tensorflow_quietly()
+        except Exception:  # a broken install: the command's own import fails again and says so (doctor)
+            pass
+
+
+_WITHOUT_TENSORFLOW = {None, "recipes"}  # commands that never import TensorFlow
+_ASKS_FOR_HELP = {"-h", "--help"}
 
 
 @main.group(cls=_Group)

@@ -7,6 +7,13 @@ k-best paths of log-softmax scores with no transitions, and their probability is
 A sentence longer than `data.max_len` is tagged in independent chunks; its K best sequences
 are the K best combinations of the chunks' lists, with probabilities multiplied.
 
+The model may tag in another scheme than the file's (trained in BIOES, say, for an IOB2
+file), and several internal sequences then read back as one output sequence (`S-per O` and
+the ill-formed `B-per O` both give `B-per O`). The probability of an output sequence is the
+sum over the internal sequences that give it, so `distinct_nbest` merges them, fetching
+more internal sequences (4x, 16x, ... up to `MAX_FETCH` x K) until K distinct outputs are
+found or none are left; the sums cover the internal sequences fetched (a lower bound).
+
 Reference: Yang and Zhang (2018), "NCRF++: An Open-source Neural Sequence Labeling Toolkit"
 (n-best decoding and its output); Lafferty et al. (2001) for the CRF.
 """
@@ -78,6 +85,40 @@ def predict_nbest(scorer, crf, sentences, vocabs, data_recipe, batch_size, k):
         for _, paths in sorted(parts, key=lambda part: part[0]):
             merged = _merge(merged, paths, k)
         results.append([(tags, float(np.exp(log_prob))) for log_prob, tags in merged])
+    return results
+
+
+MAX_FETCH = 64  # at most this many internal sequences per wanted output sequence
+
+
+def merge_outputs(paths, output, k):
+    """Up to `k` pairs `(output tags, probability)`, best first, from `paths` (pairs `(tag ids,
+    probability)`): ids that `output` maps to the same tag list are one entry, probabilities summed."""
+    sums, forms = {}, {}
+    for ids, prob in paths:
+        tags = list(output(ids))
+        key = tuple(tags)
+        if key not in sums:
+            sums[key], forms[key] = 0.0, tags
+        sums[key] += prob
+    ranked = sorted(sums, key=lambda key: -sums[key])  # stable: ties keep the first-seen order
+    return [(forms[key], sums[key]) for key in ranked[:k]]
+
+
+def distinct_nbest(scorer, crf, sentences, vocabs, data_recipe, batch_size, k, output):
+    """For each sentence, up to `k` pairs `(output tags, probability)`, best first, with
+    distinct output tags (`output` maps tag ids to output tags; see the module docstring)."""
+    results = [None] * len(sentences)
+    pending = list(range(len(sentences)))
+    fetch = 4 * k
+    while pending:
+        paths = predict_nbest(scorer, crf, [sentences[i] for i in pending], vocabs, data_recipe, batch_size, fetch)
+        left = []
+        for i, candidates in zip(pending, paths):
+            results[i] = merge_outputs(candidates, output, k)
+            if len(results[i]) < k and len(candidates) == fetch and fetch < MAX_FETCH * k:
+                left.append(i)  # more internal sequences exist and may give new outputs
+        pending, fetch = left, min(4 * fetch, MAX_FETCH * k)
     return results
 
 

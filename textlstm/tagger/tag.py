@@ -89,8 +89,9 @@ class TaggerRun:
         return [self.tag_strings(row) for row in ids]
 
     def tag_nbest(self, sentences, k, batch_size=None, progress=None):
-        """For each sentence, up to `k` pairs `(tag strings, probability)`, best first (see `nbest`)."""
-        from textlstm.tagger.nbest import make_scorer, predict_nbest
+        """For each sentence, up to `k` pairs `(tag strings, probability)`, best first, the tag
+        strings distinct (internal sequences giving the same ones are merged; see `nbest`)."""
+        from textlstm.tagger.nbest import distinct_nbest, make_scorer
 
         if batch_size is None:
             batch_size = self.recipe["decode"]["batch_size"]
@@ -100,8 +101,8 @@ class TaggerRun:
             raise UserError(f"--n-best must be at least 1, got {k}")
         if self._scorer is None:
             self._scorer = make_scorer(self.model)
-        paths = predict_nbest(*self._scorer, sentences, self.vocabs, self.recipe["data"], batch_size, k)
-        return [[(self.tag_strings(ids), prob) for ids, prob in row] for row in paths]
+        return distinct_nbest(*self._scorer, sentences, self.vocabs, self.recipe["data"], batch_size, k,
+                              self.tag_strings)
 
     def tag_strings(self, tag_ids):
         tags = self.vocabs[2].decode(tag_ids)
