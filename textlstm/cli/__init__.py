@@ -78,7 +78,7 @@ def main(ctx):
             pass
 
 
-_WITHOUT_TENSORFLOW = {None, "recipes"}  # commands that never import TensorFlow
+_WITHOUT_TENSORFLOW = {None, "recipes", "train"}  # never import TensorFlow; train: after its options are checked
 _ASKS_FOR_HELP = {"-h", "--help"}
 
 

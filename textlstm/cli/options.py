@@ -52,6 +52,18 @@ def existing(directory_ok=False):
     return callback
 
 
+def _import_tensorflow_quietly(ctx, param, value):
+    """TensorFlow's quiet import for `train` (`textlstm.cli.main` leaves it to this group): click
+    processes the options not given on the command line, this one among them, after those given,
+    so a bad option or a missing input path is reported before the import (seconds)."""
+    from textlstm._backend import import_tensorflow_quietly
+
+    try:
+        import_tensorflow_quietly()
+    except Exception:  # a broken install: the command's own import fails again and says so
+        pass
+
+
 def recipe_options(command):
     """--recipe, --set, --run-dir, --seed, --resume, --overwrite, --strategy.
 
@@ -73,6 +85,8 @@ def recipe_options(command):
         click.option("--strategy", type=click.Choice(STRATEGIES), expose_value=False, callback=_stash_strategy,
                      help="Devices and hosts to train on (train.strategy; default auto: all local GPUs, or the "
                           "TF_CONFIG cluster). Allowed with --resume."),
+        click.option("--import-tensorflow-quietly", hidden=True, is_flag=True, expose_value=False,
+                     callback=_import_tensorflow_quietly),
     ]
     return functools.reduce(lambda f, decorate: decorate(f), reversed(decorators), command)
 
