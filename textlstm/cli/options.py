@@ -39,11 +39,14 @@ def existing(directory_ok=False):
     """A click callback for an input path option (one path or several): each must exist, and be a
     file unless `directory_ok`; else one error line ("no such file: PATH"). It runs while the
     options are parsed, so a wrong path stops the command before the recipe is printed or
-    TensorFlow is imported."""
+    TensorFlow is imported. With --resume (an eager option, so known here) any data option is
+    refused by `resolve_cli_recipe` instead, with the reason."""
 
     def callback(ctx, param, value):
         from textlstm.textio import check_input_path
 
+        if ctx.params.get("resume"):
+            return value
         for path in (value if isinstance(value, tuple) else (value,)):
             if path is not None:
                 check_input_path(path, directory_ok=directory_ok)
@@ -78,7 +81,7 @@ def recipe_options(command):
         click.option("-o", "--run-dir", default=None, type=click.Path(),
                      help="Run directory for the model, vocabulary, recipe, logs and checkpoints (default: runs/KIND-DATE-TIME)."),
         click.option("--seed", type=int, callback=checked("train.seed"), help="Random seed (train.seed)."),
-        click.option("--resume", is_flag=True, help="Continue the run in --run-dir from its last checkpoint."),
+        click.option("--resume", is_flag=True, is_eager=True, help="Continue the run in --run-dir from its last checkpoint."),
         click.option("--overwrite", is_flag=True, expose_value=False, callback=_stash_overwrite,
                      help="Replace the run already in --run-dir (without it, training into an existing run "
                           "is refused)."),
