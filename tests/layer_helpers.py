@@ -59,3 +59,29 @@ def assert_layer_round_trip(make_layer, x, tmp_path):
     targets = np.ones((x.shape[0], 3), dtype="float32")
     losses = [model.train_on_batch(x, targets) for _ in range(5)]
     assert losses[-1] < losses[0]
+
+
+def assert_default_kernel_equals_fused(make_layer, x, mask, default_kernel):
+    """The layer runs `default_kernel` when left to choose (cuDNN on a GPU, fused on a CPU)
+    and gives the fused loop's outputs and states to 1e-5."""
+    from textlstm.layers import force_kernel
+
+    layer = make_layer(return_sequences=True, return_state=True)
+    default = [np.asarray(t) for t in layer(x, mask=mask)]
+    assert layer.kernel_used == default_kernel
+    with force_kernel("fused"):
+        fused = [np.asarray(t) for t in layer(x, mask=mask)]
+    assert layer.kernel_used == "fused"
+    for a, b in zip(default, fused):
+        np.testing.assert_allclose(a, b, atol=TOLERANCE)
+
+
+def assert_recurrent_dropout_acts(make_layer, x):
+    """Recurrent dropout alone (input dropout 0) runs the portable kernel and changes the
+    training output from the second step on (the first step has h0 = 0, nothing to drop)."""
+    layer = make_layer(recurrent_dropout=0.5, seed=1, return_sequences=True)
+    training = np.asarray(layer(x, training=True))
+    inference = np.asarray(layer(x, training=False))
+    assert layer.kernel_used == "portable"
+    np.testing.assert_allclose(training[:, 0], inference[:, 0], atol=1e-6)
+    assert not np.allclose(training[:, 1:], inference[:, 1:], atol=1e-3)

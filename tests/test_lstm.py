@@ -10,9 +10,10 @@ import pytest
 import keras
 import tensorflow as tf
 
-from layer_helpers import assert_layer_round_trip, assert_same_as_reference
+from layer_helpers import (assert_default_kernel_equals_fused, assert_layer_round_trip,
+                           assert_recurrent_dropout_acts, assert_same_as_reference)
 from test_layer_parity import expected_kernel
-from textlstm.layers import LSTM, LSTMCell, force_kernel, kernel_plan
+from textlstm.layers import LSTM, LSTMCell, kernel_plan
 from textlstm.layers.dispatch import gpu_available
 
 DEFAULT_KERNEL = "cudnn" if gpu_available() else "fused"
@@ -134,21 +135,8 @@ def test_kernel_plan_names_the_reasons():
 
 def test_default_kernel_here_equals_the_fused_loop():
     """On a GPU: cuDNN by default, equal to the fused loop; on a CPU: the fused loop by default."""
-    layer = LSTM(UNITS, return_sequences=True, return_state=True)
-    default = [np.asarray(t) for t in layer(X, mask=RIGHT_PADDED)]
-    assert layer.kernel_used == DEFAULT_KERNEL
-    with force_kernel("fused"):
-        fused = [np.asarray(t) for t in layer(X, mask=RIGHT_PADDED)]
-    assert layer.kernel_used == "fused"
-    for a, b in zip(default, fused):
-        np.testing.assert_allclose(a, b, atol=1e-5)
+    assert_default_kernel_equals_fused(lambda **kw: LSTM(UNITS, **kw), X, RIGHT_PADDED, DEFAULT_KERNEL)
 
 
 def test_recurrent_dropout_trains_on_the_portable_kernel():
-    # Input dropout 0, so only the recurrent mask can make training differ.
-    layer = LSTM(UNITS, recurrent_dropout=0.5, seed=1, return_sequences=True)
-    training = np.asarray(layer(X, training=True))
-    inference = np.asarray(layer(X, training=False))
-    assert layer.kernel_used == "portable"
-    np.testing.assert_allclose(training[:, 0], inference[:, 0], atol=1e-6)  # h0 = 0: nothing to drop yet
-    assert not np.allclose(training[:, 1:], inference[:, 1:], atol=1e-3)
+    assert_recurrent_dropout_acts(lambda **kw: LSTM(UNITS, **kw), X)
