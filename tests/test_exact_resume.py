@@ -2,7 +2,7 @@
 
 For every model family, a run interrupted by Ctrl-C inside an epoch, or killed after a
 checkpoint, then resumed, must end with every weight and every optimizer variable
-bit-identical to the run that was never interrupted (`training.StepSeeds` makes each
+bit-identical to the run that was never interrupted (`step_seeds.StepSeeds` makes each
 random draw a function of seed, place in the model and global step). Ctrl-C is simulated
 as in test_training_resume.py (KeyboardInterrupt from a batch hook); a kill is a real
 SIGKILL of a training process for the char LM, and an exception after the checkpoint (no
@@ -24,7 +24,7 @@ from tagger_helpers import conllu_text
 
 import textlstm.layers as tl
 from distributed_runs import HANGING_MARK, STEP_LOSSES_MARK
-from textlstm import training
+from textlstm import step_seeds, training
 from textlstm.charlm.model import DEFAULTS as CHARLM_DEFAULTS
 from textlstm.charlm.train import train_charlm
 from textlstm.errors import Interrupted, UserError
@@ -270,15 +270,15 @@ def _validation():
 
 def test_step_seeds_give_every_generator_its_own_stream_per_step():
     model = _layered_model()
-    places = [place for place, _ in training.seed_generators(model)]
+    places = [place for place, _ in step_seeds.seed_generators(model)]
     assert len(places) == len(set(places)) == 4  # two directions, Keras's Dropout, the GRU
-    seeds = training.StepSeeds(7)
+    seeds = step_seeds.StepSeeds(7)
     seeds.set_model(model)
     states = []
     for step in (0, 1, 0):
         model.optimizer.iterations.assign(step)
         seeds.on_train_batch_begin(0)
-        states.append([tuple(np.asarray(g.state)) for _, g in training.seed_generators(model)])
+        states.append([tuple(np.asarray(g.state)) for _, g in step_seeds.seed_generators(model)])
     assert states[0] == states[2]  # a function of the step...
     assert len(set(states[0] + states[1])) == 8  # ...distinct per generator and per step
     assert all(state[1] == 0 for state in states[0])
