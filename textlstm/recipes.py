@@ -205,15 +205,3 @@ def _check_type(name: str, default, value, source: str):
         raise UserError(f"{source}: {name} must be {wanted}, got {value!r} "
                         f"({_TYPE_NAMES.get(type(value), type(value).__name__)})")
     return value
-
-
-def require_at_least_one(recipe: dict, *names: str):
-    """Refuse sizes below 1 (e.g. "train.batch_size") with one line, before anything divides by them.
-
-    Kept for callers outside the families; a family's whole recipe is checked by `schema.check_recipe`.
-    """
-    for name in names:
-        section, key = name.split(".", 1)
-        value = recipe[section][key]
-        if value < 1:
-            raise UserError(f"{name} must be at least 1, got {value}")

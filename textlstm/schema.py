@@ -4,7 +4,7 @@ The same declaration checks a recipe file, a `--set section.key=value` override,
 option (`--max-steps`, `--length-penalty`) and the arguments of the Python functions behind
 them, and every refusal is one line naming the key, the value and the allowed range:
 
-    model.dropout must be a number >= 0 and < 1, got 1.5
+    model.dropout must be a finite number >= 0 and < 1, got 1.5
 
 Floats must always be finite (NaN and infinity are refused). Sizes have upper bounds that
 keep arithmetic in range; whether a model and a batch fit in memory is checked separately

@@ -33,15 +33,11 @@ def strip_byte_order_marks(text: str) -> str:
     return text.replace(_BOM, "") if _BOM in text else text
 
 
-def decode_text(data: bytes, name: str) -> str:
+def _decode(data: bytes, name: str) -> str:
     """Strict UTF-8 decoding of a whole file's bytes; `name` is used in error messages.
 
     Binary data and UTF-16 are refused, byte-order marks dropped, "\\r\\n" becomes "\\n".
     """
-    return _decode(data, name)
-
-
-def _decode(data: bytes, name: str) -> str:
     check_not_binary(data, name)
     try:
         text = data.decode("utf-8")

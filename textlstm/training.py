@@ -207,7 +207,7 @@ class FiniteLoss(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
-            step = int(self.model.optimizer.iterations.numpy())
+            step = _step(self.model)
             raise UserError(f"training stopped: the training loss became {float(loss)} at step {step}; "
                             f"{self.run.path} keeps its last good checkpoint (lower train.learning_rate or set "
                             f"train.clipnorm, then --resume)")
@@ -221,7 +221,7 @@ def _check_finite(model, run, value=None, name=None):
         bad = next((weight.path for weight in model.trainable_weights
                     if not np.all(np.isfinite(np.asarray(weight)))), None)
     if bad is not None:
-        step = int(model.optimizer.iterations.numpy())
+        step = _step(model)
         raise UserError(f"training stopped: {bad} is not finite at step {step}; {run.path} keeps its last good "
                         f"checkpoint (lower train.learning_rate or set train.clipnorm)")
 
@@ -271,7 +271,7 @@ def save_checkpoint(model, run, state):
     state.json first records the new state as pending beside the old one; `load_checkpoint`
     picks whichever of the two belongs to the `last.keras` it finds (by the optimizer step).
     """
-    state.step = int(model.optimizer.iterations.numpy())
+    state.step = _step(model)
     if not is_chief():
         return
     current = run.file(STATE)
@@ -297,7 +297,7 @@ def load_checkpoint(run, custom_objects=None):
     """`(model, state)` from the run's last checkpoint, optimizer included."""
     load_state(run)
     model = load_keras_model(run.file(LAST), custom_objects=custom_objects, compile=True)
-    return model, TrainingState.load(run.file(STATE), step=int(model.optimizer.iterations.numpy()))
+    return model, TrainingState.load(run.file(STATE), step=_step(model))
 
 
 def progress_verbosity():
@@ -367,7 +367,7 @@ def fit(model, run, make_batches, schedule, validation_data, state=None, callbac
             _stop_inside_epoch(model, run, trainer, state, target, batches_from, validation_data,
                                shared[:2], verbose)
     except KeyboardInterrupt:
-        state.step = int(model.optimizer.iterations.numpy())
+        state.step = _step(model)
         _check_finite(model, run)
         save_checkpoint(model, run, state)
         command = f"textlstm train {run.kind} --run-dir {shlex.quote(str(run.path))} --resume"
@@ -380,6 +380,7 @@ def fit(model, run, make_batches, schedule, validation_data, state=None, callbac
 
 
 def _step(model):
+    """The optimizer's step counter: global steps done."""
     return int(model.optimizer.iterations.numpy())
 
 

@@ -240,7 +240,7 @@ def _data_key(data):
 
 @dataclasses.dataclass
 class TokenCorpus:
-    """The training and validation ids of a run, memory-mapped from its token file."""
+    """The training and validation ids of a run, read on demand from its token file (`TokenFile`)."""
 
     tokens: np.ndarray
     train_chars: int

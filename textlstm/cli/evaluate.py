@@ -56,8 +56,6 @@ def _evaluate_tagger(run_dir, data_path, batch_size):
 
     if not data_path:
         raise UserError("--data FILE is required to evaluate a tagger (a tagged file like the training data)")
-    if batch_size is not None and batch_size < 1:
-        raise UserError(f"--batch-size must be at least 1, got {batch_size}")
     metrics = Tagger(run_dir).evaluate(data_path, batch_size)
     click.echo(metrics["per_tag"])
     if "report" in metrics:

@@ -2,20 +2,10 @@
 
 import click
 
-
-class _RecipesGroup(click.Group):
-    """Turns `UserError` from `show` into one line, as the top-level group does."""
-
-    def invoke(self, ctx):
-        from textlstm.errors import UserError
-
-        try:
-            return super().invoke(ctx)
-        except UserError as error:
-            raise click.ClickException(str(error)) from None
+from textlstm.cli import _Group  # the one-line error boundary every group uses
 
 
-@click.group("recipes", cls=_RecipesGroup, invoke_without_command=True)
+@click.group("recipes", cls=_Group, invoke_without_command=True)
 @click.pass_context
 def recipes_command(ctx):
     """List the shipped recipes: name, model family, description. Use one with
