@@ -171,6 +171,9 @@ TAGGER = {
     "model.dropout": fraction(),
     "model.word_dropout": fraction(),
     "model.decoder": Spec(str, choices=("crf", "softmax")),
+    "model.charlm": Spec(list, rule=lambda v: all(isinstance(p, str) and p for p in v),
+                         rule_text="a list of char LM run directories"),
+    "model.charlm_trainable": Spec(bool),
     **TRAIN,
     "train.lr_decay": Spec(float, 0.0, 1.0, low_open=True),  # per epoch; 1 = constant
     "decode.batch_size": size(1_000_000),

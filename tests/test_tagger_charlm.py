@@ -1,0 +1,190 @@
+"""Char-LM features in the tagger (Akbik et al. 2018): which hidden state each word gets, the
+self-contained run directory, tag/evaluate from it, exact resume with frozen features, and
+fine-tuning that changes the LM weights. Tiny LMs are trained here for a few steps."""
+
+import json
+import shutil
+
+import keras
+import numpy as np
+import pytest
+from tagger_helpers import conll_text
+
+from textlstm.charlm.model import DEFAULTS as CHARLM_DEFAULTS
+from textlstm.charlm.train import train_charlm
+from textlstm.errors import UserError
+from textlstm.recipes import resolve_recipe
+from textlstm.rundir import load_keras_model
+from textlstm.tagger import conll
+from textlstm.tagger.charlm_features import CharLMSet, LanguageModel, lm_text_and_positions, sentence_text
+from textlstm.tagger.model import DEFAULTS as TAGGER_DEFAULTS
+from textlstm.tagger.tag import TaggerRun, tag_text
+from textlstm.tagger.evaluate import evaluate_tagger
+from textlstm.tagger.train import train_tagger
+
+LM_TINY = ["data.seq_len=16", "model.units=6", "model.layers=2", "model.embedding_dim=4", "train.batch_size=4",
+           "train.steps_per_epoch=2", "train.epochs=1", "data.valid_fraction=0.2", "train.seed=3"]
+
+
+def _train_lm(root, name, text_path, direction=None):
+    settings = LM_TINY + [f"data.paths={json.dumps([str(text_path)])}"]
+    recipe = resolve_recipe(CHARLM_DEFAULTS, None, settings)
+    if direction is not None:  # a backward LM: the recipe key of the char LM family
+        recipe["data"]["direction"] = direction
+    run_dir = root / name
+    train_charlm(recipe, run_dir)
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tagger-charlm")
+    (root / "train.conll").write_text(conll_text(1, 16), encoding="utf-8")
+    (root / "dev.conll").write_text(conll_text(2, 6), encoding="utf-8")
+    text = "".join(" ".join(tokens) + "\n" for tokens in
+                   ([line.split("\t")[0] for line in block.splitlines() if "\t" in line and line.strip()]
+                    for block in conll_text(3, 60).split("\n\n")))
+    (root / "lm.txt").write_text(text, encoding="utf-8")
+    return root
+
+
+@pytest.fixture(scope="module")
+def lms(data):
+    return [_train_lm(data, "lm-fw", data / "lm.txt")]
+
+
+def _tagger_recipe(data, lm_dirs, *settings):
+    return resolve_recipe(TAGGER_DEFAULTS, None, [
+        f"data.train={json.dumps(str(data / 'train.conll'))}", f"data.dev={json.dumps(str(data / 'dev.conll'))}",
+        "model.units=6", "model.word_dim=6", "model.char_dim=4", "model.char_units=4", "model.dropout=0.3",
+        "model.word_dropout=0.1", "train.batch_size=4", "train.epochs=2", "train.steps_per_epoch=3", "train.seed=5",
+        f"model.charlm={json.dumps([str(path) for path in lm_dirs])}", *settings,
+    ])
+
+
+def test_sentence_text_and_positions():
+    text, starts, ends = sentence_text(["Anna", "sees", "a", "dog"])
+    assert text == " Anna sees a dog "
+    assert [text[i] for i in starts] == ["A", "s", "a", "d"] and [text[i] for i in ends] == ["a", "s", "a", "g"]
+    backward, positions = lm_text_and_positions(["Anna", "sees", "a", "dog"], "backward")
+    assert backward == text[::-1] and [backward[i] for i in positions] == ["A", "s", "a", "d"]
+    assert [backward[: i + 1][::-1] for i in positions][0] == "Anna sees a dog "  # read right to left up to "A"
+
+
+def _hidden_states(lm_dir, text, direction):
+    """The LM's top-layer hidden state after each character of `text`, by its own saved model."""
+    lm = LanguageModel.open(lm_dir)
+    top = lm.model.get_layer(f"rnn_{lm.layers - 1}")
+    probe = keras.Model(lm.model.inputs, top.output)
+    reading = text if direction == "forward" else text[::-1]
+    states = np.asarray(probe([lm.vocab.encode(reading)[None]]))[0]
+    return states if direction == "forward" else states[::-1]  # index i: the state after reading char i
+
+
+@pytest.mark.parametrize("direction", ["forward", "backward"])
+def test_features_are_the_lm_hidden_states_at_word_boundaries(data, lms, direction):
+    lm_dir = lms[0]
+    if direction == "backward":  # the same weights read as a backward LM: reversed text, first characters
+        lm_dir = data / "lm-as-backward"
+        if not lm_dir.exists():
+            shutil.copytree(lms[0], lm_dir)
+            recipe = (lm_dir / "recipe.toml").read_text(encoding="utf-8")
+            (lm_dir / "recipe.toml").write_text(recipe.replace("[data]\n", "[data]\ndirection = \"backward\"\n"))
+    charlm = CharLMSet.open_sources([lm_dir])
+    sentences = [conll.Sentence(tokens=["Anna", "sees", "the", "dog"]), conll.Sentence(tokens=["Bob", "runs§"])]
+    from textlstm.tagger import data as data_lib
+    from textlstm.tagger.vocab import Vocabulary
+
+    vocab = Vocabulary(["x"])
+    examples = data_lib.encode_sentences(sentences, vocab, vocab)
+    charlm.encode(examples, sentences)
+    charlm.attach_features(examples)
+    for example, sentence in zip(examples, sentences):
+        text, starts, ends = sentence_text(sentence.tokens)
+        states = _hidden_states(lm_dir, text, direction)
+        at = ends if direction == "forward" else starts
+        assert example.lm_features.shape == (len(sentence.tokens), 6)
+        np.testing.assert_allclose(example.lm_features, states[at], rtol=1e-5, atol=1e-6)
+    lm = LanguageModel.open(lm_dir)
+    assert "§" not in lm.vocab.index  # an unknown character reads as the unknown id
+    reading, _ = lm_text_and_positions(["runs§"], direction)
+    assert lm.encode(["runs§"])[0][reading.index("§")] == lm.vocab.unknown_id
+
+
+@pytest.fixture(scope="module")
+def frozen_run(data, lms, tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("frozen") / "run"
+    train_tagger(_tagger_recipe(data, lms), run_dir)
+    return run_dir
+
+
+def test_run_is_self_contained_and_tags_and_evaluates(data, lms, frozen_run, tmp_path):
+    moved_lm = tmp_path / "lm"
+    copied = tmp_path / "copied-run"
+    shutil.copytree(frozen_run, copied)
+    before = TaggerRun.load(frozen_run).tag([conll.Sentence(tokens=["Anna", "sees", "the", "dog"])])
+    shutil.move(lms[0], moved_lm)  # the LM run directory is gone: the tagger run needs none of it
+    try:
+        tagger = TaggerRun.load(copied)
+        assert tagger.model.get_layer("word_features") is not None and tagger.charlm.size == 6
+        sentence = [conll.Sentence(tokens=["Anna", "sees", "the", "dog"])]
+        assert tagger.tag(sentence) == before
+        output = tag_text(copied, data / "dev.conll")
+        assert len(output.splitlines()) == len((data / "dev.conll").read_text().splitlines())
+        result = evaluate_tagger(copied, data / "dev.conll")
+        assert result["tokens"] > 0 and 0.0 <= result["accuracy"] <= 1.0
+        nbest = tagger.tag_nbest(sentence, 2)
+        assert nbest[0][0][0] == before[0]
+    finally:
+        shutil.move(moved_lm, lms[0])
+
+
+def test_frozen_lm_weights_are_the_sources_and_not_in_the_tagger(frozen_run, lms):
+    copy = LanguageModel.open(frozen_run / "charlm" / "0")
+    source = LanguageModel.open(lms[0])
+    for mine, theirs in zip(copy.model.weights, source.model.weights, strict=True):
+        np.testing.assert_array_equal(np.asarray(mine), np.asarray(theirs))
+    model = load_keras_model(frozen_run / "last.keras")
+    assert [layer.name for layer in model.layers if layer.name.startswith("charlm")] == ["charlm_features"]
+
+
+def test_resume_with_frozen_features_is_bit_for_bit(data, lms, frozen_run, tmp_path, monkeypatch):
+    from test_exact_resume import _stop_at
+
+    from textlstm.errors import Interrupted
+
+    run_dir = tmp_path / "run"
+    _stop_at(monkeypatch, 4, KeyboardInterrupt)
+    with pytest.raises(Interrupted):
+        train_tagger(_tagger_recipe(data, lms), run_dir)
+    monkeypatch.undo()
+    train_tagger(_tagger_recipe(data, lms), run_dir, resume=True)
+    ours, theirs = (load_keras_model(path / "last.keras", compile=True) for path in (run_dir, frozen_run))
+    assert int(ours.optimizer.iterations.numpy()) == 6
+    for mine, expected in zip(ours.weights + ours.optimizer.variables,
+                              theirs.weights + theirs.optimizer.variables, strict=True):
+        np.testing.assert_array_equal(np.asarray(mine), np.asarray(expected), err_msg=mine.path)
+
+
+def test_trainable_lms_are_fine_tuned(data, lms, tmp_path):
+    run_dir = tmp_path / "run"
+    train_tagger(_tagger_recipe(data, lms, "model.charlm_trainable=true"), run_dir)
+    model = load_keras_model(run_dir / "last.keras")
+    layer = model.get_layer("charlm_0")
+    source = LanguageModel.open(lms[0]).model
+    start = source.get_layer("rnn_0").get_weights()
+    tuned = layer.rnns[0].get_weights()
+    assert any(not np.array_equal(a, b) for a, b in zip(tuned, start))
+    assert tagger_output_is_stable(run_dir)
+
+
+def tagger_output_is_stable(run_dir):
+    tagger = TaggerRun.load(run_dir)
+    sentence = [conll.Sentence(tokens=["Bob", "finds", "the", "stone"])]
+    return tagger.tag(sentence) == tagger.tag(sentence + sentence)[:1]
+
+
+def test_not_a_char_lm_is_one_line(data, frozen_run, tmp_path):
+    with pytest.raises(UserError, match="holds a 'tagger' model, not a 'charlm' model"):
+        train_tagger(_tagger_recipe(data, [frozen_run]), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
