@@ -8,6 +8,7 @@ import shutil
 import keras
 import numpy as np
 import pytest
+from cli_helpers import assert_one_error_line, invoke
 from tagger_helpers import conll_text
 
 from textlstm.charlm.model import DEFAULTS as CHARLM_DEFAULTS
@@ -53,12 +54,15 @@ def lms(data):
     return [_train_lm(data, "lm-fw", data / "lm.txt")]
 
 
+TAGGER_TINY = ["model.units=6", "model.word_dim=6", "model.char_dim=4", "model.char_units=4", "model.dropout=0.3",
+               "model.word_dropout=0.1", "train.batch_size=4", "train.epochs=2", "train.steps_per_epoch=3",
+               "train.seed=5"]
+
+
 def _tagger_recipe(data, lm_dirs, *settings):
     return resolve_recipe(TAGGER_DEFAULTS, None, [
         f"data.train={json.dumps(str(data / 'train.conll'))}", f"data.dev={json.dumps(str(data / 'dev.conll'))}",
-        "model.units=6", "model.word_dim=6", "model.char_dim=4", "model.char_units=4", "model.dropout=0.3",
-        "model.word_dropout=0.1", "train.batch_size=4", "train.epochs=2", "train.steps_per_epoch=3", "train.seed=5",
-        f"model.charlm={json.dumps([str(path) for path in lm_dirs])}", *settings,
+        *TAGGER_TINY, f"model.charlm={json.dumps([str(path) for path in lm_dirs])}", *settings,
     ])
 
 
@@ -113,8 +117,13 @@ def test_features_are_the_lm_hidden_states_at_word_boundaries(data, lms, directi
 
 @pytest.fixture(scope="module")
 def frozen_run(data, lms, tmp_path_factory):
+    """Trained by the command line: `--charlm RUN` is model.charlm, frozen by default."""
     run_dir = tmp_path_factory.mktemp("frozen") / "run"
-    train_tagger(_tagger_recipe(data, lms), run_dir)
+    sets = [arg for setting in TAGGER_TINY for arg in ("--set", setting)]
+    result = invoke("train", "tagger", "--train", data / "train.conll", "--dev", data / "dev.conll",
+                    "--charlm", lms[0], "--run-dir", run_dir, *sets)
+    assert result.exit_code == 0, result.output
+    assert "char LMs (frozen, 6 features per word): forward 2x6 lstm" in result.output
     return run_dir
 
 
@@ -172,9 +181,11 @@ def test_trainable_lms_are_fine_tuned(data, lms, tmp_path):
     model = load_keras_model(run_dir / "last.keras")
     layer = model.get_layer("charlm_0")
     source = LanguageModel.open(lms[0]).model
-    start = source.get_layer("rnn_0").get_weights()
-    tuned = layer.rnns[0].get_weights()
-    assert any(not np.array_equal(a, b) for a, b in zip(tuned, start))
+    for tuned_layer, start_layer in [(layer.embedding, source.get_layer("embedding")),
+                                     (layer.rnns[0], source.get_layer("rnn_0")), (layer.rnns[1], source.get_layer("rnn_1"))]:
+        tuned, start = tuned_layer.get_weights(), start_layer.get_weights()
+        changed = max(float(np.max(np.abs(a - b))) for a, b in zip(tuned, start))
+        assert 0.0 < changed < 0.05, (tuned_layer.name, changed)  # fine-tuned from the LM's weights, saved
     assert tagger_output_is_stable(run_dir)
 
 
@@ -188,3 +199,13 @@ def test_not_a_char_lm_is_one_line(data, frozen_run, tmp_path):
     with pytest.raises(UserError, match="holds a 'tagger' model, not a 'charlm' model"):
         train_tagger(_tagger_recipe(data, [frozen_run]), tmp_path / "run")
     assert not (tmp_path / "run").exists()
+    result = invoke("train", "tagger", "--train", data / "train.conll", "--dev", data / "dev.conll",
+                    "--charlm", tmp_path / "missing", "--run-dir", tmp_path / "run")
+    assert_one_error_line(result, "missing")
+    assert not (tmp_path / "run").exists()
+
+
+def test_export_refuses_a_tagger_with_lm_features(frozen_run, tmp_path):
+    result = invoke("export", frozen_run, tmp_path / "out")
+    assert_one_error_line(result, "char-LM features")
+    assert not (tmp_path / "out").exists()

@@ -12,7 +12,8 @@ def export(run_dir, out_dir, export_format="saved_model", overwrite=False, beam_
 
     Raises:
         TextlstmError: bad run directory, `out_dir` non-empty without `overwrite`, unknown
-            format, or the `[onnx]` extra missing for ONNX.
+            format, the `[onnx]` extra missing for ONNX, or a tagger with char-LM features
+            (its signature would need the LMs' text encoding; not written yet).
     """
     import textlstm
     from textlstm.errors import TextlstmError
@@ -26,6 +27,9 @@ def export(run_dir, out_dir, export_format="saved_model", overwrite=False, beam_
 
         _converter()  # the [onnx] extra is there, before anything is loaded
     model = textlstm.load(run_dir)
+    if getattr(model, "kind", None) == "tagger" and model.recipe["model"]["charlm"]:
+        raise TextlstmError(f"{run_dir}: a tagger with char-LM features (model.charlm) cannot be exported yet; "
+                            "tag with textlstm tag or textlstm.load instead")
     with fresh_directory(out_dir, overwrite) as temp:
         if export_format == "onnx":
             from textlstm.export.onnx import export_onnx
