@@ -27,11 +27,12 @@ from textlstm.tagger.vocab import Vocabulary
 
 
 def synthetic(sentences=2000, seed=0, charlm=None):
-    """Sentences with lengths like web text (5 to 40 tokens) over a 5,000-word vocabulary of
-    1 to 10 letters (English's mean is about 5); `charlm` (a `CharLMSet`) adds its features."""
+    """Sentences with lengths like web text (5 to 40 tokens) over a vocabulary of 5,000 words
+    of 1 to 8 letters (4.5 on average, about English's; a sentence's text is then about 5.5
+    characters a token, as in WNUT-17's tweets); `charlm` (a `CharLMSet`) adds its features."""
     rng = random.Random(seed)
     letters = "etaoinshrdlucmfwypvbgkjqxz"
-    words = ["".join(rng.choice(letters) for _ in range(rng.randint(1, 10))) + str(i) for i in range(5000)]
+    words = sorted({"".join(rng.choice(letters) for _ in range(rng.randint(1, 8))) for _ in range(6000)})[:5000]
     sentences = [conll.Sentence(tokens=[rng.choice(words) for _ in range(rng.randint(5, 40))])
                  for _ in range(sentences)]
     vocabs = (Vocabulary(words), Vocabulary(list(letters + "0123456789")),

@@ -142,6 +142,10 @@ class LanguageModel:
     def __init__(self, path, vocab, recipe, model):
         self.path, self.vocab, self.recipe, self.model = pathlib.Path(path), vocab, recipe, model
         self.direction = recipe.get("data", {}).get("direction", "forward")
+        unit = recipe.get("data", {}).get("unit", "char")
+        if unit != "char":
+            raise UserError(f"{path} is a char LM of {unit} units; word features need one state per character "
+                            "(data.unit = \"char\")")
         if self.direction not in DIRECTIONS:
             raise UserError(f"{path}: data.direction must be one of {', '.join(DIRECTIONS)}, got {self.direction!r}")
         architecture = recipe.get("model", {})
