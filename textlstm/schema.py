@@ -138,6 +138,8 @@ CHARLM = {
     "model.embedding_dim": size(65_536),
     "model.dropout": fraction(),
     **TRAIN,
+    "train.lr_schedule": Spec(str, choices=("constant", "cosine")),
+    "train.min_learning_rate": Spec(float, 0.0, 10.0),  # the cosine schedule's floor
     "decode.length": size(10_000_000),
     "decode.sampler": Spec(str, choices=SAMPLERS),
     "decode.temperature": TEMPERATURE,
