@@ -18,6 +18,7 @@ DEFAULTS = {
         "valid_fraction": 0.05,
         "seq_len": 100,  # characters per training window (truncated backprop length)
         "max_valid_chars": 1_000_000,  # validation characters evaluated each epoch (the first ones); 0 = all
+        "direction": "forward",  # "backward": the model reads the text from its end (tokens.py reverses it)
     },
     "model": {
         "cell": "lstm",  # "lstm" or "gru"
