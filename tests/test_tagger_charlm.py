@@ -5,7 +5,6 @@ fine-tuning that changes the LM weights. Tiny LMs are trained here for a few ste
 import json
 import shutil
 
-import keras
 import numpy as np
 import pytest
 from cli_helpers import assert_one_error_line, invoke
@@ -27,11 +26,9 @@ LM_TINY = ["data.seq_len=16", "model.units=6", "model.layers=2", "model.embeddin
            "train.steps_per_epoch=2", "train.epochs=1", "data.valid_fraction=0.2", "train.seed=3"]
 
 
-def _train_lm(root, name, text_path, direction=None):
-    settings = LM_TINY + [f"data.paths={json.dumps([str(text_path)])}"]
+def _train_lm(root, name, text_path, direction):
+    settings = LM_TINY + [f"data.paths={json.dumps([str(text_path)])}", f"data.direction={json.dumps(direction)}"]
     recipe = resolve_recipe(CHARLM_DEFAULTS, None, settings)
-    if direction is not None:  # a backward LM: the recipe key of the char LM family
-        recipe["data"]["direction"] = direction
     run_dir = root / name
     train_charlm(recipe, run_dir)
     return run_dir
@@ -51,7 +48,7 @@ def data(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def lms(data):
-    return [_train_lm(data, "lm-fw", data / "lm.txt")]
+    return [_train_lm(data, "lm-fw", data / "lm.txt", "forward"), _train_lm(data, "lm-bw", data / "lm.txt", "backward")]
 
 
 TAGGER_TINY = ["model.units=6", "model.word_dim=6", "model.char_dim=4", "model.char_units=4", "model.dropout=0.3",
@@ -75,41 +72,32 @@ def test_sentence_text_and_positions():
     assert [backward[: i + 1][::-1] for i in positions][0] == "Anna sees a dog "  # read right to left up to "A"
 
 
-def _hidden_states(lm_dir, text, direction):
-    """The LM's top-layer hidden state after each character of `text`, by its own saved model."""
-    lm = LanguageModel.open(lm_dir)
-    top = lm.model.get_layer(f"rnn_{lm.layers - 1}")
-    probe = keras.Model(lm.model.inputs, top.output)
-    reading = text if direction == "forward" else text[::-1]
-    states = np.asarray(probe([lm.vocab.encode(reading)[None]]))[0]
-    return states if direction == "forward" else states[::-1]  # index i: the state after reading char i
-
-
 @pytest.mark.parametrize("direction", ["forward", "backward"])
-def test_features_are_the_lm_hidden_states_at_word_boundaries(data, lms, direction):
-    lm_dir = lms[0]
-    if direction == "backward":  # the same weights read as a backward LM: reversed text, first characters
-        lm_dir = data / "lm-as-backward"
-        if not lm_dir.exists():
-            shutil.copytree(lms[0], lm_dir)
-            recipe = (lm_dir / "recipe.toml").read_text(encoding="utf-8")
-            (lm_dir / "recipe.toml").write_text(recipe.replace("[data]\n", "[data]\ndirection = \"backward\"\n"))
-    charlm = CharLMSet.open_sources([lm_dir])
-    sentences = [conll.Sentence(tokens=["Anna", "sees", "the", "dog"]), conll.Sentence(tokens=["Bob", "runs§"])]
+def test_features_are_the_lm_hidden_states_at_word_boundaries(lms, direction):
+    """Word i's feature is the LM's state after the word's last character (forward) or after reading,
+    right to left, its first character (backward), by the char LM's own `CharHiddenStates`."""
+    from textlstm.charlm.states import CharHiddenStates
     from textlstm.tagger import data as data_lib
     from textlstm.tagger.vocab import Vocabulary
 
+    lm_dir = lms[0] if direction == "forward" else lms[1]
+    charlm = CharLMSet.open_sources([lm_dir])
+    assert charlm.lms[0].direction == direction
+    sentences = [conll.Sentence(tokens=["Anna", "sees", "the", "dog"]), conll.Sentence(tokens=["Bob", "runs§"]),
+                 conll.Sentence(tokens=["Oslo"] * 7)]
     vocab = Vocabulary(["x"])
-    examples = data_lib.encode_sentences(sentences, vocab, vocab)
+    examples = data_lib.encode_sentences(sentences, vocab, vocab, max_len=5)  # the third is read in 2 chunks
     charlm.encode(examples, sentences)
-    charlm.attach_features(examples)
-    for example, sentence in zip(examples, sentences):
-        text, starts, ends = sentence_text(sentence.tokens)
-        states = _hidden_states(lm_dir, text, direction)
+    charlm.attach_features(examples, batch_size=2)
+    reference = CharHiddenStates(lm_dir)
+    for example in examples:
+        tokens = sentences[example.sentence].tokens[example.start : example.start + len(example)]
+        text, starts, ends = sentence_text(tokens)
+        states = reference(text, order="text")  # row j: the state right after the LM read text[j]
         at = ends if direction == "forward" else starts
-        assert example.lm_features.shape == (len(sentence.tokens), 6)
+        assert example.lm_features.shape == (len(tokens), 6)
         np.testing.assert_allclose(example.lm_features, states[at], rtol=1e-5, atol=1e-6)
-    lm = LanguageModel.open(lm_dir)
+    lm = charlm.lms[0]
     assert "§" not in lm.vocab.index  # an unknown character reads as the unknown id
     reading, _ = lm_text_and_positions(["runs§"], direction)
     assert lm.encode(["runs§"])[0][reading.index("§")] == lm.vocab.unknown_id
@@ -121,21 +109,23 @@ def frozen_run(data, lms, tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("frozen") / "run"
     sets = [arg for setting in TAGGER_TINY for arg in ("--set", setting)]
     result = invoke("train", "tagger", "--train", data / "train.conll", "--dev", data / "dev.conll",
-                    "--charlm", lms[0], "--run-dir", run_dir, *sets)
+                    "--charlm", lms[0], "--charlm", lms[1], "--run-dir", run_dir, *sets)
     assert result.exit_code == 0, result.output
-    assert "char LMs (frozen, 6 features per word): forward 2x6 lstm" in result.output
+    assert "char LMs (frozen, 12 features per word): forward 2x6 lstm (" in result.output
+    assert ", backward 2x6 lstm (" in result.output
     return run_dir
 
 
 def test_run_is_self_contained_and_tags_and_evaluates(data, lms, frozen_run, tmp_path):
-    moved_lm = tmp_path / "lm"
+    moved = [tmp_path / "lm-fw", tmp_path / "lm-bw"]
     copied = tmp_path / "copied-run"
     shutil.copytree(frozen_run, copied)
     before = TaggerRun.load(frozen_run).tag([conll.Sentence(tokens=["Anna", "sees", "the", "dog"])])
-    shutil.move(lms[0], moved_lm)  # the LM run directory is gone: the tagger run needs none of it
+    for lm, away in zip(lms, moved):
+        shutil.move(lm, away)  # the LM run directories are gone: the tagger run needs none of them
     try:
         tagger = TaggerRun.load(copied)
-        assert tagger.model.get_layer("word_features") is not None and tagger.charlm.size == 6
+        assert [lm.direction for lm in tagger.charlm.lms] == ["forward", "backward"] and tagger.charlm.size == 12
         sentence = [conll.Sentence(tokens=["Anna", "sees", "the", "dog"])]
         assert tagger.tag(sentence) == before
         output = tag_text(copied, data / "dev.conll")
@@ -145,14 +135,16 @@ def test_run_is_self_contained_and_tags_and_evaluates(data, lms, frozen_run, tmp
         nbest = tagger.tag_nbest(sentence, 2)
         assert nbest[0][0][0] == before[0]
     finally:
-        shutil.move(moved_lm, lms[0])
+        for lm, away in zip(lms, moved):
+            shutil.move(away, lm)
 
 
 def test_frozen_lm_weights_are_the_sources_and_not_in_the_tagger(frozen_run, lms):
-    copy = LanguageModel.open(frozen_run / "charlm" / "0")
-    source = LanguageModel.open(lms[0])
-    for mine, theirs in zip(copy.model.weights, source.model.weights, strict=True):
-        np.testing.assert_array_equal(np.asarray(mine), np.asarray(theirs))
+    for k, lm in enumerate(lms):
+        copy, source = LanguageModel.open(frozen_run / "charlm" / str(k)), LanguageModel.open(lm)
+        assert copy.direction == source.direction and copy.vocab.chars == source.vocab.chars
+        for mine, theirs in zip(copy.model.weights, source.model.weights, strict=True):
+            np.testing.assert_array_equal(np.asarray(mine), np.asarray(theirs))
     model = load_keras_model(frozen_run / "last.keras")
     assert [layer.name for layer in model.layers if layer.name.startswith("charlm")] == ["charlm_features"]
 
@@ -177,7 +169,7 @@ def test_resume_with_frozen_features_is_bit_for_bit(data, lms, frozen_run, tmp_p
 
 def test_trainable_lms_are_fine_tuned(data, lms, tmp_path):
     run_dir = tmp_path / "run"
-    train_tagger(_tagger_recipe(data, lms, "model.charlm_trainable=true"), run_dir)
+    train_tagger(_tagger_recipe(data, lms[:1], "model.charlm_trainable=true"), run_dir)
     model = load_keras_model(run_dir / "last.keras")
     layer = model.get_layer("charlm_0")
     source = LanguageModel.open(lms[0]).model
