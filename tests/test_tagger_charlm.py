@@ -10,6 +10,7 @@ import pytest
 from cli_helpers import assert_one_error_line, invoke
 from tagger_helpers import conll_text
 
+import textlstm
 from textlstm.charlm.model import DEFAULTS as CHARLM_DEFAULTS
 from textlstm.charlm.train import train_charlm
 from textlstm.errors import UserError
@@ -18,8 +19,7 @@ from textlstm.rundir import load_keras_model
 from textlstm.tagger import conll
 from textlstm.tagger.charlm_features import CharLMSet, LanguageModel, lm_text_and_positions, sentence_text
 from textlstm.tagger.model import DEFAULTS as TAGGER_DEFAULTS
-from textlstm.tagger.tag import TaggerRun, tag_text
-from textlstm.tagger.evaluate import evaluate_tagger
+from textlstm.tagger.tag import TaggerRun
 from textlstm.tagger.train import train_tagger
 
 LM_TINY = ["data.seq_len=16", "model.units=6", "model.layers=2", "model.embedding_dim=4", "train.batch_size=4",
@@ -124,16 +124,15 @@ def test_run_is_self_contained_and_tags_and_evaluates(data, lms, frozen_run, tmp
     for lm, away in zip(lms, moved):
         shutil.move(lm, away)  # the LM run directories are gone: the tagger run needs none of them
     try:
-        tagger = TaggerRun.load(copied)
-        assert [lm.direction for lm in tagger.charlm.lms] == ["forward", "backward"] and tagger.charlm.size == 12
-        sentence = [conll.Sentence(tokens=["Anna", "sees", "the", "dog"])]
-        assert tagger.tag(sentence) == before
-        output = tag_text(copied, data / "dev.conll")
+        tagger = textlstm.load(copied)  # the Python API, as `tag` and `evaluate` use it
+        assert [lm.direction for lm in tagger._run.charlm.lms] == ["forward", "backward"]
+        assert tagger.tag([["Anna", "sees", "the", "dog"]]) == before
+        output = tagger.tag_file(data / "dev.conll")
         assert len(output.splitlines()) == len((data / "dev.conll").read_text().splitlines())
-        result = evaluate_tagger(copied, data / "dev.conll")
+        result = tagger.evaluate(data / "dev.conll")
         assert result["tokens"] > 0 and 0.0 <= result["accuracy"] <= 1.0
-        nbest = tagger.tag_nbest(sentence, 2)
-        assert nbest[0][0][0] == before[0]
+        nbest = tagger.tag(["Anna sees the dog"], n_best=2)
+        assert nbest[0][0]["tags"] == before[0]
     finally:
         for lm, away in zip(lms, moved):
             shutil.move(away, lm)
