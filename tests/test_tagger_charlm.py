@@ -23,7 +23,8 @@ from textlstm.tagger.tag import TaggerRun
 from textlstm.tagger.train import train_tagger
 
 LM_TINY = ["data.seq_len=16", "model.units=6", "model.layers=2", "model.embedding_dim=4", "train.batch_size=4",
-           "train.steps_per_epoch=2", "train.epochs=1", "data.valid_fraction=0.2", "train.seed=3"]
+           "train.steps_per_epoch=2", "train.epochs=1", "data.valid_fraction=0.2", "train.seed=3",
+           "decode.length=20"]
 
 
 def _train_lm(root, name, text_path, direction):
@@ -168,7 +169,7 @@ def test_resume_with_frozen_features_is_bit_for_bit(data, lms, frozen_run, tmp_p
 
 def test_trainable_lms_are_fine_tuned(data, lms, tmp_path):
     run_dir = tmp_path / "run"
-    train_tagger(_tagger_recipe(data, lms[:1], "model.charlm_trainable=true"), run_dir)
+    train_tagger(_tagger_recipe(data, lms[:1], "model.charlm_trainable=true", "train.epochs=1"), run_dir)
     model = load_keras_model(run_dir / "last.keras")
     layer = model.get_layer("charlm_0")
     source = LanguageModel.open(lms[0]).model
