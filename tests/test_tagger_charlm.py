@@ -179,6 +179,9 @@ def test_trainable_lms_are_fine_tuned(data, lms, tmp_path):
         changed = max(float(np.max(np.abs(a - b))) for a, b in zip(tuned, start))
         assert 0.0 < changed < 0.05, (tuned_layer.name, changed)  # fine-tuned from the LM's weights, saved
     assert tagger_output_is_stable(run_dir)
+    from textlstm.doctor import recurrent_layers_of
+
+    assert [path for path, _ in recurrent_layers_of(model) if "charlm" in path]  # doctor sees the LM layers
 
 
 def tagger_output_is_stable(run_dir):

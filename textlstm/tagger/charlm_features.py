@@ -80,7 +80,7 @@ class CharLMFeatures(keras.layers.Layer):
         embedding_dim: the LM's character embedding size.
         cell: "lstm" or "gru" (default "lstm").
         units: units of each recurrent layer (default 256).
-        layers: stacked recurrent layers (default 1).
+        num_layers: stacked recurrent layers (default 1).
         direction: "forward" or "backward": which way the LM reads; the caller passes text in
             that reading order (recorded for the run, not used by the computation).
 
@@ -100,17 +100,18 @@ class CharLMFeatures(keras.layers.Layer):
     Reference: Akbik et al. (2018), "Contextual String Embeddings for Sequence Labeling".
     """
 
-    def __init__(self, vocab_size, embedding_dim, cell="lstm", units=256, layers=1, direction="forward", **kwargs):
+    def __init__(self, vocab_size, embedding_dim, cell="lstm", units=256, num_layers=1, direction="forward",
+                 **kwargs):
         super().__init__(**kwargs)
         if cell not in RECURRENT_LAYERS:
             raise ValueError(f"cell must be one of {sorted(RECURRENT_LAYERS)}, received cell={cell!r}")
         if direction not in DIRECTIONS:
             raise ValueError(f"direction must be one of {DIRECTIONS}, received direction={direction!r}")
         self.vocab_size, self.embedding_dim = int(vocab_size), int(embedding_dim)
-        self.cell, self.units, self.layers, self.direction = cell, int(units), int(layers), direction
+        self.cell, self.units, self.num_layers, self.direction = cell, int(units), int(num_layers), direction
         self.embedding = keras.layers.Embedding(self.vocab_size, self.embedding_dim, name="embedding")
         self.rnns = [RECURRENT_LAYERS[cell](self.units, return_sequences=True, name=f"rnn_{i}")
-                     for i in range(self.layers)]
+                     for i in range(self.num_layers)]
 
     def build(self, input_shape):
         self.embedding.build((None, None))
@@ -132,7 +133,7 @@ class CharLMFeatures(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update({"vocab_size": self.vocab_size, "embedding_dim": self.embedding_dim, "cell": self.cell,
-                       "units": self.units, "layers": self.layers, "direction": self.direction})
+                       "units": self.units, "num_layers": self.num_layers, "direction": self.direction})
         return config
 
 
@@ -150,7 +151,7 @@ class LanguageModel:
             raise UserError(f"{path}: data.direction must be one of {', '.join(DIRECTIONS)}, got {self.direction!r}")
         architecture = recipe.get("model", {})
         self.cell, self.units = architecture.get("cell", "lstm"), architecture.get("units")
-        self.layers, self.embedding_dim = architecture.get("layers"), architecture.get("embedding_dim")
+        self.num_layers, self.embedding_dim = architecture.get("layers"), architecture.get("embedding_dim")
 
     @classmethod
     def open(cls, path):
@@ -162,7 +163,7 @@ class LanguageModel:
 
     def layer(self, name):
         """A `CharLMFeatures` layer holding this LM's weights."""
-        layer = CharLMFeatures(len(self.vocab), self.embedding_dim, self.cell, self.units, self.layers,
+        layer = CharLMFeatures(len(self.vocab), self.embedding_dim, self.cell, self.units, self.num_layers,
                                self.direction, name=name)
         layer.build(None)
         load_lm_weights(layer, self.model, self.path)
@@ -228,7 +229,7 @@ class CharLMSet:
         return sum(lm.units for lm in self.lms)
 
     def describe(self):
-        return ", ".join(f"{lm.direction} {lm.layers}x{lm.units} {lm.cell} ({len(lm.vocab)} chars)" for lm in self.lms)
+        return ", ".join(f"{lm.direction} {lm.num_layers}x{lm.units} {lm.cell} ({len(lm.vocab)} chars)" for lm in self.lms)
 
     def layers(self):
         """One `CharLMFeatures` per LM, named charlm_0, charlm_1, ..., with the LMs' weights."""
