@@ -132,6 +132,7 @@ CHARLM = {
     "data.valid_fraction": Spec(float, 0.0, 1.0, low_open=True, high_open=True),
     "data.seq_len": size(100_000),
     "data.max_valid_chars": size(2**62, low=0),  # 0 = the whole validation text
+    "data.eval_window": size(10_000_000, low=0),  # 0 = data.seq_len
     "data.direction": Spec(str, choices=("forward", "backward")),
     "model.cell": Spec(str, choices=CELLS),
     "model.layers": size(64),

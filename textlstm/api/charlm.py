@@ -132,8 +132,8 @@ class CharLM:
         """How well the model predicts `text`: each character from the ones before it
         (for a backward LM, from the ones after it: the text is scored reversed).
 
-        The text is cut into windows of the recipe's `data.seq_len` characters (as the
-        validation set in training); the remainder after the last whole window is scored as
+        The text is cut into windows of the recipe's `data.eval_window` characters
+        (`data.seq_len` when 0; as the validation set in training), each from a zero state; the remainder after the last whole window is scored as
         a shorter window, so every character after the first (which is context only) counts.
 
         Returns:

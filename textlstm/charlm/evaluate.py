@@ -1,11 +1,11 @@
 """`textlstm evaluate` for a char LM: loss, bits per character and perplexity on any text.
 
-The text is cut into the same windows as the validation set during training (each window
-starts from a zero state; the text's first character is context only, every later one is
+The text is cut into the same windows as the validation set during training (of
+`data.eval_window` characters, or `data.seq_len` when that is 0; each window starts from a zero state; the text's first character is context only, every later one is
 predicted), and the remainder after the last whole window is scored as one shorter window,
 so `characters` is always len(text) - 1. A backward LM (`data.direction = "backward"`) reads the
 text reversed: its last character is context only and every earlier one is predicted from
-those after it, so its bits per character compare with a forward LM's. On a text of 1 + a multiple of `data.seq_len`
+those after it, so its bits per character compare with a forward LM's. On a text of 1 + a multiple of the window
 characters the numbers are the ones training reported. A file is streamed: encoded piece by piece into a
 temporary token file and read back on demand, so any size fits in memory; `score_text`
 scores a string already in memory (the Python API's `CharLM.score`).
@@ -38,7 +38,7 @@ def _tail_loss_sum(model, ids, first, chars):
 def _scores(model, ids, chars, recipe, unknown):
     """Evaluate `model` (compiled with `char_loss()`) on the windows of `ids` (`chars` of them):
     whole windows through `model.evaluate`, then the shorter last one, weighted by characters."""
-    seq_len = min(recipe["data"]["seq_len"], chars - 1)
+    seq_len = min(data_lib.evaluation_window(recipe["data"]), chars - 1)
     whole = (chars - 1) // seq_len * seq_len  # characters predicted by whole windows
     batches = data_lib.evaluation_batches(ids, seq_len, recipe["train"]["batch_size"])
     loss = float(model.evaluate(batches, verbose=0))

@@ -17,6 +17,7 @@ DEFAULTS = {
         "valid": "",  # a validation file; empty = hold out valid_fraction of the data
         "valid_fraction": 0.05,
         "seq_len": 100,  # characters per training window (truncated backprop length)
+        "eval_window": 0,  # characters per validation/evaluation window, each from a zero state; 0 = seq_len
         "max_valid_chars": 1_000_000,  # validation characters evaluated each epoch (the first ones); 0 = all
         "direction": "forward",  # "backward": the model reads the text from its end (tokens.py reverses it)
     },

@@ -64,8 +64,10 @@ def train_charlm(recipe, run_path, resume=False):
         recipe, "model.layers", "model.units", "model.embedding_dim", "train.batch_size", "data.seq_len"))
     seq_len, batch_size = data["seq_len"], train["batch_size"]
     capped = min(valid_chars, data["max_valid_chars"]) if data["max_valid_chars"] > 0 else valid_chars
-    if capped - 1 < seq_len:
-        raise UserError(f"the validation text has {capped} characters, fewer than data.seq_len={seq_len} + 1")
+    window = data_lib.evaluation_window(data)
+    if capped - 1 < window:
+        name = "data.eval_window" if data["eval_window"] else "data.seq_len"
+        raise UserError(f"the validation text has {capped} characters, fewer than {name}={window} + 1")
     corpus_lib.check_one_batch(train_chars, seq_len, batch_size)  # before any run directory is made
     if not resume:
         run = RunDir.create(run_path, KIND)  # only once the data are known to be usable
@@ -102,7 +104,7 @@ def train_charlm(recipe, run_path, resume=False):
     state = training.fit(
         model, run,
         lambda start: data_lib.training_batches(train_ids, seq_len, batch_size, train["seed"], start),
-        schedule, data_lib.evaluation_batches(valid_ids, seq_len, batch_size),
+        schedule, data_lib.evaluation_batches(valid_ids, window, batch_size),
         state=state, callbacks=[BitsPerCharacter()], seed=train["seed"],
     )
     if not distribute.is_chief():  # the chief evaluates and reports; this worker's part is done
