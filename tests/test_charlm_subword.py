@@ -28,14 +28,14 @@ from textlstm.textio import TextPiece
 WORDS = ("the a river stone light morning quiet garden of and in under over runs sleeps finds green old "
          "small bright, slowly. again; window door road hill").split()
 SEQ_LEN = 12
-TINY = ["--set", "data.unit=subword", "--set", "data.vocab_size=300", "--set", "model.units=16",
+TINY = ["--set", "data.unit=subword", "--set", "data.vocab_size=320", "--set", "model.units=16",
         "--set", "model.layers=1", "--set", "model.embedding_dim=8", "--set", f"data.seq_len={SEQ_LEN}",
         "--set", "train.batch_size=4", "--set", "train.steps_per_epoch=5", "--set", "train.learning_rate=0.02",
         "--set", "model.dropout=0.0"]
 TRICKY = "Über  the\triver\n\n   ☃ snow — «quiet» 東京\n"  # doubled spaces, a tab, blank lines, unseen characters
 
 
-def _vocabulary(text, vocab_size=300):
+def _vocabulary(text, vocab_size=320):
     scan = tokens_lib.scan([(TextPiece(literal=text), text)])
     return subword_lib.train_vocabulary(scan, len(text), vocab_size)[0]
 
@@ -46,7 +46,7 @@ def vocab():
 
 
 def test_pieces_are_lossless_and_count_characters(vocab):
-    assert len(vocab) == 300 and vocab.unit == "subword"
+    assert len(vocab) == 320 and vocab.unit == "subword"
     text = prose(WORDS, 2, 300) + TRICKY
     ids = vocab.encode(text)
     assert vocab.decode(ids) == text  # also the characters the model never saw (byte pieces)
@@ -87,10 +87,10 @@ def test_the_token_file_holds_the_pieces_of_each_part(tmp_path, direction):
     path = tmp_path / "train.txt"
     path.write_text(text, encoding="utf-8")
     data = resolve_recipe(DEFAULTS, None, [f"data.paths={json.dumps([str(path)])}", "data.unit=\"subword\"",
-                                           "data.vocab_size=300", f"data.direction=\"{direction}\""])["data"]
+                                           "data.vocab_size=320", f"data.direction=\"{direction}\""])["data"]
     train_scan, valid_scan = tokens_lib.scan_corpus(data)
     train_chars, valid_chars = tokens_lib.split_of(data, train_scan)
-    vocab, model_bytes = subword_lib.train_vocabulary(train_scan, train_chars, 300)
+    vocab, _ = subword_lib.train_vocabulary(train_scan, train_chars, 320)
     run = RunDir.create(tmp_path / "run", "charlm")
     corpus = tokens_lib.build_token_file(run, data, vocab, train_scan, valid_scan)
     order = slice(None, None, -1) if direction == "backward" else slice(None)
@@ -143,7 +143,7 @@ def test_training_reports_bits_per_character_of_the_pieces(trained):
     with open(run_dir / "metrics.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     lm = textlstm.load(run_dir)
-    assert "300 pieces" in repr(lm)
+    assert "320 pieces" in repr(lm)
     ids = lm.vocab.encode(valid_file.read_text(encoding="utf-8"))
     model = load_keras_model(run_dir / "last.keras")
     nats, predicted = _reference(model, ids, SEQ_LEN, whole_windows_only=True)
@@ -250,3 +250,11 @@ def test_a_text_too_short_in_pieces_is_refused_before_anything_is_written(tmp_pa
                     "--set", "train.batch_size=40")
     assert_one_error_line(result, "pieces", "windows of data.seq_len=12")
     assert not (tmp_path / "run").exists()
+
+
+def test_a_vocabulary_too_small_for_the_characters_is_one_clear_error():
+    from textlstm.errors import UserError
+
+    text = "\n".join(" ".join(chr(0x4E00 + (i * 7 + j) % 120) * 3 for j in range(10)) for i in range(200))
+    with pytest.raises(UserError, match=r"data.vocab_size=300 is too small for this text: .* need at least 3\d\d"):
+        _vocabulary(text, 300)

@@ -8,7 +8,8 @@ be counted exactly:
 
 - no normalization (`identity`), spaces kept as they are (no added or removed whitespace);
 - "\\n" is a piece of its own (SentencePiece trains on lines, so it would otherwise be unknown);
-- byte fallback: a character the model has no piece for is written as its UTF-8 bytes
+- byte fallback: a character the model has no piece for (one never seen, or among the rarest
+  0.05% of the text) is written as its UTF-8 bytes
   (`<0xE2>` ...), so nothing is unknown and every text round-trips.
 
 Every piece stands for a known number of characters (`char_lengths`: a byte piece counts
@@ -21,9 +22,11 @@ Richardson, "SentencePiece" (EMNLP 2018 demo).
 """
 
 import codecs
+import re
 
 import numpy as np
 
+from textlstm.errors import UserError
 from textlstm.rundir import atomic_write_bytes
 from textlstm.seq2seq import subwords as spm_models
 
@@ -31,6 +34,7 @@ SUBWORD_FILE = "subwords.model"
 SAMPLE_CHARS = 10_000_000  # characters of training text SentencePiece learns from (its memory stays bounded)
 MAX_PIECE_CHARS = 16  # SentencePiece max_sentencepiece_length: so a text of n characters has at least n / 16 pieces
 LM_OPTIONS = dict(  # a lossless segmentation (see the module docstring)
+    character_coverage=0.9995,  # the rarest characters (0.05% of the text) are left to byte pieces
     normalization_rule_name="identity", remove_extra_whitespaces=False, add_dummy_prefix=False,
     user_defined_symbols=["\n"], byte_fallback=True, allow_whitespace_only_pieces=True,
     max_sentence_length=1 << 16, max_sentencepiece_length=MAX_PIECE_CHARS,
@@ -160,7 +164,14 @@ def train_vocabulary(train_scan, train_chars, vocab_size):
     import sentencepiece as spm
 
     lines = sample_lines(zip(train_scan.pieces, train_scan.lengths), train_chars)
-    data = spm_models.train_model(lines, vocab_size, "unigram", **LM_OPTIONS)
+    try:
+        data = spm_models.train_model(lines, vocab_size, "unigram", **LM_OPTIONS)
+    except UserError as error:
+        sizes = re.search(r"smaller than required_chars\. (\d+) vs (\d+)", str(error))
+        if sizes is None:
+            raise
+        raise UserError(f"data.vocab_size={vocab_size} is too small for this text: its characters, 256 byte "
+                        f"pieces and 5 control pieces need at least {sizes.group(2)}") from None
     return SubwordVocabulary(spm.SentencePieceProcessor(model_proto=data)), data
 
 
