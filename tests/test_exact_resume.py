@@ -87,7 +87,7 @@ def _interrupt_and_resume(train, recipe, run_dir, monkeypatch, how):
 
 CHARLM_TINY = {"data.seq_len": 12, "model.units": 12, "model.layers": 2, "model.embedding_dim": 8,
                "model.dropout": 0.3, "train.batch_size": 4, "train.steps_per_epoch": SPE, "train.epochs": EPOCHS,
-               "train.seed": 7}
+               "train.seed": 7, "train.lr_schedule": "cosine", "train.min_learning_rate": 1e-4}  # charlm-shakespeare's
 
 
 @pytest.fixture(scope="module")

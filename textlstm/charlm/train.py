@@ -117,7 +117,7 @@ def train_charlm(recipe, run_path, resume=False):
     else:
         with strategy.scope():
             model = build_model(len(vocab), model_recipe, train["seed"])
-            compile_model(model, train)
+            compile_model(model, train, train["epochs"] * schedule.steps_per_epoch)  # max_steps only stops early
         if not subword:  # a subword run keeps its SentencePiece model (saved above) instead
             vocab.save(run.file(VOCAB_FILE))
         run.write_recipe(recipe)
