@@ -10,6 +10,7 @@ import pytest
 from cli_helpers import assert_one_error_line, invoke
 from tagger_helpers import conll_text
 
+import textlstm
 from textlstm.charlm.model import DEFAULTS as CHARLM_DEFAULTS
 from textlstm.charlm.train import train_charlm
 from textlstm.errors import UserError
@@ -18,12 +19,12 @@ from textlstm.rundir import load_keras_model
 from textlstm.tagger import conll
 from textlstm.tagger.charlm_features import CharLMSet, LanguageModel, lm_text_and_positions, sentence_text
 from textlstm.tagger.model import DEFAULTS as TAGGER_DEFAULTS
-from textlstm.tagger.tag import TaggerRun, tag_text
-from textlstm.tagger.evaluate import evaluate_tagger
+from textlstm.tagger.tag import TaggerRun
 from textlstm.tagger.train import train_tagger
 
 LM_TINY = ["data.seq_len=16", "model.units=6", "model.layers=2", "model.embedding_dim=4", "train.batch_size=4",
-           "train.steps_per_epoch=2", "train.epochs=1", "data.valid_fraction=0.2", "train.seed=3"]
+           "train.steps_per_epoch=2", "train.epochs=1", "data.valid_fraction=0.2", "train.seed=3",
+           "decode.length=20"]
 
 
 def _train_lm(root, name, text_path, direction):
@@ -124,16 +125,15 @@ def test_run_is_self_contained_and_tags_and_evaluates(data, lms, frozen_run, tmp
     for lm, away in zip(lms, moved):
         shutil.move(lm, away)  # the LM run directories are gone: the tagger run needs none of them
     try:
-        tagger = TaggerRun.load(copied)
-        assert [lm.direction for lm in tagger.charlm.lms] == ["forward", "backward"] and tagger.charlm.size == 12
-        sentence = [conll.Sentence(tokens=["Anna", "sees", "the", "dog"])]
-        assert tagger.tag(sentence) == before
-        output = tag_text(copied, data / "dev.conll")
+        tagger = textlstm.load(copied)  # the Python API, as `tag` and `evaluate` use it
+        assert [lm.direction for lm in tagger._run.charlm.lms] == ["forward", "backward"]
+        assert tagger.tag([["Anna", "sees", "the", "dog"]]) == before
+        output = tagger.tag_file(data / "dev.conll")
         assert len(output.splitlines()) == len((data / "dev.conll").read_text().splitlines())
-        result = evaluate_tagger(copied, data / "dev.conll")
+        result = tagger.evaluate(data / "dev.conll")
         assert result["tokens"] > 0 and 0.0 <= result["accuracy"] <= 1.0
-        nbest = tagger.tag_nbest(sentence, 2)
-        assert nbest[0][0][0] == before[0]
+        nbest = tagger.tag(["Anna sees the dog"], n_best=2)
+        assert nbest[0][0]["tags"] == before[0]
     finally:
         for lm, away in zip(lms, moved):
             shutil.move(away, lm)
@@ -169,7 +169,7 @@ def test_resume_with_frozen_features_is_bit_for_bit(data, lms, frozen_run, tmp_p
 
 def test_trainable_lms_are_fine_tuned(data, lms, tmp_path):
     run_dir = tmp_path / "run"
-    train_tagger(_tagger_recipe(data, lms[:1], "model.charlm_trainable=true"), run_dir)
+    train_tagger(_tagger_recipe(data, lms[:1], "model.charlm_trainable=true", "train.epochs=1"), run_dir)
     model = load_keras_model(run_dir / "last.keras")
     layer = model.get_layer("charlm_0")
     source = LanguageModel.open(lms[0]).model
