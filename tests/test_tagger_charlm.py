@@ -73,6 +73,29 @@ def test_sentence_text_and_positions():
     assert [backward[: i + 1][::-1] for i in positions][0] == "Anna sees a dog "  # read right to left up to "A"
 
 
+def test_tagging_batches_follow_the_lm_text_length_with_the_short_batch_first():
+    """Per-batch LM features: batches of similar text lengths (the LMs step once per character of
+    the longest text), every example once, the remainder batch first and shortest."""
+    from textlstm.tagger.data import Example, sorted_batches
+
+    rng = np.random.default_rng(0)
+    token_counts, char_counts = rng.integers(1, 12, 70), rng.integers(5, 90, 70)
+
+    def example(tokens, characters, features=None):
+        return Example(0, 0, np.ones(tokens, np.int32), [], None,
+                       lm_inputs=[(np.ones(characters, np.int32), np.zeros(tokens, np.int32))], lm_features=features)
+
+    examples = [example(t, c) for t, c in zip(token_counts, char_counts)]
+    batches = sorted_batches(examples, 32)
+    assert [len(batch) for batch in batches] == [6, 32, 32]
+    order = np.concatenate(batches)
+    assert sorted(order.tolist()) == list(range(70))
+    assert np.all(np.diff(char_counts[order]) >= 0)
+    frozen = [example(t, c, np.zeros((t, 2), np.float32)) for t, c in zip(token_counts, char_counts)]
+    assert np.all(np.diff(token_counts[np.concatenate(sorted_batches(frozen, 32))]) >= 0)  # features computed: tokens
+    assert sorted_batches([], 32) == []
+
+
 @pytest.mark.parametrize("direction", ["forward", "backward"])
 def test_features_are_the_lm_hidden_states_at_word_boundaries(lms, direction):
     """Word i's feature is the LM's state after the word's last character (forward) or after reading,
@@ -137,6 +160,16 @@ def test_run_is_self_contained_and_tags_and_evaluates(data, lms, frozen_run, tmp
     finally:
         for lm, away in zip(lms, moved):
             shutil.move(away, lm)
+
+
+def test_tags_do_not_depend_on_the_batching(frozen_run):
+    """Features computed per batch: the same tags whichever sentences share a batch."""
+    tagger = TaggerRun.load(frozen_run)
+    sentences = [["Anna", "sees", "the", "dog"], ["Bob"], ["Oslo", "is", "a", "city", "in", "Norway", "today"],
+                 ["a", "dog", "sees", "Anna"], ["the", "city"]]
+    parsed = [conll.Sentence(tokens=tokens) for tokens in sentences]
+    alone = [tagger.tag([sentence], batch_size=1)[0] for sentence in parsed]
+    assert tagger.tag(parsed, batch_size=2) == tagger.tag(parsed, batch_size=4) == alone
 
 
 def test_frozen_lm_weights_are_the_sources_and_not_in_the_tagger(frozen_run, lms):

@@ -163,9 +163,23 @@ def training_batches(examples, batch_size, seed, start_step=0):
 
 
 def sorted_batches(examples, batch_size):
-    """Lists of example indexes in length order (for evaluation and tagging)."""
-    order = np.argsort([len(example) for example in examples], kind="stable")
-    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    """Lists of example indexes in length order (for evaluation and tagging).
+
+    Examples whose char-LM features are computed per batch (they carry `lm_inputs` but no
+    `lm_features`) are ordered by their LM text's length in characters, then tokens: the LMs
+    step once per character of the longest text in a batch and cost most of the time. The one
+    short batch (the remainder) holds the shortest examples and comes first, so the rows that
+    pad it up to `batch_size` are short too. Each example's values do not depend on the order.
+    """
+    tokens = [len(example) for example in examples]
+    if examples and examples[0].lm_inputs is not None and examples[0].lm_features is None:
+        characters = [len(example.lm_inputs[0][0]) for example in examples]  # every LM reads the same text
+        order = np.lexsort((tokens, characters))
+    else:
+        order = np.argsort(tokens, kind="stable")
+    first = len(order) % batch_size or batch_size  # the remainder batch, first
+    starts = [0, *range(first, len(order), batch_size)] if len(order) else []
+    return [order[begin : begin + (first if begin == 0 else batch_size)] for begin in starts]
 
 
 def evaluation_batches(examples, batch_size):
