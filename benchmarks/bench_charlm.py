@@ -1,7 +1,8 @@
 """Char LM speed on this machine: training throughput (ours vs the same model on
 keras.layers.LSTM) and generation speed (characters/second at batch 1 and 64).
 
-Model: the shakespeare recipe's size (embedding 64, 2 x 512 LSTM, 65 characters).
+Model, window, batch, dropout and learning-rate schedule: the shipped `charlm-shakespeare`
+recipe's (read from it, 65 characters), on our layers and on keras.layers.LSTM alike.
 
     python benchmarks/bench_charlm.py
     python benchmarks/bench_charlm.py --train-steps 5 --generate-chars 500
@@ -16,22 +17,25 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from textlstm.charlm.model import CharStepper, build_model, compile_model, recurrent_layers
+from textlstm.charlm.model import DEFAULTS, CharStepper, build_model, compile_model, recurrent_layers
 from textlstm.decoding.samplers import get_sampler, sample_sequence
+from textlstm.recipes import resolve_recipe, shipped_recipe
 
-VOCAB, BATCH, SEQ_LEN = 65, 64, 100
-MODEL = {"cell": "lstm", "layers": 2, "units": 512, "embedding_dim": 64, "dropout": 0.0}
-TRAIN = {"learning_rate": 0.002, "clipnorm": 5.0}
+RECIPE = resolve_recipe(DEFAULTS, str(shipped_recipe("charlm-shakespeare")))
+VOCAB, BATCH, SEQ_LEN = 65, RECIPE["train"]["batch_size"], RECIPE["data"]["seq_len"]
+MODEL, TRAIN = RECIPE["model"], RECIPE["train"]
+PLANNED_STEPS = 1000  # the cosine schedule's length (any: it changes no cost)
 
 
 def keras_lstm_model():
-    """The same network on keras.layers.LSTM, for comparison."""
+    """The same network (dropout included) on keras.layers.LSTM, for comparison."""
     inputs = keras.Input((None,), dtype="int32")
     x = keras.layers.Embedding(VOCAB, MODEL["embedding_dim"])(inputs)
     for _ in range(MODEL["layers"]):
         x = keras.layers.LSTM(MODEL["units"], return_sequences=True)(x)
+        x = keras.layers.Dropout(MODEL["dropout"])(x)
     model = keras.Model(inputs, keras.layers.Dense(VOCAB)(x))
-    compile_model(model, TRAIN)
+    compile_model(model, TRAIN, PLANNED_STEPS)
     return model
 
 
@@ -102,12 +106,13 @@ def main():
     args = parser.parse_args()
 
     ours = build_model(VOCAB, MODEL, seed=0)
-    compile_model(ours, TRAIN)
+    compile_model(ours, TRAIN, PLANNED_STEPS)
     reference = keras_lstm_model()
     reference.set_weights(ours.get_weights())
     ours_rate = training_chars_per_second(ours, args.train_steps)
     keras_rate = training_chars_per_second(reference, args.train_steps)
-    print(f"training, batch {BATCH} x {SEQ_LEN} chars, 2 x 512 LSTM (Keras fit's train step, XLA):")
+    size = f"{MODEL['layers']} x {MODEL['units']} LSTM, dropout {MODEL['dropout']}"
+    print(f"training, batch {BATCH} x {SEQ_LEN} chars, {size} (Keras fit's train step, Keras's default compile):")
     print(f"  textlstm LSTM     {ours_rate:9.0f} chars/s")
     print(f"  keras.layers.LSTM {keras_rate:9.0f} chars/s   ours/keras = {ours_rate / keras_rate:.2f}x")
 

@@ -6,6 +6,12 @@ default recipe's size tags synthetic sentences (same cost as a trained one).
 
     python benchmarks/bench_tagger.py runs/upos ../shared/data/ud-english-ewt/en_ewt-ud-dev.conllu
     python benchmarks/bench_tagger.py --batch-size 1 --batch-size 128
+    python benchmarks/bench_tagger.py --charlm-ratio [--lm-units 256 --lm-layers 1]
+
+`--charlm-ratio` tags the same synthetic sentences (batch 32 unless --batch-size) with the
+default-recipe tagger without and with char-LM features from a forward and a backward LM
+(untrained, of the `charlm-features` recipe's size unless --lm-units/--lm-layers say otherwise;
+frozen, so computed while tagging, as `textlstm tag` does), side by side, and prints the ratio.
 """
 
 import argparse
@@ -20,16 +26,64 @@ from textlstm.tagger.tag import TaggerRun, make_predictor, predict_tags, read_in
 from textlstm.tagger.vocab import Vocabulary
 
 
-def synthetic(sentences=2000, seed=0):
-    """Sentences with lengths like web text (5 to 40 tokens) over a 5,000-word vocabulary."""
+def synthetic(sentences=2000, seed=0, charlm=None):
+    """Sentences with lengths like web text (5 to 40 tokens) over a vocabulary of 5,000 words
+    of 1 to 8 letters (4.5 on average, about English's; a sentence's text is then about 5.5
+    characters a token, as in WNUT-17's tweets); `charlm` (a `CharLMSet`) adds its features."""
     rng = random.Random(seed)
-    words = [f"w{i}" for i in range(5000)]
+    letters = "etaoinshrdlucmfwypvbgkjqxz"
+    words = sorted({"".join(rng.choice(letters) for _ in range(rng.randint(1, 8))) for _ in range(6000)})[:5000]
     sentences = [conll.Sentence(tokens=[rng.choice(words) for _ in range(rng.randint(5, 40))])
                  for _ in range(sentences)]
-    vocabs = (Vocabulary(words), Vocabulary(list("w0123456789")), Vocabulary([f"T{i}" for i in range(17)], unknown=False))
+    vocabs = (Vocabulary(words), Vocabulary(list(letters + "0123456789")),
+              Vocabulary([f"T{i}" for i in range(17)], unknown=False))
     recipe = copy.deepcopy(DEFAULTS)
-    model = build_and_compile(len(vocabs[0]), len(vocabs[1]), len(vocabs[2]), recipe)
+    model = build_and_compile(len(vocabs[0]), len(vocabs[1]), len(vocabs[2]), recipe, charlm=charlm)
     return sentences, vocabs, recipe, model
+
+
+def untrained_lm_pair(units, layers):
+    """A forward and a backward char LM of the `charlm-features` recipe's shape, untrained
+    (tagging costs the same as with trained weights)."""
+    from textlstm.charlm.corpus import CharVocabulary
+    from textlstm.charlm.model import build_model
+    from textlstm.recipes import find_recipe, load_recipe_file
+    from textlstm.tagger.charlm_features import CharLMSet, LanguageModel
+
+    recipe = load_recipe_file(find_recipe("charlm-features", "charlm"))
+    model_recipe = dict(recipe["model"], units=units, layers=layers)
+    vocab = CharVocabulary.from_text("etaoinshrdlucmfwypvbgkjqxz0123456789 .,ETAOINSHRDLU")
+    lms = [LanguageModel(f"untrained-{direction}", vocab, {"data": {"direction": direction}, "model": model_recipe},
+                         build_model(len(vocab), model_recipe, seed=1)) for direction in ("forward", "backward")]
+    return CharLMSet(lms)
+
+
+def rate(predictor, sentences, vocabs, recipe, batch_size, repeats, charlm=None):
+    """Best-of-`repeats` sentences/second after one warm-up pass (every batch shape compiled)."""
+    predict_tags(predictor, sentences, vocabs, recipe["data"], batch_size, charlm=charlm)
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        predict_tags(predictor, sentences, vocabs, recipe["data"], batch_size, charlm=charlm)
+        best = min(best, time.perf_counter() - started)
+    return len(sentences) / best
+
+
+def charlm_ratio(args):
+    """Tagging speed without and with char-LM features, side by side on the same sentences."""
+    charlm = untrained_lm_pair(args.lm_units, args.lm_layers)
+    plain = synthetic(args.sentences)
+    with_lm = synthetic(args.sentences, charlm=charlm)
+    sentences = plain[0]
+    chars = sum(len(" ".join(s.tokens)) + 2 for s in sentences)
+    print(f"{len(sentences):,} synthetic sentences ({sum(len(s.tokens) for s in sentences):,} tokens, "
+          f"{chars:,} characters); LMs: {charlm.describe()}")
+    for batch_size in args.batch_size or [32]:
+        without = rate(make_predictor(plain[3]), sentences, plain[1], plain[2], batch_size, args.repeats)
+        lm = rate(make_predictor(with_lm[3], charlm), sentences, with_lm[1], with_lm[2], batch_size, args.repeats,
+                  charlm)
+        print(f"batch {batch_size:>4}: without LM features {without:9,.0f} sentences/s, with {lm:9,.0f} "
+              f"sentences/s; with/without = {lm / without:.2f}")
 
 
 def main():
@@ -38,31 +92,33 @@ def main():
     parser.add_argument("data", nargs="?", help="a file to tag (default: the run's dev file)")
     parser.add_argument("--batch-size", type=int, action="append", help="repeatable (default: 1, 32, 128)")
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--charlm-ratio", action="store_true", help="without vs with char-LM features")
+    parser.add_argument("--lm-units", type=int, default=256)
+    parser.add_argument("--lm-layers", type=int, default=1)
+    parser.add_argument("--sentences", type=int, default=2000)
     args = parser.parse_args()
+    if args.charlm_ratio:
+        return charlm_ratio(args)
     if args.run_dir:
         tagger = TaggerRun.load(args.run_dir)
-        recipe, vocabs, model = tagger.recipe, tagger.vocabs, tagger.model
+        recipe, vocabs, model, charlm = tagger.recipe, tagger.vocabs, tagger.model, tagger.charlm
         path = args.data or recipe["data"]["dev"]
         text, _ = read_input(path)
         file_format = conll.detect_format(text)
         sentences = corpus.read_untagged(text, path, file_format, recipe["data"])
         described = f"{args.run_dir} ({recipe['model']['decoder']}, char {recipe['model']['char_features']}) on {path}"
     else:
-        sentences, vocabs, recipe, model = synthetic()
+        sentences, vocabs, recipe, model = synthetic(args.sentences)
+        charlm = None
         described = "untrained default-recipe model on synthetic sentences"
-    predictor = make_predictor(model)
+    predictor = make_predictor(model, charlm)
     tokens = sum(len(sentence.tokens) for sentence in sentences)
     print(f"{described}: {len(sentences):,} sentences, {tokens:,} tokens")
     for batch_size in args.batch_size or [1, 32, 128]:
         subset = sentences[:200] if batch_size == 1 else sentences
-        predict_tags(predictor, subset, vocabs, recipe["data"], batch_size)  # warm-up: compile each shape
-        best = float("inf")
-        for _ in range(args.repeats):
-            started = time.perf_counter()
-            predict_tags(predictor, subset, vocabs, recipe["data"], batch_size)
-            best = min(best, time.perf_counter() - started)
-        print(f"batch {batch_size:>4}: {len(subset) / best:10,.0f} sentences/s  "
-              f"({sum(len(s.tokens) for s in subset) / best:,.0f} tokens/s)")
+        per_second = rate(predictor, subset, vocabs, recipe, batch_size, args.repeats, charlm)
+        tokens = sum(len(s.tokens) for s in subset) / len(subset)
+        print(f"batch {batch_size:>4}: {per_second:10,.0f} sentences/s  ({per_second * tokens:,.0f} tokens/s)")
 
 
 if __name__ == "__main__":

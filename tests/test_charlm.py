@@ -428,3 +428,16 @@ def test_default_corpus_is_large_and_stable():
     first = default_corpus()
     assert len(first) >= 1_000_000
     assert default_corpus() == first
+
+
+def test_cosine_learning_rate_runs_from_the_rate_to_its_floor():
+    from textlstm.charlm.model import DEFAULTS, learning_rate
+
+    train = dict(DEFAULTS["train"], learning_rate=0.002, lr_schedule="cosine", min_learning_rate=2e-5)
+    schedule = learning_rate(train, total_steps=100)
+    assert float(schedule(0)) == pytest.approx(0.002)
+    assert float(schedule(50)) == pytest.approx((0.002 + 2e-5) / 2, rel=1e-4)  # half-way down the cosine
+    assert float(schedule(100)) == pytest.approx(2e-5) and float(schedule(500)) == pytest.approx(2e-5)
+    assert learning_rate(dict(train, lr_schedule="constant"), 100) == 0.002
+    with pytest.raises(UserError, match="min_learning_rate=0.01 is above train.learning_rate=0.002"):
+        learning_rate(dict(train, min_learning_rate=0.01), 100)

@@ -87,7 +87,7 @@ def _interrupt_and_resume(train, recipe, run_dir, monkeypatch, how):
 
 CHARLM_TINY = {"data.seq_len": 12, "model.units": 12, "model.layers": 2, "model.embedding_dim": 8,
                "model.dropout": 0.3, "train.batch_size": 4, "train.steps_per_epoch": SPE, "train.epochs": EPOCHS,
-               "train.seed": 7}
+               "train.seed": 7, "train.lr_schedule": "cosine", "train.min_learning_rate": 1e-4}  # charlm-shakespeare's
 
 
 @pytest.fixture(scope="module")
@@ -100,10 +100,11 @@ def text(tmp_path_factory):
     return path
 
 
-def _charlm_recipe(text, strategy="one-device"):
+def _charlm_recipe(text, strategy="one-device", direction="forward"):
     settings = [f"{key}={json.dumps(value)}" for key, value in CHARLM_TINY.items()]
     return resolve_recipe(CHARLM_DEFAULTS, None, settings + [f"data.paths={json.dumps([str(text)])}",
-                                                             f"train.strategy={json.dumps(strategy)}"])
+                                                             f"train.strategy={json.dumps(strategy)}",
+                                                             f"data.direction={json.dumps(direction)}"])
 
 
 @pytest.fixture(scope="module")
@@ -117,6 +118,18 @@ def charlm_reference(text, tmp_path_factory):
 def test_charlm_with_dropout_resumes_bit_for_bit(text, charlm_reference, tmp_path, monkeypatch, how):
     _interrupt_and_resume(train_charlm, lambda: _charlm_recipe(text), tmp_path / "run", monkeypatch, how)
     assert_bit_identical(tmp_path / "run", charlm_reference)
+
+
+def test_backward_charlm_resumes_bit_for_bit(text, tmp_path, monkeypatch, capsys):
+    """A backward run (its token file reversed) resumed after Ctrl-C reuses that file and ends
+    bit-identical to its uninterrupted twin."""
+    recipe = lambda: _charlm_recipe(text, direction="backward")  # noqa: E731
+    train_charlm(recipe(), tmp_path / "reference")
+    _interrupt_and_resume(train_charlm, recipe, tmp_path / "run", monkeypatch, "sigint")
+    assert "encoding the corpus again" not in capsys.readouterr().out
+    assert_bit_identical(tmp_path / "run", tmp_path / "reference")
+    info = json.loads((tmp_path / "run" / "tokens.json").read_text())
+    assert info["direction"] == "backward" and info["data"]["direction"] == "backward"
 
 
 def _environment():

@@ -16,6 +16,7 @@ MODULES = (  # every module that defines a class registered under the "textlstm"
     "textlstm.layers",
     "textlstm.charlm.model",
     "textlstm.tagger.model",
+    "textlstm.tagger.charlm_features",
     "textlstm.seq2seq.model",
 )
 

@@ -46,15 +46,17 @@ def charlm_bytes(recipe: dict, vocab_size: int) -> int:
     return _total(weights, per_token * train["batch_size"] * recipe["data"]["seq_len"])
 
 
-def tagger_bytes(recipe: dict, num_words: int, num_chars: int, num_tags: int) -> int:
+def tagger_bytes(recipe: dict, num_words: int, num_chars: int, num_tags: int, lm_features: int = 0) -> int:
+    """`lm_features`: char-LM feature values per word (their LMs' own weights are not counted)."""
     data, model, train = recipe["data"], recipe["model"], recipe["train"]
     char_units = model["char_units"] if model["char_features"] != "none" else 0
     weights = num_words * model["word_dim"] + num_chars * model["char_dim"]
     weights += char_units * (model["char_dim"] * max(model["char_kernel"], 4) + char_units)
-    rnn, per_step = _recurrent(model["cell"], model["word_dim"] + char_units, model["units"], model["layers"], 2)
+    rnn, per_step = _recurrent(model["cell"], model["word_dim"] + char_units + lm_features, model["units"],
+                               model["layers"], 2)
     weights += rnn + (2 * model["units"] + 1) * num_tags + num_tags * num_tags
     chars_per_token = data["max_word_chars"] * (model["char_dim"] + char_units) if char_units else 0
-    per_token = model["word_dim"] + char_units + chars_per_token + per_step + 3 * num_tags
+    per_token = model["word_dim"] + char_units + lm_features + chars_per_token + per_step + 3 * num_tags
     return _total(weights, per_token * train["batch_size"] * data["max_len"])
 
 

@@ -40,7 +40,7 @@ TEMP_MARK = ".partial"  # temp files are ".NAME.<random>.partial[.keras]" beside
 # What a run writes, removed by `--overwrite` before the new run starts (nothing else is touched).
 RUN_ARTEFACTS = (RUN_FILE, RECIPE_FILE, "state.json", "metrics.csv", "best.keras", "last.keras", "vocab.json",
                  "words.json", "chars.json", "tags.json", "tagset.json", "subwords.model", "source.model",
-                 "target.model", "tensorboard")
+                 "target.model", "tensorboard", "charlm")  # charlm/: a tagger's copies of its char LMs
 
 
 def _os_error_in(error: BaseException) -> OSError | None:

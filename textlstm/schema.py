@@ -132,12 +132,15 @@ CHARLM = {
     "data.valid_fraction": Spec(float, 0.0, 1.0, low_open=True, high_open=True),
     "data.seq_len": size(100_000),
     "data.max_valid_chars": size(2**62, low=0),  # 0 = the whole validation text
+    "data.direction": Spec(str, choices=("forward", "backward")),
     "model.cell": Spec(str, choices=CELLS),
     "model.layers": size(64),
     "model.units": size(65_536),
     "model.embedding_dim": size(65_536),
     "model.dropout": fraction(),
     **TRAIN,
+    "train.lr_schedule": Spec(str, choices=("constant", "cosine")),
+    "train.min_learning_rate": Spec(float, 0.0, 10.0),  # the cosine schedule's floor
     "decode.length": size(10_000_000),
     "decode.sampler": Spec(str, choices=SAMPLERS),
     "decode.temperature": TEMPERATURE,
@@ -171,6 +174,9 @@ TAGGER = {
     "model.dropout": fraction(),
     "model.word_dropout": fraction(),
     "model.decoder": Spec(str, choices=("crf", "softmax")),
+    "model.charlm": Spec(list, rule=lambda v: all(isinstance(p, str) and p for p in v),
+                         rule_text="a list of char LM run directories"),
+    "model.charlm_trainable": Spec(bool),
     **TRAIN,
     "train.lr_decay": Spec(float, 0.0, 1.0, low_open=True),  # per epoch; 1 = constant
     "decode.batch_size": size(1_000_000),

@@ -1,7 +1,5 @@
 """`CharLM`: a trained character-level language model, loaded once, ready to sample and score."""
 
-import numpy as np
-
 from textlstm.api.checks import check_float, check_int, check_path, check_str
 
 
@@ -31,6 +29,7 @@ class CharLM:
     kind = "charlm"
 
     def __init__(self, run_dir):
+        from textlstm.charlm.corpus import is_backward
         from textlstm.charlm.generate import load_char_lm
         from textlstm.charlm.model import DEFAULTS, CharStepper, char_loss
         from textlstm.rundir import RunDir
@@ -40,6 +39,7 @@ class CharLM:
         self.run_dir = run.path
         self.recipe = run.read_recipe(DEFAULTS)
         self.model, self.vocab = load_char_lm(run.path)
+        self.backward = is_backward(self.recipe)  # data.direction = "backward": reads text from its end
         self.model.compile(loss=char_loss())
         self.stepper = CharStepper(self.model)
         self.last_seed = None  # the seed of the last generate/stream call
@@ -70,6 +70,10 @@ class CharLM:
                  seed=None, num_samples=1):
         """Sample `num_samples` texts of `length` characters that continue `prompt`.
 
+        A backward LM (`self.backward`, recipe `data.direction = "backward"`) takes `prompt`
+        as the END of the text and generates what comes before it, returned the right way
+        round (`with_prompt` puts the two together).
+
         Args:
             prompt: text that primes the recurrent state ("" means a newline).
             length: characters to generate per sample (default: the recipe's `decode.length`, 500).
@@ -85,7 +89,8 @@ class CharLM:
             num_samples: samples generated together as one batch.
 
         Returns:
-            list of `num_samples` strings, without the prompt.
+            list of `num_samples` strings, without the prompt (which follows them for a
+            backward LM and comes before them otherwise).
 
         Raises:
             TextlstmError: an argument of the wrong type or out of range.
@@ -99,23 +104,33 @@ class CharLM:
                chunk=64):
         """Like `generate` with one sample, as an iterator of text pieces (about `chunk`
         characters each) yielded as soon as each is sampled. Same seed, same text as `generate`.
+        A backward LM yields its whole text as one piece at the end (the text before the
+        prompt is known only once it is all sampled).
         Arguments are checked when the first piece is asked for (`check_options` checks earlier)."""
         check_int("chunk", chunk, minimum=1)
         for pieces in self._pieces(prompt, length, sampler, temperature, top_k, top_p, seed, 1, chunk):
             yield pieces[0]
 
+    def with_prompt(self, prompt, text):
+        """The prompt and a generated text joined the right way round: `prompt + text`, or
+        `text + prompt` for a backward LM."""
+        from textlstm.charlm.generate import with_prompt
+
+        return with_prompt(check_str("prompt", prompt), check_str("text", text), self.backward)
+
     def _pieces(self, prompt, length, sampler, temperature, top_k, top_p, seed, num_samples, chunk):
-        from textlstm.charlm.generate import sample_chunks
+        from textlstm.charlm.generate import text_chunks
 
         check_str("prompt", prompt)
         length, num_samples, chooser, seed, _ = _decoding(self.recipe["decode"], length, sampler, temperature, top_k,
                                                           top_p, seed, num_samples)
         self.last_seed = seed
-        for tokens in sample_chunks(self.stepper, self.vocab, prompt or "\n", length, chooser, seed, num_samples, chunk):
-            yield [self.vocab.decode(row) for row in np.asarray(tokens)]
+        yield from text_chunks(self.stepper, self.vocab, prompt or "\n", length, chooser, seed, num_samples, chunk,
+                               self.backward)
 
     def score(self, text):
-        """How well the model predicts `text`: each character from the ones before it.
+        """How well the model predicts `text`: each character from the ones before it
+        (for a backward LM, from the ones after it: the text is scored reversed).
 
         The text is cut into windows of the recipe's `data.seq_len` characters (as the
         validation set in training); the remainder after the last whole window is scored as

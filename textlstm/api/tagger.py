@@ -31,7 +31,8 @@ class Tagger:
     """A tagger run directory loaded for use from Python (what `textlstm.load` returns for it).
 
     Loading reads the best checkpoint (else the last), the word, character and tag
-    vocabularies, the tag set and the recipe; the object keeps its compiled tagging
+    vocabularies, the tag set and the recipe, and for a tagger with char-LM features
+    (`model.charlm`) the LM copies in its `charlm/` folder; the object keeps its compiled tagging
     functions, so a second call whose batches have the same padded shapes does not trace
     again (lengths are padded to multiples of 8, so few shapes occur).
 
@@ -47,7 +48,8 @@ class Tagger:
         [['O', 'O', 'B-person', 'O', 'B-location', 'O']]
 
     Reference: Lample et al. (2016), "Neural Architectures for Named Entity Recognition";
-    Ma and Hovy (2016), "End-to-end Sequence Labeling via Bi-directional LSTM-CNNs-CRF".
+    Ma and Hovy (2016), "End-to-end Sequence Labeling via Bi-directional LSTM-CNNs-CRF";
+    Akbik et al. (2018), "Contextual String Embeddings for Sequence Labeling" (char-LM features).
     """
 
     kind = "tagger"

@@ -14,6 +14,16 @@ DEFAULT_CORPUS_CHARS = 2_000_000  # ~2 MB: enough to learn from, small enough fo
 UNKNOWN = "\ufffd"  # stands for any character never seen in training
 
 
+def is_backward(recipe):
+    """True for a backward LM (`data.direction = "backward"`): it reads text from its end to its start."""
+    return recipe["data"].get("direction", "forward") == "backward"
+
+
+def reading_order(text, recipe):
+    """`text` in the order the LM of `recipe` reads it: reversed for a backward LM. Its own inverse."""
+    return text[::-1] if is_backward(recipe) else text
+
+
 def default_corpus(max_chars=DEFAULT_CORPUS_CHARS):
     """The Python standard library's own top-level source files, sorted by name and capped.
 

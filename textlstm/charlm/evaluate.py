@@ -3,7 +3,9 @@
 The text is cut into the same windows as the validation set during training (each window
 starts from a zero state; the text's first character is context only, every later one is
 predicted), and the remainder after the last whole window is scored as one shorter window,
-so `characters` is always len(text) - 1. On a text of 1 + a multiple of `data.seq_len`
+so `characters` is always len(text) - 1. A backward LM (`data.direction = "backward"`) reads the
+text reversed: its last character is context only and every earlier one is predicted from
+those after it, so its bits per character compare with a forward LM's. On a text of 1 + a multiple of `data.seq_len`
 characters the numbers are the ones training reported. A file is streamed: encoded piece by piece into a
 temporary token file and read back on demand, so any size fits in memory; `score_text`
 scores a string already in memory (the Python API's `CharLM.score`).
@@ -16,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from textlstm.charlm import data as data_lib
-from textlstm.charlm.corpus import CharVocabulary
+from textlstm.charlm.corpus import CharVocabulary, is_backward, reading_order
 from textlstm.charlm.model import DEFAULTS, char_loss
 from textlstm.charlm.tokens import Encoder, TokenFile, write_tokens
 from textlstm.charlm.train import KIND, VOCAB_FILE, add_bits_per_char
@@ -63,7 +65,7 @@ def score_text(model, vocab, recipe, text, source="the text"):
     """
     if len(text) < 2:
         raise UserError(f"{source} has fewer than two characters; nothing to predict")
-    return _scores(model, vocab.encode(text), len(text), recipe, vocab.unknown_chars(text))
+    return _scores(model, vocab.encode(reading_order(text, recipe)), len(text), recipe, vocab.unknown_chars(text))
 
 
 def evaluate_charlm(run_path, data_path, model=None):
@@ -76,7 +78,8 @@ def evaluate_charlm(run_path, data_path, model=None):
     with tempfile.TemporaryDirectory(prefix="textlstm-evaluate-") as scratch:
         path = Path(scratch) / "tokens.bin"
         size = Path(data_path).stat().st_size if Path(data_path).is_file() else 0
-        chars, _ = write_tokens(path, stream_text_file(data_path), encoder, size)  # checks every byte first
+        chars, _ = write_tokens(path, stream_text_file(data_path), encoder, size,  # checks every byte first
+                                reverse=is_backward(recipe))
         if chars < 2:
             raise UserError(f"{data_path} has fewer than two characters; nothing to predict")
         ids = TokenFile(path, encoder.dtype, chars)

@@ -4,12 +4,17 @@ The prompt primes the recurrent state one character at a time; sampling then con
 from that state in compiled chunks (never re-running the prefix), each chunk's
 characters written out as soon as it is done. Options not given come from the run's
 recipe (`[decode]`); the unknown entry of the vocabulary is never sampled.
+
+A backward LM (`data.direction = "backward"`) reads the prompt as the END of the text and
+generates leftwards: it is primed with the prompt reversed, and what it samples is turned
+the right way round once all of it is there (the text before the prompt is only known
+then), so a backward run yields its text in one piece at the end instead of streaming.
 """
 
 import numpy as np
 import tensorflow as tf
 
-from textlstm.charlm.corpus import CharVocabulary
+from textlstm.charlm.corpus import CharVocabulary, is_backward
 from textlstm.charlm.model import DEFAULTS, CharStepper
 from textlstm.charlm.train import KIND, VOCAB_FILE
 from textlstm.decoding.samplers import choose_sampler, compiled, fresh_seed, sample_sequence
@@ -90,6 +95,22 @@ def sample_chunks(stepper, vocab, prompt, length, chooser, seed, num_samples=1, 
         yield np.asarray(tokens)
 
 
+def text_chunks(stepper, vocab, prompt, length, chooser, seed, num_samples=1, chunk=None, backward=False):
+    """Lists of `num_samples` generated strings, the right way round, chunk by chunk
+    (`sample_chunks`); a backward LM is primed with `prompt` reversed and yields one list at
+    the end: the text that comes before the prompt."""
+    chunks = sample_chunks(stepper, vocab, prompt[::-1] if backward else prompt, length, chooser, seed,
+                           num_samples, None if backward else chunk)
+    for tokens in chunks:
+        yield [vocab.decode(row[::-1] if backward else row) for row in np.asarray(tokens)]
+
+
+def with_prompt(prompt, text, backward=False):
+    """The whole text the right way round: the prompt then the text, or for a backward LM the
+    text then the prompt (the prompt is the end)."""
+    return text + prompt if backward else prompt + text
+
+
 def generate(run_path, prompt="\n", length=None, sampler=None, temperature=None, top_k=None, top_p=None,
              seed=None, num_samples=1, stream=None, warn=None):
     """Generate `num_samples` texts of `length` characters after `prompt`.
@@ -106,7 +127,8 @@ def generate(run_path, prompt="\n", length=None, sampler=None, temperature=None,
     Returns the list of generated texts (without the prompt).
     Raises `UserError` for an option out of its range (`textlstm.schema`) or a conflicting one.
     """
-    decode = RunDir.open(run_path, KIND).read_recipe(DEFAULTS)["decode"]
+    recipe = RunDir.open(run_path, KIND).read_recipe(DEFAULTS)
+    decode, backward = recipe["decode"], is_backward(recipe)
     length, num_samples, chooser, seed, drawn = decoding_options(decode, length, sampler, temperature, top_k, top_p,
                                                                  seed, num_samples)
     stepper, vocab = load_generator(run_path)
@@ -116,16 +138,16 @@ def generate(run_path, prompt="\n", length=None, sampler=None, temperature=None,
     unknown = vocab.unknown_chars(prompt)
     if unknown and warn:
         warn(f"warning: prompt characters not in the vocabulary, read as unknown: {''.join(unknown)!r}")
-    if stream is not None and num_samples == 1:
+    streaming = stream is not None and num_samples == 1
+    if streaming and not backward:
         stream.write(prompt)
     pieces = []
-    for tokens in sample_chunks(stepper, vocab, prompt, length, chooser, seed, num_samples,
-                                CHUNK if stream else None):
-        pieces.append(tokens)
-        if stream is not None and num_samples == 1:
-            stream.write(vocab.decode(tokens[0]))
+    for texts in text_chunks(stepper, vocab, prompt, length, chooser, seed, num_samples,
+                             CHUNK if stream else None, backward):
+        pieces.append(texts)
+        if streaming:
+            stream.write(texts[0])
             stream.flush()
-    if stream is not None and num_samples == 1:
-        stream.write("\n")
-    tokens = np.concatenate(pieces, axis=1)
-    return [vocab.decode(row) for row in tokens]
+    if streaming:
+        stream.write((prompt if backward else "") + "\n")
+    return ["".join(parts) for parts in zip(*pieces)]

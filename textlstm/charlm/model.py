@@ -18,6 +18,7 @@ DEFAULTS = {
         "valid_fraction": 0.05,
         "seq_len": 100,  # characters per training window (truncated backprop length)
         "max_valid_chars": 1_000_000,  # validation characters evaluated each epoch (the first ones); 0 = all
+        "direction": "forward",  # "backward": the model reads the text from its end (tokens.py reverses it)
     },
     "model": {
         "cell": "lstm",  # "lstm" or "gru"
@@ -32,6 +33,8 @@ DEFAULTS = {
         "steps_per_epoch": 100,  # 0 = one pass over the training windows; 100 keeps the default run to minutes
         "max_steps": 0,  # 0 = no cap; else at most this many optimizer steps in all
         "learning_rate": 0.002,
+        "lr_schedule": "constant",  # "constant", or "cosine": from learning_rate down to min_learning_rate
+        "min_learning_rate": 0.0,  # where "cosine" ends, at the last step the run plans
         "clipnorm": 5.0,  # gradient-norm clipping keeps early LSTM training stable
         "patience": 3,  # epochs without validation improvement before stopping
         "seed": 1234,
@@ -68,9 +71,32 @@ def char_loss():
     return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
 
-def compile_model(model, train_recipe):
+def learning_rate(train_recipe, total_steps):
+    """The optimizer's learning rate: a number, or a schedule over the optimizer step.
+
+    `train.lr_schedule = "cosine"` follows half a cosine from `train.learning_rate` at step 0
+    down to `train.min_learning_rate` at `total_steps` (`train.epochs` × the steps per epoch
+    when the run first starts; `train.max_steps` stops a run early without changing it, so
+    a capped run resumed further matches an uncapped one) and stays there (SGDR without restarts: Loshchilov and Hutter 2017,
+    `keras.optimizers.schedules.CosineDecay`). The schedule is a function of the step alone and
+    is saved with the optimizer, so `--resume` continues it exactly; a run made longer with
+    `--resume --epochs` goes on at `min_learning_rate`.
+
+    Raises:
+        UserError: `min_learning_rate` above `learning_rate`.
+    """
+    rate, floor = train_recipe["learning_rate"], train_recipe["min_learning_rate"]
+    if train_recipe["lr_schedule"] == "constant":
+        return rate
+    if floor > rate:
+        raise UserError(f"train.min_learning_rate={floor} is above train.learning_rate={rate}")
+    return keras.optimizers.schedules.CosineDecay(rate, decay_steps=max(1, total_steps), alpha=floor / rate)
+
+
+def compile_model(model, train_recipe, total_steps=1):
+    """Adam with gradient-norm clipping and the recipe's learning-rate schedule; loss in nats."""
     model.compile(
-        optimizer=keras.optimizers.Adam(train_recipe["learning_rate"], clipnorm=train_recipe["clipnorm"]),
+        optimizer=keras.optimizers.Adam(learning_rate(train_recipe, total_steps), clipnorm=train_recipe["clipnorm"]),
         loss=char_loss(),
     )
 

@@ -7,7 +7,9 @@ vocabulary follows from the training part's counts exactly as `CharVocabulary.fr
 give it; a second pass encodes the text into `tokens.bin` (uint8 for a vocabulary of at most
 256 entries, else uint16 or uint32), training part first, then the validation part.
 `tokens.json` records the layout and the data settings it was made from, so `--resume` reuses
-the file. Training windows are read from it on demand (`TokenFile`): memory does not grow
+the file. A backward LM (`data.direction = "backward"`) gets the same file with the training
+part and the validation part each reversed in place (`reverse_in_place`), so everything that
+reads windows is the same for both directions. Training windows are read from it on demand (`TokenFile`): memory does not grow
 with the corpus.
 
 Token ids, the train/validation split and so the data order are those of the in-memory
@@ -207,12 +209,17 @@ class Encoder:
         return ids
 
 
-def write_tokens(path, texts, encoder, total_bytes=0, label="encoding corpus"):
+def write_tokens(path, texts, encoder, total_bytes=0, label="encoding corpus", reverse=False, cuts=()):
     """Encode every text of the iterable `texts` of `(piece, text)` into `path`, atomically;
-    returns `(characters written, characters per part)` where a part ends at each `None` item."""
+    returns `(characters written, characters per part)` where a part ends at each `None` item.
+
+    With `reverse` (a backward LM), each part, and each stretch between the positions `cuts`
+    (ids from the start), is then reversed in place (`reverse_in_place`) before the file
+    takes its name, so the file holds every part read from its end to its start.
+    """
     written, parts, done, started = 0, [], 0, time.perf_counter()
     with _temp_beside(Path(path), ".bin") as temp:
-        with open(temp, "wb") as handle:
+        with open(temp, "w+b") as handle:
             part = 0
             for item in texts:
                 if item is None:
@@ -228,14 +235,36 @@ def write_tokens(path, texts, encoder, total_bytes=0, label="encoding corpus"):
                 _progress(label, done, total_bytes, started)
             parts.append(part)
             handle.flush()
+            if reverse:
+                bounds = sorted({0, written, *np.cumsum(parts).tolist(), *(c for c in cuts if 0 < c < written)})
+                for first, stop in zip(bounds, bounds[1:]):
+                    reverse_in_place(handle.fileno(), encoder.dtype, first, stop)
             os.fsync(handle.fileno())
     return written, parts
 
 
+def reverse_in_place(handle, dtype, first, stop, block=1 << 20):
+    """Reverse the ids `first` to `stop` of the open token file `handle` (a file descriptor
+    opened for reading and writing) in place, swapping blocks of at most `block` ids from both
+    ends: memory stays at two blocks whatever the file's size."""
+    itemsize = np.dtype(dtype).itemsize
+    low, high = first, stop
+    while high - low > 1:
+        count = min(block, (high - low) // 2)
+        head = np.frombuffer(os.pread(handle, count * itemsize, low * itemsize), dtype)
+        tail = np.frombuffer(os.pread(handle, count * itemsize, (high - count) * itemsize), dtype)
+        os.pwrite(handle, tail[::-1].tobytes(), low * itemsize)
+        os.pwrite(handle, head[::-1].tobytes(), (high - count) * itemsize)
+        low, high = low + count, high - count
+
+
 def _data_key(data):
     """The data settings a token file was made from: reused on resume only when they match."""
-    return {"paths": [str(p) for p in data["paths"]], "valid": str(data["valid"] or ""),
-            "valid_fraction": float(data["valid_fraction"]) if not data["valid"] else None}
+    key = {"paths": [str(p) for p in data["paths"]], "valid": str(data["valid"] or ""),
+           "valid_fraction": float(data["valid_fraction"]) if not data["valid"] else None}
+    if data.get("direction", "forward") != "forward":  # absent for forward: older token files still match
+        key["direction"] = data["direction"]
+    return key
 
 
 @dataclasses.dataclass
@@ -306,7 +335,8 @@ def build_token_file(run, data, vocab, train_scan, valid_scan):
 
     total = sum(p.end - p.start for p in train_scan.pieces) + (
         sum(p.end - p.start for p in valid_scan.pieces) if valid_scan else 0)
-    written, _ = write_tokens(run.file(TOKENS_FILE), texts(), encoder, total)
+    backward = data.get("direction") == "backward"  # the training and validation parts each read end to start
+    written, _ = write_tokens(run.file(TOKENS_FILE), texts(), encoder, total, reverse=backward, cuts=(train_chars,))
     valid_chars = written - train_chars
     tokens = TokenFile(run.file(TOKENS_FILE), encoder.dtype, written)
     unknown = sorted(encoder.unknown)  # the training part has none: the vocabulary is its own
@@ -314,6 +344,7 @@ def build_token_file(run, data, vocab, train_scan, valid_scan):
         "format": FORMAT, "dtype": np.dtype(encoder.dtype).name, "vocab_size": len(vocab),
         "train_chars": int(train_chars), "valid_chars": int(valid_chars), "data": _data_key(data),
         "description": train_scan.description, "unknown_valid_chars": unknown,
+        "direction": data.get("direction", "forward"),
     })
     return TokenCorpus(tokens, int(train_chars), int(valid_chars), train_scan.description, unknown)
 

@@ -74,8 +74,9 @@ def train_charlm(recipe, run_path, resume=False):
         corpus = tokens_lib.build_token_file(target, data, vocab, train_scan, valid_scan)
     train_ids, valid_ids = corpus.train, corpus.valid[:capped]
     unigram = corpus_lib.unigram_entropy_bits(valid_ids, len(vocab))
-    print(f"corpus: {corpus.description}: {len(train_ids):,} training and {corpus.valid_chars:,} validation characters, "
-          f"vocabulary {len(vocab)}; unigram entropy of the validation text: {unigram:.3f} bits/char")
+    backward = " (read backwards: data.direction = backward)" if data.get("direction") == "backward" else ""
+    print(f"corpus: {corpus.description}{backward}: {len(train_ids):,} training and {corpus.valid_chars:,} validation "
+          f"characters, vocabulary {len(vocab)}; unigram entropy of the validation text: {unigram:.3f} bits/char")
     if corpus.unknown_valid_chars:
         print(corpus_lib.unknown_characters_note(corpus.unknown_valid_chars) + " (in the validation text)")
     if capped < corpus.valid_chars:
@@ -94,7 +95,7 @@ def train_charlm(recipe, run_path, resume=False):
     else:
         with strategy.scope():
             model = build_model(len(vocab), model_recipe, train["seed"])
-            compile_model(model, train)
+            compile_model(model, train, train["epochs"] * schedule.steps_per_epoch)  # max_steps only stops early
         vocab.save(run.file(VOCAB_FILE))
         run.write_recipe(recipe)
         state = None

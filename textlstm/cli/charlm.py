@@ -53,6 +53,9 @@ def train_charlm_command(data_paths, valid, recipe, overrides, run_dir, seed, re
 def generate_command(run_dir, prompt, length, sampler, temperature, top_k, top_p, greedy, seed, num_samples):
     """Generate text from a trained char LM in RUN_DIR.
 
+    A backward LM (data.direction = "backward") takes the prompt as the end of the text and
+    writes what comes before it, printed the right way round once it is all sampled.
+
     Options not given come from the run's recipe ([decode]). A sampler option the chosen
     sampler does not use (--greedy --temperature 3) is refused.
     """
@@ -75,11 +78,12 @@ def generate_command(run_dir, prompt, length, sampler, temperature, top_k, top_p
     if unknown:
         click.echo(f"warning: prompt characters not in the vocabulary, read as unknown: {''.join(unknown)!r}", err=True)
     if num_samples == 1:
-        sys.stdout.write(prompt or "\n")
+        if not lm.backward:  # a backward LM's prompt is the end of its text
+            sys.stdout.write(prompt or "\n")
         for piece in lm.stream(prompt, length, seed=seed, **options):
             sys.stdout.write(piece)
             sys.stdout.flush()
-        sys.stdout.write("\n")
+        sys.stdout.write((prompt or "\n" if lm.backward else "") + "\n")
         return
     for i, text in enumerate(lm.generate(prompt, length, seed=seed, num_samples=num_samples, **options)):
-        click.echo(f"--- sample {i + 1} ---\n{prompt}{text}")
+        click.echo(f"--- sample {i + 1} ---\n{lm.with_prompt(prompt, text)}")

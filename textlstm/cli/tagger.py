@@ -17,11 +17,14 @@ from textlstm.cli.options import checked, existing, recipe_options, resolve_cli_
 @click.option("--invalid-tags", type=click.Choice(["error", "repair"]),
               help="An ill-formed entity tag sequence: stop with an error, or repair it (data.invalid_tags).")
 @click.option("--word-vectors", type=click.Path(), callback=existing(), help="Pretrained word vectors, word2vec/GloVe text (data.word_vectors).")
+@click.option("--charlm", "charlm_runs", multiple=True, type=click.Path(), callback=existing(directory_ok=True),
+              help="A char LM run directory whose hidden states become word features; repeatable: a forward "
+                   "and a backward LM (model.charlm).")
 @recipe_options
 @click.option("--epochs", type=int, callback=checked("train.epochs"), help="Number of epochs (train.epochs).")
 @click.option("--max-steps", type=int, callback=checked("train.max_steps"), help="Cap on optimizer steps in all (train.max_steps).")
 def train_tagger_command(train_path, dev_path, file_format, column, tag_column, scheme, invalid_tags, word_vectors,
-                         recipe, overrides, run_dir, seed, resume, epochs, max_steps):
+                         charlm_runs, recipe, overrides, run_dir, seed, resume, epochs, max_steps):
     """Train a sequence tagger (POS or entities): BiLSTM with char features and a CRF."""
     from textlstm.tagger.model import DEFAULTS
     from textlstm.tagger.train import train_tagger
@@ -29,6 +32,7 @@ def train_tagger_command(train_path, dev_path, file_format, column, tag_column, 
     cli_values = {"data.train": train_path, "data.dev": dev_path, "data.format": file_format, "data.column": column,
                   "data.tag_column": tag_column, "data.scheme": scheme and scheme.upper(),
                   "data.invalid_tags": invalid_tags, "data.word_vectors": word_vectors,
+                  "model.charlm": list(charlm_runs) or None,
                   "train.epochs": epochs, "train.max_steps": max_steps, "train.seed": seed}
     if scheme and scheme.lower() == "auto":
         cli_values["data.scheme"] = "auto"

@@ -12,7 +12,8 @@ def export(run_dir, out_dir, export_format="saved_model", overwrite=False, beam_
 
     Raises:
         TextlstmError: bad run directory, `out_dir` non-empty without `overwrite`, unknown
-            format, or the `[onnx]` extra missing for ONNX.
+            format, the `[onnx]` extra missing for ONNX, or a tagger with char-LM features
+            (its signature would need the LMs' text encoding; not written yet).
     """
     import textlstm
     from textlstm.errors import TextlstmError
@@ -26,6 +27,12 @@ def export(run_dir, out_dir, export_format="saved_model", overwrite=False, beam_
 
         _converter()  # the [onnx] extra is there, before anything is loaded
     model = textlstm.load(run_dir)
+    if getattr(model, "kind", None) == "tagger" and model.recipe["model"]["charlm"]:
+        raise TextlstmError(f"{run_dir}: a tagger with char-LM features (model.charlm) cannot be exported yet; "
+                            "tag with textlstm tag or textlstm.load instead")
+    if export_format == "saved_model" and getattr(model, "backward", False):
+        raise TextlstmError(f"{run_dir} is a backward char LM (data.direction = \"backward\"); the SavedModel "
+                            f"'generate' signature reads prompts forwards: export it with --format onnx (one step)")
     with fresh_directory(out_dir, overwrite) as temp:
         if export_format == "onnx":
             from textlstm.export.onnx import export_onnx

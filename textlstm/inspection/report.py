@@ -48,7 +48,9 @@ def inspect_run(run_path, text, max_chars=2000, analysis_chars=20000, top_k=5, s
     kept for the page and the raw output covers the first `max_chars`; the memory span
     samples windows from the whole text.
     """
+    from textlstm.charlm.corpus import is_backward
     from textlstm.charlm.generate import load_char_lm
+    from textlstm.charlm.model import DEFAULTS
     from textlstm.charlm.train import KIND
 
     kind = RunDir.read_kind(run_path)
@@ -59,6 +61,9 @@ def inspect_run(run_path, text, max_chars=2000, analysis_chars=20000, top_k=5, s
         raise UserError("the text to inspect is empty")
     if max_chars < 1:
         raise UserError(f"--max-chars must be at least 1, got {max_chars}")
+    if is_backward(RunDir.open(run_path, KIND).read_recipe(DEFAULTS)):
+        raise UserError(f"{run_path} is a backward char LM (data.direction = \"backward\"); textlstm inspect "
+                        f"reads text forwards and supports forward char LMs only")
     model, vocab = load_char_lm(run_path)
     ids = vocab.encode(text)
     analysed = min(len(text), max(max_chars, analysis_chars))

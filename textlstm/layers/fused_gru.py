@@ -15,7 +15,7 @@ import functools
 
 import tensorflow as tf
 
-from textlstm.layers.fused_lstm import compiled_loops, untracked, use_compiled_loop
+from textlstm.layers.fused_lstm import compiled_loops, step_masks, untracked, use_compiled_loop
 
 
 # The XLA-compiled inference loop of the GRU loses to the graph loop from smaller sizes
@@ -85,11 +85,12 @@ def _step(x, h, recurrent_kernel, recurrent_bias):
 
 def _inference(projected_inputs, recurrent_kernel, recurrent_bias, h0, mask):
     steps = tf.shape(projected_inputs)[0]
+    keep = step_masks(mask)
 
     def body(t, h, states):
         h_new = _step(projected_inputs[t], h, recurrent_kernel, recurrent_bias)[0]
-        if mask is not None:
-            h_new = h + mask[t][:, None] * (h_new - h)
+        if keep is not None:
+            h_new = tf.where(keep[t], h_new, h)
         return t + 1, h_new, states.write(t, h_new)
 
     states = tf.TensorArray(projected_inputs.dtype, size=steps)
@@ -101,11 +102,12 @@ def _forward(projected_inputs, recurrent_kernel, recurrent_bias, h0, mask):
     steps = tf.shape(projected_inputs)[0]
     dtype = projected_inputs.dtype
     arrays = [tf.TensorArray(dtype, size=steps) for _ in range(3)]
+    keep = step_masks(mask)
 
     def body(t, h, states, gates, recurrent_candidates):
         h_new, z, r, candidate, r_h = _step(projected_inputs[t], h, recurrent_kernel, recurrent_bias)
-        if mask is not None:
-            h_new = h + mask[t][:, None] * (h_new - h)
+        if keep is not None:
+            h_new = tf.where(keep[t], h_new, h)
         return (
             t + 1,
             h_new,

@@ -105,25 +105,33 @@ def _zeros_for_missing(d_states, d_last_c, states, c0):
     return d_states, d_last_c
 
 
-def _cell_step(z, h, c, m):
-    """One step given the pre-activations `z`: `(h', c', gates, tanh(c'))`, masked rows kept."""
+def _cell_step(z, h, c, keep):
+    """One step given the pre-activations `z`: `(h', c', gates, tanh(c'))`; rows where the
+    `[batch, 1]` boolean `keep` is False keep `h` and `c` (None: no mask)."""
     i, f, g, o = tf.split(z, 4, axis=1)
     i, f, g, o = tf.sigmoid(i), tf.sigmoid(f), tf.tanh(g), tf.sigmoid(o)
     c_new = f * c + i * g
     tanh_c = tf.tanh(c_new)
     h_new = o * tanh_c
-    if m is not None:
-        h_new = h + m * (h_new - h)
-        c_new = c + m * (c_new - c)
+    if keep is not None:
+        h_new = tf.where(keep, h_new, h)
+        c_new = tf.where(keep, c_new, c)
     return h_new, c_new, (i, f, g, o), tanh_c
+
+
+def step_masks(mask):
+    """The `[time, batch]` 0/1 mask as `[time, batch, 1]` booleans, made once before a loop
+    so each step selects with one `tf.where` (exact, as Keras's loop does)."""
+    return None if mask is None else tf.cast(mask, tf.bool)[:, :, None]
 
 
 def _inference(projected_inputs, recurrent_kernel, h0, c0, mask):
     steps = tf.shape(projected_inputs)[0]
     states = tf.TensorArray(projected_inputs.dtype, size=steps)
+    keep = step_masks(mask)
 
     def body(t, h, c, states):
-        m = None if mask is None else mask[t][:, None]
+        m = None if keep is None else keep[t]
         h_new, c_new, _, _ = _cell_step(projected_inputs[t] + tf.matmul(h, recurrent_kernel), h, c, m)
         return t + 1, h_new, c_new, states.write(t, h_new)
 
@@ -140,9 +148,10 @@ def _forward(projected_inputs, recurrent_kernel, h0, c0, mask):
     cells = tf.TensorArray(dtype, size=steps)
     gates = tf.TensorArray(dtype, size=steps)
     tanh_cells = tf.TensorArray(dtype, size=steps)
+    keep = step_masks(mask)
 
     def body(t, h, c, states, cells, gates, tanh_cells):
-        m = None if mask is None else mask[t][:, None]
+        m = None if keep is None else keep[t]
         h_new, c_new, step_gates, tanh_c = _cell_step(projected_inputs[t] + tf.matmul(h, recurrent_kernel), h, c, m)
         return (
             t + 1,

@@ -31,6 +31,8 @@ class Example:
     word_ids: np.ndarray
     char_ids: list
     tag_ids: np.ndarray | None
+    lm_inputs: list | None = None  # per char LM: (char ids [T], positions [len]) (`charlm_features`)
+    lm_features: np.ndarray | None = None  # frozen char LMs: their features [len, D], computed once
 
     def __len__(self):
         return len(self.word_ids)
@@ -71,11 +73,12 @@ def _round_up(value, multiple):
 
 
 def pad_batch(examples, rows=None):
-    """`((words [B, L], chars [B, L, C]), tags [B, L] or None)`, zero-padded.
+    """`((words [B, L], chars [B, L, C], *char LM inputs), tags [B, L] or None)`, zero-padded.
 
     L and C are rounded up to multiples of 8 and B to `rows` (when given) with empty rows:
     the recurrent layers' CPU kernels are XLA-compiled once per shape, so a few shapes that
-    repeat are much faster than a new shape for every batch.
+    repeat are much faster than a new shape for every batch. Examples with char-LM features
+    add them ([B, L, D] float32); examples with char-LM inputs add them instead (`pad_lm_inputs`).
     """
     length = _round_up(max(len(example) for example in examples), LENGTH_MULTIPLE)
     width = _round_up(max(len(chars) for example in examples for chars in example.char_ids), LENGTH_MULTIPLE)
@@ -89,7 +92,38 @@ def pad_batch(examples, rows=None):
             chars[row, position, : len(char_ids)] = char_ids
         if tags is not None:
             tags[row, : len(example)] = example.tag_ids
-    return (words, chars), tags
+    return (words, chars) + lm_part(examples, rows, length), tags
+
+
+def lm_part(examples, rows, length):
+    """The char-LM inputs of a batch: (features,) if computed, else the LMs' ids and positions."""
+    if examples[0].lm_features is not None:
+        features = np.zeros((rows, length, examples[0].lm_features.shape[1]), np.float32)
+        for row, example in enumerate(examples):
+            features[row, : len(example)] = example.lm_features
+        return (features,)
+    if examples[0].lm_inputs is not None:
+        return pad_lm_inputs(examples, rows, length)
+    return ()
+
+
+def pad_lm_inputs(examples, rows, length):
+    """`(ids_0 [B, T0], positions_0 [B, L], ids_1, ...)`: each LM's text, right-padded to a
+    multiple of 16 characters (with id 0; the LMs read left to right, so padding after the
+    text changes no position read), and the character index each word's feature is read at."""
+    from textlstm.tagger.charlm_features import TEXT_MULTIPLE
+
+    tensors = []
+    for k in range(len(examples[0].lm_inputs)):
+        width = _round_up(max(len(example.lm_inputs[k][0]) for example in examples), TEXT_MULTIPLE)
+        ids = np.zeros((rows, width), np.int32)
+        positions = np.zeros((rows, length), np.int32)
+        for row, example in enumerate(examples):
+            text_ids, at = example.lm_inputs[k]
+            ids[row, : len(text_ids)] = text_ids
+            positions[row, : len(at)] = at
+        tensors += [ids, positions]
+    return tuple(tensors)
 
 
 def batches_per_epoch(examples, batch_size):
@@ -105,10 +139,15 @@ def epoch_batches(examples, batch_size, seed, epoch):
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
-_SIGNATURE = (
-    (tf.TensorSpec((None, None), tf.int32), tf.TensorSpec((None, None, None), tf.int32)),
-    tf.TensorSpec((None, None), tf.int32),
-)
+def batch_signature(examples):
+    """The tf.data signature of `pad_batch`'s batches of these examples."""
+    ints = tf.TensorSpec((None, None), tf.int32)
+    inputs = (ints, tf.TensorSpec((None, None, None), tf.int32))
+    if examples[0].lm_features is not None:
+        inputs += (tf.TensorSpec((None, None, examples[0].lm_features.shape[1]), tf.float32),)
+    elif examples[0].lm_inputs is not None:
+        inputs += (ints, ints) * len(examples[0].lm_inputs)
+    return inputs, ints
 
 
 def training_batches(examples, batch_size, seed, start_step=0):
@@ -120,7 +159,7 @@ def training_batches(examples, batch_size, seed, start_step=0):
         for indexes in batches_from_step(start_step, per_epoch, one_epoch):
             yield pad_batch([examples[i] for i in indexes], rows=batch_size)
 
-    return tf.data.Dataset.from_generator(generate, output_signature=_SIGNATURE).prefetch(2)
+    return tf.data.Dataset.from_generator(generate, output_signature=batch_signature(examples)).prefetch(2)
 
 
 def sorted_batches(examples, batch_size):
@@ -133,5 +172,5 @@ def evaluation_batches(examples, batch_size):
     """A finite tf.data set of every example once, length-sorted, for the validation loss."""
     batches = [pad_batch([examples[i] for i in indexes], rows=batch_size)
                for indexes in sorted_batches(examples, batch_size)]
-    dataset = tf.data.Dataset.from_generator(lambda: iter(batches), output_signature=_SIGNATURE)
+    dataset = tf.data.Dataset.from_generator(lambda: iter(batches), output_signature=batch_signature(examples))
     return dataset.apply(tf.data.experimental.assert_cardinality(len(batches)))

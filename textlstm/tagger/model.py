@@ -1,7 +1,12 @@
 """The tagger network, its recipe defaults, its losses, and decoding scores into tag ids.
 
-words → word embedding ⊕ character features of each word (char CNN or char BiLSTM) →
-stacked bidirectional LSTM/GRU of ours → per-token tag scores (emissions) → CRF or softmax.
+words → word embedding ⊕ character features of each word (char CNN or char BiLSTM)
+⊕ contextual char-LM features (optional, `charlm_features`) → stacked bidirectional LSTM/GRU
+of ours → per-token tag scores (emissions) → CRF or softmax.
+
+Inputs: `words` [B, L] and `chars` [B, L, C]; with frozen char LMs also `charlm_features`
+[B, L, D] (computed ahead by `CharLMSet`); with fine-tuned ones, per LM k `charlm_k_chars`
+[B, T] and `charlm_k_positions` [B, L], read by the `CharLMFeatures` layers inside the model.
 
 The model's output is the emissions [B, L, T]. With the CRF decoder, the last layer is a
 `CRFHead`, which passes the emissions through and owns the transition weights, so the weights
@@ -45,6 +50,8 @@ DEFAULTS = {
         "dropout": 0.33,  # on the embeddings and between/after the recurrent layers
         "word_dropout": 0.05,  # share of training words replaced by <unk>: teaches the unknown word
         "decoder": "crf",  # "crf" or "softmax"
+        "charlm": [],  # char LM run directories whose hidden states become word features (Akbik et al. 2018)
+        "charlm_trainable": False,  # false: frozen, features computed once; true: fine-tuned in the tagger
     },
     "train": {
         "batch_size": 32,
@@ -228,8 +235,9 @@ def _check_choice(name, value, choices):
         raise UserError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
 
 
-def build_model(num_words, num_chars, num_tags, model_recipe, seed, word_vectors=None):
-    """The tagger network; `word_vectors` ([num_words, dim] array) initialises the embedding."""
+def build_model(num_words, num_chars, num_tags, model_recipe, seed, word_vectors=None, charlm=None):
+    """The tagger network; `word_vectors` ([num_words, dim] array) initialises the embedding;
+    `charlm` (a `CharLMSet`) adds the char LMs' features (an input when frozen, layers when not)."""
     _check_choice("model.cell", model_recipe["cell"], tuple(RECURRENT_LAYERS))
     _check_choice("model.char_features", model_recipe["char_features"], CHAR_FEATURES)
     _check_choice("model.decoder", model_recipe["decoder"], DECODERS)
@@ -248,13 +256,23 @@ def build_model(num_words, num_chars, num_tags, model_recipe, seed, word_vectors
     else:
         embedding = keras.layers.Embedding(num_words, model_recipe["word_dim"], mask_zero=True,
                                            name="word_embedding")
-    x = embedding(word_ids)
+    parts = [embedding(word_ids)]
     if model_recipe["char_features"] != "none":
-        char_vectors = CharFeatures(
+        parts.append(CharFeatures(
             model_recipe["char_features"], num_chars, model_recipe["char_dim"], model_recipe["char_units"],
             model_recipe["char_kernel"], name="char_features",
-        )(chars)
-        x = keras.layers.Concatenate(name="word_features")([x, char_vectors])
+        )(chars))
+    inputs = [words, chars]
+    if charlm is not None and len(charlm) and not charlm.trainable:
+        inputs.append(keras.Input((None, charlm.size), dtype="float32", name="charlm_features"))
+        parts.append(inputs[-1])
+    elif charlm is not None and len(charlm):
+        for k, layer in enumerate(charlm.layers()):
+            lm_inputs = [keras.Input((None,), dtype="int32", name=f"charlm_{k}_chars"),
+                         keras.Input((None,), dtype="int32", name=f"charlm_{k}_positions")]
+            inputs += lm_inputs
+            parts.append(layer(lm_inputs))
+    x = parts[0] if len(parts) == 1 else keras.layers.Concatenate(name="word_features")(parts)
     x = keras.layers.Dropout(dropout, name="dropout_in")(x)
     layer_class = RECURRENT_LAYERS[model_recipe["cell"]]
     for i in range(model_recipe["layers"]):
@@ -265,7 +283,7 @@ def build_model(num_words, num_chars, num_tags, model_recipe, seed, word_vectors
     scores = TagScores(num_tags, name="tag_scores")(x)
     if model_recipe["decoder"] == "crf":
         scores = CRFHead(num_tags, name="crf")(scores)
-    return SequenceTagger([words, chars], scores, name="tagger")
+    return SequenceTagger(inputs, scores, name="tagger")
 
 
 def compile_model(model, train_recipe, steps_per_epoch=1):
@@ -280,9 +298,10 @@ def compile_model(model, train_recipe, steps_per_epoch=1):
                   jit_compile=False)
 
 
-def build_and_compile(num_words, num_chars, num_tags, recipe, word_vectors=None, steps_per_epoch=1):
+def build_and_compile(num_words, num_chars, num_tags, recipe, word_vectors=None, steps_per_epoch=1, charlm=None):
     """Build and compile in one place, so a distribution-strategy scope can wrap both."""
-    model = build_model(num_words, num_chars, num_tags, recipe["model"], recipe["train"]["seed"], word_vectors)
+    model = build_model(num_words, num_chars, num_tags, recipe["model"], recipe["train"]["seed"], word_vectors,
+                        charlm)
     compile_model(model, recipe["train"], steps_per_epoch)
     return model
 

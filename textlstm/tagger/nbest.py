@@ -29,13 +29,15 @@ from textlstm.tagger.conll import _check_lengths
 from textlstm.tagger.crf import crf_log_partition, nbest_viterbi_decode
 
 
-def make_scorer(model):
-    """A compiled `(words, chars) -> (emissions [B, L, T], log Z [B])`; log Z is 0 without a CRF."""
+def make_scorer(model, charlm=None):
+    """A compiled `(words, chars, *char LM inputs) -> (emissions [B, L, T], log Z [B])`; log Z is
+    0 without a CRF. `charlm` (the run's `CharLMSet`) turns frozen LMs' inputs into features."""
     crf = model.crf_layer() if hasattr(model, "crf_layer") else None
 
     @tf.function(reduce_retracing=True)
-    def score(words, chars):
-        emissions = model([words, chars], training=False)
+    def score(*inputs):
+        emissions = model(charlm.model_inputs(inputs) if charlm is not None else list(inputs), training=False)
+        words = inputs[0]
         mask = tf.not_equal(words, 0)
         if crf is None:
             return tf.nn.log_softmax(tf.cast(emissions, tf.float32), axis=-1), tf.zeros(tf.shape(words)[:1])
@@ -44,8 +46,9 @@ def make_scorer(model):
     return score, crf
 
 
-def _chunk_nbest(scorer, crf, words, chars, k):
-    emissions, log_z = (np.asarray(t) for t in scorer(tf.constant(words), tf.constant(chars)))
+def _chunk_nbest(scorer, crf, inputs, k):
+    words = inputs[0]
+    emissions, log_z = (np.asarray(t) for t in scorer(*(tf.constant(value) for value in inputs)))
     if crf is not None:
         weights = [np.asarray(w) for w in crf._crf_weights()]
     else:
@@ -61,18 +64,18 @@ def _merge(first, second, k):
     return heapq.nlargest(k, pairs, key=lambda pair: pair[0])
 
 
-def predict_nbest(scorer, crf, sentences, vocabs, data_recipe, batch_size, k):
+def predict_nbest(scorer, crf, sentences, vocabs, data_recipe, batch_size, k, charlm=None):
     """For each sentence, up to `k` pairs `(tag ids, probability)`, best first ([([], 1.0)] for
     an empty sentence). Fewer than k when a sentence has fewer possible tag sequences
-    (sequences through the padding tag are not counted)."""
-    word_vocab, char_vocab, _ = vocabs
-    examples = data_lib.encode_sentences(sentences, word_vocab, char_vocab, None, data_recipe["max_len"],
-                                         data_recipe["max_word_chars"])
+    (sequences through the padding tag are not counted). `charlm`: the run's `CharLMSet`."""
+    from textlstm.tagger.tag import encode_untagged
+
+    examples = encode_untagged(sentences, vocabs, data_recipe, charlm)
     chunks = [[] for _ in sentences]  # per sentence: (start, [(log prob, tags)])
     for indexes in data_lib.sorted_batches(examples, batch_size):
         batch = [examples[i] for i in indexes]
-        (words, chars), _ = data_lib.pad_batch(batch, rows=batch_size)
-        tags, log_probs = _chunk_nbest(scorer, crf, words, chars, k)
+        inputs, _ = data_lib.pad_batch(batch, rows=batch_size)
+        tags, log_probs = _chunk_nbest(scorer, crf, inputs, k)
         for row, example in enumerate(batch):
             n = len(example)
             # a path through the padding tag (score -10000, never a real answer) is left out
@@ -105,14 +108,15 @@ def merge_outputs(paths, output, k):
     return [(forms[key], sums[key]) for key in ranked[:k]]
 
 
-def distinct_nbest(scorer, crf, sentences, vocabs, data_recipe, batch_size, k, output):
+def distinct_nbest(scorer, crf, sentences, vocabs, data_recipe, batch_size, k, output, charlm=None):
     """For each sentence, up to `k` pairs `(output tags, probability)`, best first, with
     distinct output tags (`output` maps tag ids to output tags; see the module docstring)."""
     results = [None] * len(sentences)
     pending = list(range(len(sentences)))
     fetch = 4 * k
     while pending:
-        paths = predict_nbest(scorer, crf, [sentences[i] for i in pending], vocabs, data_recipe, batch_size, fetch)
+        paths = predict_nbest(scorer, crf, [sentences[i] for i in pending], vocabs, data_recipe, batch_size, fetch,
+                              charlm)
         left = []
         for i, candidates in zip(pending, paths):
             results[i] = merge_outputs(candidates, output, k)

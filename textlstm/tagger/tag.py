@@ -25,32 +25,44 @@ KIND = "tagger"
 WORDS_FILE, CHARS_FILE, TAGS_FILE, TAGSET_FILE = "words.json", "chars.json", "tags.json", "tagset.json"
 
 
-def make_predictor(model):
-    """A compiled `(words, chars) -> tag ids` function; shapes may vary without retracing."""
+def make_predictor(model, charlm=None):
+    """A compiled `(words, chars, *char LM inputs) -> tag ids` function; shapes may vary without
+    retracing. `charlm` (the run's `CharLMSet`) turns frozen LMs' inputs into features."""
 
     @tf.function(reduce_retracing=True)
-    def predict(words, chars):
-        emissions = model([words, chars], training=False)
-        return decode_tags(model, emissions, tf.not_equal(words, 0))
+    def predict(*inputs):
+        emissions = model(charlm.model_inputs(inputs) if charlm is not None else list(inputs), training=False)
+        return decode_tags(model, emissions, tf.not_equal(inputs[0], 0))
 
     return predict
 
 
-def predict_tags(predictor, sentences, vocabs, data_recipe, batch_size, progress=None):
-    """Tag id lists (one per sentence, [] for empty ones) from a predictor of `make_predictor`.
-
-    `vocabs` is (words, chars, tags). `progress(done, total)` is called after each batch.
-    """
-    word_vocab, char_vocab, _ = vocabs
+def encode_untagged(sentences, vocabs, data_recipe, charlm=None):
+    """Examples (chunks) of untagged sentences, with their char-LM inputs when the run has LMs."""
+    word_vocab, char_vocab = vocabs[0], vocabs[1]
     examples = data_lib.encode_sentences(
         sentences, word_vocab, char_vocab, None, data_recipe["max_len"], data_recipe["max_word_chars"]
     )
+    if charlm is not None and len(charlm):
+        charlm.encode(examples, sentences)
+    return examples
+
+
+def predict_tags(predictor, sentences, vocabs, data_recipe, batch_size, progress=None, charlm=None, examples=None):
+    """Tag id lists (one per sentence, [] for empty ones) from a predictor of `make_predictor`.
+
+    `vocabs` is (words, chars, tags). `progress(done, total)` is called after each batch.
+    `examples` are the sentences' chunks when already encoded (`encode_untagged`; the dev set
+    during training, whose frozen char-LM features are computed once).
+    """
+    if examples is None:
+        examples = encode_untagged(sentences, vocabs, data_recipe, charlm)
     results = [np.zeros(len(sentence.tokens), np.int32) for sentence in sentences]
     done = 0
     for indexes in data_lib.sorted_batches(examples, batch_size):
         batch = [examples[i] for i in indexes]
-        (words, chars), _ = data_lib.pad_batch(batch, rows=batch_size)
-        tag_ids = predict(predictor, words, chars)
+        inputs, _ = data_lib.pad_batch(batch, rows=batch_size)
+        tag_ids = predict(predictor, inputs)
         for row, example in enumerate(batch):
             results[example.sentence][example.start : example.start + len(example)] = tag_ids[row, : len(example)]
         done += len(batch)
@@ -59,16 +71,17 @@ def predict_tags(predictor, sentences, vocabs, data_recipe, batch_size, progress
     return results
 
 
-def predict(predictor, words, chars):
-    return np.asarray(predictor(tf.constant(words), tf.constant(chars)))
+def predict(predictor, inputs):
+    return np.asarray(predictor(*(tf.constant(value) for value in inputs)))
 
 
 class TaggerRun:
     """A trained tagger and everything needed to use it, from its run directory."""
 
-    def __init__(self, run, recipe, vocabs, tagset, model):
+    def __init__(self, run, recipe, vocabs, tagset, model, charlm=None):
         self.run, self.recipe, self.vocabs, self.tagset, self.model = run, recipe, vocabs, tagset, model
-        self.predictor = make_predictor(model)
+        self.charlm = charlm  # the run's char LMs (`CharLMSet`), or None
+        self.predictor = make_predictor(model, charlm)
         self._scorer = None  # the n-best scorer, compiled on first use
 
     @classmethod
@@ -77,7 +90,7 @@ class TaggerRun:
         recipe = run.read_recipe(DEFAULTS)
         vocabs = tuple(Vocabulary.load(run.file(name)) for name in (WORDS_FILE, CHARS_FILE, TAGS_FILE))
         tagset = read_tagset(run)
-        return cls(run, recipe, vocabs, tagset, load_best_or_last(run))
+        return cls(run, recipe, vocabs, tagset, load_best_or_last(run), open_charlm_copies(run, recipe))
 
     def tag(self, sentences, batch_size=None, progress=None):
         """Tag strings per sentence, in the scheme of the training file for entity tags."""
@@ -85,7 +98,8 @@ class TaggerRun:
             batch_size = self.recipe["decode"]["batch_size"]
         elif batch_size < 1:  # `tag` and `evaluate` both pass --batch-size here
             raise UserError(f"--batch-size must be at least 1, got {batch_size}")
-        ids = predict_tags(self.predictor, sentences, self.vocabs, self.recipe["data"], batch_size, progress)
+        ids = predict_tags(self.predictor, sentences, self.vocabs, self.recipe["data"], batch_size, progress,
+                           self.charlm)
         return [self.tag_strings(row) for row in ids]
 
     def tag_nbest(self, sentences, k, batch_size=None, progress=None):
@@ -100,13 +114,22 @@ class TaggerRun:
         if k < 1:
             raise UserError(f"--n-best must be at least 1, got {k}")
         if self._scorer is None:
-            self._scorer = make_scorer(self.model)
+            self._scorer = make_scorer(self.model, self.charlm)
         return distinct_nbest(*self._scorer, sentences, self.vocabs, self.recipe["data"], batch_size, k,
-                              self.tag_strings)
+                              self.tag_strings, self.charlm)
 
     def tag_strings(self, tag_ids):
         tags = self.vocabs[2].decode(tag_ids)
         return to_file_scheme(tags, self.tagset)
+
+
+def open_charlm_copies(run, recipe):
+    """The `CharLMSet` of the LM copies a tagger run holds (None when its recipe names no LM)."""
+    if not recipe["model"]["charlm"]:
+        return None
+    from textlstm.tagger.charlm_features import CharLMSet
+
+    return CharLMSet.open_copies(run, len(recipe["model"]["charlm"]), recipe["model"]["charlm_trainable"])
 
 
 def to_file_scheme(tags, tagset):

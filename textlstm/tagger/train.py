@@ -1,6 +1,7 @@
 """`textlstm train tagger`, top to bottom: recipe → data → vocabularies → model → fit → dev score."""
 
 import sys
+import time
 
 import keras
 
@@ -12,8 +13,8 @@ from textlstm.tagger import corpus, metrics, schemes
 from textlstm.tagger import data as data_lib
 from textlstm.tagger.embeddings import load_word_vectors
 from textlstm.tagger.model import build_and_compile
-from textlstm.tagger.tag import (CHARS_FILE, KIND, TAGS_FILE, TAGSET_FILE, WORDS_FILE, make_predictor,
-                                 predict_tags, read_tagset, to_file_scheme)
+from textlstm.tagger.tag import (CHARS_FILE, KIND, TAGS_FILE, TAGSET_FILE, WORDS_FILE, encode_untagged,
+                                 make_predictor, open_charlm_copies, predict_tags, read_tagset, to_file_scheme)
 from textlstm.tagger.vocab import Vocabulary, build_char_vocab, build_tag_vocab, build_word_vocab
 
 
@@ -31,18 +32,20 @@ class DevMetrics(keras.callbacks.Callback):
     """Tags the dev set after each epoch and adds val_accuracy (and val_f1 etc.) to the logs,
     so the checkpointer keeps best.keras by them and the progress line shows them."""
 
-    def __init__(self, dev_sentences, vocabs, tagset, data_recipe, batch_size):
+    def __init__(self, dev_sentences, vocabs, tagset, data_recipe, batch_size, charlm=None, dev_examples=None):
         super().__init__()
         self.dev_sentences, self.vocabs, self.tagset = dev_sentences, vocabs, tagset
         self.data_recipe, self.batch_size = data_recipe, batch_size
+        self.charlm, self.dev_examples = charlm, dev_examples  # frozen LMs: dev features computed once
         self._predictor, self._for_model = None, None
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is None:
             return
         if self._for_model is not self.model:
-            self._predictor, self._for_model = make_predictor(self.model), self.model
-        ids = predict_tags(self._predictor, self.dev_sentences, self.vocabs, self.data_recipe, self.batch_size)
+            self._predictor, self._for_model = make_predictor(self.model, self.charlm), self.model
+        ids = predict_tags(self._predictor, self.dev_sentences, self.vocabs, self.data_recipe, self.batch_size,
+                           charlm=self.charlm, examples=self.dev_examples)
         predicted = [to_file_scheme(self.vocabs[2].decode(row), self.tagset) for row in ids]
         scores = dev_scores(self.dev_sentences, predicted, self.tagset)
         logs.update({f"val_{name}": value for name, value in scores.items()})
@@ -90,7 +93,7 @@ def train_tagger(recipe, run_path, resume=False):
     data, train_recipe = recipe["data"], recipe["train"]
     check_recipe(recipe, KIND)  # every key in its declared range (textlstm.schema), before any work
     strategy = distribute.make_strategy(train_recipe["strategy"])  # first: multi-worker sets up TensorFlow's runtime
-    training.absolute_paths(recipe, "data.train", "data.dev", "data.word_vectors")  # the saved recipe works anywhere
+    training.absolute_paths(recipe, "data.train", "data.dev", "data.word_vectors", "model.charlm")  # works anywhere
     train, dev, tagset = load_training_data(recipe)
     previous = None
     if resume:
@@ -98,11 +101,16 @@ def train_tagger(recipe, run_path, resume=False):
         previous = training.load_state(run)
         vocabs = tuple(Vocabulary.load(run.file(name)) for name in (WORDS_FILE, CHARS_FILE, TAGS_FILE))
         tagset = read_tagset(run)
+        charlm = open_charlm_copies(run, recipe)  # the run's own copies: the sources may be gone
     else:
         vocabs = build_vocabularies(train, data)
+        charlm = open_charlm_sources(recipe["model"])
     tag_vocab = vocabs[2]
-    memory.check_fits(memory.tagger_bytes(recipe, *map(len, vocabs)), memory.recipe_sizes(
-        recipe, "model.layers", "model.units", "model.word_dim", "train.batch_size", "data.max_len"))
+    lm_size = charlm.size if charlm is not None else 0
+    stored = 0 if charlm is None or charlm.trainable else 4 * lm_size * sum(len(s.tokens) for s in train + dev)
+    memory.check_fits(memory.tagger_bytes(recipe, *map(len, vocabs), lm_features=lm_size) + stored,
+                      memory.recipe_sizes(recipe, "model.layers", "model.units", "model.word_dim",
+                                          "train.batch_size", "data.max_len"))
     warning = corpus.unseen_tags_warning(dev, predictable_tags(tag_vocab, tagset), data["dev"])
     if warning:  # not fatal: they count as errors, as in `evaluate`
         print(warning, file=sys.stderr)
@@ -111,6 +119,14 @@ def train_tagger(recipe, run_path, resume=False):
     dev_examples = data_lib.encode_sentences(  # for val_loss: sentences whose tags training saw
         scorable or train[:1], vocabs[0], vocabs[1], tag_vocab, data["max_len"], data["max_word_chars"]
     )
+    decode_batch = recipe["decode"]["batch_size"]
+    dev_tagging = None  # the dev set's chunks for the dev metric, with frozen LM features computed once
+    if charlm is not None:
+        charlm.encode(examples, train)
+        charlm.encode(dev_examples, scorable or train[:1])
+        if not charlm.trainable:
+            dev_tagging = encode_untagged(dev, vocabs, data, charlm)
+            _attach_features(charlm, [examples, dev_examples, dev_tagging], decode_batch)
     tokens = sum(len(sentence.tokens) for sentence in train)
     print(f"data: {len(train):,} training sentences ({tokens:,} tokens, {len(examples):,} chunks), "
           f"{len(dev):,} dev sentences; {len(vocabs[0]):,} words, {len(vocabs[1]):,} characters, "
@@ -129,16 +145,17 @@ def train_tagger(recipe, run_path, resume=False):
     else:
         vectors = _word_vectors(data, vocabs[0])
         run = RunDir.create(run_path, KIND)  # only once the data are known to be usable
+        if charlm is not None and distribute.is_chief():
+            charlm.save_copies(run)  # the run is self-contained: tagging never reads the LM run dirs
         with strategy.scope():
             model = build_and_compile(len(vocabs[0]), len(vocabs[1]), len(tag_vocab), recipe, vectors,
-                                      schedule.steps_per_epoch)
+                                      schedule.steps_per_epoch, charlm)
         for vocab, name in zip(vocabs, (WORDS_FILE, CHARS_FILE, TAGS_FILE)):
             vocab.save(run.file(name))
         atomic_write_json(run.file(TAGSET_FILE), tagset)
         run.write_recipe(recipe)
         state = None
-    decode_batch = recipe["decode"]["batch_size"]
-    callback = DevMetrics(dev, vocabs, tagset, data, decode_batch)
+    callback = DevMetrics(dev, vocabs, tagset, data, decode_batch, charlm, dev_tagging)
     training.fit(
         model, run,
         lambda start: data_lib.training_batches(examples, batch_size, train_recipe["seed"], start),
@@ -148,11 +165,35 @@ def train_tagger(recipe, run_path, resume=False):
     if not distribute.is_chief():  # the chief reports; this worker's part is done
         return run, None
     best = training.load_best_or_last(run)
-    ids = predict_tags(make_predictor(best), dev, vocabs, data, decode_batch)
+    ids = predict_tags(make_predictor(best, charlm), dev, vocabs, data, decode_batch, charlm=charlm,
+                       examples=dev_tagging)
     scores = dev_scores(dev, [to_file_scheme(tag_vocab.decode(row), tagset) for row in ids], tagset)
     shown = ", ".join(f"{name} {value:.4f}" for name, value in scores.items())
     print(f"best model: dev {shown}")
     return run, scores
+
+
+def open_charlm_sources(model_recipe):
+    """The `CharLMSet` of the LM run directories `model.charlm` names (None for none), checked and
+    printed before anything is written."""
+    if not model_recipe["charlm"]:
+        return None
+    from textlstm.tagger.charlm_features import CharLMSet
+
+    charlm = CharLMSet.open_sources(model_recipe["charlm"], model_recipe["charlm_trainable"])
+    state = "fine-tuned" if charlm.trainable else "frozen"
+    print(f"char LMs ({state}, {charlm.size} features per word): {charlm.describe()}")
+    return charlm
+
+
+def _attach_features(charlm, example_lists, batch_size):
+    """Frozen LMs: every chunk's features, computed once before training (and reused every epoch)."""
+    started = time.monotonic()
+    chunks = 0
+    for examples in example_lists:
+        charlm.attach_features(examples, batch_size)
+        chunks += len(examples)
+    print(f"char LM features: {chunks:,} chunks in {time.monotonic() - started:.1f} s", flush=True)
 
 
 def predictable_tags(tag_vocab, tagset):
