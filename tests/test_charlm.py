@@ -441,3 +441,33 @@ def test_cosine_learning_rate_runs_from_the_rate_to_its_floor():
     assert learning_rate(dict(train, lr_schedule="constant"), 100) == 0.002
     with pytest.raises(UserError, match="min_learning_rate=0.01 is above train.learning_rate=0.002"):
         learning_rate(dict(train, min_learning_rate=0.01), 100)
+
+
+def test_eval_window_sets_the_evaluation_windows(trained, tmp_path):
+    """`data.eval_window = 40` in a run's recipe: evaluate and score cut the text into windows
+    of 40 (not data.seq_len = 16), and the longer context scores the text differently."""
+    import textlstm
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(trained[0], run_dir)
+    recipe = run_dir / "recipe.toml"
+    recipe.write_text(recipe.read_text(encoding="utf-8").replace("eval_window = 0\n", "eval_window = 40\n", 1),
+                      encoding="utf-8")
+    text = prose(WORDS, 5, 200)[: 16 * 5 + 12]
+    data = tmp_path / "text.txt"
+    data.write_text(text, encoding="utf-8")
+    lm = textlstm.load(run_dir)
+    reference = _reference_bits_per_char(lm.model, lm.vocab, text, 40)
+    assert reference != pytest.approx(_reference_bits_per_char(lm.model, lm.vocab, text, 16), rel=1e-4)
+    assert _evaluate_numbers(run_dir, data)["bits/char"] == pytest.approx(reference, abs=2e-4)
+    assert lm.score(text)["bits_per_char"] == pytest.approx(reference, rel=1e-4)
+
+
+def test_validation_shorter_than_eval_window_is_refused(tmp_path):
+    train_file, valid_file = tmp_path / "train.txt", tmp_path / "valid.txt"
+    train_file.write_text(prose(WORDS, 1, 3000), encoding="utf-8")
+    valid_file.write_text("short validation text", encoding="utf-8")
+    result = _invoke("train", "charlm", "--data", train_file, "--valid", valid_file, "--set", "data.eval_window=500",
+                     "--run-dir", tmp_path / "run", *TINY)
+    _assert_one_error_line(result, "fewer than data.eval_window=500 + 1")
+    _assert_nothing_half_written(tmp_path / "run")

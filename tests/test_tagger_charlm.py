@@ -204,3 +204,10 @@ def test_export_refuses_a_tagger_with_lm_features(frozen_run, tmp_path):
     result = invoke("export", frozen_run, tmp_path / "out")
     assert_one_error_line(result, "char-LM features")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_subword_lm_is_refused_in_one_line():
+    from textlstm.charlm.corpus import CharVocabulary
+
+    with pytest.raises(UserError, match="runs/sub is a char LM of subword units; word features need one state"):
+        LanguageModel("runs/sub", CharVocabulary("ab"), {"data": {"unit": "subword"}, "model": {}}, model=None)

@@ -132,7 +132,10 @@ CHARLM = {
     "data.valid_fraction": Spec(float, 0.0, 1.0, low_open=True, high_open=True),
     "data.seq_len": size(100_000),
     "data.max_valid_chars": size(2**62, low=0),  # 0 = the whole validation text
+    "data.eval_window": size(10_000_000, low=0),  # 0 = data.seq_len
     "data.direction": Spec(str, choices=("forward", "backward")),
+    "data.unit": Spec(str, choices=("char", "subword")),
+    "data.vocab_size": size(1_000_000, low=300),  # subword pieces: 256 bytes, 4 control pieces, "\n" and some learned
     "model.cell": Spec(str, choices=CELLS),
     "model.layers": size(64),
     "model.units": size(65_536),

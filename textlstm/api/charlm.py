@@ -45,7 +45,8 @@ class CharLM:
         self.last_seed = None  # the seed of the last generate/stream call
 
     def __repr__(self):
-        return f"CharLM({str(self.run_dir)!r}, vocabulary={len(self.vocab)} characters)"
+        unit = "pieces" if self.vocab.unit == "subword" else "characters"
+        return f"CharLM({str(self.run_dir)!r}, vocabulary={len(self.vocab)} {unit})"
 
     def unknown_chars(self, text):
         """The distinct characters of `text` that are not in the vocabulary (read as unknown)."""
@@ -76,7 +77,9 @@ class CharLM:
 
         Args:
             prompt: text that primes the recurrent state ("" means a newline).
-            length: characters to generate per sample (default: the recipe's `decode.length`, 500).
+            length: characters to generate per sample (default: the recipe's `decode.length`, 500);
+                pieces for a subword LM (`data.unit = "subword"`; the prompt is encoded into
+                pieces and the pieces generated are decoded into text).
             sampler: "greedy", "temperature", "top_k", "top_p" or "top_k_top_p"; default:
                 the one the options given imply ("top_k_top_p" for both `top_k` and `top_p`),
                 else the recipe's `decode.sampler`. An option the sampler does not use
@@ -132,14 +135,16 @@ class CharLM:
         """How well the model predicts `text`: each character from the ones before it
         (for a backward LM, from the ones after it: the text is scored reversed).
 
-        The text is cut into windows of the recipe's `data.seq_len` characters (as the
-        validation set in training); the remainder after the last whole window is scored as
+        The text is cut into windows of the recipe's `data.eval_window` characters
+        (`data.seq_len` when 0; as the validation set in training), each from a zero state; the remainder after the last whole window is scored as
         a shorter window, so every character after the first (which is context only) counts.
 
         Returns:
             dict with "bits_per_char" (bits), "perplexity" (per character), "characters"
             (how many were scored), "loss" (nats per character) and "unknown_characters"
-            (distinct characters outside the vocabulary).
+            (distinct characters outside the vocabulary). A subword LM scores every piece
+            after the first and divides the nats by the characters those pieces stand for;
+            it adds "tokens" (pieces scored), "loss_per_token" (nats) and "token_perplexity".
 
         Raises:
             TextlstmError: `text` is not a string or has fewer than two characters.

@@ -12,6 +12,17 @@ from textlstm.rundir import atomic_write_json, read_json_file
 
 DEFAULT_CORPUS_CHARS = 2_000_000  # ~2 MB: enough to learn from, small enough for minutes on a laptop
 UNKNOWN = "\ufffd"  # stands for any character never seen in training
+VOCAB_FILE = "vocab.json"  # the characters of a run (`textlstm.charlm.train` names it too)
+
+
+def load_vocabulary(run, data):
+    """The vocabulary of a char LM run: its characters (`vocab.json`), or for `data.unit =
+    "subword"` its SentencePiece model (`subwords.model`). Missing or damaged: one `UserError`."""
+    if data.get("unit", "char") == "subword":
+        from textlstm.charlm.subword import SubwordVocabulary
+
+        return SubwordVocabulary.load(run)
+    return CharVocabulary.load(run.file(VOCAB_FILE))
 
 
 def is_backward(recipe):
@@ -48,7 +59,10 @@ def default_corpus(max_chars=DEFAULT_CORPUS_CHARS):
 
 
 class CharVocabulary:
-    """Characters of the training text, by frequency, with one entry for unknown characters."""
+    """Characters of the training text, by frequency, with one entry for unknown characters.
+    (`subword.SubwordVocabulary` has the same interface for pieces.)"""
+
+    unit = "char"
 
     def __init__(self, chars):
         self.chars = list(chars)
@@ -74,6 +88,19 @@ class CharVocabulary:
 
     def decode(self, ids):
         return "".join(self.chars[i] for i in ids)
+
+    def stream_decoder(self):
+        """`ids -> str` for consecutive chunks of one text (a character is one id: `decode`)."""
+        return self.decode
+
+    @property
+    def banned_ids(self):
+        """Ids never sampled: the unknown entry."""
+        return (self.unknown_id,)
+
+    def characters(self, ids):
+        """Characters that the ids stand for: one each."""
+        return len(ids)
 
     def save(self, path):
         atomic_write_json(path, {"chars": self.chars})
@@ -124,10 +151,11 @@ def unigram_entropy_bits(ids, vocab_size):
     return float(-(p * np.log2(p)).sum())
 
 
-def check_one_batch(chars, seq_len, batch_size, name="the training text"):
-    """Refuse a text too short for one batch of `batch_size` windows of `seq_len` (+1) characters."""
+def check_one_batch(chars, seq_len, batch_size, name="the training text", unit="characters"):
+    """Refuse a text too short for one batch of `batch_size` windows of `seq_len` (+1) characters
+    (or pieces, `unit`)."""
     windows = max(0, (chars - 1) // seq_len)
     if windows < batch_size:
         fix = f"train.batch_size to at most {windows}" if windows else f"data.seq_len below {max(chars - 1, 1)}"
-        raise UserError(f"{name} has {chars:,} characters: {windows:,} windows of data.seq_len={seq_len} (+1), "
+        raise UserError(f"{name} has {chars:,} {unit}: {windows:,} windows of data.seq_len={seq_len} (+1), "
                         f"fewer than one batch of train.batch_size={batch_size}; give more text or lower {fix}")

@@ -62,6 +62,16 @@ def training_batches(ids, seq_len, batch_size, seed, start_step=0):
     )
 
 
+def evaluation_window(data_recipe):
+    """Characters per validation/evaluation window: `data.eval_window`, or `data.seq_len` when 0.
+
+    Each window starts from a zero state, so its first characters are predicted with little
+    context; windows longer than training's give the model the context it keeps when it
+    generates (it carries its state through a whole sample), at no cost to training.
+    """
+    return data_recipe.get("eval_window") or data_recipe["seq_len"]
+
+
 def evaluation_batches(ids, seq_len, batch_size):
     """Every window of the text once, in order (the last batch may be smaller)."""
     windows = window_count(ids, seq_len)

@@ -14,9 +14,9 @@ then), so a backward run yields its text in one piece at the end instead of stre
 import numpy as np
 import tensorflow as tf
 
-from textlstm.charlm.corpus import CharVocabulary, is_backward
+from textlstm.charlm.corpus import is_backward, load_vocabulary
 from textlstm.charlm.model import DEFAULTS, CharStepper
-from textlstm.charlm.train import KIND, VOCAB_FILE
+from textlstm.charlm.train import KIND
 from textlstm.decoding.samplers import choose_sampler, compiled, fresh_seed, sample_sequence
 from textlstm.rundir import RunDir
 from textlstm.schema import check_value
@@ -26,9 +26,11 @@ CHUNK = 64  # characters per compiled call when streaming: small enough to look 
 
 
 def load_char_lm(run_path):
-    """`(model, vocab)` of a char LM run directory: its best checkpoint (else the last)."""
+    """`(model, vocab)` of a char LM run directory: its best checkpoint (else the last), and its
+    characters or, for subword units, its pieces (`corpus.load_vocabulary`)."""
     run = RunDir.open(run_path, KIND)
-    return load_best_or_last(run), CharVocabulary.load(run.file(VOCAB_FILE))
+    vocab = load_vocabulary(run, run.read_recipe(DEFAULTS)["data"])
+    return load_best_or_last(run), vocab
 
 
 def load_generator(run_path):
@@ -77,20 +79,23 @@ def decoding_options(decode, length=None, sampler=None, temperature=None, top_k=
     return length, num_samples, chooser, seed, drawn
 
 
-def sample_chunks(stepper, vocab, prompt, length, chooser, seed, num_samples=1, chunk=None):
-    """Token id arrays `[num_samples, n]` of the text after `prompt`, chunk by chunk.
+def sample_chunks(stepper, vocab, prompt, length, chooser, seed, num_samples=1, chunk=None, backward=False):
+    """Token id arrays `[num_samples, n]` of the text after `prompt`, chunk by chunk (ids in
+    the LM's reading order: for a `backward` LM the prompt's ids are fed reversed and the ids
+    come leftwards).
 
-    The prompt primes the state; each chunk of `chunk` characters (all `length` at once when
+    The prompt primes the state; each chunk of `chunk` ids (all `length` at once when
     None) is one compiled sampling call that carries the state on. The seed of each
-    character depends only on its position, so chunking never changes the text. The
-    vocabulary's unknown entry is never sampled.
+    id depends only on its position, so chunking never changes the text. The
+    vocabulary's unknown entry (for pieces: every control piece) is never sampled.
     """
-    token, state = _prime(stepper, vocab.encode(prompt), num_samples)
+    prompt_ids = vocab.encode(prompt)
+    token, state = _prime(stepper, prompt_ids[::-1] if backward else prompt_ids, num_samples)
     done = 0
     while done < length:
         size = min(chunk or length, length - done)
         tokens, token, state = sample_sequence(stepper, token, state, chooser, size, seed, offset=done,
-                                               jit_compile=True, banned_ids=(vocab.unknown_id,))
+                                               jit_compile=True, banned_ids=tuple(vocab.banned_ids))
         done += size
         yield np.asarray(tokens)
 
@@ -99,10 +104,11 @@ def text_chunks(stepper, vocab, prompt, length, chooser, seed, num_samples=1, ch
     """Lists of `num_samples` generated strings, the right way round, chunk by chunk
     (`sample_chunks`); a backward LM is primed with `prompt` reversed and yields one list at
     the end: the text that comes before the prompt."""
-    chunks = sample_chunks(stepper, vocab, prompt[::-1] if backward else prompt, length, chooser, seed,
-                           num_samples, None if backward else chunk)
+    chunks = sample_chunks(stepper, vocab, prompt, length, chooser, seed, num_samples, None if backward else chunk,
+                           backward)
+    decoders = [vocab.stream_decoder() for _ in range(num_samples)]  # pieces: a character may span two chunks
     for tokens in chunks:
-        yield [vocab.decode(row[::-1] if backward else row) for row in np.asarray(tokens)]
+        yield [decode(row[::-1] if backward else row) for decode, row in zip(decoders, np.asarray(tokens))]
 
 
 def with_prompt(prompt, text, backward=False):

@@ -17,8 +17,11 @@ DEFAULTS = {
         "valid": "",  # a validation file; empty = hold out valid_fraction of the data
         "valid_fraction": 0.05,
         "seq_len": 100,  # characters per training window (truncated backprop length)
+        "eval_window": 0,  # characters per validation/evaluation window, each from a zero state; 0 = seq_len
         "max_valid_chars": 1_000_000,  # validation characters evaluated each epoch (the first ones); 0 = all
         "direction": "forward",  # "backward": the model reads the text from its end (tokens.py reverses it)
+        "unit": "char",  # "subword": SentencePiece pieces of the training text (charlm/subword.py)
+        "vocab_size": 2000,  # pieces, subword units only: 260 are bytes and control pieces, ~1700 learned
     },
     "model": {
         "cell": "lstm",  # "lstm" or "gru"

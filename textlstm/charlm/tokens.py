@@ -208,39 +208,55 @@ class Encoder:
             self.unknown.update(chr(code) for code in np.unique(missing))
         return ids
 
+    def flush(self):
+        """The ids still held back at the end of a text: none (see `subword.SubwordEncoder`)."""
+        return np.zeros(0, self.dtype)
 
-def write_tokens(path, texts, encoder, total_bytes=0, label="encoding corpus", reverse=False, cuts=()):
+
+def make_encoder(vocab):
+    """The encoder of `vocab`'s units: `Encoder` for characters, `SubwordEncoder` for pieces."""
+    if getattr(vocab, "unit", "char") == "subword":
+        from textlstm.charlm.subword import SubwordEncoder
+
+        return SubwordEncoder(vocab)
+    return Encoder(vocab)
+
+
+def write_tokens(path, texts, encoder, total_bytes=0, label="encoding corpus", reverse=False):
     """Encode every text of the iterable `texts` of `(piece, text)` into `path`, atomically;
-    returns `(characters written, characters per part)` where a part ends at each `None` item.
+    returns `(ids written, ids per part)` where a part ends at each `None` item (the encoder
+    gives what it held back at each part's end: `flush`).
 
-    With `reverse` (a backward LM), each part, and each stretch between the positions `cuts`
-    (ids from the start), is then reversed in place (`reverse_in_place`) before the file
-    takes its name, so the file holds every part read from its end to its start.
+    With `reverse` (a backward LM), each part is then reversed in place (`reverse_in_place`)
+    before the file takes its name, so the file holds every part read from its end to its start.
     """
     written, parts, done, started = 0, [], 0, time.perf_counter()
     with _temp_beside(Path(path), ".bin") as temp:
         with open(temp, "w+b") as handle:
             part = 0
-            for item in texts:
+            for item in _ending_with_none(texts):
+                ids = encoder.flush() if item is None else encoder(item[1])
+                handle.write(ids.tobytes())
+                written += len(ids)
+                part += len(ids)
                 if item is None:
                     parts.append(part)
                     part = 0
                     continue
-                piece, text = item
-                ids = encoder(text)
-                handle.write(ids.tobytes())
-                written += len(ids)
-                part += len(ids)
-                done += piece.end - piece.start
+                done += item[0].end - item[0].start
                 _progress(label, done, total_bytes, started)
-            parts.append(part)
             handle.flush()
             if reverse:
-                bounds = sorted({0, written, *np.cumsum(parts).tolist(), *(c for c in cuts if 0 < c < written)})
+                bounds = np.cumsum([0, *parts]).tolist()
                 for first, stop in zip(bounds, bounds[1:]):
                     reverse_in_place(handle.fileno(), encoder.dtype, first, stop)
             os.fsync(handle.fileno())
     return written, parts
+
+
+def _ending_with_none(items):
+    yield from items
+    yield None
 
 
 def reverse_in_place(handle, dtype, first, stop, block=1 << 20):
@@ -264,18 +280,22 @@ def _data_key(data):
            "valid_fraction": float(data["valid_fraction"]) if not data["valid"] else None}
     if data.get("direction", "forward") != "forward":  # absent for forward: older token files still match
         key["direction"] = data["direction"]
+    if data.get("unit", "char") != "char":  # likewise absent for characters
+        key["unit"], key["vocab_size"] = data["unit"], int(data["vocab_size"])
     return key
 
 
 @dataclasses.dataclass
 class TokenCorpus:
-    """The training and validation ids of a run, read on demand from its token file (`TokenFile`)."""
+    """The training and validation ids of a run, read on demand from its token file (`TokenFile`).
+    `train_chars` and `valid_chars` count ids: characters, or pieces for subword units."""
 
     tokens: np.ndarray
     train_chars: int
     valid_chars: int
     description: str
     unknown_valid_chars: list
+    text_chars: tuple = (0, 0)  # characters of the training and validation text (the ids are pieces for subwords)
 
     @property
     def train(self):
@@ -301,7 +321,8 @@ class TokenCorpus:
             return None
         tokens = TokenFile(run.file(TOKENS_FILE), dtype, size)
         return cls(tokens, info["train_chars"], info["valid_chars"], info.get("description", ""),
-                   info.get("unknown_valid_chars", []))
+                   info.get("unknown_valid_chars", []),
+                   tuple(info.get("text_chars", (info["train_chars"], info["valid_chars"]))))
 
 
 def scan_corpus(data):
@@ -320,31 +341,45 @@ def split_of(data, train_scan):
     return cut, train_scan.chars - cut
 
 
-def build_token_file(run, data, vocab, train_scan, valid_scan):
-    """Second pass: encode the scanned text with `vocab` into the run's token file."""
-    encoder = Encoder(vocab)
+def part_texts(data, train_scan, valid_scan):
+    """`(piece, text)` of the training part, `None`, then those of the validation part (the
+    end of the training text, or the validation file): the second pass's input."""
     train_chars, _ = split_of(data, train_scan)
-
-    def texts():
-        for piece in train_scan.pieces:
-            yield piece, piece.text()
-        if valid_scan is not None:
+    seen = 0
+    for piece in train_scan.pieces:
+        text = piece.text()
+        if valid_scan is None and seen <= train_chars < seen + len(text):  # the cut: the validation part starts
+            yield piece, text[: train_chars - seen]
             yield None
-            for piece in valid_scan.pieces:
-                yield piece, piece.text()
+            yield TextPiece(), text[train_chars - seen:]
+        else:
+            yield piece, text
+        seen += len(text)
+    if valid_scan is not None:
+        yield None
+        for piece in valid_scan.pieces:
+            yield piece, piece.text()
 
+
+def build_token_file(run, data, vocab, train_scan, valid_scan):
+    """Second pass: encode the scanned text with `vocab` (characters or pieces) into the run's
+    token file, the training part and the validation part each on its own."""
+    encoder = make_encoder(vocab)
+    train_chars, valid_chars = split_of(data, train_scan)
+    valid_chars = valid_scan.chars if valid_scan is not None else valid_chars
+    texts = lambda: part_texts(data, train_scan, valid_scan)  # noqa: E731
     total = sum(p.end - p.start for p in train_scan.pieces) + (
         sum(p.end - p.start for p in valid_scan.pieces) if valid_scan else 0)
     backward = data.get("direction") == "backward"  # the training and validation parts each read end to start
-    written, _ = write_tokens(run.file(TOKENS_FILE), texts(), encoder, total, reverse=backward, cuts=(train_chars,))
-    valid_chars = written - train_chars
+    written, (train_ids, valid_ids) = write_tokens(run.file(TOKENS_FILE), texts(), encoder, total, reverse=backward)
     tokens = TokenFile(run.file(TOKENS_FILE), encoder.dtype, written)
     unknown = sorted(encoder.unknown)  # the training part has none: the vocabulary is its own
     atomic_write_json(run.file(TOKENS_INFO), {
         "format": FORMAT, "dtype": np.dtype(encoder.dtype).name, "vocab_size": len(vocab),
-        "train_chars": int(train_chars), "valid_chars": int(valid_chars), "data": _data_key(data),
+        "train_chars": int(train_ids), "valid_chars": int(valid_ids), "data": _data_key(data),
         "description": train_scan.description, "unknown_valid_chars": unknown,
-        "direction": data.get("direction", "forward"),
+        "direction": data.get("direction", "forward"), "unit": data.get("unit", "char"),
+        "text_chars": [int(train_chars), int(valid_chars)],
     })
-    return TokenCorpus(tokens, int(train_chars), int(valid_chars), train_scan.description, unknown)
-
+    return TokenCorpus(tokens, int(train_ids), int(valid_ids), train_scan.description, unknown,
+                       (int(train_chars), int(valid_chars)))

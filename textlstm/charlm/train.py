@@ -7,6 +7,7 @@ import keras
 from textlstm import distribute, memory, training
 from textlstm.charlm import corpus as corpus_lib
 from textlstm.charlm import data as data_lib
+from textlstm.charlm import subword as subword_lib
 from textlstm.charlm import tokens as tokens_lib
 from textlstm.charlm.model import build_model, compile_model
 from textlstm.errors import UserError
@@ -14,25 +15,31 @@ from textlstm.rundir import RunDir
 from textlstm.schema import check_recipe
 
 KIND = "charlm"
-VOCAB_FILE = "vocab.json"
+VOCAB_FILE = corpus_lib.VOCAB_FILE
 LN2 = math.log(2.0)
 
 
-def add_bits_per_char(logs):
-    """Bits per character and perplexity from a loss in nats, for every loss in `logs`."""
-    for prefix in ("", "val_"):
+def add_bits_per_char(logs, ids_per_char=(1.0, 1.0)):
+    """Bits per character and perplexity (per id) from a loss in nats per id, for every loss in
+    `logs`. `ids_per_char` (training, validation): 1 for characters; for subword units the
+    pieces per character of the text the loss was measured on."""
+    for prefix, ratio in zip(("", "val_"), ids_per_char):
         loss = logs.get(f"{prefix}loss")
         if loss is not None:
-            logs[f"{prefix}bpc"] = loss / LN2
+            logs[f"{prefix}bpc"] = loss * ratio / LN2
             logs[f"{prefix}perplexity"] = math.exp(min(loss, 50.0))
 
 
 class BitsPerCharacter(keras.callbacks.Callback):
     """Shows bits per character and perplexity in the progress bar and the metrics log."""
 
+    def __init__(self, ids_per_char=(1.0, 1.0)):
+        super().__init__()
+        self.ids_per_char = ids_per_char
+
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
-            add_bits_per_char(logs)
+            add_bits_per_char(logs, self.ids_per_char)
 
 
 def train_charlm(recipe, run_path, resume=False):
@@ -44,11 +51,13 @@ def train_charlm(recipe, run_path, resume=False):
     check_recipe(recipe, KIND)  # every key in its declared range (textlstm.schema), before any work
     strategy = distribute.make_strategy(train["strategy"])  # first: multi-worker sets up TensorFlow's runtime
     training.absolute_paths(recipe, "data.paths", "data.valid")  # the saved recipe works from any directory
+    subword = data.get("unit", "char") == "subword"
+    unit = "pieces" if subword else "characters"
     previous = corpus = None
     if resume:
         run = RunDir.open(run_path, KIND)
         previous = training.load_state(run)
-        vocab = corpus_lib.CharVocabulary.load(run.file(VOCAB_FILE))
+        vocab = corpus_lib.load_vocabulary(run, data)
         corpus = tokens_lib.TokenCorpus.open(run, len(vocab), data)  # the token file of the first start
         if corpus is None:
             print("note: no token file of these data settings in the run directory; encoding the corpus again")
@@ -56,31 +65,45 @@ def train_charlm(recipe, run_path, resume=False):
         train_scan, valid_scan = tokens_lib.scan_corpus(data)
         train_chars, valid_chars = tokens_lib.split_of(data, train_scan)
         valid_chars = valid_scan.chars if valid_scan is not None else valid_chars
-        if not resume:
+        if not resume and subword:  # SentencePiece on a sample of the training part (written once the run exists)
+            vocab, subword_model = subword_lib.train_vocabulary(train_scan, train_chars, data["vocab_size"])
+        elif not resume:
             vocab = tokens_lib.vocabulary_of(train_scan, train_chars)
+        if subword:  # ids are pieces: count them where the text is small enough for it to matter
+            train_chars, valid_chars = subword_lib.ids_at_least(vocab, data, train_scan, valid_scan, train_chars,
+                                                                valid_chars, data["seq_len"] * train["batch_size"])
     else:
         train_chars, valid_chars = corpus.train_chars, corpus.valid_chars
     memory.check_fits(memory.charlm_bytes(recipe, len(vocab)), memory.recipe_sizes(
         recipe, "model.layers", "model.units", "model.embedding_dim", "train.batch_size", "data.seq_len"))
     seq_len, batch_size = data["seq_len"], train["batch_size"]
-    capped = min(valid_chars, data["max_valid_chars"]) if data["max_valid_chars"] > 0 else valid_chars
-    if capped - 1 < seq_len:
-        raise UserError(f"the validation text has {capped} characters, fewer than data.seq_len={seq_len} + 1")
-    corpus_lib.check_one_batch(train_chars, seq_len, batch_size)  # before any run directory is made
+    _check_sizes(data, train_chars, valid_chars, batch_size, unit)  # before any run directory is made
     if not resume:
         run = RunDir.create(run_path, KIND)  # only once the data are known to be usable
     if corpus is None:  # a worker other than the chief encodes into its own scratch directory
         target = run if distribute.is_chief() else RunDir.create(run_path, KIND)
+        if subword and not resume:
+            subword_lib.save_model(target, subword_model)
         corpus = tokens_lib.build_token_file(target, data, vocab, train_scan, valid_scan)
+    capped = corpus.valid_chars
+    if data["max_valid_chars"] > 0:  # a cap in characters: for pieces, the first ones that cover that many
+        capped = vocab.ids_for_chars(corpus.valid, data["max_valid_chars"]) if subword else \
+            min(capped, data["max_valid_chars"])
+    if subword:  # now exact
+        _check_sizes(data, corpus.train_chars, capped, batch_size, unit)
     train_ids, valid_ids = corpus.train, corpus.valid[:capped]
-    unigram = corpus_lib.unigram_entropy_bits(valid_ids, len(vocab))
+    window = data_lib.evaluation_window(data)
+    ids_per_char = subword_lib.ids_per_char(vocab, corpus, valid_ids, window) if subword else (1.0, 1.0)
+    unigram = corpus_lib.unigram_entropy_bits(valid_ids, len(vocab)) * ids_per_char[1]
     backward = " (read backwards: data.direction = backward)" if data.get("direction") == "backward" else ""
-    print(f"corpus: {corpus.description}{backward}: {len(train_ids):,} training and {corpus.valid_chars:,} validation "
-          f"characters, vocabulary {len(vocab)}; unigram entropy of the validation text: {unigram:.3f} bits/char")
+    pieces = f" ({len(train_ids):,} and {corpus.valid_chars:,} pieces)" if subword else ""
+    print(f"corpus: {corpus.description}{backward}: {corpus.text_chars[0]:,} training and {corpus.text_chars[1]:,} "
+          f"validation characters{pieces}, vocabulary {len(vocab)}; unigram entropy of the validation text: "
+          f"{unigram:.3f} bits/char")
     if corpus.unknown_valid_chars:
         print(corpus_lib.unknown_characters_note(corpus.unknown_valid_chars) + " (in the validation text)")
     if capped < corpus.valid_chars:
-        print(f"validation: the first {capped:,} of {corpus.valid_chars:,} characters each epoch "
+        print(f"validation: the first {capped:,} of {corpus.valid_chars:,} {unit} each epoch "
               f"(data.max_valid_chars={data['max_valid_chars']:,})")
 
     schedule = training.plan_schedule(
@@ -96,14 +119,15 @@ def train_charlm(recipe, run_path, resume=False):
         with strategy.scope():
             model = build_model(len(vocab), model_recipe, train["seed"])
             compile_model(model, train, train["epochs"] * schedule.steps_per_epoch)  # max_steps only stops early
-        vocab.save(run.file(VOCAB_FILE))
+        if not subword:  # a subword run keeps its SentencePiece model (saved above) instead
+            vocab.save(run.file(VOCAB_FILE))
         run.write_recipe(recipe)
         state = None
     state = training.fit(
         model, run,
         lambda start: data_lib.training_batches(train_ids, seq_len, batch_size, train["seed"], start),
-        schedule, data_lib.evaluation_batches(valid_ids, seq_len, batch_size),
-        state=state, callbacks=[BitsPerCharacter()], seed=train["seed"],
+        schedule, data_lib.evaluation_batches(valid_ids, window, batch_size),
+        state=state, callbacks=[BitsPerCharacter(ids_per_char)], seed=train["seed"],
     )
     if not distribute.is_chief():  # the chief evaluates and reports; this worker's part is done
         return run, None
@@ -111,7 +135,19 @@ def train_charlm(recipe, run_path, resume=False):
     if state.best is None:  # train.max_steps stopped it inside the first epoch: last.keras is the model
         print(f"best model: none yet (no whole epoch done); last.keras holds step {state.step}")
         return run, metrics
-    add_bits_per_char(metrics)
-    print(f"best model: validation {metrics['val_bpc']:.3f} bits/char (loss {state.best:.4f} nats, perplexity "
-          f"{metrics['val_perplexity']:.2f}) vs unigram {unigram:.3f} bits/char")
+    add_bits_per_char(metrics, ids_per_char)
+    per = "per piece" if subword else "per character"
+    print(f"best model: validation {metrics['val_bpc']:.3f} bits/char (loss {state.best:.4f} nats {per}, perplexity "
+          f"{metrics['val_perplexity']:.2f} {per}) vs unigram {unigram:.3f} bits/char")
     return run, metrics
+
+
+def _check_sizes(data, train_ids, valid_ids, batch_size, unit):
+    """Refuse a validation text shorter than one window, or a training text shorter than one batch."""
+    seq_len, window = data["seq_len"], data_lib.evaluation_window(data)
+    capped = min(valid_ids, data["max_valid_chars"]) if data["max_valid_chars"] > 0 and unit == "characters" \
+        else valid_ids
+    if capped - 1 < window:
+        name = "data.eval_window" if data.get("eval_window") else "data.seq_len"
+        raise UserError(f"the validation text has {capped} {unit}, fewer than {name}={window} + 1")
+    corpus_lib.check_one_batch(train_ids, seq_len, batch_size, unit=unit)

@@ -34,7 +34,7 @@ def train_charlm_command(data_paths, valid, recipe, overrides, run_dir, seed, re
 @click.argument("run_dir", type=click.Path())
 @click.option("-p", "--prompt", default="\n", show_default=False, help="Text that primes the model (default: a newline).")
 @click.option("-n", "--length", type=int, callback=checked("decode.length", "charlm"),
-              help="Characters to generate (default: the recipe's decode.length).")
+              help="Characters to generate, pieces for a subword LM (default: the recipe's decode.length).")
 @click.option("--sampler", type=click.Choice(SAMPLER_NAMES),
               help="How the next character is chosen (default: the recipe's decode.sampler, or the one the "
                    "options below imply).")

@@ -46,6 +46,9 @@ def _evaluate_charlm(run_dir, data_path):
         f"characters: {metrics['characters']:,}  loss: {metrics['loss']:.4f} nats/char  "
         f"bits/char: {metrics['bits_per_char']:.4f}  perplexity: {metrics['perplexity']:.3f}"
     )
+    if "tokens" in metrics:  # a subword LM: the same per piece
+        click.echo(f"pieces: {metrics['tokens']:,}  loss: {metrics['loss_per_token']:.4f} nats/piece  "
+                   f"perplexity: {metrics['token_perplexity']:.3f} per piece")
     if metrics["unknown_characters"]:
         click.echo(unknown_characters_note(metrics["unknown_chars"]), err=True)
 

@@ -61,9 +61,13 @@ def inspect_run(run_path, text, max_chars=2000, analysis_chars=20000, top_k=5, s
         raise UserError("the text to inspect is empty")
     if max_chars < 1:
         raise UserError(f"--max-chars must be at least 1, got {max_chars}")
-    if is_backward(RunDir.open(run_path, KIND).read_recipe(DEFAULTS)):
+    recipe = RunDir.open(run_path, KIND).read_recipe(DEFAULTS)
+    if is_backward(recipe):
         raise UserError(f"{run_path} is a backward char LM (data.direction = \"backward\"); textlstm inspect "
                         f"reads text forwards and supports forward char LMs only")
+    if recipe["data"].get("unit", "char") != "char":
+        raise UserError(f"{run_path} is a subword LM (data.unit = \"subword\"); textlstm inspect records one "
+                        f"step per character and supports char LMs of characters only")
     model, vocab = load_char_lm(run_path)
     ids = vocab.encode(text)
     analysed = min(len(text), max(max_chars, analysis_chars))

@@ -19,27 +19,44 @@ JOINT_FILE, SOURCE_FILE, TARGET_FILE = "subwords.model", "source.model", "target
 MODEL_TYPES = ("unigram", "bpe")
 
 
-def _train_model(sentences, vocab_size, model_type, seed_sentences=2_000_000):
-    """Serialized SentencePiece model trained on `sentences` (an iterable of str)."""
+def train_model(sentences, vocab_size, model_type, seed_sentences=2_000_000, **options):
+    """Serialized SentencePiece model trained on `sentences` (an iterable of str); `options` are
+    more trainer settings, or replace these (the char LM's subword units: `charlm.subword`)."""
     buffer = io.BytesIO()
+    settings = dict(
+        vocab_size=vocab_size,
+        model_type=model_type,
+        character_coverage=1.0,  # keep every character of the training text (umlauts, ß)
+        pad_id=PAD_ID, unk_id=UNK_ID, bos_id=BOS_ID, eos_id=EOS_ID,
+        hard_vocab_limit=False,  # a small corpus gets a smaller vocabulary, not an error
+        input_sentence_size=seed_sentences,
+        shuffle_input_sentence=False,  # same input, same model
+        num_threads=1,
+        minloglevel=2,
+    )
     try:
-        spm.SentencePieceTrainer.train(
-            sentence_iterator=iter(sentences),
-            model_writer=buffer,
-            vocab_size=vocab_size,
-            model_type=model_type,
-            character_coverage=1.0,  # keep every character of the training text (umlauts, ß)
-            pad_id=PAD_ID, unk_id=UNK_ID, bos_id=BOS_ID, eos_id=EOS_ID,
-            hard_vocab_limit=False,  # a small corpus gets a smaller vocabulary, not an error
-            input_sentence_size=seed_sentences,
-            shuffle_input_sentence=False,  # same input, same model
-            num_threads=1,
-            minloglevel=2,
-        )
+        spm.SentencePieceTrainer.train(sentence_iterator=iter(sentences), model_writer=buffer,
+                                       **{**settings, **options})
     except RuntimeError as error:
         raise UserError(f"SentencePiece could not train a {model_type} model of "
                         f"{vocab_size} pieces: {str(error).strip().splitlines()[-1]}") from None
     return buffer.getvalue()
+
+
+def load_processor(path, run_path=None):
+    """The SentencePiece model in the file `path` (of the run directory `run_path`); a missing,
+    unreadable or damaged file is one `UserError`."""
+    if not path.is_file():
+        where = f"run directory {run_path} has no subword model {path.name}" if run_path else f"no subword model {path}"
+        raise UserError(where)
+    try:
+        model = spm.SentencePieceProcessor(model_proto=path.read_bytes())
+    except (RuntimeError, OSError) as error:
+        reason = (str(error).strip().splitlines() or [""])[0][:120]
+        raise UserError(f"subword model {path} is damaged or unreadable ({reason})") from None
+    if model.get_piece_size() < 4:  # an empty file parses as a model with no pieces
+        raise UserError(f"subword model {path} is damaged (it holds {model.get_piece_size()} pieces)")
+    return model
 
 
 class Subwords:
@@ -53,27 +70,17 @@ class Subwords:
         if model_type not in MODEL_TYPES:
             raise UserError(f"data.subword_model must be one of {', '.join(MODEL_TYPES)}, got {model_type!r}")
         if joint:
-            data = _train_model(source_lines + target_lines, vocab_size, model_type)
+            data = train_model(source_lines + target_lines, vocab_size, model_type)
             atomic_write_bytes(run.file(JOINT_FILE), data)
         else:
-            atomic_write_bytes(run.file(SOURCE_FILE), _train_model(source_lines, vocab_size, model_type))
-            atomic_write_bytes(run.file(TARGET_FILE), _train_model(target_lines, vocab_size, model_type))
+            atomic_write_bytes(run.file(SOURCE_FILE), train_model(source_lines, vocab_size, model_type))
+            atomic_write_bytes(run.file(TARGET_FILE), train_model(target_lines, vocab_size, model_type))
         return cls.load(run)
 
     @classmethod
     def load(cls, run):
         def processor(name):
-            path = run.file(name)
-            if not path.is_file():
-                raise UserError(f"run directory {run.path} has no subword model {name}")
-            try:
-                model = spm.SentencePieceProcessor(model_proto=path.read_bytes())
-            except (RuntimeError, OSError) as error:
-                reason = (str(error).strip().splitlines() or [""])[0][:120]
-                raise UserError(f"subword model {path} is damaged or unreadable ({reason})") from None
-            if model.get_piece_size() < 4:  # an empty file parses as a model with no pieces
-                raise UserError(f"subword model {path} is damaged (it holds {model.get_piece_size()} pieces)")
-            return model
+            return load_processor(run.file(name), run.path)
 
         if run.file(JOINT_FILE).is_file():
             joint = processor(JOINT_FILE)
