@@ -471,3 +471,15 @@ def test_validation_shorter_than_eval_window_is_refused(tmp_path):
                      "--run-dir", tmp_path / "run", *TINY)
     _assert_one_error_line(result, "fewer than data.eval_window=500 + 1")
     _assert_nothing_half_written(tmp_path / "run")
+
+
+@pytest.mark.parametrize("settings", [["train.min_learning_rate=1"],
+                                      ["train.lr_schedule=\"cosine\"", "train.learning_rate=0.00001",
+                                       "train.min_learning_rate=0.00002"]])
+def test_a_floor_above_the_learning_rate_is_refused_before_any_work(tmp_path, settings):
+    train_file = tmp_path / "train.txt"
+    train_file.write_text(prose(WORDS, 1, 3000), encoding="utf-8")
+    overrides = [arg for setting in settings for arg in ("--set", setting)]
+    result = _invoke("train", "charlm", "--data", train_file, "--run-dir", tmp_path / "run", *TINY, *overrides)
+    _assert_one_error_line(result, "is above train.learning_rate")
+    assert not (tmp_path / "run").exists()

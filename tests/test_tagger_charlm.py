@@ -239,8 +239,11 @@ def test_export_refuses_a_tagger_with_lm_features(frozen_run, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_a_subword_lm_is_refused_in_one_line():
-    from textlstm.charlm.corpus import CharVocabulary
+def test_a_subword_lm_is_refused_in_one_line(tmp_path):
+    """A subword run has no character vocabulary: the refusal names the unit, not a missing file."""
+    from textlstm.rundir import RunDir
 
-    with pytest.raises(UserError, match="runs/sub is a char LM of subword units; word features need one state"):
-        LanguageModel("runs/sub", CharVocabulary("ab"), {"data": {"unit": "subword"}, "model": {}}, model=None)
+    recipe = resolve_recipe(CHARLM_DEFAULTS, None, ['data.unit="subword"'])
+    RunDir.create(tmp_path / "sub", "charlm").write_recipe(recipe)
+    with pytest.raises(UserError, match="sub is a char LM of subword units; word features need one state"):
+        LanguageModel.open(tmp_path / "sub")

@@ -19,7 +19,10 @@ def select_tensorflow_backend():
     Never raises, so that importing textlstm (and `textlstm --help`) always works;
     `require_tensorflow_backend` refuses a forced other backend when Keras is needed.
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide TensorFlow's C++ start-up chatter
+    # hide TensorFlow's C++ log lines, errors included: on a CPU they are notices that look like
+    # failures ("oneDNN supports DT_BOOL only on platforms with AVX-512. Falling back ..."); a
+    # real failure reaches the user as an exception, as one line
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("KERAS_BACKEND", SUPPORTED_BACKEND)
 
 

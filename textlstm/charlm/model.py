@@ -88,12 +88,19 @@ def learning_rate(train_recipe, total_steps):
     Raises:
         UserError: `min_learning_rate` above `learning_rate`.
     """
+    check_learning_rates(train_recipe)
     rate, floor = train_recipe["learning_rate"], train_recipe["min_learning_rate"]
     if train_recipe["lr_schedule"] == "constant":
         return rate
+    return keras.optimizers.schedules.CosineDecay(rate, decay_steps=max(1, total_steps), alpha=floor / rate)
+
+
+def check_learning_rates(train_recipe):
+    """One `UserError` line if `train.min_learning_rate` is above `train.learning_rate` (whatever
+    the schedule: a floor above the rate is a mistake even where the constant rate ignores it)."""
+    rate, floor = train_recipe["learning_rate"], train_recipe["min_learning_rate"]
     if floor > rate:
         raise UserError(f"train.min_learning_rate={floor} is above train.learning_rate={rate}")
-    return keras.optimizers.schedules.CosineDecay(rate, decay_steps=max(1, total_steps), alpha=floor / rate)
 
 
 def compile_model(model, train_recipe, total_steps=1):

@@ -142,13 +142,7 @@ class LanguageModel:
 
     def __init__(self, path, vocab, recipe, model):
         self.path, self.vocab, self.recipe, self.model = pathlib.Path(path), vocab, recipe, model
-        self.direction = recipe.get("data", {}).get("direction", "forward")
-        unit = recipe.get("data", {}).get("unit", "char")
-        if unit != "char":
-            raise UserError(f"{path} is a char LM of {unit} units; word features need one state per character "
-                            "(data.unit = \"char\")")
-        if self.direction not in DIRECTIONS:
-            raise UserError(f"{path}: data.direction must be one of {', '.join(DIRECTIONS)}, got {self.direction!r}")
+        self.direction = _check_usable(path, recipe)
         architecture = recipe.get("model", {})
         self.cell, self.units = architecture.get("cell", "lstm"), architecture.get("units")
         self.num_layers, self.embedding_dim = architecture.get("layers"), architecture.get("embedding_dim")
@@ -158,6 +152,7 @@ class LanguageModel:
         """The char LM in run directory `path` (its best checkpoint, else the last); one line if it is none."""
         run = RunDir.open(path, LM_KIND)
         recipe = run.read_recipe()
+        _check_usable(path, recipe)  # before its files: a subword run has no character vocabulary
         vocab = CharVocabulary.load(run.file(LM_VOCAB_FILE))
         return cls(path, vocab, recipe, load_best_or_last(run))
 
@@ -182,6 +177,18 @@ class LanguageModel:
         atomic_write_text(run.file("recipe.toml"), recipe_to_toml(self.recipe))
         self.vocab.save(run.file(LM_VOCAB_FILE))
         atomic_save_model(self.model, run.file(LM_MODEL_FILE))
+
+
+def _check_usable(path, recipe):
+    """The LM's direction, once its recipe shows it reads characters in a known direction; else one line."""
+    direction = recipe.get("data", {}).get("direction", "forward")
+    unit = recipe.get("data", {}).get("unit", "char")
+    if unit != "char":
+        raise UserError(f"{path} is a char LM of {unit} units; word features need one state per character "
+                        "(data.unit = \"char\")")
+    if direction not in DIRECTIONS:
+        raise UserError(f"{path}: data.direction must be one of {', '.join(DIRECTIONS)}, got {direction!r}")
+    return direction
 
 
 def load_lm_weights(layer, lm_model, source="the char LM"):
