@@ -18,7 +18,7 @@ VOCAB_FILE = "vocab.json"  # the characters of a run (`textlstm.charlm.train` na
 def load_vocabulary(run, data):
     """The vocabulary of a char LM run: its characters (`vocab.json`), or for `data.unit =
     "subword"` its SentencePiece model (`subwords.model`). Missing or damaged: one `UserError`."""
-    if data.get("unit", "char") == "subword":
+    if is_subword({"data": data}):
         from textlstm.charlm.subword import SubwordVocabulary
 
         return SubwordVocabulary.load(run)
@@ -27,7 +27,12 @@ def load_vocabulary(run, data):
 
 def is_backward(recipe):
     """True for a backward LM (`data.direction = "backward"`): it reads text from its end to its start."""
-    return recipe["data"].get("direction", "forward") == "backward"
+    return recipe.get("data", {}).get("direction", "forward") == "backward"
+
+
+def is_subword(recipe):
+    """True for an LM of SentencePiece pieces (`data.unit = "subword"`) rather than characters."""
+    return recipe.get("data", {}).get("unit", "char") == "subword"
 
 
 def reading_order(text, recipe):

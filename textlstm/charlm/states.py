@@ -62,14 +62,14 @@ class CharHiddenStates:
     """
 
     def __init__(self, run_dir, layer=-1):
-        from textlstm.charlm.corpus import is_backward
+        from textlstm.charlm.corpus import is_backward, is_subword
         from textlstm.charlm.generate import load_char_lm
         from textlstm.charlm.model import DEFAULTS
         from textlstm.charlm.train import KIND
         from textlstm.rundir import RunDir
 
         recipe = RunDir.open(run_dir, KIND).read_recipe(DEFAULTS)
-        if recipe["data"].get("unit", "char") != "char":
+        if is_subword(recipe):
             raise UserError(f"{run_dir} is a char LM of {recipe['data']['unit']} units; hidden states per "
                             f"character need data.unit = \"char\"")
         self.backward = is_backward(recipe)

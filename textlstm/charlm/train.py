@@ -52,7 +52,7 @@ def train_charlm(recipe, run_path, resume=False):
     check_learning_rates(train)
     strategy = distribute.make_strategy(train["strategy"])  # first: multi-worker sets up TensorFlow's runtime
     training.absolute_paths(recipe, "data.paths", "data.valid")  # the saved recipe works from any directory
-    subword = data.get("unit", "char") == "subword"
+    subword = corpus_lib.is_subword(recipe)
     unit = "pieces" if subword else "characters"
     previous = corpus = None
     if resume:
@@ -96,7 +96,7 @@ def train_charlm(recipe, run_path, resume=False):
     window = data_lib.evaluation_window(data)
     ids_per_char = subword_lib.ids_per_char(vocab, corpus, valid_ids, window) if subword else (1.0, 1.0)
     unigram = corpus_lib.unigram_entropy_bits(valid_ids, len(vocab)) * ids_per_char[1]
-    backward = " (read backwards: data.direction = backward)" if data.get("direction") == "backward" else ""
+    backward = " (read backwards: data.direction = backward)" if corpus_lib.is_backward(recipe) else ""
     pieces = f" ({len(train_ids):,} and {corpus.valid_chars:,} pieces)" if subword else ""
     print(f"corpus: {corpus.description}{backward}: {corpus.text_chars[0]:,} training and {corpus.text_chars[1]:,} "
           f"validation characters{pieces}, vocabulary {len(vocab)}; unigram entropy of the validation text: "

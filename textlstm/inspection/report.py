@@ -48,7 +48,7 @@ def inspect_run(run_path, text, max_chars=2000, analysis_chars=20000, top_k=5, s
     kept for the page and the raw output covers the first `max_chars`; the memory span
     samples windows from the whole text.
     """
-    from textlstm.charlm.corpus import is_backward
+    from textlstm.charlm.corpus import is_backward, is_subword
     from textlstm.charlm.generate import load_char_lm
     from textlstm.charlm.model import DEFAULTS
     from textlstm.charlm.train import KIND
@@ -65,7 +65,7 @@ def inspect_run(run_path, text, max_chars=2000, analysis_chars=20000, top_k=5, s
     if is_backward(recipe):
         raise UserError(f"{run_path} is a backward char LM (data.direction = \"backward\"); textlstm inspect "
                         f"reads text forwards and supports forward char LMs only")
-    if recipe["data"].get("unit", "char") != "char":
+    if is_subword(recipe):
         raise UserError(f"{run_path} is a subword LM (data.unit = \"subword\"); textlstm inspect records one "
                         f"step per character and supports char LMs of characters only")
     model, vocab = load_char_lm(run_path)

@@ -36,7 +36,7 @@ import tensorflow as tf
 from keras import ops
 
 import textlstm.layers as tl
-from textlstm.charlm.corpus import CharVocabulary
+from textlstm.charlm.corpus import CharVocabulary, is_subword
 from textlstm.errors import UserError
 from textlstm.rundir import RunDir, atomic_save_model, atomic_write_text, load_keras_model
 from textlstm.training import load_best_or_last
@@ -182,9 +182,8 @@ class LanguageModel:
 def _check_usable(path, recipe):
     """The LM's direction, once its recipe shows it reads characters in a known direction; else one line."""
     direction = recipe.get("data", {}).get("direction", "forward")
-    unit = recipe.get("data", {}).get("unit", "char")
-    if unit != "char":
-        raise UserError(f"{path} is a char LM of {unit} units; word features need one state per character "
+    if is_subword(recipe):
+        raise UserError(f"{path} is a char LM of subword units; word features need one state per character "
                         "(data.unit = \"char\")")
     if direction not in DIRECTIONS:
         raise UserError(f"{path}: data.direction must be one of {', '.join(DIRECTIONS)}, got {direction!r}")
