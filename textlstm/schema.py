@@ -144,6 +144,7 @@ CHARLM = {
     **TRAIN,
     "train.lr_schedule": Spec(str, choices=("constant", "cosine")),
     "train.min_learning_rate": Spec(float, 0.0, 10.0),  # the cosine schedule's floor
+    "train.weight_decay": Spec(float, 0.0, 10.0),  # AdamW's decoupled decay; 0 = Adam
     "decode.length": size(10_000_000),
     "decode.sampler": Spec(str, choices=SAMPLERS),
     "decode.temperature": TEMPERATURE,

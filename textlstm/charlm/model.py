@@ -38,6 +38,7 @@ DEFAULTS = {
         "learning_rate": 0.002,
         "lr_schedule": "constant",  # "constant", or "cosine": from learning_rate down to min_learning_rate
         "min_learning_rate": 0.0,  # where "cosine" ends, at the last step the run plans
+        "weight_decay": 0.0,  # > 0: AdamW, decoupled weight decay (per unit of learning rate)
         "clipnorm": 5.0,  # gradient-norm clipping keeps early LSTM training stable
         "patience": 3,  # epochs without validation improvement before stopping
         "seed": 1234,
@@ -103,12 +104,24 @@ def check_learning_rates(train_recipe):
         raise UserError(f"train.min_learning_rate={floor} is above train.learning_rate={rate}")
 
 
+def optimizer(train_recipe, total_steps=1):
+    """Adam (Kingma and Ba 2015) with gradient-norm clipping and the recipe's learning-rate schedule;
+    AdamW (Loshchilov and Hutter 2019, `keras.optimizers.AdamW`) when `train.weight_decay` > 0.
+
+    AdamW shrinks every weight (kernels, biases, the embedding) by `learning_rate × weight_decay`
+    of itself each step, apart from the gradient, so the decay follows the schedule. The class and
+    its settings are saved with the model, so `--resume` continues with the same optimizer.
+    """
+    rate, clipnorm = learning_rate(train_recipe, total_steps), train_recipe["clipnorm"]
+    decay = train_recipe.get("weight_decay", 0.0)
+    if decay > 0:
+        return keras.optimizers.AdamW(rate, weight_decay=decay, clipnorm=clipnorm)
+    return keras.optimizers.Adam(rate, clipnorm=clipnorm)
+
+
 def compile_model(model, train_recipe, total_steps=1):
-    """Adam with gradient-norm clipping and the recipe's learning-rate schedule; loss in nats."""
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate(train_recipe, total_steps), clipnorm=train_recipe["clipnorm"]),
-        loss=char_loss(),
-    )
+    """The recipe's optimizer (`optimizer`); loss in nats per character."""
+    model.compile(optimizer=optimizer(train_recipe, total_steps), loss=char_loss())
 
 
 def recurrent_layers(model):
