@@ -443,6 +443,24 @@ def test_cosine_learning_rate_runs_from_the_rate_to_its_floor():
         learning_rate(dict(train, min_learning_rate=0.01), 100)
 
 
+def test_weight_decay_chooses_adamw_and_shrinks_weights_with_the_schedule():
+    """`train.weight_decay` > 0: AdamW, whose step with a zero gradient multiplies each weight by
+    1 - learning_rate x weight_decay (decoupled decay); 0 keeps plain Adam, which leaves it as is."""
+    import keras
+    import numpy as np
+
+    from textlstm.charlm.model import DEFAULTS, optimizer
+
+    train = dict(DEFAULTS["train"], learning_rate=0.01, weight_decay=0.5)
+    assert type(optimizer(dict(train, weight_decay=0.0))) is keras.optimizers.Adam
+    for recipe, factor in ((train, 1 - 0.01 * 0.5), (dict(train, weight_decay=0.0), 1.0)):
+        weight = keras.Variable(np.full((3,), 2.0, "float32"))
+        opt = optimizer(recipe)
+        opt.apply_gradients([(np.zeros((3,), "float32"), weight)])
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(weight), 2.0 * factor, rtol=1e-6)
+    assert optimizer(train).get_config()["weight_decay"] == 0.5
+
+
 def test_eval_window_sets_the_evaluation_windows(trained, tmp_path):
     """`data.eval_window = 40` in a run's recipe: evaluate and score cut the text into windows
     of 40 (not data.seq_len = 16), and the longer context scores the text differently."""

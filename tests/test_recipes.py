@@ -208,7 +208,7 @@ def test_every_shipped_recipe_resolves_and_passes_its_family_schema(name):
     recipe = resolve_recipe(importlib.import_module(defaults).DEFAULTS, find_recipe(name, family), kind=family)
     assert check_recipe(recipe, family) is recipe
     description = recipe_description(shipped_recipes()[name])
-    assert 20 < len(description) <= 120, description
+    assert 20 < len(description) <= 120 and description.endswith("."), description  # `recipes` shows one sentence
 
 
 def test_range_is_checked_with_the_family_and_names_the_source(tmp_path):
