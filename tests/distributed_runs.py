@@ -6,6 +6,8 @@ processes: `python -m tests.distributed_runs SPEC` with SPEC a JSON object, eith
 which splits the first GPU (or, without one, the CPU) into N logical devices ("logical_cpus": N
 splits the CPU alone) and prints one JSON line, the running training loss after every
 optimizer step per run, or
+{"commands": [[arg, ...], ...], "logical_cpus": N}: `textlstm` commands run one after the other
+in this process, over N logical CPU devices, or
 {"commands": [[arg, ...], ...], "rendezvous": DIR, "index": I}: `textlstm` commands run one
 after the other in this process as worker I of a cluster on 127.0.0.1 (a multi-worker
 strategy can be set up only once per process). The worker picks its own port: it binds a
@@ -95,13 +97,20 @@ def split_devices(replicas, cpu_only=False):
 
 
 def main(spec):
-    if "commands" in spec:
+    if "commands" in spec and "rendezvous" in spec:
         holder = join_cluster(spec["rendezvous"], spec["index"])
         import tensorflow  # noqa: F401  (imported while the port is still held: the gap stays short)
 
         from textlstm.cli import main as textlstm
 
         holder.close()  # the first command's strategy binds the port at once
+        for args in spec["commands"]:
+            textlstm.main(args, prog_name="textlstm", standalone_mode=False)
+        return
+    if "commands" in spec:  # on one machine, over "logical_cpus" CPU devices
+        split_devices(spec.get("logical_cpus", 1), cpu_only=True)
+        from textlstm.cli import main as textlstm
+
         for args in spec["commands"]:
             textlstm.main(args, prog_name="textlstm", standalone_mode=False)
         return

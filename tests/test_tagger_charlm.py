@@ -217,6 +217,48 @@ def test_trainable_lms_are_fine_tuned(data, lms, tmp_path):
     assert [path for path, _ in recurrent_layers_of(model) if "charlm" in path]  # doctor sees the LM layers
 
 
+@pytest.mark.parametrize("trainable", [False, pytest.param(True, marks=pytest.mark.slow)], ids=["frozen", "fine-tuned"])
+def test_mirrored_training_with_lm_features_follows_one_device(data, lms, tmp_path, trainable):
+    """`--strategy mirrored` over two logical CPUs, in a fresh process (TensorFlow fixes its devices
+    when it starts): the weights and the reported losses of a one-device run up to float rounding
+    (the replicas' gradients are summed in another order). Dropout off and a clip norm never
+    reached, as in tests/test_distributed_training.py, so the two runs draw and clip nothing
+    differently. Then a batch the replicas cannot share evenly is refused in one line."""
+    import csv
+    import subprocess
+    import sys
+
+    from test_distributed_training import ROOT, WORKER_TIMEOUT, _environment
+
+    settings = TAGGER_TINY + ["model.dropout=0.0", "model.word_dropout=0.0", "train.clipnorm=1000.0",
+                              f"model.charlm_trainable={str(trainable).lower()}"]
+    sets = [str(arg) for setting in settings for arg in ("--set", setting)]
+
+    def command(strategy, *more):
+        return ["train", "tagger", "--train", str(data / "train.conll"), "--dev", str(data / "dev.conll"),
+                "--charlm", str(lms[0]), "--charlm", str(lms[1]), "--run-dir", str(tmp_path / strategy),
+                "--strategy", strategy, *sets, *more]
+
+    spec = {"logical_cpus": 2, "commands": [command("mirrored"), command("one-device"),
+                                            command("mirrored", "--set", "train.batch_size=1", "--run-dir",
+                                                    str(tmp_path / "too-small"))]}
+    result = subprocess.run([sys.executable, "-m", "tests.distributed_runs", json.dumps(spec)], cwd=ROOT,
+                            env=_environment(), capture_output=True, text=True, timeout=WORKER_TIMEOUT)
+    assert result.returncode != 0 and "strategy: mirrored over 2 devices" in result.stdout, result.stderr[-3000:]
+    assert ("train.batch_size=1 is not a multiple of the 2 replicas of this strategy (each takes an equal part "
+            "of every batch); use --set train.batch_size=2 or another multiple of 2") in result.stderr  # the last command, before any work
+    assert not (tmp_path / "too-small").exists()
+    mirrored, single = (load_keras_model(tmp_path / name / "last.keras") for name in ("mirrored", "one-device"))
+    assert len(mirrored.weights) == len(single.weights)
+    for mine, expected in zip(mirrored.weights, single.weights, strict=True):
+        np.testing.assert_allclose(np.asarray(mine), np.asarray(expected), atol=1e-5, err_msg=mine.path)
+    losses = [[float(row["loss"]) for row in csv.DictReader(open(tmp_path / name / "metrics.csv"))]
+              for name in ("mirrored", "one-device")]
+    np.testing.assert_allclose(losses[0], losses[1], rtol=1e-5)  # each replica's share, not their sum
+    tagged = TaggerRun.load(tmp_path / "mirrored").tag([conll.Sentence(tokens=["Anna", "sees", "the", "dog"])])
+    assert len(tagged[0]) == 4
+
+
 def tagger_output_is_stable(run_dir):
     tagger = TaggerRun.load(run_dir)
     sentence = [conll.Sentence(tokens=["Bob", "finds", "the", "stone"])]

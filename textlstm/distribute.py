@@ -30,14 +30,46 @@ STRATEGIES = ("auto", "one-device", "mirrored", "multi-worker")
 _created = {}  # one strategy of each kind per process: multi-worker can configure TensorFlow once
 
 
-def make_strategy(name):
-    """The `tf.distribute.Strategy` for a `train.strategy` name; call it before TensorFlow runs anything."""
+def make_strategy(name, batch_size=None):
+    """The `tf.distribute.Strategy` for a `train.strategy` name; call it before TensorFlow runs anything.
+
+    `batch_size` (the recipe's global `train.batch_size`) is checked against the replicas: each
+    global batch is cut into one piece per replica, so a batch smaller than the replica count
+    leaves a replica nothing to compute (TensorFlow fails inside the first step), and uneven
+    pieces would weigh the char LM's windows unequally (its loss is each piece's mean).
+
+    Raises:
+        UserError: `batch_size` not a multiple of the strategy's replica count (one line, before any work).
+    """
     name = resolve_name(name)
     if name not in _created:
         _created[name] = _create(name)
     strategy = _created[name]
     print(f"strategy: {describe(strategy)}")
+    replicas = strategy.num_replicas_in_sync
+    if batch_size is not None and batch_size % replicas:
+        raise UserError(f"train.batch_size={batch_size} is not a multiple of the {replicas} replicas of this strategy "
+                        f"(each takes an equal part of every batch); use --set train.batch_size="
+                        f"{max(replicas, batch_size // replicas * replicas)} or another multiple of {replicas}")
     return strategy
+
+
+def summed_over_replicas(count):
+    """`(count summed over the replicas in sync, their number)`, inside a replica's step; `(count, 1)`
+    with one replica or outside a strategy's step.
+
+    For a loss that is a mean over what a batch holds (tokens, sentences) while each replica holds
+    only part of the batch: dividing a replica's sum by the count of all replicas together gives
+    its share of the whole batch's mean, however padding fell between the parts, so the summed
+    gradients are those of one device. A mean over each part alone would weigh a part's items
+    by how many the part holds.
+    """
+    import tensorflow as tf
+
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return count, 1
+    return context.all_reduce(tf.distribute.ReduceOp.SUM, count), context.num_replicas_in_sync
 
 
 def resolve_name(name):

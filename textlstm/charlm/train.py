@@ -50,7 +50,7 @@ def train_charlm(recipe, run_path, resume=False):
     data, model_recipe, train = recipe["data"], recipe["model"], recipe["train"]
     check_recipe(recipe, KIND)  # every key in its declared range (textlstm.schema), before any work
     check_learning_rates(train)
-    strategy = distribute.make_strategy(train["strategy"])  # first: multi-worker sets up TensorFlow's runtime
+    strategy = distribute.make_strategy(train["strategy"], train["batch_size"])  # first: multi-worker sets up TensorFlow's runtime
     training.absolute_paths(recipe, "data.paths", "data.valid")  # the saved recipe works from any directory
     subword = corpus_lib.is_subword(recipe)
     unit = "pieces" if subword else "characters"

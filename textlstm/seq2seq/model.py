@@ -16,6 +16,7 @@ import keras
 import tensorflow as tf
 
 import textlstm.layers as tl
+from textlstm.distribute import summed_over_replicas
 from textlstm.errors import UserError
 from textlstm.seq2seq.attention import SCORES, Attention
 from textlstm.seq2seq.subwords import PAD_ID
@@ -257,7 +258,11 @@ class MaskedCrossEntropy(keras.losses.Loss):
             uniform = -keras.ops.mean(log_probs, axis=-1)
             nll = (1.0 - self.label_smoothing) * nll + self.label_smoothing * uniform
         mask = keras.ops.cast(keras.ops.not_equal(y_true, self.pad_id), "float32")
-        return keras.ops.sum(nll * mask) / keras.ops.maximum(keras.ops.sum(mask), 1.0)
+        # Under a strategy: this replica's sum over the target tokens of all replicas, its share of
+        # the batch's mean however the padding fell (`summed_over_replicas`). `keras.losses.Loss`
+        # leaves a scalar as it is, and Keras sums the replicas' gradients.
+        count, _ = summed_over_replicas(keras.ops.sum(mask))
+        return keras.ops.sum(nll * mask) / keras.ops.maximum(count, 1.0)
 
     def get_config(self):
         return {"name": self.name, "reduction": self.reduction, "label_smoothing": self.label_smoothing,

@@ -73,7 +73,7 @@ def train_seq2seq(recipe, run_path, resume=False):
     vocab = data["vocab_size"]  # the subword models are not trained yet: their size is at most this
     memory.check_fits(memory.seq2seq_bytes(recipe, vocab, vocab), memory.recipe_sizes(
         recipe, "model.layers", "model.units", "model.embedding_dim", "data.vocab_size", "train.batch_size"))
-    strategy = distribute.make_strategy(train["strategy"])  # first: multi-worker sets up TensorFlow's runtime
+    strategy = distribute.make_strategy(train["strategy"], train["batch_size"])  # first: multi-worker sets up TensorFlow's runtime
     training.absolute_paths(recipe, "data.src", "data.tgt", "data.tsv", "data.valid_src", "data.valid_tgt",
                             "data.valid_tsv")  # the saved recipe works from any directory
     train_src, train_tgt, description = data_lib.read_parallel(data["src"], data["tgt"], data["tsv"])

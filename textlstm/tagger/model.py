@@ -19,6 +19,7 @@ import keras
 from keras import ops
 
 import textlstm.layers as tl
+from textlstm.distribute import summed_over_replicas
 from textlstm.errors import UserError
 from textlstm.tagger.crf import CRF
 
@@ -214,19 +215,29 @@ class SequenceTagger(keras.Model):
             return None
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The batch's mean loss: CRF negative log-likelihood per sentence (rows with no token,
+        which pad a batch, do not count), or cross-entropy per token; in nats.
+
+        Under a `tf.distribute` strategy each replica holds part of the batch and Keras sums
+        the replicas' gradients, so each replica returns its share of the whole batch's mean:
+        its sum divided by the sentence (token) count of all replicas together, however the
+        padding rows fell. One device and N replicas then follow the same gradients, and the
+        loss Keras reports (each share times N, averaged) is the batch's mean, as Keras's own
+        losses do (`keras.losses.Loss` divides by the replica count)."""
         tags = ops.cast(y, "int32")
         mask = ops.not_equal(tags, 0)
         crf = self.crf_layer()
-        if crf is not None:  # mean over the sentences; empty rows that pad a batch do not count
-            nll = -crf.log_likelihood(y_pred, tags, mask)
-            sentences = ops.sum(ops.cast(ops.any(mask, axis=1), nll.dtype))
-            loss = ops.sum(nll) / ops.maximum(sentences, 1.0)
+        if crf is not None:
+            total = ops.sum(-crf.log_likelihood(y_pred, tags, mask))
+            count = ops.sum(ops.cast(ops.any(mask, axis=1), total.dtype))
         else:
             per_token = keras.losses.sparse_categorical_crossentropy(tags, y_pred, from_logits=True)
             weights = ops.cast(mask, per_token.dtype)
-            loss = ops.sum(per_token * weights) / ops.maximum(ops.sum(weights), 1.0)
+            total, count = ops.sum(per_token * weights), ops.sum(weights)
+        count, replicas = summed_over_replicas(count)
+        loss = total / ops.maximum(count, 1.0)
         if self.losses:
-            loss = loss + ops.sum(self.losses)
+            loss = loss + ops.sum(self.losses) / replicas
         return loss
 
 

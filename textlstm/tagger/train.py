@@ -92,7 +92,7 @@ def train_tagger(recipe, run_path, resume=False):
     """
     data, train_recipe = recipe["data"], recipe["train"]
     check_recipe(recipe, KIND)  # every key in its declared range (textlstm.schema), before any work
-    strategy = distribute.make_strategy(train_recipe["strategy"])  # first: multi-worker sets up TensorFlow's runtime
+    strategy = distribute.make_strategy(train_recipe["strategy"], train_recipe["batch_size"])  # first: multi-worker sets up TensorFlow's runtime
     training.absolute_paths(recipe, "data.train", "data.dev", "data.word_vectors", "model.charlm")  # works anywhere
     train, dev, tagset = load_training_data(recipe)
     previous = None
