@@ -461,6 +461,29 @@ def test_weight_decay_chooses_adamw_and_shrinks_weights_with_the_schedule():
     assert optimizer(train).get_config()["weight_decay"] == 0.5
 
 
+@pytest.mark.parametrize("floor", [0.0, 1e-4])
+def test_resuming_past_a_finished_cosine_schedule(tmp_path, floor):
+    """`--resume --epochs` beyond a cosine schedule's end: at a floor of 0 the extra steps would
+    not change the weights, so it is refused in one line with the recipe left as it was; above
+    0 a note says the steps after the end train at the floor, and they do."""
+    train_file = tmp_path / "train.txt"
+    train_file.write_text(prose(WORDS, 1, 3000), encoding="utf-8")
+    run_dir = tmp_path / "run"
+    schedule = ["--set", "train.lr_schedule=\"cosine\"", "--set", f"train.min_learning_rate={floor}"]
+    assert _invoke("train", "charlm", "--data", train_file, "--run-dir", run_dir, *TINY, *schedule).exit_code == 0
+    recipe = (run_dir / "recipe.toml").read_text(encoding="utf-8")
+    result = _invoke("train", "charlm", "--run-dir", run_dir, "--resume", "--epochs", "3")
+    if floor == 0:
+        _assert_one_error_line(result, "this run's cosine learning-rate schedule ends at step 10 at a rate of 0 "
+                                       "(train.min_learning_rate), so training on to step 15 would not change")
+        assert (run_dir / "recipe.toml").read_text(encoding="utf-8") == recipe
+    else:
+        assert result.exit_code == 0, result.output
+        assert "note: the cosine learning-rate schedule ended at step 10; steps after it train at " \
+               "train.min_learning_rate=0.0001" in result.output
+        assert json.loads((run_dir / "state.json").read_text())["step"] == 15
+
+
 def test_eval_window_sets_the_evaluation_windows(trained, tmp_path):
     """`data.eval_window = 40` in a run's recipe: evaluate and score cut the text into windows
     of 40 (not data.seq_len = 16), and the longer context scores the text differently."""

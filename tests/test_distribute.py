@@ -63,7 +63,8 @@ def test_strategies_made_here(no_cluster, capsys):
     mirrored = distribute.make_strategy("mirrored")
     devices = [f"gpu:{i}" for i in range(len(tf.config.list_logical_devices("GPU")))] or ["cpu:0"]
     assert isinstance(mirrored, tf.distribute.MirroredStrategy) and mirrored.num_replicas_in_sync == len(devices)
-    assert f"strategy: mirrored over {len(devices)} devices ({', '.join(devices)})" in capsys.readouterr().out
+    plural = "s" if len(devices) > 1 else ""
+    assert f"strategy: mirrored over {len(devices)} device{plural} ({', '.join(devices)})" in capsys.readouterr().out
 
 
 def test_a_worker_writes_its_run_directory_in_a_scratch_place(two_workers, tmp_path):

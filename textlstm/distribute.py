@@ -123,7 +123,7 @@ def describe(strategy):
                 f"{task.get('type', 'worker')} {task.get('index', 0)} ({role})")
     if isinstance(strategy, tf.distribute.MirroredStrategy):
         devices = ", ".join(name.split("/")[-1].lower().replace("device:", "") for name in strategy.extended.worker_devices)
-        return f"mirrored over {replicas} devices ({devices})"
+        return f"mirrored over {replicas} device{'s' if replicas > 1 else ''} ({devices})"
     return "one device (TensorFlow's default placement)"
 
 

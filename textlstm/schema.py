@@ -141,6 +141,7 @@ CHARLM = {
     "model.units": size(65_536),
     "model.embedding_dim": size(65_536),
     "model.dropout": fraction(),
+    "model.input_dropout": fraction(),  # the recurrent layers' own input dropout: one mask per sequence
     **TRAIN,
     "train.lr_schedule": Spec(str, choices=("constant", "cosine")),
     "train.min_learning_rate": Spec(float, 0.0, 10.0),  # the cosine schedule's floor

@@ -29,6 +29,7 @@ DEFAULTS = {
         "units": 256,
         "embedding_dim": 64,
         "dropout": 0.1,  # between layers and before the output
+        "input_dropout": 0.0,  # on each recurrent layer's inputs, one mask per sequence (Gal and Ghahramani 2016)
     },
     "train": {
         "batch_size": 64,  # the global batch: split over all devices and workers of a distributed run
@@ -64,7 +65,8 @@ def build_model(vocab_size, model_recipe, seed):
     inputs = keras.Input((None,), dtype="int32", name="chars")
     x = keras.layers.Embedding(vocab_size, model_recipe["embedding_dim"], name="embedding")(inputs)
     for i in range(model_recipe["layers"]):
-        x = RECURRENT_LAYERS[cell](model_recipe["units"], return_sequences=True, name=f"rnn_{i}")(x)
+        x = RECURRENT_LAYERS[cell](model_recipe["units"], return_sequences=True,
+                                   dropout=model_recipe.get("input_dropout", 0.0), name=f"rnn_{i}")(x)
         x = keras.layers.Dropout(model_recipe["dropout"], name=f"dropout_{i}")(x)
     logits = keras.layers.Dense(vocab_size, name="logits")(x)
     return keras.Model(inputs, logits, name="charlm")
@@ -117,6 +119,29 @@ def optimizer(train_recipe, total_steps=1):
     if decay > 0:
         return keras.optimizers.AdamW(rate, weight_decay=decay, clipnorm=clipnorm)
     return keras.optimizers.Adam(rate, clipnorm=clipnorm)
+
+
+def check_schedule_covers(optimizer, total_steps):
+    """Before a resumed run trains up to `total_steps`: where its cosine schedule (saved with the
+    optimizer) ended before that, say so, and refuse if the floor is 0, where the steps after
+    the schedule's end would not change the weights. Nothing for a constant rate.
+
+    Raises:
+        UserError: a cosine schedule ending before `total_steps` at a learning rate of 0.
+    """
+    rate = optimizer.get_config()["learning_rate"]
+    if not isinstance(rate, dict) or rate.get("class_name") != "CosineDecay":
+        return
+    config = rate["config"]
+    end, floor = int(config["decay_steps"]), float(config["initial_learning_rate"]) * float(config["alpha"])
+    if total_steps <= end:
+        return
+    if floor == 0:
+        raise UserError(f"this run's cosine learning-rate schedule ends at step {end} at a rate of 0 "
+                        f"(train.min_learning_rate), so training on to step {total_steps} would not change the "
+                        f"weights; start a new run with more train.epochs, or a train.min_learning_rate above 0")
+    print(f"note: the cosine learning-rate schedule ended at step {end}; steps after it train at "
+          f"train.min_learning_rate={floor:g}")
 
 
 def compile_model(model, train_recipe, total_steps=1):

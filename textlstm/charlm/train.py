@@ -9,7 +9,7 @@ from textlstm.charlm import corpus as corpus_lib
 from textlstm.charlm import data as data_lib
 from textlstm.charlm import subword as subword_lib
 from textlstm.charlm import tokens as tokens_lib
-from textlstm.charlm.model import build_model, check_learning_rates, compile_model
+from textlstm.charlm.model import build_model, check_learning_rates, check_schedule_covers, compile_model
 from textlstm.errors import UserError
 from textlstm.rundir import RunDir
 from textlstm.schema import check_recipe
@@ -114,6 +114,7 @@ def train_charlm(recipe, run_path, resume=False):
     if resume:
         with strategy.scope():
             model, state = training.load_checkpoint(run)
+        check_schedule_covers(model.optimizer, schedule.total_steps)  # before the recipe is rewritten
         if distribute.is_chief():
             run.write_recipe(recipe)  # --epochs/--max-steps may have extended it
     else:
