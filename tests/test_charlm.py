@@ -523,4 +523,5 @@ def test_a_floor_above_the_learning_rate_is_refused_before_any_work(tmp_path, se
     overrides = [arg for setting in settings for arg in ("--set", setting)]
     result = _invoke("train", "charlm", "--data", train_file, "--run-dir", tmp_path / "run", *TINY, *overrides)
     _assert_one_error_line(result, "is above train.learning_rate")
+    assert "recipe:" not in result.output  # refused with the recipe's other checks, before it is printed
     assert not (tmp_path / "run").exists()

@@ -273,3 +273,13 @@ def check_joint_rules(recipe: dict, kind: str):
     decode = recipe.get("decode", {})
     if kind == "seq2seq" and decode.get("n_best", 1) > decode.get("beam_size", 1):
         raise UserError(f"decode.n_best ({decode['n_best']}) cannot exceed decode.beam_size ({decode['beam_size']})")
+    check_learning_rate_floor(recipe.get("train", {}))
+
+
+def check_learning_rate_floor(train: dict):
+    """One `UserError` line if `train.min_learning_rate` is above `train.learning_rate` (whatever
+    the schedule: a floor above the rate is a mistake even where the constant rate ignores it).
+    Recipes without a floor pass."""
+    rate, floor = train.get("learning_rate"), train.get("min_learning_rate")
+    if rate is not None and floor is not None and floor > rate:
+        raise UserError(f"train.min_learning_rate={floor} is above train.learning_rate={rate}")

@@ -10,6 +10,7 @@ import tensorflow as tf
 
 import textlstm.layers as tl
 from textlstm.errors import UserError
+from textlstm.schema import check_learning_rate_floor
 
 DEFAULTS = {
     "data": {
@@ -99,11 +100,9 @@ def learning_rate(train_recipe, total_steps):
 
 
 def check_learning_rates(train_recipe):
-    """One `UserError` line if `train.min_learning_rate` is above `train.learning_rate` (whatever
-    the schedule: a floor above the rate is a mistake even where the constant rate ignores it)."""
-    rate, floor = train_recipe["learning_rate"], train_recipe["min_learning_rate"]
-    if floor > rate:
-        raise UserError(f"train.min_learning_rate={floor} is above train.learning_rate={rate}")
+    """One `UserError` line if `train.min_learning_rate` is above `train.learning_rate`
+    (`textlstm.schema.check_learning_rate_floor`, which every recipe check also runs)."""
+    check_learning_rate_floor(train_recipe)
 
 
 def optimizer(train_recipe, total_steps=1):
