@@ -484,6 +484,22 @@ def test_resuming_past_a_finished_cosine_schedule(tmp_path, floor):
         assert json.loads((run_dir / "state.json").read_text())["step"] == 15
 
 
+def test_input_dropout_is_each_recurrent_layers_own_and_keeps_the_fused_kernel():
+    """`model.input_dropout`: the recurrent layers' `dropout` (one mask per sequence, as Keras's),
+    on in training only, and the layers still run our fused loop (cuDNN on a GPU), not Keras's generic one."""
+    import numpy as np
+
+    from textlstm.charlm.model import DEFAULTS, build_model, recurrent_layers
+
+    model = build_model(20, dict(DEFAULTS["model"], units=8, embedding_dim=4, dropout=0.0, input_dropout=0.5), 1)
+    assert [layer.dropout for layer in recurrent_layers(model)] == [0.5, 0.5]
+    chars = np.arange(30, dtype="int32").reshape(2, 15) % 20
+    first, second = (np.asarray(model(chars, training=True)) for _ in range(2))
+    assert not np.allclose(first, second)  # new masks each call
+    np.testing.assert_array_equal(np.asarray(model(chars)), np.asarray(model(chars)))
+    assert "portable" not in {layer.kernel_used for layer in recurrent_layers(model)}  # fused (cuDNN on a GPU)
+
+
 def test_eval_window_sets_the_evaluation_windows(trained, tmp_path):
     """`data.eval_window = 40` in a run's recipe: evaluate and score cut the text into windows
     of 40 (not data.seq_len = 16), and the longer context scores the text differently."""
