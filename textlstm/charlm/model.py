@@ -120,7 +120,7 @@ def optimizer(train_recipe, total_steps=1):
     return keras.optimizers.Adam(rate, clipnorm=clipnorm)
 
 
-def check_schedule_covers(optimizer, total_steps):
+def check_schedule_covers(opt, total_steps):
     """Before a resumed run trains up to `total_steps`: where its cosine schedule (saved with the
     optimizer) ended before that, say so, and refuse if the floor is 0, where the steps after
     the schedule's end would not change the weights. Nothing for a constant rate.
@@ -128,7 +128,7 @@ def check_schedule_covers(optimizer, total_steps):
     Raises:
         UserError: a cosine schedule ending before `total_steps` at a learning rate of 0.
     """
-    rate = optimizer.get_config()["learning_rate"]
+    rate = opt.get_config()["learning_rate"]
     if not isinstance(rate, dict) or rate.get("class_name") != "CosineDecay":
         return
     config = rate["config"]
