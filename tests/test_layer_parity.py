@@ -174,16 +174,25 @@ def test_forcing_a_kernel_the_layer_cannot_run_says_why():
 
 
 @pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("mask", ["none", "holes"])
-def test_fused_graph_loop_matches_keras(kind, mask, monkeypatch):
-    """The fused kernel's graph-loop form (used for large layers) agrees like the compiled one."""
-    from textlstm.layers import fused_lstm
+@pytest.mark.parametrize("mask", ["none", "holes", "left", "empty-row"])
+@pytest.mark.parametrize("go_backwards", [False, True], ids=["forwards", "backwards"])
+def test_fused_graph_loop_matches_keras(kind, mask, go_backwards, monkeypatch):
+    """The fused kernel's graph-loop form (used for large layers) agrees like the compiled one;
+    its inference loop projects one step ahead (textlstm/layers/overlap.py), and a gradient
+    asked of it goes through the up-front loop's backward pass."""
+    from textlstm.layers import fused_lstm, gru, lstm
 
     monkeypatch.setattr(fused_lstm, "COMPILED_LOOP_MAX_STEP_MACS", 0)
+    calls = []
+    for module, name in ((lstm, "lstm_inference"), (gru, "gru_inference")):
+        original = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda *args, _original=original, **kwargs: calls.append(1) or
+                            _original(*args, **kwargs))
     ours_cls, keras_cls = KINDS[kind]
-    options = dict(return_sequences=True, return_state=True, go_backwards=True, zero_output_for_mask=True)
+    options = dict(return_sequences=True, return_state=True, go_backwards=go_backwards, zero_output_for_mask=True)
     reference = keras_cls(UNITS, use_cudnn=False, **options)
     assert_kernel_matches_keras("fused", ours_cls(UNITS, **options), reference, X, mask=MASKS[mask])
+    assert calls  # the one-step-ahead inference loop ran (the layer is called in inference mode)
     assert not fused_lstm.use_compiled_loop(tf.zeros((STEPS, BATCH, 4 * UNITS)), tf.zeros((UNITS, 4 * UNITS)))
 
 

@@ -9,7 +9,9 @@ import keras
 import tensorflow as tf
 
 from textlstm.layers.base import DropoutCellMixin, RecurrentLayer, serialize_cell_settings
-from textlstm.layers.fused_gru import gru_recurrence
+from textlstm.layers.fused_gru import INFERENCE_MAX_STEP_MACS, gru_recurrence
+from textlstm.layers.fused_lstm import use_compiled_loop
+from textlstm.layers.overlap import gru_inference
 
 _CELL_SETTINGS = (
     "units",
@@ -345,6 +347,13 @@ class GRU(RecurrentLayer):
         input_bias, recurrent_bias = cell.split_bias()
         if recurrent_bias is None:
             recurrent_bias = tf.zeros([3 * cell.units], dtype=inputs.dtype)
+        if not training and inputs.shape[0] != 0 and not use_compiled_loop(inputs, cell.recurrent_kernel,
+                                                                          INFERENCE_MAX_STEP_MACS):
+            if input_bias is None:
+                input_bias = tf.zeros([3 * cell.units], inputs.dtype)
+            states = gru_inference(inputs, cell.kernel, input_bias, cell.recurrent_kernel,
+                                   tf.convert_to_tensor(recurrent_bias), initial_state[0], mask)  # overlap.py
+            return states, [states[-1]]
         projected = self._project(inputs, cell.kernel, input_bias)
         states = gru_recurrence(
             projected, cell.recurrent_kernel, tf.convert_to_tensor(recurrent_bias), initial_state[0], mask, training
