@@ -3,8 +3,8 @@
 Three forms of the same LSTM forward pass (Keras's gate order, no mask), timed as graph
 `tf.function`s, interleaved, medians:
 
-- `upfront`: textlstm's fused loop today: `x @ W + b` for every timestep as one large
-  matmul, then a loop of `h @ U` and the gates;
+- `upfront`: textlstm's fused loop in training and, before this probe, in inference:
+  `x @ W + b` for every timestep as one large matmul, then a loop of `h @ U` and the gates;
 - `in_loop`: Keras's generic loop: each step computes `x_t @ W` and `h @ U`;
 - `one_ahead`: each step computes the next step's `x_{t+1} @ W + b` beside its own
   `h @ U`, so the projection has no dependence on the recurrent chain and TensorFlow's
@@ -20,8 +20,9 @@ Measured on 2 cores (205 GFLOP/s matmul peak, quiet), milliseconds:
     64 x 100, 64 -> 512 (size a, 1st)    103.7    109.4    110.0
     64 x 100, 512 -> 512 (size a, 2nd)   155.4    154.3    152.4
 
-so at size b the upfront projection is what puts our `predict_on_batch` below Keras's
-(0.95x in `bench_layers.py`); `one_ahead` would be 1.22x faster there.
+so at size b the upfront projection is what put our `predict_on_batch` below Keras's
+(0.95x in `bench_layers.py`); the graph loop's inference now runs `one_ahead`
+(`textlstm/layers/overlap.py`), and `bench_layers.py` gives 1.10x (LSTM) and 1.20x (GRU) there.
 
     python benchmarks/probe_inference_overlap.py                 # sizes b and a
     python benchmarks/probe_inference_overlap.py --size 32,50,256,256 --threads 1
