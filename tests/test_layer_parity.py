@@ -183,6 +183,8 @@ def test_fused_graph_loop_matches_keras(kind, mask, go_backwards, monkeypatch):
     from textlstm.layers import fused_lstm, gru, lstm
 
     monkeypatch.setattr(fused_lstm, "COMPILED_LOOP_MAX_STEP_MACS", 0)
+    for module in (lstm, gru):  # a machine with one core keeps the up-front loop: test both forms everywhere
+        monkeypatch.setattr(module, "worth_overlapping", lambda: True)
     calls = []
     for module, name in ((lstm, "lstm_inference"), (gru, "gru_inference")):
         original = getattr(module, name)
@@ -194,6 +196,16 @@ def test_fused_graph_loop_matches_keras(kind, mask, go_backwards, monkeypatch):
     assert_kernel_matches_keras("fused", ours_cls(UNITS, **options), reference, X, mask=MASKS[mask])
     assert calls  # the one-step-ahead inference loop ran (the layer is called in inference mode)
     assert not fused_lstm.use_compiled_loop(tf.zeros((STEPS, BATCH, 4 * UNITS)), tf.zeros((UNITS, 4 * UNITS)))
+
+
+@pytest.mark.parametrize("threads, cores, expected", [(0, 2, True), (0, 1, False), (1, 16, False), (4, 1, True)])
+def test_the_overlapped_inference_loop_needs_two_threads(threads, cores, expected, monkeypatch):
+    """One inter-op thread (set, or by default one core) keeps the up-front projection."""
+    from textlstm.layers import overlap
+
+    monkeypatch.setattr(tf.config.threading, "get_inter_op_parallelism_threads", lambda: threads)
+    monkeypatch.setattr(overlap.os, "sched_getaffinity", lambda pid: set(range(cores)), raising=False)
+    assert overlap.worth_overlapping() is expected
 
 
 def _emulated_cudnn_loop(self, sequences, initial_state, mask):

@@ -11,7 +11,7 @@ import tensorflow as tf
 from textlstm.layers.base import DropoutCellMixin, RecurrentLayer, serialize_cell_settings
 from textlstm.layers.fused_gru import INFERENCE_MAX_STEP_MACS, gru_recurrence
 from textlstm.layers.fused_lstm import use_compiled_loop
-from textlstm.layers.overlap import gru_inference
+from textlstm.layers.overlap import gru_inference, worth_overlapping
 
 _CELL_SETTINGS = (
     "units",
@@ -347,8 +347,8 @@ class GRU(RecurrentLayer):
         input_bias, recurrent_bias = cell.split_bias()
         if recurrent_bias is None:
             recurrent_bias = tf.zeros([3 * cell.units], dtype=inputs.dtype)
-        if not training and inputs.shape[0] != 0 and not use_compiled_loop(inputs, cell.recurrent_kernel,
-                                                                          INFERENCE_MAX_STEP_MACS):
+        if (not training and inputs.shape[0] != 0 and worth_overlapping()
+                and not use_compiled_loop(inputs, cell.recurrent_kernel, INFERENCE_MAX_STEP_MACS)):
             if input_bias is None:
                 input_bias = tf.zeros([3 * cell.units], inputs.dtype)
             states = gru_inference(inputs, cell.kernel, input_bias, cell.recurrent_kernel,

@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from textlstm.layers.base import DropoutCellMixin, RecurrentLayer, serialize_cell_settings
 from textlstm.layers.fused_lstm import lstm_recurrence, use_compiled_loop
-from textlstm.layers.overlap import lstm_inference
+from textlstm.layers.overlap import lstm_inference, worth_overlapping
 
 _CELL_SETTINGS = (
     "units",
@@ -343,7 +343,8 @@ class LSTM(RecurrentLayer):
 
     def _fused_loop(self, inputs, initial_state, mask, training):
         cell = self.cell
-        if not training and inputs.shape[0] != 0 and not use_compiled_loop(inputs, cell.recurrent_kernel):
+        if (not training and inputs.shape[0] != 0 and not use_compiled_loop(inputs, cell.recurrent_kernel)
+                and worth_overlapping()):
             bias = cell.bias if cell.bias is not None else tf.zeros([4 * cell.units], inputs.dtype)
             states, last_c = lstm_inference(inputs, cell.kernel, bias, cell.recurrent_kernel, initial_state[0],
                                             initial_state[1], mask)  # the projection overlaps the loop (overlap.py)
