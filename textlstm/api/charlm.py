@@ -45,8 +45,7 @@ class CharLM:
         self.last_seed = None  # the seed of the last generate/stream call
 
     def __repr__(self):
-        unit = "pieces" if self.vocab.unit == "subword" else "characters"
-        return f"CharLM({str(self.run_dir)!r}, vocabulary={len(self.vocab)} {unit})"
+        return f"CharLM({str(self.run_dir)!r}, vocabulary={len(self.vocab)} {self.vocab.unit_name})"
 
     def unknown_chars(self, text):
         """The distinct characters of `text` that are not in the vocabulary (read as unknown)."""

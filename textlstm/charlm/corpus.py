@@ -35,9 +35,11 @@ def is_subword(recipe):
     return recipe.get("data", {}).get("unit", "char") == "subword"
 
 
-def reading_order(text, recipe):
-    """`text` in the order the LM of `recipe` reads it: reversed for a backward LM. Its own inverse."""
-    return text[::-1] if is_backward(recipe) else text
+def reading_order(sequence, backward):
+    """A text or id sequence in the order an LM reads it: reversed for a `backward` LM
+    (`is_backward`), as it is otherwise. Its own inverse, so it also turns what a backward LM
+    produced the right way round."""
+    return sequence[::-1] if backward else sequence
 
 
 def default_corpus(max_chars=DEFAULT_CORPUS_CHARS):
@@ -68,6 +70,7 @@ class CharVocabulary:
     (`subword.SubwordVocabulary` has the same interface for pieces.)"""
 
     unit = "char"
+    unit_name = "characters"  # what its ids are, in messages
 
     def __init__(self, chars):
         self.chars = list(chars)

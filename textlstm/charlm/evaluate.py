@@ -23,7 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from textlstm.charlm import data as data_lib
-from textlstm.charlm.corpus import is_backward, load_vocabulary
+from textlstm.charlm.corpus import is_backward, load_vocabulary, reading_order
 from textlstm.charlm.model import DEFAULTS, char_loss
 from textlstm.charlm.tokens import TokenFile, make_encoder, write_tokens
 from textlstm.charlm.train import KIND, add_bits_per_char
@@ -77,9 +77,8 @@ def score_text(model, vocab, recipe, text, source="the text"):
     """
     ids = vocab.encode(text)
     if len(ids) < 2:
-        what = "characters" if vocab.unit == "char" else "pieces"
-        raise UserError(f"{source} has fewer than two {what}; nothing to predict")
-    return _scores(model, vocab, ids[::-1] if is_backward(recipe) else ids, len(ids), recipe,
+        raise UserError(f"{source} has fewer than two {vocab.unit_name}; nothing to predict")
+    return _scores(model, vocab, reading_order(ids, is_backward(recipe)), len(ids), recipe,
                    vocab.unknown_chars(text))
 
 
@@ -96,8 +95,7 @@ def evaluate_charlm(run_path, data_path, model=None):
         count, _ = write_tokens(path, stream_text_file(data_path), encoder, size,  # checks every byte first
                                 reverse=is_backward(recipe))
         if count < 2:
-            what = "characters" if vocab.unit == "char" else "pieces"
-            raise UserError(f"{data_path} has fewer than two {what}; nothing to predict")
+            raise UserError(f"{data_path} has fewer than two {vocab.unit_name}; nothing to predict")
         ids = TokenFile(path, encoder.dtype, count)
         if model is None:
             model = load_best_or_last(run)

@@ -14,7 +14,7 @@ then), so a backward run yields its text in one piece at the end instead of stre
 import numpy as np
 import tensorflow as tf
 
-from textlstm.charlm.corpus import is_backward, load_vocabulary
+from textlstm.charlm.corpus import is_backward, load_vocabulary, reading_order
 from textlstm.charlm.model import DEFAULTS, CharStepper
 from textlstm.charlm.train import KIND
 from textlstm.decoding.samplers import choose_sampler, compiled, fresh_seed, sample_sequence
@@ -90,7 +90,7 @@ def sample_chunks(stepper, vocab, prompt, length, chooser, seed, num_samples=1, 
     vocabulary's unknown entry (for pieces: every control piece) is never sampled.
     """
     prompt_ids = vocab.encode(prompt)
-    token, state = _prime(stepper, prompt_ids[::-1] if backward else prompt_ids, num_samples)
+    token, state = _prime(stepper, reading_order(prompt_ids, backward), num_samples)
     done = 0
     while done < length:
         size = min(chunk or length, length - done)
@@ -108,7 +108,7 @@ def text_chunks(stepper, vocab, prompt, length, chooser, seed, num_samples=1, ch
                            backward)
     decoders = [vocab.stream_decoder() for _ in range(num_samples)]  # pieces: a character may span two chunks
     for tokens in chunks:
-        yield [decode(row[::-1] if backward else row) for decode, row in zip(decoders, np.asarray(tokens))]
+        yield [decode(reading_order(row, backward)) for decode, row in zip(decoders, np.asarray(tokens))]
 
 
 def with_prompt(prompt, text, backward=False):

@@ -87,22 +87,16 @@ def learning_rate(train_recipe, total_steps):
     a capped run resumed further matches an uncapped one) and stays there (SGDR without restarts: Loshchilov and Hutter 2017,
     `keras.optimizers.schedules.CosineDecay`). The schedule is a function of the step alone and
     is saved with the optimizer, so `--resume` continues it exactly; a run made longer with
-    `--resume --epochs` goes on at `min_learning_rate`.
+    `--resume --epochs` goes on at `min_learning_rate` (refused at 0: `check_schedule_covers`).
 
     Raises:
         UserError: `min_learning_rate` above `learning_rate`.
     """
-    check_learning_rates(train_recipe)
+    check_learning_rate_floor(train_recipe)
     rate, floor = train_recipe["learning_rate"], train_recipe["min_learning_rate"]
     if train_recipe["lr_schedule"] == "constant":
         return rate
     return keras.optimizers.schedules.CosineDecay(rate, decay_steps=max(1, total_steps), alpha=floor / rate)
-
-
-def check_learning_rates(train_recipe):
-    """One `UserError` line if `train.min_learning_rate` is above `train.learning_rate`
-    (`textlstm.schema.check_learning_rate_floor`, which every recipe check also runs)."""
-    check_learning_rate_floor(train_recipe)
 
 
 def optimizer(train_recipe, total_steps=1):

@@ -12,6 +12,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from textlstm.charlm.corpus import reading_order
 from textlstm.errors import UserError
 
 ORDERS = ("reading", "text")
@@ -96,9 +97,9 @@ class CharHiddenStates:
             return [np.zeros((0, self.units), np.float32) for _ in texts]
         ids = np.zeros((len(texts), width), np.int32)  # the padding is read after each text: it changes nothing before
         for row, text in enumerate(texts):
-            ids[row, : len(text)] = self.vocab.encode(text[::-1] if self.backward else text)
+            ids[row, : len(text)] = self.vocab.encode(reading_order(text, self.backward))
         states = np.asarray(self._run(tf.constant(ids)), np.float32)
         rows = [states[row, : len(text)] for row, text in enumerate(texts)]
-        if order == "text" and self.backward:
-            rows = [row[::-1].copy() for row in rows]
+        if order == "text" and self.backward:  # back from reading order to the text's
+            rows = [reading_order(row, self.backward).copy() for row in rows]
         return rows

@@ -51,6 +51,7 @@ class SubwordVocabulary:
     """
 
     unit = "subword"
+    unit_name = "pieces"  # what its ids are, in messages
 
     def __init__(self, processor, path=None):
         self.processor, self.path = processor, path

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from textlstm.charlm.corpus import UNKNOWN, CharVocabulary, default_corpus
+from textlstm.charlm.corpus import UNKNOWN, CharVocabulary, default_corpus, is_backward
 from textlstm.errors import UserError
 from textlstm.rundir import _temp_beside, atomic_write_json
 from textlstm.textio import TextPiece, stream_text_file, stream_text_sources
@@ -370,7 +370,7 @@ def build_token_file(run, data, vocab, train_scan, valid_scan):
     texts = lambda: part_texts(data, train_scan, valid_scan)  # noqa: E731
     total = sum(p.end - p.start for p in train_scan.pieces) + (
         sum(p.end - p.start for p in valid_scan.pieces) if valid_scan else 0)
-    backward = data.get("direction") == "backward"  # the training and validation parts each read end to start
+    backward = is_backward({"data": data})  # the training and validation parts each read end to start
     written, (train_ids, valid_ids) = write_tokens(run.file(TOKENS_FILE), texts(), encoder, total, reverse=backward)
     tokens = TokenFile(run.file(TOKENS_FILE), encoder.dtype, written)
     unknown = sorted(encoder.unknown)  # the training part has none: the vocabulary is its own

@@ -9,7 +9,7 @@ from textlstm.charlm import corpus as corpus_lib
 from textlstm.charlm import data as data_lib
 from textlstm.charlm import subword as subword_lib
 from textlstm.charlm import tokens as tokens_lib
-from textlstm.charlm.model import build_model, check_learning_rates, check_schedule_covers, compile_model
+from textlstm.charlm.model import build_model, check_schedule_covers, compile_model
 from textlstm.errors import UserError
 from textlstm.rundir import RunDir
 from textlstm.schema import check_recipe
@@ -48,8 +48,7 @@ def train_charlm(recipe, run_path, resume=False):
     Under a multi-worker strategy, workers other than the chief return `(run, None)`.
     """
     data, model_recipe, train = recipe["data"], recipe["model"], recipe["train"]
-    check_recipe(recipe, KIND)  # every key in its declared range (textlstm.schema), before any work
-    check_learning_rates(train)
+    check_recipe(recipe, KIND)  # every key in its declared range, the learning-rate floor too, before any work
     strategy = distribute.make_strategy(train["strategy"], train["batch_size"])  # first: multi-worker sets up TensorFlow's runtime
     training.absolute_paths(recipe, "data.paths", "data.valid")  # the saved recipe works from any directory
     subword = corpus_lib.is_subword(recipe)

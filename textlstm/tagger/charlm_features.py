@@ -35,17 +35,16 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-import textlstm.layers as tl
-from textlstm.charlm.corpus import CharVocabulary, is_subword
+from textlstm.charlm.corpus import VOCAB_FILE, CharVocabulary, is_subword, reading_order
+from textlstm.charlm.model import RECURRENT_LAYERS
 from textlstm.errors import UserError
 from textlstm.rundir import RunDir, atomic_save_model, atomic_write_text, load_keras_model
 from textlstm.training import load_best_or_last
 
-LM_KIND, LM_VOCAB_FILE, LM_MODEL_FILE = "charlm", "vocab.json", "best.keras"
+LM_KIND, LM_MODEL_FILE = "charlm", "best.keras"
 COPIES = "charlm"  # the tagger run's folder of LM copies: charlm/0, charlm/1, ... (recipe order)
 DIRECTIONS = ("forward", "backward")
 TEXT_MULTIPLE = 16  # LM texts are padded to multiples of 16 characters: few shapes to compile
-RECURRENT_LAYERS = {"lstm": tl.LSTM, "gru": tl.GRU}
 
 
 def sentence_text(tokens):
@@ -63,8 +62,8 @@ def lm_text_and_positions(tokens, direction):
     text, starts, ends = sentence_text(tokens)
     if direction == "forward":
         return text, ends
-    last = len(text) - 1
-    return text[::-1], [last - start for start in starts]
+    last = len(text) - 1  # a backward LM reads the text from its end: its index i is the text's last - i
+    return reading_order(text, backward=True), [last - start for start in starts]
 
 
 @keras.saving.register_keras_serializable(package="textlstm")
@@ -153,7 +152,7 @@ class LanguageModel:
         run = RunDir.open(path, LM_KIND)
         recipe = run.read_recipe()
         _check_usable(path, recipe)  # before its files: a subword run has no character vocabulary
-        vocab = CharVocabulary.load(run.file(LM_VOCAB_FILE))
+        vocab = CharVocabulary.load(run.file(VOCAB_FILE))
         return cls(path, vocab, recipe, load_best_or_last(run))
 
     def layer(self, name):
@@ -175,7 +174,7 @@ class LanguageModel:
         from textlstm.recipes import recipe_to_toml
 
         atomic_write_text(run.file("recipe.toml"), recipe_to_toml(self.recipe))
-        self.vocab.save(run.file(LM_VOCAB_FILE))
+        self.vocab.save(run.file(VOCAB_FILE))
         atomic_save_model(self.model, run.file(LM_MODEL_FILE))
 
 
