@@ -145,7 +145,7 @@ class CharFeatures(keras.layers.Layer):
                 self.units, self.kernel_size, padding="same", activation="tanh", name="char_cnn"
             )
         else:
-            self.encoder = keras.layers.Bidirectional(tl.LSTM(max(1, self.units // 2)), name="char_bilstm")
+            self.encoder = tl.Bidirectional(tl.LSTM(max(1, self.units // 2)), name="char_bilstm")
         self.output_size = self.units if kind == "cnn" else 2 * max(1, self.units // 2)
 
     def build(self, input_shape):
@@ -287,7 +287,7 @@ def build_model(num_words, num_chars, num_tags, model_recipe, seed, word_vectors
     x = keras.layers.Dropout(dropout, name="dropout_in")(x)
     layer_class = RECURRENT_LAYERS[model_recipe["cell"]]
     for i in range(model_recipe["layers"]):
-        x = keras.layers.Bidirectional(
+        x = tl.Bidirectional(
             layer_class(model_recipe["units"], return_sequences=True), name=f"birnn_{i}"
         )(x)
         x = keras.layers.Dropout(dropout, name=f"dropout_{i}")(x)
