@@ -65,3 +65,8 @@ def test_saved_model_loads_in_safe_mode_with_the_same_outputs(tmp_path):
     assert all(isinstance(loaded.get_layer(f"bi_{i}"), tl.Bidirectional) for i in range(3))
     data = np.random.default_rng(1).normal(size=(2, 6, 3)).astype("float32")
     np.testing.assert_array_equal(loaded.predict(data, verbose=0), model.predict(data, verbose=0))
+
+
+def test_a_layer_that_is_not_recurrent_is_refused_in_one_line():
+    with pytest.raises(ValueError, match="^Bidirectional wraps a recurrent layer .*received Dense$"):
+        tl.Bidirectional(keras.layers.Dense(3))

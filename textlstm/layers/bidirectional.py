@@ -49,17 +49,25 @@ class Bidirectional(keras.layers.Bidirectional):
         backward_layer: optional layer for the backward direction; by default a copy of
             `layer` with `go_backwards=True`, named `backward_<name>`.
 
-    Call and output shapes are Keras's: [B, T, D] in; [B, 2U] (concat) or [B, T, 2U] with
-    `return_sequences`, plus states with `return_state`.
+    Call and output shapes are Keras's: inputs [B, T, D] (and an optional [B, T] mask);
+    output [B, M] or, with `return_sequences`, [B, T, M], where M is 2U for "concat" and U
+    for "sum", "mul" and "ave" (U: the wrapped layer's units); `merge_mode=None` returns the
+    two directions' outputs as a list. With `return_state`, the forward layer's states
+    follow the output, then the backward layer's (LSTM: h, c each; GRU: h).
 
     Raises:
-        ValueError: as `keras.layers.Bidirectional` (mismatched directions or settings).
+        ValueError: `layer` is not a recurrent layer (it has no `go_backwards`), or as
+            `keras.layers.Bidirectional` (mismatched directions or settings, bad merge_mode).
 
     Reference: Schuster and Paliwal (1997), "Bidirectional recurrent neural networks";
     Keras's `Bidirectional` for the merging and the state order.
     """
 
     def __init__(self, layer, merge_mode="concat", weights=None, backward_layer=None, **kwargs):
+        if isinstance(layer, keras.layers.Layer) and not hasattr(layer, "go_backwards"):
+            raise ValueError(
+                f"Bidirectional wraps a recurrent layer (one with go_backwards), received {type(layer).__name__}"
+            )
         draws_after = None
         if backward_layer is None and isinstance(layer, keras.layers.Layer):
             backward_layer, draws_after = _backward_copy(layer)
