@@ -19,8 +19,9 @@ The remedy has two parts, and both are needed:
 
 The layers draw the same random seeds as under Keras's wrapper (initializers and dropout
 take theirs from Python's `random` when built without one, forward copy first), so a seeded
-model starts from the same weights with either wrapper. Weights live under the same attribute paths as in `keras.layers.Bidirectional`
-(`forward_layer`, `backward_layer`), so files saved with either load into the other's layout.
+model starts from the same weights with either wrapper. Weights live under the same
+attribute paths as in `keras.layers.Bidirectional` (`forward_layer`, `backward_layer`), so
+they move between the two wrappers both ways; a file keeps the wrapper class it was saved with.
 """
 
 import random

@@ -117,8 +117,7 @@ class Seq2Seq(keras.Model):
         self.source_embedding = keras.layers.Embedding(source_vocab_size, embedding_dim, name="source_embedding")
         self.target_embedding = keras.layers.Embedding(target_vocab_size, embedding_dim, name="target_embedding")
         self.encoders = [
-            tl.Bidirectional(layer(units // 2, return_sequences=True, return_state=True),
-                                       name=f"encoder_{i}")
+            tl.Bidirectional(layer(units // 2, return_sequences=True, return_state=True), name=f"encoder_{i}")
             for i in range(num_layers)
         ]
         self.decoders = [layer(units, return_sequences=True, return_state=True, name=f"decoder_{i}")
