@@ -12,9 +12,9 @@ measures the three orders: on 2 cores, 32 x 50 steps, 256 -> 256 units, one step
 1.22x faster than up front.
 
 With a single inter-op thread (`worth_overlapping`) nothing can overlap, and the layers keep
-the up-front projection. The numbers are those of the up-front loop up to float rounding (each step's projection is
-a matmul of its own). A gradient, if one is asked for after all, comes from the up-front
-loop's hand-written backward pass, through the projection, recomputed.
+the up-front projection. The numbers are those of the up-front loop up to float rounding
+(each step's projection is a matmul of its own). A gradient, if one is asked for after all,
+comes from the up-front loop's hand-written backward pass, through the projection, recomputed.
 """
 
 import functools
