@@ -431,7 +431,8 @@ def test_default_corpus_is_large_and_stable():
 
 
 def test_cosine_learning_rate_runs_from_the_rate_to_its_floor():
-    from textlstm.charlm.model import DEFAULTS, learning_rate
+    from textlstm.charlm.model import DEFAULTS
+    from textlstm.optim import learning_rate
 
     train = dict(DEFAULTS["train"], learning_rate=0.002, lr_schedule="cosine", min_learning_rate=2e-5)
     schedule = learning_rate(train, total_steps=100)
@@ -449,7 +450,8 @@ def test_weight_decay_chooses_adamw_and_shrinks_weights_with_the_schedule():
     import keras
     import numpy as np
 
-    from textlstm.charlm.model import DEFAULTS, optimizer
+    from textlstm.charlm.model import DEFAULTS
+    from textlstm.optim import optimizer
 
     train = dict(DEFAULTS["train"], learning_rate=0.01, weight_decay=0.5)
     assert type(optimizer(dict(train, weight_decay=0.0))) is keras.optimizers.Adam

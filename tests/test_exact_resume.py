@@ -235,6 +235,7 @@ def _seq2seq_recipe(root):
         "data.vocab_size=30", "model.units=8", "model.embedding_dim=6", "model.dropout=0.3",
         "train.batch_size=8", f"train.epochs={EPOCHS}", f"train.steps_per_epoch={SPE}", "train.bleu_sentences=4",
         "decode.max_length=8", "train.seed=3",
+        'train.lr_schedule="cosine"', "train.min_learning_rate=1e-4", "train.warmup_steps=3",  # as seq2seq-multi30k
     ])
 
 

@@ -228,6 +228,9 @@ def test_evaluate_prints_bleu_chrf_and_signatures(trained, corpus, tmp_path):
     references = corpus["valid_tgt"].read_text(encoding="utf-8").splitlines()
     assert bleu == pytest.approx(sacrebleu.corpus_bleu(hypotheses, [references]).score, abs=0.005)
     assert chrf == pytest.approx(sacrebleu.corpus_chrf(hypotheses, [references]).score, abs=0.005)
+    lowercased = float(re.search(r"lowercased BLEU: ([0-9.]+)", result.stdout).group(1))
+    assert lowercased == pytest.approx(sacrebleu.corpus_bleu(hypotheses, [references], lowercase=True).score, abs=0.005)
+    assert "nrefs:1|case:lc|eff:no|tok:13a|smooth:exp|version:" in result.stdout
     # ... and scoring those translations against themselves gives a perfect chrF.
     assert any(hypotheses)
     self_bleu, self_chrf = _printed_scores(_invoke(*args, "--ref", _write(tmp_path / "self.txt", hypotheses)))
@@ -261,6 +264,29 @@ def test_the_translator_learns():
     total = len(tokens)
     majority = max(tokens.count(token) for token in set(tokens)) / total
     assert right / total > 0.6 > majority + 0.3, (right / total, majority)
+
+
+def test_beam_search_finds_more_probable_translations_than_greedy():
+    """A tiny model half-trained on a reversal task is unsure, so the search matters: with no length
+    penalty a beam of 4 finds translations whose log-probability under the model is at least the
+    greedy one's for (nearly) every sentence, and higher in total."""
+    import copy
+
+    from textlstm.seq2seq.model import DEFAULTS, build_and_compile
+    from textlstm.seq2seq.translate import translate_ids
+
+    rng = np.random.default_rng(1)
+    sources = [rng.integers(4, 12, rng.integers(3, 7)).tolist() for _ in range(64)]
+    inputs, outputs = data_lib.make_example(sources, [source[::-1] for source in sources])
+    recipe = copy.deepcopy(DEFAULTS)
+    recipe["model"].update(units=16, embedding_dim=8, dropout=0.0)
+    recipe["train"].update(learning_rate=0.02, label_smoothing=0.0)
+    model = build_and_compile(recipe, 12, 12)
+    model.fit(inputs, outputs, batch_size=16, epochs=4, shuffle=False, verbose=0)
+    greedy = [result[0][1] for result in translate_ids(model, sources, beam_size=1, max_length=10)]
+    beam = [result[0][1] for result in translate_ids(model, sources, beam_size=4, max_length=10)]
+    assert sum(beam) > sum(greedy) + 1.0, (sum(beam), sum(greedy))
+    assert sum(b >= g - 1e-4 for b, g in zip(beam, greedy)) >= 0.9 * len(sources)
 
 
 # --- bad input ------------------------------------------------------------------------------

@@ -208,6 +208,9 @@ SEQ2SEQ = {
     "model.dropout": fraction(),
     "model.tie_embeddings": Spec(bool),
     **TRAIN,
+    "train.lr_schedule": Spec(str, choices=("constant", "cosine")),
+    "train.min_learning_rate": Spec(float, 0.0, 10.0),  # the cosine schedule's floor
+    "train.warmup_steps": size(MAX_INT32, low=0),  # linear ramp before the cosine; 0 = none
     "train.label_smoothing": fraction(),
     "train.bleu_every": size(1_000_000),
     "train.bleu_sentences": size(MAX_INT32, low=0),  # 0 = all

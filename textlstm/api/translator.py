@@ -89,8 +89,10 @@ class Translator:
         """Translate a source file and score it against line-aligned references.
 
         Returns:
-            dict with "bleu" and "chrf" (sacreBLEU, 0-100, detokenized cased text), their
-            signatures "bleu_signature"/"chrf_signature", "bleu_detail" and "sentences".
+            dict with "bleu" (sacreBLEU, 0-100, detokenized cased text), "bleu_lc" (the same
+            lowercased: sacreBLEU's -lc, as published Multi30k figures are) and "chrf", their
+            signatures "bleu_signature"/"bleu_lc_signature"/"chrf_signature", "bleu_detail",
+            "bleu_lc_detail" and "sentences".
 
         Raises:
             TextlstmError: unreadable files, or files of different line counts.

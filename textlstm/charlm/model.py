@@ -10,7 +10,7 @@ import tensorflow as tf
 
 import textlstm.layers as tl
 from textlstm.errors import UserError
-from textlstm.schema import check_learning_rate_floor
+from textlstm.optim import optimizer
 
 DEFAULTS = {
     "data": {
@@ -76,65 +76,6 @@ def build_model(vocab_size, model_recipe, seed):
 def char_loss():
     """Cross-entropy of the next character, in nats per character."""
     return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-
-
-def learning_rate(train_recipe, total_steps):
-    """The optimizer's learning rate: a number, or a schedule over the optimizer step.
-
-    `train.lr_schedule = "cosine"` follows half a cosine from `train.learning_rate` at step 0
-    down to `train.min_learning_rate` at `total_steps` (`train.epochs` × the steps per epoch
-    when the run first starts; `train.max_steps` stops a run early without changing it, so
-    a capped run resumed further matches an uncapped one) and stays there (SGDR without restarts: Loshchilov and Hutter 2017,
-    `keras.optimizers.schedules.CosineDecay`). The schedule is a function of the step alone and
-    is saved with the optimizer, so `--resume` continues it exactly; a run made longer with
-    `--resume --epochs` goes on at `min_learning_rate` (refused at 0: `check_schedule_covers`).
-
-    Raises:
-        UserError: `min_learning_rate` above `learning_rate`.
-    """
-    check_learning_rate_floor(train_recipe)
-    rate, floor = train_recipe["learning_rate"], train_recipe["min_learning_rate"]
-    if train_recipe["lr_schedule"] == "constant":
-        return rate
-    return keras.optimizers.schedules.CosineDecay(rate, decay_steps=max(1, total_steps), alpha=floor / rate)
-
-
-def optimizer(train_recipe, total_steps=1):
-    """Adam (Kingma and Ba 2015) with gradient-norm clipping and the recipe's learning-rate schedule;
-    AdamW (Loshchilov and Hutter 2019, `keras.optimizers.AdamW`) when `train.weight_decay` > 0.
-
-    AdamW shrinks every weight (kernels, biases, the embedding) by `learning_rate × weight_decay`
-    of itself each step, apart from the gradient, so the decay follows the schedule. The class and
-    its settings are saved with the model, so `--resume` continues with the same optimizer.
-    """
-    rate, clipnorm = learning_rate(train_recipe, total_steps), train_recipe["clipnorm"]
-    decay = train_recipe.get("weight_decay", 0.0)
-    if decay > 0:
-        return keras.optimizers.AdamW(rate, weight_decay=decay, clipnorm=clipnorm)
-    return keras.optimizers.Adam(rate, clipnorm=clipnorm)
-
-
-def check_schedule_covers(opt, total_steps):
-    """Before a resumed run trains up to `total_steps`: where its cosine schedule (saved with the
-    optimizer) ended before that, say so, and refuse if the floor is 0, where the steps after
-    the schedule's end would not change the weights. Nothing for a constant rate.
-
-    Raises:
-        UserError: a cosine schedule ending before `total_steps` at a learning rate of 0.
-    """
-    rate = opt.get_config()["learning_rate"]
-    if not isinstance(rate, dict) or rate.get("class_name") != "CosineDecay":
-        return
-    config = rate["config"]
-    end, floor = int(config["decay_steps"]), float(config["initial_learning_rate"]) * float(config["alpha"])
-    if total_steps <= end:
-        return
-    if floor == 0:
-        raise UserError(f"this run's cosine learning-rate schedule ends at step {end} at a rate of 0 "
-                        f"(train.min_learning_rate), so training on to step {total_steps} would not change the "
-                        f"weights; start a new run with more train.epochs, or a train.min_learning_rate above 0")
-    print(f"note: the cosine learning-rate schedule ended at step {end}; steps after it train at "
-          f"train.min_learning_rate={floor:g}")
 
 
 def compile_model(model, train_recipe, total_steps=1):

@@ -9,7 +9,8 @@ from textlstm.charlm import corpus as corpus_lib
 from textlstm.charlm import data as data_lib
 from textlstm.charlm import subword as subword_lib
 from textlstm.charlm import tokens as tokens_lib
-from textlstm.charlm.model import build_model, check_schedule_covers, compile_model
+from textlstm.charlm.model import build_model, compile_model
+from textlstm.optim import check_schedule_covers
 from textlstm.errors import UserError
 from textlstm.rundir import RunDir
 from textlstm.schema import check_recipe

@@ -12,8 +12,9 @@ from textlstm.cli.options import checked
 @click.option("--src", "source_path", type=click.Path(), help="Seq2seq: source sentences to translate.")
 @click.option("--ref", "reference_path", type=click.Path(), help="Seq2seq: reference translations, line-aligned.")
 @click.option("-b", "--beam-size", type=int, callback=checked("decode.beam_size", "seq2seq"), help="Seq2seq: beam size (default: the recipe's).")
+@click.option("--length-penalty", type=float, callback=checked("decode.length_penalty", "seq2seq"), help="Seq2seq: GNMT length penalty alpha (default: the recipe's).")
 @click.option("--batch-size", type=int, callback=checked("decode.batch_size", "tagger"), help="Tagger: sentences tagged together (decode.batch_size).")
-def evaluate_command(run_dir, data_path, source_path, reference_path, beam_size, batch_size):
+def evaluate_command(run_dir, data_path, source_path, reference_path, beam_size, length_penalty, batch_size):
     """Evaluate the model in RUN_DIR on held-out data."""
     from textlstm.errors import UserError
     from textlstm.rundir import RunDir
@@ -29,7 +30,7 @@ def evaluate_command(run_dir, data_path, source_path, reference_path, beam_size,
     elif kind == "tagger":
         _evaluate_tagger(run_dir, data_path, batch_size)
     elif kind == "seq2seq":
-        _evaluate_seq2seq(run_dir, source_path, reference_path, beam_size)
+        _evaluate_seq2seq(run_dir, source_path, reference_path, beam_size, length_penalty)
     else:
         raise UserError(f"evaluating a {kind!r} run directory is not supported (charlm, tagger, seq2seq are)")
 
@@ -69,14 +70,16 @@ def _evaluate_tagger(run_dir, data_path, batch_size):
                + (f"  span F1: {metrics['spans']['micro']['f1']:.4f}" if "spans" in metrics else ""))
 
 
-def _evaluate_seq2seq(run_dir, source_path, reference_path, beam_size):
+def _evaluate_seq2seq(run_dir, source_path, reference_path, beam_size, length_penalty):
     from textlstm.api import Translator
     from textlstm.errors import UserError
 
     if not source_path or not reference_path:
         raise UserError("--src FILE and --ref FILE are required to evaluate a translator")
     metrics = Translator(run_dir).evaluate(source_path, reference_path, beam_size=beam_size,
-                                           warn=lambda message: click.echo(message, err=True))
-    click.echo(f"sentences: {metrics['sentences']:,}  BLEU: {metrics['bleu']:.2f}  chrF: {metrics['chrf']:.2f}")
-    click.echo(f"{metrics['bleu_detail']}")
-    click.echo(f"BLEU signature: {metrics['bleu_signature']}\nchrF signature: {metrics['chrf_signature']}")
+                                           length_penalty=length_penalty, warn=lambda message: click.echo(message, err=True))
+    click.echo(f"sentences: {metrics['sentences']:,}  BLEU: {metrics['bleu']:.2f}  chrF: {metrics['chrf']:.2f}  "
+               f"lowercased BLEU: {metrics['bleu_lc']:.2f}")
+    click.echo(f"cased: {metrics['bleu_detail']}\nlowercased: {metrics['bleu_lc_detail']}")
+    click.echo(f"BLEU signature: {metrics['bleu_signature']}\nlowercased BLEU signature: "
+               f"{metrics['bleu_lc_signature']}\nchrF signature: {metrics['chrf_signature']}")

@@ -12,13 +12,21 @@ def corpus_bleu(hypotheses, references):
 
 
 def score_translations(hypotheses, references):
-    """`{"bleu", "chrf", "bleu_signature", "chrf_signature", "sentences"}` for line-aligned lists."""
-    bleu, chrf = sacrebleu.metrics.BLEU(), sacrebleu.metrics.CHRF()
+    """Scores of line-aligned detokenized lists, all sacreBLEU's (0-100):
+
+    "bleu" (cased, 13a tokenization: the WMT convention), "bleu_lc" (the same lowercased,
+    sacreBLEU's `-lc`: the convention of published Multi30k figures, which are lowercased),
+    "chrf", with "bleu_detail", "bleu_lc_detail", "bleu_signature", "bleu_lc_signature",
+    "chrf_signature" and "sentences".
+    """
+    bleu, bleu_lc, chrf = sacrebleu.metrics.BLEU(), sacrebleu.metrics.BLEU(lowercase=True), sacrebleu.metrics.CHRF()
     bleu_score = bleu.corpus_score(hypotheses, [references])
+    bleu_lc_score = bleu_lc.corpus_score(hypotheses, [references])
     chrf_score = chrf.corpus_score(hypotheses, [references])
-    return {"bleu": bleu_score.score, "bleu_detail": str(bleu_score), "chrf": chrf_score.score,
-            "bleu_signature": str(bleu.get_signature()), "chrf_signature": str(chrf.get_signature()),
-            "sentences": len(hypotheses)}
+    return {"bleu": bleu_score.score, "bleu_detail": str(bleu_score),
+            "bleu_lc": bleu_lc_score.score, "bleu_lc_detail": str(bleu_lc_score), "chrf": chrf_score.score,
+            "bleu_signature": str(bleu.get_signature()), "bleu_lc_signature": str(bleu_lc.get_signature()),
+            "chrf_signature": str(chrf.get_signature()), "sentences": len(hypotheses)}
 
 
 def evaluate_seq2seq(run_path, source_path, reference_path, beam_size=None, length_penalty=None,

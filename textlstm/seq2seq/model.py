@@ -18,6 +18,7 @@ import tensorflow as tf
 import textlstm.layers as tl
 from textlstm.distribute import summed_over_replicas
 from textlstm.errors import UserError
+from textlstm.optim import optimizer
 from textlstm.seq2seq.attention import SCORES, Attention
 from textlstm.seq2seq.subwords import PAD_ID
 
@@ -50,6 +51,9 @@ DEFAULTS = {
         "steps_per_epoch": 0,  # 0 = one pass over the training pairs
         "max_steps": 0,  # 0 = no cap; else at most this many optimizer steps in all
         "learning_rate": 0.002,
+        "lr_schedule": "constant",  # "constant", or "cosine": from learning_rate down to min_learning_rate
+        "min_learning_rate": 0.0,  # where "cosine" ends, at the last step the run plans
+        "warmup_steps": 0,  # steps of a linear ramp up to learning_rate before the cosine
         "clipnorm": 5.0,
         "label_smoothing": 0.1,
         "patience": 0,  # epochs without dev BLEU improvement before stopping; 0 = never
@@ -268,8 +272,10 @@ class MaskedCrossEntropy(keras.losses.Loss):
                 "pad_id": self.pad_id}
 
 
-def build_and_compile(recipe, source_vocab_size, target_vocab_size):
-    """A new compiled model; one function so a distribution strategy's scope can wrap it."""
+def build_and_compile(recipe, source_vocab_size, target_vocab_size, total_steps=1):
+    """A new compiled model; one function so a distribution strategy's scope can wrap it.
+
+    `total_steps`: the optimizer steps the run plans, where a cosine schedule ends (`textlstm.optim`)."""
     model_recipe, train = recipe["model"], recipe["train"]
     keras.utils.set_random_seed(train["seed"])
     model = Seq2Seq(
@@ -280,7 +286,7 @@ def build_and_compile(recipe, source_vocab_size, target_vocab_size):
     )
     model.build()
     model.compile(
-        optimizer=keras.optimizers.Adam(train["learning_rate"], clipnorm=train["clipnorm"]),
+        optimizer=optimizer(train, total_steps),
         loss=MaskedCrossEntropy(train["label_smoothing"]),
     )
     return model

@@ -12,6 +12,7 @@ import keras
 
 from textlstm import distribute, memory, training
 from textlstm.errors import UserError
+from textlstm.optim import check_schedule_covers
 from textlstm.rundir import RunDir
 from textlstm.schema import check_recipe
 from textlstm.seq2seq import data as data_lib
@@ -106,10 +107,13 @@ def train_seq2seq(recipe, run_path, resume=False):
     with strategy.scope():
         if resume:
             model, state = training.load_checkpoint(run)
+            check_schedule_covers(model.optimizer, schedule.total_steps)  # before the recipe is rewritten
             if distribute.is_chief():
                 run.write_recipe(recipe)  # --epochs/--max-steps may have extended it
         else:
-            model, state = build_and_compile(recipe, subwords.source_vocab_size, subwords.target_vocab_size), None
+            model = build_and_compile(recipe, subwords.source_vocab_size, subwords.target_vocab_size,
+                                      train["epochs"] * schedule.steps_per_epoch)  # max_steps only stops early
+            state = None
     bleu_pairs = [(s, t) for s, t in zip(dev_src, dev_tgt) if s.strip()]
     if train["bleu_sentences"]:
         bleu_pairs = bleu_pairs[: train["bleu_sentences"]]
