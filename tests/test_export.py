@@ -14,15 +14,19 @@ import textwrap
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from api_helpers import tiny_run
 
 import textlstm
 from cli_helpers import assert_one_error_line, invoke
-from textlstm.export.saved_model import export_saved_model, scheme_table
+from textlstm.export.saved_model import TaggerModule, export_saved_model, scheme_table
 from textlstm.tagger import schemes
 
 PROMPTS = ["the ", "garden of the old river"]
 TAGGER_SENTENCES = ["Anna sees the dog", "Oslo finds the old road Jr and Bob runs", "", "Acme", "zzz qqq"]
+# for the tagger trained with word vectors: words only its vectors file has, in their own and
+# upper case (found through the lowercase fallback), and words neither training nor the file has
+VECTOR_SENTENCES = ["Anna sees berlin", "BERLIN London carol CAROL runs", "unread zzz Paris PARIS", "Berlin"]
 SOURCES = ["alpha beta gamma", "zeta eta", "beta", "alpha alpha delta eps zeta theta"]
 
 CLIENT = textwrap.dedent("""
@@ -53,6 +57,8 @@ CLIENT = textwrap.dedent("""
         out["charlm"].append([text.decode("utf-8") for text in result["text"].numpy()])
     tag = tf.saved_model.load(job["tagger"]).signatures["tag"]
     out["tagger"] = [t.decode() for t in tag(sentences=tf.constant(job["sentences"]))["tags"].numpy()]
+    tag = tf.saved_model.load(job["tagger_vectors"]).signatures["tag"]
+    out["tagger_vectors"] = [t.decode() for t in tag(sentences=tf.constant(job["vector_sentences"]))["tags"].numpy()]
     out["translator"] = {}
     for beam, path in job["translators"].items():
         translate = tf.saved_model.load(path).signatures["translate"]
@@ -84,12 +90,16 @@ def exported(tmp_path_factory):
     tagger = textlstm.load(tiny_run(tmp_path_factory, "tagger"))
     _randomize(tagger.model, 1)
     export_saved_model(tagger, root / "tagger")
+    tagger_vectors = textlstm.load(tiny_run(tmp_path_factory, "tagger-vectors"))
+    _randomize(tagger_vectors.model, 4)
+    export_saved_model(tagger_vectors, root / "tagger-vectors")
     translator = textlstm.load(tiny_run(tmp_path_factory, "seq2seq"))
     _randomize(translator.model, 2)
     for beam in (1, 4):
         export_saved_model(translator, root / f"translator-{beam}", beam_size=beam)
     models = sorted(path.name for path in translator.run_dir.glob("*.model"))
     job = {"charlm": str(root / "charlm"), "tagger": str(root / "tagger"), "sentences": TAGGER_SENTENCES,
+           "tagger_vectors": str(root / "tagger-vectors"), "vector_sentences": VECTOR_SENTENCES,
            "charlm_calls": [[[PROMPTS[0]] * 2, 3], [PROMPTS, 2**31 - 5], [[""], 11]],
            "translators": {str(beam): str(root / f"translator-{beam}") for beam in (1, 4)},
            "sources": SOURCES, "source_model": models[0], "target_model": models[-1]}
@@ -99,7 +109,7 @@ def exported(tmp_path_factory):
     process = subprocess.run([sys.executable, str(root / "client.py"), str(root / "job.json"), str(root / "out.json")],
                              cwd=root, env=env, capture_output=True, text=True, timeout=600)
     assert process.returncode == 0, process.stderr[-3000:]
-    return {"root": root, "lm": lm, "tagger": tagger, "translator": translator,
+    return {"root": root, "lm": lm, "tagger": tagger, "tagger_vectors": tagger_vectors, "translator": translator,
             "out": json.loads((root / "out.json").read_text())}
 
 
@@ -119,6 +129,20 @@ def test_tagger_saved_model_gives_textlstm_tags(exported):
     expected = [" ".join(tags) for tags in exported["tagger"].tag(TAGGER_SENTENCES)]
     assert exported["out"]["tagger"] == expected
     assert len(set(" ".join(expected).split())) > 2  # varied tags, not one constant answer
+
+
+def test_tagger_with_word_vectors_saved_model_looks_words_up_as_textlstm(exported):
+    tagger = exported["tagger_vectors"]
+    words = tagger._run.vocabs[0]
+    assert words.index("BERLIN") == words.index("berlin") >= words.trainable_rows  # the cases the sentences test
+    assert words.index("PARIS") == 1  # "paris" is neither a training word nor in the file: lowercase only
+    expected = [" ".join(tags) for tags in tagger.tag(VECTOR_SENTENCES)]
+    assert exported["out"]["tagger_vectors"] == expected
+    assert len(set(" ".join(expected).split())) > 2
+    # the graph's lookup gives Vocabulary.index's ids, token by token
+    tokens = " ".join(VECTOR_SENTENCES).split() + ["Anna", "ANNA", "anna", "<unk>", "the", "THE"]
+    graph_ids = TaggerModule(tagger).lookup_words(tf.constant(tokens)).numpy().tolist()
+    assert graph_ids == words.encode(tokens)
 
 
 def test_translator_saved_model_gives_textlstm_translations_at_beam_1_and_4(exported):

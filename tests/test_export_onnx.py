@@ -63,3 +63,24 @@ def test_tagger_and_char_lm_step_match_tensorflow_under_onnxruntime(tmp_path_fac
         flat = outputs[1:]
         for a, b in zip(flat, tf.nest.flatten(state)):
             np.testing.assert_allclose(a, b.numpy(), atol=1e-5)
+
+
+def test_tagger_with_word_vectors_matches_tensorflow_under_onnxruntime(tmp_path_factory, tmp_path):
+    pytest.importorskip("tf2onnx")
+    ort = pytest.importorskip("onnxruntime")
+    from textlstm.tagger import data as data_lib
+    from textlstm.tagger.conll import Sentence
+    from textlstm.tagger.vocab import Vocabulary
+
+    run = tiny_run(tmp_path_factory, "tagger-vectors")
+    result = invoke("export", run, tmp_path / "tagger", "--format", "onnx")
+    assert result.exit_code == 0, result.output
+    tagger = textlstm.load(run)
+    words = Vocabulary.load(tmp_path / "tagger" / "words.json")  # what a client reads: the fallback included
+    assert words.lowercase_fallback and words.index("BERLIN") == words.index("berlin") >= words.trainable_rows
+    sentences = [Sentence(tokens=s.split()) for s in ("Anna sees BERLIN", "carol London zzz")]
+    examples = data_lib.encode_sentences(sentences, words, tagger._run.vocabs[1], None, 4, 20)
+    (word_ids, chars), _ = data_lib.pad_batch(examples)
+    got = ort.InferenceSession(str(tmp_path / "tagger" / "tagger.onnx")).run(None, {"words": word_ids, "chars": chars})
+    expected = tagger.model([tf.constant(word_ids), tf.constant(chars)], training=False).numpy()
+    np.testing.assert_allclose(got[0], expected, atol=1e-5)

@@ -22,12 +22,12 @@ BATCH, SENTENCES, EPOCHS = 4, 16, 2
 STEPS_PER_EPOCH = SENTENCES // BATCH
 
 
-def _recipe(root):
+def _recipe(root, vectors=False):
     return resolve_recipe(DEFAULTS, None, [
         f"data.train={json.dumps(str(root / 'train.conllu'))}", f"data.dev={json.dumps(str(root / 'dev.conllu'))}",
         "model.units=8", "model.word_dim=8", "model.char_dim=4", "model.char_units=6", "model.dropout=0.0",
         "model.word_dropout=0.0", f"train.batch_size={BATCH}", f"train.epochs={EPOCHS}", "train.seed=5",
-    ])
+    ] + ([f"data.word_vectors={json.dumps(str(root / 'vectors.txt'))}"] if vectors else []))
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +38,23 @@ def root(tmp_path_factory):
     return root
 
 
-def test_resume_inside_an_epoch_gives_the_uninterrupted_weights(root, monkeypatch, capsys):
-    train_tagger(_recipe(root), root / "reference")
+def _write_vectors(root):
+    """Vectors for some training words and for words training never saw (frozen, looked up)."""
+    rng = np.random.default_rng(0)
+    words = ["the", "dog", "Garden", "runs", "lake", "meadow", "swims"]
+    lines = [f"{word} " + " ".join(f"{v:.4f}" for v in rng.uniform(-1, 1, 4)) for word in words]
+    (root / "vectors.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+@pytest.mark.parametrize("vectors", [False, True], ids=["plain", "word-vectors"])
+def test_resume_inside_an_epoch_gives_the_uninterrupted_weights(root, monkeypatch, capsys, vectors):
+    if vectors:
+        _write_vectors(root)
+        root = root / "vectors"
+        root.mkdir()
+        for name in ("train.conllu", "dev.conllu", "vectors.txt"):
+            (root / name).write_bytes((root.parent / name).read_bytes())
+    train_tagger(_recipe(root, vectors), root / "reference")
     fired = []
 
     def on_train_batch_end(self, batch, logs=None):
@@ -49,9 +64,11 @@ def test_resume_inside_an_epoch_gives_the_uninterrupted_weights(root, monkeypatc
 
     monkeypatch.setattr(training._Checkpointer, "on_train_batch_end", on_train_batch_end, raising=False)
     with pytest.raises(UserError, match="interrupted at step 6"):
-        train_tagger(_recipe(root), root / "run")
+        train_tagger(_recipe(root, vectors), root / "run")
     capsys.readouterr()
-    train_tagger(_recipe(root), root / "run", resume=True)
+    if vectors:
+        (root / "vectors.txt").unlink()  # the run holds its frozen table: resuming never reads the file
+    train_tagger(_recipe(root, vectors), root / "run", resume=True)
     assert "resuming inside epoch 2" in capsys.readouterr().out
     ours = load_keras_model(root / "run" / "last.keras", compile=True)
     theirs = load_keras_model(root / "reference" / "last.keras", compile=True)
@@ -59,3 +76,6 @@ def test_resume_inside_an_epoch_gives_the_uninterrupted_weights(root, monkeypatc
         np.testing.assert_allclose(mine, expected, rtol=0, atol=1e-6)
     for name in ("words.json", "tags.json", "tagset.json"):
         assert (root / "run" / name).read_text() == (root / "reference" / name).read_text()
+    if vectors:
+        assert "trainable_rows" in (root / "run" / "words.json").read_text()
+        assert len(ours.get_layer("word_embedding").non_trainable_weights) == 1

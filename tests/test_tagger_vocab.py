@@ -137,3 +137,45 @@ def test_load_word_vectors_errors(tmp_path):
         load_word_vectors(tmp_path / "missing.txt", vocab)
     with pytest.raises(UserError, match="not a number"):
         load_word_vectors(write_vectors(tmp_path, "cat 1 x\n", "nan.txt"), vocab)
+
+
+def test_extend_with_vectors_adds_every_new_word_of_the_file_after_the_training_words(tmp_path):
+    from textlstm.tagger.embeddings import extend_with_vectors
+
+    train = Vocabulary(["cat", "LONDON", "Paris"])
+    path = write_vectors(tmp_path, "3 2\ncat 1 1\nlondon 2 2\nParis 3 3\nparis 4 4\ncat 9 9\n")
+    words, matrix, found = extend_with_vectors(path, train)
+    assert words.items == [PAD, UNK, "cat", "LONDON", "Paris", "london", "paris"]
+    assert words.trainable_rows == 5 and words.vector_dim == 2 and words.lowercase_fallback and found == 3
+    np.testing.assert_array_equal(matrix[[0, 2, 3, 4, 5, 6]], [[0, 0], [1, 1], [2, 2], [3, 3], [2, 2], [4, 4]])
+    assert np.all(np.abs(matrix[1]) <= 0.1) and np.any(matrix[1] != 0)  # <unk>: small seeded random
+    # normal form, then lowercase, then <unk>
+    assert words.encode(["LONDON", "London", "PARIS", "Paris", "CAT", "dog"]) == [3, 5, 6, 4, 2, 1]
+    again = Vocabulary.from_json(words.to_json())
+    assert again == words and again.trainable_rows == 5 and again.encode(["London"]) == [5]
+    few, small, _ = extend_with_vectors(path, train, max_rows=2)  # the header is not a row
+    assert few.items[5:] == ["london"] and small.shape == (6, 2)
+
+
+def test_extend_with_vectors_in_a_lowercased_vocabulary_prefers_the_exact_row(tmp_path):
+    from textlstm.tagger.embeddings import extend_with_vectors
+
+    train = Vocabulary(["cat"], lowercase=True)
+    words, matrix, _ = extend_with_vectors(write_vectors(tmp_path, "Paris 1\nBERLIN 2\nparis 3\n"), train)
+    assert words.items[3:] == ["paris", "berlin"] and not words.lowercase_fallback
+    np.testing.assert_array_equal(matrix[3:, 0], [3, 2])
+    assert words.encode(["PARIS", "Berlin"]) == [3, 4]
+    with pytest.raises(UserError, match=r"vectors.txt:2: expected a word and 1 numbers, found 2"):
+        extend_with_vectors(write_vectors(tmp_path, "cat 1\ndog 1 2\n"), train)
+
+
+def test_old_vocabulary_files_load_and_look_up_as_before(tmp_path):
+    old = '{"format": "textlstm.vocabulary/1", "unknown": true, "lowercase": false, "items": ["london", "Paris"]}'
+    (tmp_path / "words.json").write_text(old, encoding="utf-8")
+    vocab = Vocabulary.load(tmp_path / "words.json")
+    assert not vocab.extended and not vocab.lowercase_fallback and vocab.trainable_rows == len(vocab) == 4
+    assert vocab.encode(["london", "LONDON", "Paris"]) == [2, 1, 3]  # no lowercase fallback
+    assert json.loads(vocab.to_json()) == json.loads(old)  # written back without the new fields
+    bad = old.replace('"items"', '"trainable_rows": 9, "items"')
+    with pytest.raises(UserError, match="'trainable_rows' must be an integer from 2 to 4, found 9"):
+        Vocabulary.from_json(bad, source="words.json")

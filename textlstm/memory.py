@@ -10,6 +10,8 @@ Instead each family estimates, from its recipe and its vocabulary sizes:
   states of every recurrent layer at every step, and the output logits),
 
 all in float32, and refuses in one line when that exceeds the machine's physical memory.
+Frozen weights (the tagger's table of pretrained word vectors) count once: they have no
+gradients and no optimizer moments.
 It is an estimate (within a small factor), meant to catch the impossible, not to tune.
 """
 
@@ -46,18 +48,24 @@ def charlm_bytes(recipe: dict, vocab_size: int) -> int:
     return _total(weights, per_token * train["batch_size"] * recipe["data"]["seq_len"])
 
 
-def tagger_bytes(recipe: dict, num_words: int, num_chars: int, num_tags: int, lm_features: int = 0) -> int:
-    """`lm_features`: char-LM feature values per word (their LMs' own weights are not counted)."""
+def tagger_bytes(recipe: dict, num_words: int, num_chars: int, num_tags: int, lm_features: int = 0,
+                 trainable_words: int | None = None, vector_dim: int = 0) -> int:
+    """`lm_features`: char-LM feature values per word (their LMs' own weights are not counted).
+    `vector_dim` > 0: a frozen table of `num_words` pretrained vectors of that size, counted
+    once, beside trainable embeddings for the first `trainable_words` ids (default: all)."""
     data, model, train = recipe["data"], recipe["model"], recipe["train"]
     char_units = model["char_units"] if model["char_features"] != "none" else 0
-    weights = num_words * model["word_dim"] + num_chars * model["char_dim"]
+    trainable_words = num_words if trainable_words is None else trainable_words
+    word_width = model["word_dim"] + vector_dim
+    weights = trainable_words * model["word_dim"] + num_chars * model["char_dim"]
     weights += char_units * (model["char_dim"] * max(model["char_kernel"], 4) + char_units)
-    rnn, per_step = _recurrent(model["cell"], model["word_dim"] + char_units + lm_features, model["units"],
+    rnn, per_step = _recurrent(model["cell"], word_width + char_units + lm_features, model["units"],
                                model["layers"], 2)
     weights += rnn + (2 * model["units"] + 1) * num_tags + num_tags * num_tags
     chars_per_token = data["max_word_chars"] * (model["char_dim"] + char_units) if char_units else 0
-    per_token = model["word_dim"] + char_units + lm_features + chars_per_token + per_step + 3 * num_tags
-    return _total(weights, per_token * train["batch_size"] * data["max_len"])
+    per_token = word_width + char_units + lm_features + chars_per_token + per_step + 3 * num_tags
+    frozen = FLOAT_BYTES * num_words * vector_dim
+    return _total(weights, per_token * train["batch_size"] * data["max_len"]) + frozen
 
 
 def seq2seq_bytes(recipe: dict, source_vocab: int, target_vocab: int) -> int:

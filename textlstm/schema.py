@@ -168,6 +168,7 @@ TAGGER = {
     "data.max_len": size(100_000),
     "data.max_word_chars": size(10_000),
     "data.word_vectors": Spec(str),
+    "data.max_vectors": size(MAX_INT32, low=0),  # 0 = every row of the vectors file
     "model.word_dim": size(65_536),
     "model.char_features": Spec(str, choices=("cnn", "lstm", "none")),
     "model.char_dim": size(65_536),

@@ -4,7 +4,9 @@
   emissions float32 [B, L, T]` (ids from the run's words.json / chars.json, 0 = padding),
   plus `crf.json` with the CRF's transition, start and end scores for Viterbi decoding in
   the client (`textlstm.tagger.crf.viterbi_decode` does it in TensorFlow, any few lines of
-  numpy do it elsewhere).
+  numpy do it elsewhere). A tagger trained with a vectors file holds their frozen table in
+  the network; its words.json says `"lowercase_fallback": true`: a word not found is looked
+  up lowercased before it becomes `<unk>` (id 1), as `Vocabulary.index` does.
 - char LM: `charlm_step.onnx`, one step `(char_ids int32 [B], state_0 ... state_{n-1}
   float32 [B, units]) -> (logits [B, V], new states)`, the states in the order of
   `CharStepper.initial_state` flattened (per layer: h, then c for an LSTM), and `vocab.json`.

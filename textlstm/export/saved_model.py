@@ -10,8 +10,9 @@ Each kind gets a `tf.Module` holding the Keras model (its variables) and the voc
   ops and the unknown entry never sampled: the same prompt, length, temperature and seed
   give textlstm's text (`sampler="temperature"`).
 - tagger, `tag`: `sentences` string[B] (whitespace tokens) -> `tags` string[B] (one tag per
-  token, space-separated). Word and character lookup, the `data.max_len` chunks, Viterbi and
-  the conversion to the training file's entity scheme all run in the graph.
+  token, space-separated). Word and character lookup (with the lowercase fallback of a
+  vocabulary extended from a vectors file), the `data.max_len` chunks, Viterbi and the
+  conversion to the training file's entity scheme all run in the graph.
 - translator, `translate`: `source_ids` int32[B, L] (SentencePiece ids of the source model,
   0-padded, no BOS/EOS) -> `target_ids` int32[B, T] (0 after the end), `lengths` int32[B],
   `scores` float32[B]: the encoder and the batched beam search (beam size fixed at export)
@@ -132,20 +133,29 @@ class TaggerModule(tf.Module):
         self.model = run.model
         self._decode_tags = decode_tags
         self.max_len, self.max_word_chars = int(data["max_len"]), int(data["max_word_chars"])
-        self.lowercase = bool(words.lowercase)
-        self.word_table = _string_table(words.items, words.unk_id if words.unknown else 0)
+        self.lowercase, self.lowercase_fallback = bool(words.lowercase), bool(words.lowercase_fallback)
+        self.word_unknown = words.unk_id if words.unknown else 0
+        self.word_table = _string_table(words.items, -1)  # -1: not found (then lowercased, then unknown)
         self.char_table = _string_table(chars.items, chars.unk_id if chars.unknown else 0)
         self.num_tags = len(tags)
         entities = bool(run.tagset.get("entities")) and run.tagset["model_scheme"] != run.tagset["file_scheme"]
         self.output_tags = tf.constant(scheme_table(tags.items, run.tagset) if entities else tags.items)
         self.convert = entities
 
+    def lookup_words(self, words):
+        """Word ids as `Vocabulary.index` gives them: the normal form's, else (with the
+        lowercase fallback of vectors-file words) the lowercase form's, else unknown."""
+        ids = self.word_table.lookup(tf.strings.lower(words, encoding="utf-8") if self.lowercase else words)
+        if self.lowercase_fallback:
+            ids = tf.where(ids < 0, self.word_table.lookup(tf.strings.lower(words, encoding="utf-8")), ids)
+        return tf.where(ids < 0, tf.constant(self.word_unknown, tf.int32), ids)
+
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="sentences")])
     def tag(self, sentences):
         tokens = tf.strings.split(sentences)  # [B, (n)] whitespace tokens
         counts = tf.cast(tokens.row_lengths(), tf.int32)
         flat = tokens.flat_values
-        word_ids = self.word_table.lookup(tf.strings.lower(flat, encoding="utf-8") if self.lowercase else flat)
+        word_ids = self.lookup_words(flat)
         letters = tf.strings.unicode_split(flat, "UTF-8", errors="replace")[:, : self.max_word_chars]
         char_ids = self.char_table.lookup(letters).to_tensor()
         # chunks of at most max_len tokens, in order; chunk c holds tokens of one sentence

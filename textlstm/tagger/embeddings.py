@@ -1,9 +1,11 @@
-"""Pretrained word vectors (word2vec or GloVe text format) as an embedding matrix for a vocabulary.
+"""Pretrained word vectors (word2vec or GloVe text format) for a word vocabulary.
 
-The file is streamed once and only the vectors of vocabulary words are kept, so a 400k-word
-GloVe file costs memory for the vocabulary only. A word missing from the file falls back to
-its lowercase form (tweets write "LONDON" where GloVe has "london"); words still missing get
-small seeded random vectors, padding gets zeros.
+The file is streamed once. `load_word_vectors` keeps only the vectors of vocabulary words;
+`extend_with_vectors` (what the tagger uses) also adds every other word of the file to the
+vocabulary, with its vector, so words never seen in training are still looked up (their
+vectors form the tagger's frozen table, `word_embedding.WordEmbedding`). A training word
+missing from the file falls back to its lowercase form (tweets write "LONDON" where GloVe
+has "london"); words still missing get small seeded random vectors, padding gets zeros.
 """
 
 import gzip
@@ -54,8 +56,93 @@ def _header(parts):
     return None
 
 
+def _rows(path, dim=None, wanted=None, max_rows=0, found_dim=None):
+    """(word, float32 vector) of each row of a word-vector file, streamed once, in file order.
+
+    Args:
+        path: the file (see `load_word_vectors`).
+        dim: the expected vector size (default None: taken from the header or first row).
+        wanted: `word -> bool`; rows whose word it refuses are skipped without parsing their
+            numbers (default None: every row is parsed and yielded).
+        max_rows: read only the first `max_rows` rows, the header not counted (default 0: all).
+        found_dim: a list that receives the vector size once it is known (the caller's
+            way to learn it from a generator).
+
+    Raises:
+        UserError: one line naming the file (and line) for a missing or unreadable file,
+            bad UTF-8, a row with the wrong count of numbers or a value that is not a number,
+            a header that disagrees with `dim`, or an empty file.
+    """
+    path = os.fspath(path)
+    rows = 0
+    try:
+        for number, line in _lines(path):
+            parts = line.rstrip().split(" ")
+            if parts == [""]:
+                continue
+            if number == 1 and _header(parts) is not None:
+                dim = _check_dim(dim, _header(parts), f"{path}:1")
+                continue
+            if max_rows and rows >= max_rows:
+                break
+            rows += 1
+            if dim is None:
+                dim = len(parts) - 1
+                if dim < 1:
+                    raise UserError(f"{path}:{number}: expected a word and its vector")
+            if wanted is None or len(parts) - 1 != dim or wanted(parts[0]):
+                word, vector = _parse_vector(parts, dim, f"{path}:{number}")
+                if wanted is None or wanted(word):
+                    yield word, vector
+    except FileNotFoundError:
+        raise no_such_file(path, "word-vector file") from None
+    except (OSError, EOFError) as error:
+        raise UserError(f"{path}: cannot read word vectors ({error})") from None
+    if dim is None:
+        raise UserError(f"{path}: file is empty (expected word vectors)")
+    if found_dim is not None:
+        found_dim.append(dim)
+
+
+class _Matches:
+    """The file's vector for each training word: its exact form's, else its lowercase form's
+    (the first row of each form wins)."""
+
+    def __init__(self, vocab):
+        reserved = 2 if vocab.unknown else 1
+        self.words = vocab.items[reserved:]
+        self.exact_words = set(self.words)
+        self.lower_words = {word.lower() for word in self.words}
+        self.exact, self.lowered = {}, {}
+
+    def wanted(self, word):
+        return word in self.exact_words or word.lower() in self.lower_words
+
+    def add(self, word, vector):
+        if word in self.exact_words and word not in self.exact:
+            self.exact[word] = vector
+        if word.lower() in self.lower_words and word.lower() not in self.lowered:
+            self.lowered[word.lower()] = vector
+
+    def matrix(self, vocab, dim, seed, scale):
+        """([len(vocab), dim] float32, words found): padding zeros, misses small seeded random."""
+        matrix = np.random.default_rng(seed).uniform(-scale, scale, size=(len(vocab), dim)).astype(np.float32)
+        matrix[0] = 0.0
+        found = 0
+        for index, word in enumerate(self.words, len(vocab) - len(self.words)):
+            vector = self.exact.get(word)
+            if vector is None:
+                vector = self.lowered.get(word.lower())
+            if vector is not None:
+                matrix[index] = vector
+                found += 1
+        return matrix, found
+
+
 def load_word_vectors(path, vocab, dim=None, seed=0, scale=0.1):
     """The embedding matrix [len(vocab), dim] for `vocab` from a word-vector text file.
+
+    Only the rows of vocabulary words are parsed and kept.
 
     Args:
         path: word2vec/GloVe text file ("word v1 v2 ...", optional "count dim" first line,
@@ -68,55 +155,69 @@ def load_word_vectors(path, vocab, dim=None, seed=0, scale=0.1):
     Returns:
         (matrix, found): a float32 array and how many vocabulary words (reserved ids not
         counted) got a vector from the file, directly or through their lowercase form.
+
+    Raises:
+        UserError: see `_rows`.
     """
-    path = os.fspath(path)
-    exact_ids = {}
-    lower_ids = {}
-    reserved = 2 if vocab.unknown else 1
-    for index, word in enumerate(vocab.items):
-        if index >= reserved:
-            exact_ids.setdefault(word, []).append(index)
-            lower_ids.setdefault(word.lower(), []).append(index)
-    exact, lowered = {}, {}
-    try:
-        for number, line in _lines(path):
-            parts = line.rstrip().split(" ")
-            if parts == [""]:
-                continue
-            if number == 1 and _header(parts) is not None:
-                dim = _check_dim(dim, _header(parts), f"{path}:1")
-                continue
-            if dim is None:
-                dim = len(parts) - 1
-                if dim < 1:
-                    raise UserError(f"{path}:{number}: expected a word and its vector")
-            word = parts[0]
-            if len(parts) - 1 != dim or word in exact_ids or word.lower() in lower_ids:
-                word, vector = _parse_vector(parts, dim, f"{path}:{number}")
-                if word in exact_ids and word not in exact:
-                    exact[word] = vector
-                if word.lower() in lower_ids and word.lower() not in lowered:
-                    lowered[word.lower()] = vector
-    except FileNotFoundError:
-        raise no_such_file(path, "word-vector file") from None
-    except (OSError, EOFError) as error:
-        raise UserError(f"{path}: cannot read word vectors ({error})") from None
-    if dim is None:
-        raise UserError(f"{path}: file is empty (expected word vectors)")
-    matrix = np.random.default_rng(seed).uniform(-scale, scale, size=(len(vocab), dim))
-    matrix = matrix.astype(np.float32)
-    matrix[0] = 0.0
-    found = 0
-    for index, word in enumerate(vocab.items):
-        if index < reserved:
+    matches, found_dim = _Matches(vocab), []
+    for word, vector in _rows(path, dim, matches.wanted, found_dim=found_dim):
+        matches.add(word, vector)
+    return matches.matrix(vocab, found_dim[0], seed, scale)
+
+
+def extend_with_vectors(path, vocab, max_rows=0, seed=0, scale=0.1):
+    """The training vocabulary extended with the words of a vectors file, and their vectors.
+
+    The file is streamed once. Every row's word whose normal form (lowercased for a
+    lowercasing vocabulary) is not yet in the vocabulary is added after the training words,
+    in file order; its vector is the row of that exact form if the file has one, else the
+    first row with that normal form. The new vocabulary looks a word up by its normal form,
+    then (when case-sensitive) by its lowercase form, then as unknown.
+
+    Args:
+        path: the vectors file (see `load_word_vectors`).
+        vocab: the training word `Vocabulary` (with the unknown id; not extended).
+        max_rows: read only the file's first `max_rows` rows (default 0: all of them).
+        seed, scale: as in `load_word_vectors`, for training words the file lacks and `<unk>`.
+
+    Returns:
+        (extended, matrix, found): the extended `Vocabulary` (`trainable_rows` = len(vocab),
+        `vector_dim` = the file's size), the frozen table [len(extended), dim] float32 (zeros
+        for padding), and how many training words (reserved ids not counted) got a vector.
+        Memory: the table, plus the added rows once more while it is assembled.
+
+    Raises:
+        UserError: see `_rows`.
+    """
+    if vocab.extended:
+        raise ValueError("extend_with_vectors needs a training vocabulary, received one already extended")
+    matches, found_dim = _Matches(vocab), []
+    added, added_rows, exact = {}, [], []  # normal form -> its index in added_rows
+    for word, vector in _rows(path, None, None, max_rows, found_dim):
+        if matches.wanted(word):
+            matches.add(word, vector)
+        key = word.lower() if vocab.lowercase else word
+        if key in vocab.stoi:
             continue
-        vector = exact.get(word)
-        if vector is None:
-            vector = lowered.get(word.lower())
-        if vector is not None:
-            matrix[index] = vector
-            found += 1
-    return matrix, found
+        index = added.get(key)
+        if index is None:
+            added[key] = len(added_rows)
+            added_rows.append(vector)
+            exact.append(word == key)
+        elif word == key and not exact[index]:  # "paris" beats an earlier "Paris" in a lowercased vocabulary
+            added_rows[index], exact[index] = vector, True
+    dim = found_dim[0]
+    trained, found = matches.matrix(vocab, dim, seed, scale)
+    matrix = np.empty((len(vocab) + len(added_rows), dim), np.float32)
+    matrix[: len(vocab)] = trained
+    for index, vector in enumerate(added_rows, len(vocab)):
+        matrix[index] = vector
+    del added_rows
+    reserved = 2 if vocab.unknown else 1
+    extended = type(vocab)(vocab.items[reserved:] + list(added), unknown=vocab.unknown, lowercase=vocab.lowercase,
+                           trainable_rows=len(vocab), lowercase_fallback=not vocab.lowercase, vector_dim=dim)
+    assert len(extended) == len(matrix), (len(extended), len(matrix))
+    return extended, matrix, found
 
 
 def _check_dim(expected, announced, where):

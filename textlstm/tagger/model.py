@@ -1,6 +1,7 @@
 """The tagger network, its recipe defaults, its losses, and decoding scores into tag ids.
 
-words → word embedding ⊕ character features of each word (char CNN or char BiLSTM)
+words → word embedding (with a vectors file, `WordEmbedding`: frozen pretrained vectors ⊕
+trainable rows) ⊕ character features of each word (char CNN or char BiLSTM)
 ⊕ contextual char-LM features (optional, `charlm_features`) → stacked bidirectional LSTM/GRU
 of ours → per-token tag scores (emissions) → CRF or softmax.
 
@@ -22,6 +23,7 @@ import textlstm.layers as tl
 from textlstm.distribute import summed_over_replicas
 from textlstm.errors import UserError
 from textlstm.tagger.crf import CRF
+from textlstm.tagger.word_embedding import WordEmbedding
 
 DEFAULTS = {
     "data": {
@@ -37,10 +39,11 @@ DEFAULTS = {
         "min_freq": 1,  # words seen fewer times become <unk> (characters still describe them)
         "max_len": 100,  # tokens per chunk; longer sentences are split into chunks of this size
         "max_word_chars": 20,  # characters per word seen by the char features (the rest is cut)
-        "word_vectors": "",  # optional word2vec/GloVe text file for the word embedding
+        "word_vectors": "",  # optional word2vec/GloVe text file: frozen vectors for its every word
+        "max_vectors": 0,  # read only the vectors file's first rows (0 = all; GloVe/word2vec list frequent words first)
     },
     "model": {
-        "word_dim": 100,  # word embedding size (the vectors file's size when one is given)
+        "word_dim": 100,  # trainable word embedding size (beside the frozen vectors when a file is given)
         "char_features": "cnn",  # "cnn", "lstm" (char BiLSTM) or "none"
         "char_dim": 30,
         "char_units": 50,  # CNN filters, or the two directions of the char BiLSTM together
@@ -246,9 +249,12 @@ def _check_choice(name, value, choices):
         raise UserError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
 
 
-def build_model(num_words, num_chars, num_tags, model_recipe, seed, word_vectors=None, charlm=None):
-    """The tagger network; `word_vectors` ([num_words, dim] array) initialises the embedding;
-    `charlm` (a `CharLMSet`) adds the char LMs' features (an input when frozen, layers when not)."""
+def build_model(num_words, num_chars, num_tags, model_recipe, seed, word_vectors=None, charlm=None,
+                trainable_words=None):
+    """The tagger network. `word_vectors` ([num_words, dim] float32) makes the word embedding a
+    `WordEmbedding`: that frozen table beside trainable rows of `model.word_dim` for the ids
+    below `trainable_words` (default: all ids); `charlm` (a `CharLMSet`) adds the char LMs'
+    features (an input when frozen, layers when not)."""
     _check_choice("model.cell", model_recipe["cell"], tuple(RECURRENT_LAYERS))
     _check_choice("model.char_features", model_recipe["char_features"], CHAR_FEATURES)
     _check_choice("model.decoder", model_recipe["decoder"], DECODERS)
@@ -260,10 +266,9 @@ def build_model(num_words, num_chars, num_tags, model_recipe, seed, word_vectors
     chars = keras.Input((None, None), dtype="int32", name="chars")
     word_ids = WordDropout(model_recipe["word_dropout"], seed=seed, name="word_dropout")(words)
     if word_vectors is not None:
-        embedding = keras.layers.Embedding(
-            num_words, word_vectors.shape[1], mask_zero=True, name="word_embedding",
-            embeddings_initializer=keras.initializers.Constant(word_vectors),
-        )
+        embedding = WordEmbedding(num_words, word_vectors.shape[1], trainable_words or num_words,
+                                  model_recipe["word_dim"], name="word_embedding")
+        embedding.set_vectors(word_vectors)
     else:
         embedding = keras.layers.Embedding(num_words, model_recipe["word_dim"], mask_zero=True,
                                            name="word_embedding")
@@ -309,10 +314,11 @@ def compile_model(model, train_recipe, steps_per_epoch=1):
                   jit_compile=False)
 
 
-def build_and_compile(num_words, num_chars, num_tags, recipe, word_vectors=None, steps_per_epoch=1, charlm=None):
+def build_and_compile(num_words, num_chars, num_tags, recipe, word_vectors=None, steps_per_epoch=1, charlm=None,
+                      trainable_words=None):
     """Build and compile in one place, so a distribution-strategy scope can wrap both."""
     model = build_model(num_words, num_chars, num_tags, recipe["model"], recipe["train"]["seed"], word_vectors,
-                        charlm)
+                        charlm, trainable_words)
     compile_model(model, recipe["train"], steps_per_epoch)
     return model
 

@@ -11,7 +11,7 @@ from textlstm.schema import check_recipe
 from textlstm.rundir import RunDir, atomic_write_json
 from textlstm.tagger import corpus, metrics, schemes
 from textlstm.tagger import data as data_lib
-from textlstm.tagger.embeddings import load_word_vectors
+from textlstm.tagger.embeddings import extend_with_vectors
 from textlstm.tagger.model import build_and_compile
 from textlstm.tagger.tag import (CHARS_FILE, KIND, TAGS_FILE, TAGSET_FILE, WORDS_FILE, encode_untagged,
                                  make_predictor, open_charlm_copies, predict_tags, read_tagset, to_file_scheme)
@@ -104,13 +104,17 @@ def train_tagger(recipe, run_path, resume=False):
         charlm = open_charlm_copies(run, recipe)  # the run's own copies: the sources may be gone
     else:
         vocabs = build_vocabularies(train, data)
+        vectors, vocabs = _word_vectors(data, vocabs)  # the file's words join the vocabulary
         charlm = open_charlm_sources(recipe["model"])
     tag_vocab = vocabs[2]
     lm_size = charlm.size if charlm is not None else 0
     stored = 0 if charlm is None or charlm.trainable else 4 * lm_size * sum(len(s.tokens) for s in train + dev)
-    memory.check_fits(memory.tagger_bytes(recipe, *map(len, vocabs), lm_features=lm_size) + stored,
+    memory.check_fits(memory.tagger_bytes(recipe, *map(len, vocabs), lm_features=lm_size,
+                                          trainable_words=vocabs[0].trainable_rows,
+                                          vector_dim=vocabs[0].vector_dim or 0) + stored,
                       memory.recipe_sizes(recipe, "model.layers", "model.units", "model.word_dim",
-                                          "train.batch_size", "data.max_len"))
+                                          "train.batch_size", "data.max_len")
+                      + (f", word vectors {len(vocabs[0]):,} x {vocabs[0].vector_dim}" if vocabs[0].extended else ""))
     warning = corpus.unseen_tags_warning(dev, predictable_tags(tag_vocab, tagset), data["dev"])
     if warning:  # not fatal: they count as errors, as in `evaluate`
         print(warning, file=sys.stderr)
@@ -129,7 +133,7 @@ def train_tagger(recipe, run_path, resume=False):
             _attach_features(charlm, [examples, dev_examples, dev_tagging], decode_batch)
     tokens = sum(len(sentence.tokens) for sentence in train)
     print(f"data: {len(train):,} training sentences ({tokens:,} tokens, {len(examples):,} chunks), "
-          f"{len(dev):,} dev sentences; {len(vocabs[0]):,} words, {len(vocabs[1]):,} characters, "
+          f"{len(dev):,} dev sentences; {vocabs[0].trainable_rows:,} words, {len(vocabs[1]):,} characters, "
           f"{len(tag_vocab) - 1} tags" + (f" ({tagset['model_scheme']})" if tagset["entities"] else ""))
     monitor = "val_f1" if tagset["entities"] else "val_accuracy"
     batch_size = train_recipe["batch_size"]
@@ -143,13 +147,13 @@ def train_tagger(recipe, run_path, resume=False):
         if distribute.is_chief():
             run.write_recipe(recipe)  # --epochs/--max-steps may have extended it
     else:
-        vectors = _word_vectors(data, vocabs[0])
         run = RunDir.create(run_path, KIND)  # only once the data are known to be usable
         if charlm is not None and distribute.is_chief():
             charlm.save_copies(run)  # the run is self-contained: tagging never reads the LM run dirs
         with strategy.scope():
             model = build_and_compile(len(vocabs[0]), len(vocabs[1]), len(tag_vocab), recipe, vectors,
-                                      schedule.steps_per_epoch, charlm)
+                                      schedule.steps_per_epoch, charlm, vocabs[0].trainable_rows)
+        del vectors  # the model holds its own copy
         for vocab, name in zip(vocabs, (WORDS_FILE, CHARS_FILE, TAGS_FILE)):
             vocab.save(run.file(name))
         atomic_write_json(run.file(TAGSET_FILE), tagset)
@@ -216,10 +220,14 @@ def _in_model_scheme(sentences, tagset):
     return converted
 
 
-def _word_vectors(data, word_vocab):
+def _word_vectors(data, vocabs):
+    """(frozen table or None, vocabularies): with `data.word_vectors`, the word vocabulary
+    extended with the file's words (its first `data.max_vectors` rows) and their vectors."""
     if not data["word_vectors"]:
-        return None
-    matrix, found = load_word_vectors(data["word_vectors"], word_vocab)
-    print(f"word vectors: {found:,} of {len(word_vocab) - 2:,} vocabulary words found in {data['word_vectors']}",
+        return None, vocabs
+    words, matrix, found = extend_with_vectors(data["word_vectors"], vocabs[0], data["max_vectors"])
+    added = len(words) - words.trainable_rows
+    print(f"word vectors: {found:,} of {len(vocabs[0]) - 2:,} training words found; {added:,} more words "
+          f"from the file looked up (frozen, {words.vector_dim} values each) in {data['word_vectors']}",
           file=sys.stderr)
-    return matrix
+    return matrix, (words, *vocabs[1:])

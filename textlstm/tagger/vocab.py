@@ -3,6 +3,12 @@
 Id 0 is always padding, so padded batches and Keras masks (`mask_zero=True`) agree. Word and
 character vocabularies reserve id 1 for unknown items; tag vocabularies do not, because a tag
 never seen in training cannot be predicted and must be reported, not silently mapped.
+
+A word vocabulary extended with the words of a vectors file (`embeddings.extend_with_vectors`)
+keeps the training words first: ids below `trainable_rows` have trainable embeddings, the
+rest only their frozen vectors. Its JSON adds "trainable_rows", "lowercase_fallback" and
+"vector_dim" (the frozen vectors' size, for the memory estimate of `--resume`); a file
+without them is an ordinary vocabulary, as before.
 """
 
 import collections
@@ -26,11 +32,21 @@ class Vocabulary:
         unknown: reserve id 1 for items not in the vocabulary (default True). Without it,
             encoding an unseen item raises KeyError.
         lowercase: lowercase items before lookup (default False).
+        trainable_rows: how many ids (reserved ones included) are training items with
+            trainable embeddings; the ids from there on are words added from a vectors file
+            (default None: every id).
+        lowercase_fallback: an item not found is looked up again lowercased before it
+            becomes unknown (default False; used with case-sensitive vectors-file words,
+            since GloVe is lowercase and tweets write "LONDON").
+        vector_dim: the size of the frozen vectors of an extended vocabulary (default None).
     """
 
-    def __init__(self, items=(), unknown=True, lowercase=False):
+    def __init__(self, items=(), unknown=True, lowercase=False, trainable_rows=None, lowercase_fallback=False,
+                 vector_dim=None):
         self.unknown = bool(unknown)
         self.lowercase = bool(lowercase)
+        self.lowercase_fallback = bool(lowercase_fallback)
+        self.vector_dim = None if vector_dim is None else int(vector_dim)
         reserved = [PAD, UNK] if self.unknown else [PAD]
         self.itos = list(reserved)
         self.stoi = {name: index for index, name in enumerate(reserved)}
@@ -39,6 +55,10 @@ class Vocabulary:
             if item not in self.stoi:
                 self.stoi[item] = len(self.itos)
                 self.itos.append(item)
+        if trainable_rows is not None and not len(reserved) <= trainable_rows <= len(self.itos):
+            raise ValueError(f"trainable_rows must be between {len(reserved)} and {len(self.itos)}, "
+                             f"received trainable_rows={trainable_rows}")
+        self._trainable_rows = None if trainable_rows is None else int(trainable_rows)
 
     @classmethod
     def from_counts(cls, counts, min_freq=1, max_size=None, unknown=True, lowercase=False):
@@ -74,6 +94,16 @@ class Vocabulary:
         """All entries in id order, the reserved names included."""
         return list(self.itos)
 
+    @property
+    def trainable_rows(self):
+        """Ids below this have trainable embeddings (all ids unless extended from a vectors file)."""
+        return len(self.itos) if self._trainable_rows is None else self._trainable_rows
+
+    @property
+    def extended(self):
+        """True when words from a vectors file follow the training words."""
+        return self._trainable_rows is not None
+
     def __len__(self):
         return len(self.itos)
 
@@ -84,11 +114,15 @@ class Vocabulary:
         return isinstance(other, Vocabulary) and self.to_dict() == other.to_dict()
 
     def __repr__(self):
-        return f"Vocabulary(size={len(self)}, unknown={self.unknown}, lowercase={self.lowercase})"
+        extra = f", trainable_rows={self._trainable_rows}" if self.extended else ""
+        return f"Vocabulary(size={len(self)}, unknown={self.unknown}, lowercase={self.lowercase}{extra})"
 
     def index(self, item):
-        """The id of one item: its own, else the unknown id, else KeyError."""
+        """The id of one item: its own (its normal form's), else (with `lowercase_fallback`)
+        its lowercase form's, else the unknown id, else KeyError."""
         found = self.stoi.get(self._normal(item))
+        if found is None and self.lowercase_fallback:
+            found = self.stoi.get(item.lower())
         if found is not None:
             return found
         if self.unknown:
@@ -103,12 +137,12 @@ class Vocabulary:
 
     def to_dict(self):
         reserved = 2 if self.unknown else 1
-        return {
-            "format": FORMAT,
-            "unknown": self.unknown,
-            "lowercase": self.lowercase,
-            "items": self.itos[reserved:],
-        }
+        data = {"format": FORMAT, "unknown": self.unknown, "lowercase": self.lowercase}
+        if self.extended:  # only then: other vocabularies are written as before
+            data.update(trainable_rows=self._trainable_rows, lowercase_fallback=self.lowercase_fallback,
+                        vector_dim=self.vector_dim)
+        data["items"] = self.itos[reserved:]
+        return data
 
     @classmethod
     def from_dict(cls, data, source="vocabulary"):
@@ -117,7 +151,18 @@ class Vocabulary:
         items = data.get("items")
         if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
             raise UserError(f"{source}: 'items' must be a list of strings")
-        return cls(items, unknown=data.get("unknown", True), lowercase=data.get("lowercase", False))
+        unknown = data.get("unknown", True)
+        trainable_rows = data.get("trainable_rows")
+        reserved = 2 if unknown else 1
+        if trainable_rows is not None and (type(trainable_rows) is not int
+                                           or not reserved <= trainable_rows <= reserved + len(items)):
+            raise UserError(f"{source}: 'trainable_rows' must be an integer from {reserved} to "
+                            f"{reserved + len(items)}, found {json.dumps(trainable_rows)}")
+        vector_dim = data.get("vector_dim")
+        if vector_dim is not None and (type(vector_dim) is not int or vector_dim < 1):
+            raise UserError(f"{source}: 'vector_dim' must be a positive integer, found {json.dumps(vector_dim)}")
+        return cls(items, unknown=unknown, lowercase=data.get("lowercase", False), trainable_rows=trainable_rows,
+                   lowercase_fallback=bool(data.get("lowercase_fallback", False)), vector_dim=vector_dim)
 
     def to_json(self):
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=0)
