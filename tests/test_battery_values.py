@@ -249,7 +249,8 @@ def test_recipes_lists_and_shows_from_any_directory(tmp_path, monkeypatch):
     assert [row[:2] for row in rows] == [["charlm-default", "charlm"], ["charlm-features", "charlm"],
                                          ["charlm-shakespeare", "charlm"], ["charlm-subword", "charlm"],
                                          ["seq2seq-multi30k", "seq2seq"], ["tagger-ner-charlm", "tagger"],
-                                         ["tagger-ner", "tagger"], ["tagger-upos-charlm", "tagger"],
+                                         ["tagger-ner-vectors", "tagger"], ["tagger-ner", "tagger"],
+                                         ["tagger-upos-charlm", "tagger"], ["tagger-upos-vectors", "tagger"],
                                          ["tagger-upos", "tagger"]]
     assert all(len(row) > 4 for row in rows)  # a description on each line
     shown = invoke("recipes", "show", "charlm-shakespeare")

@@ -176,3 +176,11 @@ def test_export_refuses_a_non_empty_directory_unless_overwrite(exported, tmp_pat
     assert result.exit_code == 0, result.output
     assert (target / "saved_model.pb").is_file() and not (target / "keep.txt").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left behind
+
+
+def test_exported_directory_has_mkdirs_permissions(exported):
+    """A server often runs as another user: the export's directory is made with the mode a plain
+    mkdir gives under the umask (0755 under 022), not the 0700 of a temporary directory."""
+    from textlstm.rundir import DIRECTORY_MODE
+
+    assert (exported["root"] / "charlm").stat().st_mode & 0o777 == DIRECTORY_MODE

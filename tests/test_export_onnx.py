@@ -31,21 +31,8 @@ def test_onnx_missing_extra_is_one_clear_error(tmp_path_factory, tmp_path, monke
 def test_tagger_and_char_lm_step_match_tensorflow_under_onnxruntime(tmp_path_factory, tmp_path):
     pytest.importorskip("tf2onnx")
     ort = pytest.importorskip("onnxruntime")
-    from textlstm.tagger import data as data_lib
-    from textlstm.tagger.conll import Sentence
-
-    tagger_run = tiny_run(tmp_path_factory, "tagger")
-    result = invoke("export", tagger_run, tmp_path / "tagger", "--format", "onnx")
-    assert result.exit_code == 0, result.output
-    tagger = textlstm.load(tagger_run)
-    words_vocab, chars_vocab, _ = tagger._run.vocabs
-    sentences = [Sentence(tokens=s.split()) for s in ("Anna sees the dog", "Oslo finds Jr", "zzz")]
-    examples = data_lib.encode_sentences(sentences, words_vocab, chars_vocab, None, 4, 20)
-    (words, chars), _ = data_lib.pad_batch(examples)
-    session = ort.InferenceSession(str(tmp_path / "tagger" / "tagger.onnx"))
-    got = session.run(None, {"words": words, "chars": chars})[0]
-    expected = tagger.model([tf.constant(words), tf.constant(chars)], training=False).numpy()
-    np.testing.assert_allclose(got, expected, atol=1e-5)
+    _assert_tagger_onnx_parity(tiny_run(tmp_path_factory, "tagger"), tmp_path / "tagger", ort,
+                               ("Anna sees the dog", "Oslo finds Jr", "zzz"))
     assert set(json.loads((tmp_path / "tagger" / "crf.json").read_text())) == {"transitions", "start", "end"}
 
     charlm_run = tiny_run(tmp_path_factory, "charlm")
@@ -68,19 +55,26 @@ def test_tagger_and_char_lm_step_match_tensorflow_under_onnxruntime(tmp_path_fac
 def test_tagger_with_word_vectors_matches_tensorflow_under_onnxruntime(tmp_path_factory, tmp_path):
     pytest.importorskip("tf2onnx")
     ort = pytest.importorskip("onnxruntime")
+    words = _assert_tagger_onnx_parity(tiny_run(tmp_path_factory, "tagger-vectors"), tmp_path / "tagger", ort,
+                                       ("Anna sees BERLIN", "carol London zzz"))
+    assert words.lowercase_fallback and words.index("BERLIN") == words.index("berlin") >= words.trainable_rows
+
+
+def _assert_tagger_onnx_parity(run, out, ort, texts):
+    """Export `run` to ONNX in `out`; its emissions for `texts` (ids from the exported words.json,
+    as a client reads them) equal the Keras model's. Returns that word vocabulary."""
     from textlstm.tagger import data as data_lib
     from textlstm.tagger.conll import Sentence
     from textlstm.tagger.vocab import Vocabulary
 
-    run = tiny_run(tmp_path_factory, "tagger-vectors")
-    result = invoke("export", run, tmp_path / "tagger", "--format", "onnx")
+    result = invoke("export", run, out, "--format", "onnx")
     assert result.exit_code == 0, result.output
     tagger = textlstm.load(run)
-    words = Vocabulary.load(tmp_path / "tagger" / "words.json")  # what a client reads: the fallback included
-    assert words.lowercase_fallback and words.index("BERLIN") == words.index("berlin") >= words.trainable_rows
-    sentences = [Sentence(tokens=s.split()) for s in ("Anna sees BERLIN", "carol London zzz")]
-    examples = data_lib.encode_sentences(sentences, words, tagger._run.vocabs[1], None, 4, 20)
+    words = Vocabulary.load(out / "words.json")
+    examples = data_lib.encode_sentences([Sentence(tokens=t.split()) for t in texts], words,
+                                         tagger._run.vocabs[1], None, 4, 20)
     (word_ids, chars), _ = data_lib.pad_batch(examples)
-    got = ort.InferenceSession(str(tmp_path / "tagger" / "tagger.onnx")).run(None, {"words": word_ids, "chars": chars})
+    got = ort.InferenceSession(str(out / "tagger.onnx")).run(None, {"words": word_ids, "chars": chars})[0]
     expected = tagger.model([tf.constant(word_ids), tf.constant(chars)], training=False).numpy()
-    np.testing.assert_allclose(got[0], expected, atol=1e-5)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    return words

@@ -60,6 +60,7 @@ def _current_umask() -> int:
 
 
 _FILE_MODE = 0o666 & ~_current_umask()  # what a plain open() would give; mkstemp gives 0o600
+DIRECTORY_MODE = 0o777 & ~_current_umask()  # what a plain mkdir would give; mkdtemp gives 0o700
 
 
 def make_directory(path) -> pathlib.Path:

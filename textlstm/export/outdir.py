@@ -8,6 +8,7 @@ import shutil
 import tempfile
 
 from textlstm.errors import TextlstmError
+from textlstm.rundir import DIRECTORY_MODE
 
 
 def check_out_dir(out_dir, overwrite=False):
@@ -29,6 +30,7 @@ def fresh_directory(out_dir, overwrite=False):
     out_dir = check_out_dir(out_dir, overwrite).absolute()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     temp = pathlib.Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.export-"))
+    temp.chmod(DIRECTORY_MODE)  # the export is read by servers, often as another user: mkdir's mode, not 0700
     try:
         yield temp
         if out_dir.exists():

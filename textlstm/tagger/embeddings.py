@@ -95,7 +95,8 @@ def _rows(path, dim=None, wanted=None, max_rows=0, found_dim=None):
                 if wanted is None or wanted(word):
                     yield word, vector
     except FileNotFoundError:
-        raise no_such_file(path, "word-vector file") from None
+        raise UserError(f"{no_such_file(path, 'word-vector file')} (data.word_vectors: give the file with "
+                        f"--word-vectors PATH; a recipe without vectors, such as tagger-ner, needs none)") from None
     except (OSError, EOFError) as error:
         raise UserError(f"{path}: cannot read word vectors ({error})") from None
     if dim is None:
