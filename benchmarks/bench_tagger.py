@@ -45,7 +45,9 @@ def synthetic(sentences=2000, seed=0, charlm=None, vectors=None):
     rng = random.Random(seed)
     letters = "etaoinshrdlucmfwypvbgkjqxz"
     words = sorted({"".join(rng.choice(letters) for _ in range(rng.randint(1, 8))) for _ in range(6000)})[:5000]
-    extra = [f"{word}{i}" for i, word in enumerate(words)]  # words only the vectors table knows
+    extra_rng, known = random.Random(seed + 1), set(words)  # words only the vectors table knows, as long as the others
+    extra = sorted({"".join(extra_rng.choice(letters) for _ in range(extra_rng.randint(1, 8)))
+                    for _ in range(6000)} - known)[:5000]
     draw = (lambda: rng.choice(extra) if rng.random() < 1 / 3 else rng.choice(words)) if vectors else \
         (lambda: rng.choice(words))
     sentences = [conll.Sentence(tokens=[draw() for _ in range(rng.randint(5, 40))], tags=None)
