@@ -6,7 +6,7 @@ import pytest
 
 from textlstm.errors import UserError
 from textlstm.tagger.conll import Sentence
-from textlstm.tagger.embeddings import load_word_vectors
+from textlstm.tagger.embeddings import extend_with_vectors
 from textlstm.tagger.vocab import (
     PAD,
     UNK,
@@ -92,56 +92,52 @@ def write_vectors(tmp_path, text, name="vectors.txt"):
     return path
 
 
-def test_load_word_vectors_glove_format_with_lowercase_fallback(tmp_path):
+def test_vectors_of_training_words_glove_format_with_lowercase_fallback(tmp_path):
     vocab = Vocabulary(["cat", "Paris", "zebra"])
     path = write_vectors(tmp_path, "cat 1 2 3\nparis 4 5 6\nsat 7 8 9\n")
-    matrix, found = load_word_vectors(path, vocab)
-    assert matrix.shape == (5, 3) and matrix.dtype == np.float32
+    words, matrix, found = extend_with_vectors(path, vocab)
+    assert matrix.shape == (7, 3) and matrix.dtype == np.float32  # 5 training ids, "paris" and "sat" added
     assert found == 2
     np.testing.assert_array_equal(matrix[0], 0.0)
     np.testing.assert_array_equal(matrix[2], [1, 2, 3])
     np.testing.assert_array_equal(matrix[3], [4, 5, 6])
     assert np.all(np.abs(matrix[[1, 4]]) <= 0.1) and np.any(matrix[4] != 0)
-    again, _ = load_word_vectors(path, vocab)
+    _, again, _ = extend_with_vectors(path, vocab)
     np.testing.assert_array_equal(again, matrix)  # seeded
 
 
-def test_load_word_vectors_word2vec_header_spaces_and_gzip(tmp_path):
+def test_vectors_file_word2vec_header_spaces_and_gzip(tmp_path):
     vocab = Vocabulary(["a b", "dog"])
     text = "3 2\na b 0.5 0.25 \ndog 1 -1 \nDog 9 9 \n"
     for path in (write_vectors(tmp_path, text), tmp_path / "v.txt.gz"):
         if path.suffix == ".gz":
             path.write_bytes(gzip.compress(text.encode("utf-8")))
-        matrix, found = load_word_vectors(path, vocab, dim=2)
-        assert found == 2
-        np.testing.assert_array_equal(matrix[2:], [[0.5, 0.25], [1, -1]])
+        words, matrix, found = extend_with_vectors(path, vocab)
+        assert found == 2 and words.vector_dim == 2
+        np.testing.assert_array_equal(matrix[2:4], [[0.5, 0.25], [1, -1]])
 
 
-def test_load_word_vectors_errors(tmp_path):
+def test_vectors_file_errors(tmp_path):
     vocab = Vocabulary(["cat"])
     bad = write_vectors(tmp_path, "cat 1 2 3\ndog 1 2\n")
     with pytest.raises(UserError, match=r"vectors.txt:2: expected a word and 3 numbers, found 2"):
-        load_word_vectors(bad, vocab)
-    with pytest.raises(UserError, match=r"vectors.txt:1: expected a word and 5 numbers, found 3"):
-        load_word_vectors(bad, vocab, dim=5)
-    header = write_vectors(tmp_path, "2 4\ncat 1 2 3 4\n", "header.txt")
-    with pytest.raises(UserError, match=r"header.txt:1: vectors have 4 dimensions, expected 3"):
-        load_word_vectors(header, vocab, dim=3)
+        extend_with_vectors(bad, vocab)
+    header = write_vectors(tmp_path, "2 4\ncat 1 2 3\n", "header.txt")
+    with pytest.raises(UserError, match=r"header.txt:2: expected a word and 4 numbers, found 3"):
+        extend_with_vectors(header, vocab)
     with pytest.raises(UserError, match="empty.txt: file is empty"):
-        load_word_vectors(write_vectors(tmp_path, "\n", "empty.txt"), vocab)
+        extend_with_vectors(write_vectors(tmp_path, "\n", "empty.txt"), vocab)
     latin = tmp_path / "latin.txt"
     latin.write_bytes(b"cat 1 2\ncaf\xe9 3 4\n")
     with pytest.raises(UserError, match=r"latin.txt:2: not valid UTF-8"):
-        load_word_vectors(latin, vocab)
-    with pytest.raises(UserError, match="no such word-vector file"):
-        load_word_vectors(tmp_path / "missing.txt", vocab)
+        extend_with_vectors(latin, vocab)
+    with pytest.raises(UserError, match="no such word-vector file.*--word-vectors PATH"):
+        extend_with_vectors(tmp_path / "missing.txt", vocab)
     with pytest.raises(UserError, match="not a number"):
-        load_word_vectors(write_vectors(tmp_path, "cat 1 x\n", "nan.txt"), vocab)
+        extend_with_vectors(write_vectors(tmp_path, "cat 1 x\n", "nan.txt"), vocab)
 
 
 def test_extend_with_vectors_adds_every_new_word_of_the_file_after_the_training_words(tmp_path):
-    from textlstm.tagger.embeddings import extend_with_vectors
-
     train = Vocabulary(["cat", "LONDON", "Paris"])
     path = write_vectors(tmp_path, "3 2\ncat 1 1\nlondon 2 2\nParis 3 3\nparis 4 4\ncat 9 9\n")
     words, matrix, found = extend_with_vectors(path, train)
@@ -158,8 +154,6 @@ def test_extend_with_vectors_adds_every_new_word_of_the_file_after_the_training_
 
 
 def test_extend_with_vectors_in_a_lowercased_vocabulary_prefers_the_exact_row(tmp_path):
-    from textlstm.tagger.embeddings import extend_with_vectors
-
     train = Vocabulary(["cat"], lowercase=True)
     words, matrix, _ = extend_with_vectors(write_vectors(tmp_path, "Paris 1\nBERLIN 2\nparis 3\n"), train)
     assert words.items[3:] == ["paris", "berlin"] and not words.lowercase_fallback

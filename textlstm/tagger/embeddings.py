@@ -1,7 +1,6 @@
 """Pretrained word vectors (word2vec or GloVe text format) for a word vocabulary.
 
-The file is streamed once. `load_word_vectors` keeps only the vectors of vocabulary words;
-`extend_with_vectors` (what the tagger uses) also adds every other word of the file to the
+The file is streamed once. `extend_with_vectors` adds every word of the file to the training
 vocabulary, with its vector, so words never seen in training are still looked up (their
 vectors form the tagger's frozen table, `word_embedding.WordEmbedding`). A training word
 missing from the file falls back to its lowercase form (tweets write "LONDON" where GloVe
@@ -56,32 +55,30 @@ def _header(parts):
     return None
 
 
-def _rows(path, dim=None, wanted=None, max_rows=0, found_dim=None):
+def _rows(path, max_rows=0, found_dim=None):
     """(word, float32 vector) of each row of a word-vector file, streamed once, in file order.
 
     Args:
-        path: the file (see `load_word_vectors`).
-        dim: the expected vector size (default None: taken from the header or first row).
-        wanted: `word -> bool`; rows whose word it refuses are skipped without parsing their
-            numbers (default None: every row is parsed and yielded).
+        path: word2vec/GloVe text file ("word v1 v2 ...", optional "count dim" first line,
+            optionally gzip-compressed with a .gz name).
         max_rows: read only the first `max_rows` rows, the header not counted (default 0: all).
         found_dim: a list that receives the vector size once it is known (the caller's
-            way to learn it from a generator).
+            way to learn it from a generator): the header's, else the first row's.
 
     Raises:
         UserError: one line naming the file (and line) for a missing or unreadable file,
-            bad UTF-8, a row with the wrong count of numbers or a value that is not a number,
-            a header that disagrees with `dim`, or an empty file.
+            bad UTF-8, a row with another count of numbers than the header or the first row,
+            a value that is not a number, or an empty file.
     """
     path = os.fspath(path)
-    rows = 0
+    rows, dim = 0, None
     try:
         for number, line in _lines(path):
             parts = line.rstrip().split(" ")
             if parts == [""]:
                 continue
             if number == 1 and _header(parts) is not None:
-                dim = _check_dim(dim, _header(parts), f"{path}:1")
+                dim = _header(parts)
                 continue
             if max_rows and rows >= max_rows:
                 break
@@ -90,10 +87,7 @@ def _rows(path, dim=None, wanted=None, max_rows=0, found_dim=None):
                 dim = len(parts) - 1
                 if dim < 1:
                     raise UserError(f"{path}:{number}: expected a word and its vector")
-            if wanted is None or len(parts) - 1 != dim or wanted(parts[0]):
-                word, vector = _parse_vector(parts, dim, f"{path}:{number}")
-                if wanted is None or wanted(word):
-                    yield word, vector
+            yield _parse_vector(parts, dim, f"{path}:{number}")
     except FileNotFoundError:
         raise UserError(f"{no_such_file(path, 'word-vector file')} (data.word_vectors: give the file with "
                         f"--word-vectors PATH; a recipe without vectors, such as tagger-ner, needs none)") from None
@@ -140,32 +134,6 @@ class _Matches:
         return matrix, found
 
 
-def load_word_vectors(path, vocab, dim=None, seed=0, scale=0.1):
-    """The embedding matrix [len(vocab), dim] for `vocab` from a word-vector text file.
-
-    Only the rows of vocabulary words are parsed and kept.
-
-    Args:
-        path: word2vec/GloVe text file ("word v1 v2 ...", optional "count dim" first line,
-            optionally gzip-compressed with a .gz name).
-        vocab: a `textlstm.tagger.vocab.Vocabulary`.
-        dim: the expected vector size (default None: taken from the file).
-        seed: seed for the random vectors of words not in the file (default 0).
-        scale: missing words get values uniform in [-scale, scale] (default 0.1).
-
-    Returns:
-        (matrix, found): a float32 array and how many vocabulary words (reserved ids not
-        counted) got a vector from the file, directly or through their lowercase form.
-
-    Raises:
-        UserError: see `_rows`.
-    """
-    matches, found_dim = _Matches(vocab), []
-    for word, vector in _rows(path, dim, matches.wanted, found_dim=found_dim):
-        matches.add(word, vector)
-    return matches.matrix(vocab, found_dim[0], seed, scale)
-
-
 def extend_with_vectors(path, vocab, max_rows=0, seed=0, scale=0.1):
     """The training vocabulary extended with the words of a vectors file, and their vectors.
 
@@ -176,10 +144,11 @@ def extend_with_vectors(path, vocab, max_rows=0, seed=0, scale=0.1):
     then (when case-sensitive) by its lowercase form, then as unknown.
 
     Args:
-        path: the vectors file (see `load_word_vectors`).
+        path: the vectors file (see `_rows`).
         vocab: the training word `Vocabulary` (with the unknown id; not extended).
         max_rows: read only the file's first `max_rows` rows (default 0: all of them).
-        seed, scale: as in `load_word_vectors`, for training words the file lacks and `<unk>`.
+        seed, scale: training words the file lacks, and `<unk>`, get values uniform in
+            [-scale, scale] from this seed (defaults 0 and 0.1).
 
     Returns:
         (extended, matrix, found): the extended `Vocabulary` (`trainable_rows` = len(vocab),
@@ -194,7 +163,7 @@ def extend_with_vectors(path, vocab, max_rows=0, seed=0, scale=0.1):
         raise ValueError("extend_with_vectors needs a training vocabulary, received one already extended")
     matches, found_dim = _Matches(vocab), []
     added, added_rows, exact = {}, [], []  # normal form -> its index in added_rows
-    for word, vector in _rows(path, None, None, max_rows, found_dim):
+    for word, vector in _rows(path, max_rows, found_dim):
         if matches.wanted(word):
             matches.add(word, vector)
         key = word.lower() if vocab.lowercase else word
@@ -220,8 +189,3 @@ def extend_with_vectors(path, vocab, max_rows=0, seed=0, scale=0.1):
     assert len(extended) == len(matrix), (len(extended), len(matrix))
     return extended, matrix, found
 
-
-def _check_dim(expected, announced, where):
-    if expected is not None and expected != announced:
-        raise UserError(f"{where}: vectors have {announced} dimensions, expected {expected}")
-    return announced
