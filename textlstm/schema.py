@@ -126,6 +126,11 @@ TRAIN = {  # every family's [train] shares these
     "train.strategy": Spec(str, choices=STRATEGIES),
 }
 
+SCHEDULE = {  # the learning-rate schedule of textlstm.optim, for the families that offer it
+    "train.lr_schedule": Spec(str, choices=("constant", "cosine")),
+    "train.min_learning_rate": Spec(float, 0.0, 10.0),  # the cosine schedule's floor
+}
+
 CHARLM = {
     "data.paths": Spec(list, rule=lambda v: all(isinstance(p, str) for p in v), rule_text="a list of paths"),
     "data.valid": Spec(str),
@@ -143,8 +148,7 @@ CHARLM = {
     "model.dropout": fraction(),
     "model.input_dropout": fraction(),  # the recurrent layers' own input dropout: one mask per sequence
     **TRAIN,
-    "train.lr_schedule": Spec(str, choices=("constant", "cosine")),
-    "train.min_learning_rate": Spec(float, 0.0, 10.0),  # the cosine schedule's floor
+    **SCHEDULE,
     "train.weight_decay": Spec(float, 0.0, 10.0),  # AdamW's decoupled decay; 0 = Adam
     "decode.length": size(10_000_000),
     "decode.sampler": Spec(str, choices=SAMPLERS),
@@ -209,8 +213,7 @@ SEQ2SEQ = {
     "model.dropout": fraction(),
     "model.tie_embeddings": Spec(bool),
     **TRAIN,
-    "train.lr_schedule": Spec(str, choices=("constant", "cosine")),
-    "train.min_learning_rate": Spec(float, 0.0, 10.0),  # the cosine schedule's floor
+    **SCHEDULE,
     "train.warmup_steps": size(MAX_INT32, low=0),  # linear ramp before the cosine; 0 = none
     "train.label_smoothing": fraction(),
     "train.bleu_every": size(1_000_000),
