@@ -178,6 +178,7 @@ TAGGER = {
     "model.char_dim": size(65_536),
     "model.char_units": size(65_536),
     "model.char_kernel": size(1_000),
+    "model.casing": Spec(bool),
     "model.cell": Spec(str, choices=CELLS),
     "model.layers": size(64),
     "model.units": size(65_536),
@@ -189,6 +190,8 @@ TAGGER = {
     "model.charlm_trainable": Spec(bool),
     **TRAIN,
     "train.lr_decay": Spec(float, 0.0, 1.0, low_open=True),  # per epoch; 1 = constant
+    "train.optimizer": Spec(str, choices=("adam", "sgd")),
+    "train.momentum": Spec(float, 0.0, 1.0, high_open=True),
     "decode.batch_size": size(1_000_000),
 }
 

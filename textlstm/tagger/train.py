@@ -12,6 +12,7 @@ from textlstm.rundir import RunDir, atomic_write_json
 from textlstm.tagger import corpus, metrics, schemes
 from textlstm.tagger import data as data_lib
 from textlstm.tagger.embeddings import extend_with_vectors
+from textlstm.tagger.casing import char_classes
 from textlstm.tagger.model import build_and_compile
 from textlstm.tagger.tag import (CHARS_FILE, KIND, TAGS_FILE, TAGSET_FILE, WORDS_FILE, encode_untagged,
                                  make_predictor, open_charlm_copies, predict_tags, read_tagset, to_file_scheme)
@@ -152,7 +153,8 @@ def train_tagger(recipe, run_path, resume=False):
             charlm.save_copies(run)  # the run is self-contained: tagging never reads the LM run dirs
         with strategy.scope():
             model = build_and_compile(len(vocabs[0]), len(vocabs[1]), len(tag_vocab), recipe, vectors,
-                                      schedule.steps_per_epoch, charlm, vocabs[0].trainable_rows)
+                                      schedule.steps_per_epoch, charlm, vocabs[0].trainable_rows,
+                                      char_classes(vocabs[1]))
         del vectors  # the model holds its own copy
         for vocab, name in zip(vocabs, (WORDS_FILE, CHARS_FILE, TAGS_FILE)):
             vocab.save(run.file(name))
