@@ -11,7 +11,7 @@ import pathlib
 import sys
 from collections.abc import Sequence
 
-from textlstm.errors import UserError, no_such_file
+from textlstm.errors import UserError, describe_os_error, no_such_file
 
 _BOM = "\ufeff"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
@@ -66,7 +66,7 @@ def _open_text_file(path):
     try:
         return open(path, "rb")
     except OSError as error:
-        raise UserError(f"cannot read {path}: {error.strerror}") from None
+        raise UserError(describe_os_error(error, "read", path)) from None
 
 
 def _read_file(path) -> str:
@@ -76,7 +76,7 @@ def _read_file(path) -> str:
         try:
             data = handle.read()
         except OSError as error:
-            raise UserError(f"cannot read {path}: {error.strerror}") from None
+            raise UserError(describe_os_error(error, "read", path)) from None
     return _decode(data, str(path))
 
 
@@ -230,7 +230,7 @@ def stream_text_file(path, piece_bytes=None):
             try:
                 block = carry + handle.read(piece_bytes)
             except OSError as error:
-                raise UserError(f"cannot read {path}: {error.strerror}") from None
+                raise UserError(describe_os_error(error, "read", path)) from None
             at_end = len(block) == len(carry)
             if not block:
                 break

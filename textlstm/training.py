@@ -38,7 +38,7 @@ import keras
 import numpy as np
 
 from textlstm.distribute import shard_by_slices, trainer_for
-from textlstm.errors import Interrupted, UserError
+from textlstm.errors import Interrupted, UserError, naming_path
 from textlstm.rundir import atomic_save_model, atomic_write_json, is_chief, load_keras_model, read_json_file
 from textlstm.step_seeds import StepSeeds
 
@@ -259,6 +259,26 @@ class _Checkpointer(keras.callbacks.Callback):
         save_checkpoint(self.model, self.run, self.state)
 
 
+def _naming_its_file(callback_class, attribute):
+    """`callback_class` whose OS failures (a full disk, permission denied) name the file or
+    directory it writes (`getattr(self, attribute)`), as every other write of a run does;
+    Keras's own CSVLogger and TensorBoard raise an OSError without a file name."""
+
+    def wrap(hook):
+        def named(self, *args, **kwargs):
+            with naming_path(getattr(self, attribute), "write"):
+                return getattr(callback_class, hook)(self, *args, **kwargs)
+
+        return named
+
+    hooks = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end", "on_test_begin", "on_test_end")
+    return type(callback_class.__name__, (callback_class,), {hook: wrap(hook) for hook in hooks})
+
+
+MetricsLog = _naming_its_file(keras.callbacks.CSVLogger, "filename")  # metrics.csv
+TensorBoardLog = _naming_its_file(keras.callbacks.TensorBoard, "log_dir")  # tensorboard/
+
+
 def save_model(model, path):
     """Atomic save, by the chief only (other workers of a distributed run write nothing)."""
     if is_chief():
@@ -337,8 +357,8 @@ def fit(model, run, make_batches, schedule, validation_data, state=None, callbac
     shared = [StepSeeds(seed), FiniteLoss(run)] + list(callbacks) + [checkpointer]
     if is_chief():
         shared += [
-            keras.callbacks.CSVLogger(str(run.file("metrics.csv")), append=True),
-            keras.callbacks.TensorBoard(str(run.file("tensorboard")), write_graph=False),
+            MetricsLog(str(run.file("metrics.csv")), append=True),
+            TensorBoardLog(str(run.file("tensorboard")), write_graph=False),
         ]
     if verbose == "auto":
         verbose = progress_verbosity()

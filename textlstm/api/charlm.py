@@ -68,7 +68,7 @@ class CharLM:
 
     def generate(self, prompt="", length=None, *, sampler=None, temperature=None, top_k=None, top_p=None,
                  seed=None, num_samples=1):
-        """Sample `num_samples` texts of `length` characters that continue `prompt`.
+        """Sample `num_samples` texts of `length` characters (pieces for a subword LM) that continue `prompt`.
 
         A backward LM (`self.backward`, recipe `data.direction = "backward"`) takes `prompt`
         as the END of the text and generates what comes before it, returned the right way

@@ -47,19 +47,16 @@ class _Group(click.Group):
 
 def one_line_error(error: BaseException) -> str | None:
     """The one line the CLI prints for `error`, or None when it is a bug (keep the traceback)."""
-    from textlstm.errors import describe_memory_error, describe_os_error
+    from textlstm.errors import describe_machine_error
 
     if isinstance(error, UserError):
         return str(error)
     if isinstance(error, click.ClickException):
         return None  # click prints its own
-    if isinstance(error, MemoryError) or type(error).__name__ == "ResourceExhaustedError":
-        return describe_memory_error(error)
-    if isinstance(error, OSError):
-        return describe_os_error(error)
-    if type(error).__name__ == "PermissionDeniedError":  # tf.errors, e.g. the TensorBoard writer
+    message = describe_machine_error(error)
+    if message is None and type(error).__name__ == "PermissionDeniedError":  # tf.errors, no errno text
         return f"permission denied: {(str(error).strip().splitlines() or [''])[-1][:300]}"
-    return None
+    return message
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -11,7 +11,7 @@ import io
 
 import sentencepiece as spm
 
-from textlstm.errors import UserError
+from textlstm.errors import UserError, describe_os_error
 from textlstm.rundir import atomic_write_bytes
 
 PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
@@ -50,7 +50,11 @@ def load_processor(path, run_path=None):
         where = f"run directory {run_path} has no subword model {path.name}" if run_path else f"no subword model {path}"
         raise UserError(where)
     try:
-        model = spm.SentencePieceProcessor(model_proto=path.read_bytes())
+        data = path.read_bytes()
+    except OSError as error:
+        raise UserError(describe_os_error(error, "read", path)) from None
+    try:
+        model = spm.SentencePieceProcessor(model_proto=data)
     except (RuntimeError, OSError) as error:
         reason = (str(error).strip().splitlines() or [""])[0][:120]
         raise UserError(f"subword model {path} is damaged or unreadable ({reason})") from None

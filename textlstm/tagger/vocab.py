@@ -15,7 +15,7 @@ import collections
 import json
 import os
 
-from textlstm.errors import UserError, no_such_file
+from textlstm.errors import UserError, describe_os_error, no_such_file
 from textlstm.rundir import atomic_write_text
 
 PAD = "<pad>"
@@ -187,7 +187,9 @@ class Vocabulary:
                 text = stream.read()
         except FileNotFoundError:
             raise no_such_file(path, "vocabulary file") from None
-        except (OSError, UnicodeDecodeError) as error:
+        except OSError as error:
+            raise UserError(describe_os_error(error, "read vocabulary", path)) from None
+        except UnicodeDecodeError as error:
             raise UserError(f"{path}: cannot read vocabulary ({error})") from None
         return cls.from_json(text, source=path)
 
