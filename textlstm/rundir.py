@@ -287,11 +287,16 @@ class RunDir:
 
     @classmethod
     def open(cls, path, kind: str | tuple[str, ...]) -> "RunDir":
-        """Open an existing run directory, failing clearly unless it holds a model of `kind`."""
+        """Open an existing run directory, failing clearly unless it holds a model of `kind` whose
+        files fit together and its saved recipe the schema (`textlstm.runcheck.check_run`): every
+        command, `textlstm.load` and `--resume` open runs here."""
+        from textlstm.runcheck import check_run  # it reads the families' vocabularies, which use this module
+
         kinds = (kind,) if isinstance(kind, str) else tuple(kind)
         found = cls.read_kind(path)
         if found not in kinds:
             raise UserError(f"{path} holds a {found!r} model, not a {_describe_kinds(kinds)} model")
+        check_run(path, found)
         return cls(path, found)
 
     @staticmethod

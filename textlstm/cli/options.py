@@ -35,9 +35,21 @@ def checked(name, kind=None):
     return callback
 
 
+def valid_text(ctx, param, value):
+    """A click callback for a text option (`--prompt`): text with a byte that is not UTF-8 (Python
+    keeps it as a lone surrogate) is one error naming the option, the byte and its position
+    (`textio.check_text`), before it reaches the model."""
+    from textlstm.textio import check_text
+
+    if value is None:
+        return None
+    return check_text(value, max(param.opts, key=len), from_os=True)
+
+
 def existing(directory_ok=False):
     """A click callback for an input path option (one path or several): each must exist, and be a
-    file unless `directory_ok`; else one error line ("no such file: PATH"). It runs while the
+    file unless `directory_ok`, and be valid Unicode text (the recipe records it in UTF-8); else one
+    error line ("no such file: PATH"). It runs while the
     options are parsed, so a wrong path stops the command before the recipe is printed or
     TensorFlow is imported. With --resume (an eager option, so known here) any data option is
     refused by `resolve_cli_recipe` instead, with the reason."""
@@ -47,8 +59,11 @@ def existing(directory_ok=False):
 
         if ctx.params.get("resume"):
             return value
+        from textlstm.textio import check_text
+
         for path in (value if isinstance(value, tuple) else (value,)):
             if path is not None:
+                check_text(path, max(param.opts, key=len), from_os=True)  # the recipe records it as UTF-8
                 check_input_path(path, directory_ok=directory_ok)
         return value
 

@@ -17,12 +17,12 @@ from textlstm.rundir import RunDir, read_json_file
 from textlstm.tagger import conll, corpus, schemes
 from textlstm.tagger import data as data_lib
 from textlstm.tagger.model import DEFAULTS, decode_tags
-from textlstm.tagger.vocab import Vocabulary
+from textlstm.tagger.vocab import CHARS_FILE, TAGS_FILE, WORDS_FILE, Vocabulary
 from textlstm.textio import empty_input_note
 from textlstm.training import load_best_or_last
 
 KIND = "tagger"
-WORDS_FILE, CHARS_FILE, TAGS_FILE, TAGSET_FILE = "words.json", "chars.json", "tags.json", "tagset.json"
+TAGSET_FILE = "tagset.json"
 
 
 def make_predictor(model, charlm=None):

@@ -18,6 +18,7 @@ import os
 from textlstm.errors import UserError, describe_os_error, no_such_file
 from textlstm.rundir import atomic_write_text
 
+WORDS_FILE, CHARS_FILE, TAGS_FILE = "words.json", "chars.json", "tags.json"  # a tagger run's vocabularies
 PAD = "<pad>"
 UNK = "<unk>"
 FORMAT = "textlstm.vocabulary/1"
