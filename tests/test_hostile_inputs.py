@@ -331,3 +331,15 @@ def test_the_cli_and_the_api_share_the_tag_declarations(runs):
                           "--n-best must be an integer >= 1 and <= 100, got 1000000")
     result = invoke("tag", runs["tagger"], runs["input"], "--output-format", "xml")
     assert result.exit_code == 2 and "'xml' is not one of 'conllu', 'conll', 'jsonl'" in result.output
+
+
+def test_a_batch_size_larger_than_the_input_pads_no_more_rows_than_the_input_has(loaded, monkeypatch):
+    """Within the cap, `tag(..., batch_size=999_999)` of two sentences pads 2 rows, not 999,999."""
+    from textlstm.tagger import data as data_lib
+
+    shapes, pad = [], data_lib.pad_batch
+    monkeypatch.setattr(data_lib, "pad_batch", lambda batch, rows=None: shapes.append(rows) or pad(batch, rows))
+    tagger = loaded["tagger"]
+    assert tagger.tag(["Anna sees", "the dog"], batch_size=999_999) == tagger.tag(["Anna sees", "the dog"])
+    assert tagger.tag(["Anna sees", "the dog"], batch_size=999_999, n_best=2)
+    assert shapes and max(shapes) <= 2

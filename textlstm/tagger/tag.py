@@ -59,9 +59,10 @@ def predict_tags(predictor, sentences, vocabs, data_recipe, batch_size, progress
         examples = encode_untagged(sentences, vocabs, data_recipe, charlm)
     results = [np.zeros(len(sentence.tokens), np.int32) for sentence in sentences]
     done = 0
+    rows = min(batch_size, len(examples))  # one row count (one trace); no more rows than chunks
     for indexes in data_lib.sorted_batches(examples, batch_size):
         batch = [examples[i] for i in indexes]
-        inputs, _ = data_lib.pad_batch(batch, rows=batch_size)
+        inputs, _ = data_lib.pad_batch(batch, rows=rows)
         tag_ids = predict(predictor, inputs)
         for row, example in enumerate(batch):
             results[example.sentence][example.start : example.start + len(example)] = tag_ids[row, : len(example)]
