@@ -44,7 +44,9 @@ def _train(root, kind):
             rng = random.Random(5)
             vectors.write_text("".join(f"{word} " + " ".join(f"{rng.uniform(-1, 1):.3f}" for _ in range(5)) + "\n"
                                        for word in VECTOR_WORDS), encoding="utf-8")
-            args += ["--word-vectors", vectors, "--set", "data.max_vectors=" + str(len(VECTOR_WORDS) - 1)]
+            args += ["--word-vectors", vectors, "--set", "data.max_vectors=" + str(len(VECTOR_WORDS) - 1),
+                     # as tagger-ner-vectors: casing features, SGD with momentum
+                     "--set", "model.casing=true", "--set", "train.optimizer=sgd", "--set", "train.learning_rate=0.05"]
     else:
         rng = random.Random(1)
         sources = [" ".join(rng.choice(SEQ2SEQ_WORDS) for _ in range(rng.randint(1, 5))) for _ in range(120)]

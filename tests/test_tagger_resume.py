@@ -27,7 +27,9 @@ def _recipe(root, vectors=False):
         f"data.train={json.dumps(str(root / 'train.conllu'))}", f"data.dev={json.dumps(str(root / 'dev.conllu'))}",
         "model.units=8", "model.word_dim=8", "model.char_dim=4", "model.char_units=6", "model.dropout=0.0",
         "model.word_dropout=0.0", f"train.batch_size={BATCH}", f"train.epochs={EPOCHS}", "train.seed=5",
-    ] + ([f"data.word_vectors={json.dumps(str(root / 'vectors.txt'))}"] if vectors else []))
+    ] + ([f"data.word_vectors={json.dumps(str(root / 'vectors.txt'))}", "data.lowercase=true",  # as tagger-ner-vectors:
+          "model.casing=true", "train.optimizer=\"sgd\"", "train.learning_rate=0.015"]  # casing, SGD's momentum
+         if vectors else []))
 
 
 @pytest.fixture(scope="module")
