@@ -136,7 +136,7 @@ def test_score_reports_bits_per_char(lm):
     (lambda lm: lm.generate("x", length="5"), "length must be an integer"),
     (lambda lm: lm.generate(3), "prompt must be a string"),
     (lambda lm: lm.generate("x", 5, seed=1.5), "seed must be an integer"),
-    (lambda lm: lm.generate("x", 5, num_samples=0), "num_samples must be at least 1"),
+    (lambda lm: lm.generate("x", 5, num_samples=0), "num_samples must be an integer >= 1"),
     (lambda lm: lm.generate("x", 5, sampler="beam"), "sampler must be one of"),
     (lambda lm: lm.generate("x", 5, temperature=-1.0), "temperature"),
     (lambda lm: lm.score(b"bytes"), "text must be a string"),
@@ -225,7 +225,7 @@ def test_tag_cli_n_best_jsonl_and_conll(tagger_run):
     (lambda t: t.tag("Anna runs"), "sentences must be a list"),
     (lambda t: t.tag([["Anna runs"]]), "tokens must be non-empty and hold no whitespace"),
     (lambda t: t.tag([3]), r"sentences\[0\] must be a string"),
-    (lambda t: t.tag(["a"], n_best=0), "n_best must be at least 1"),
+    (lambda t: t.tag(["a"], n_best=0), "n_best must be an integer >= 1"),
     (lambda t: t.tag(["a"], batch_size="8"), "batch_size must be an integer"),
 ])
 def test_tagger_argument_errors(tagger, call, fragment):

@@ -194,17 +194,19 @@ def test_in_graph_scheme_table_equals_scheme_conversion(model_scheme, file_schem
         assert got == schemes.convert([items[i] for i in ids], model_scheme, file_scheme)
 
 
-def test_export_refuses_a_non_empty_directory_unless_overwrite(exported, tmp_path_factory, tmp_path):
+def test_export_refuses_a_non_empty_directory_that_is_not_an_export(exported, tmp_path_factory, tmp_path):
     charlm_run = tiny_run(tmp_path_factory, "charlm")
     target = tmp_path / "out"
     target.mkdir()
     (target / "keep.txt").write_text("mine")
-    assert_one_error_line(invoke("export", charlm_run, target), "not empty", "--overwrite")
+    assert_one_error_line(invoke("export", charlm_run, target), "not a previous export")
+    assert_one_error_line(invoke("export", charlm_run, target, "--overwrite"), "not a previous export")
     assert sorted(p.name for p in target.iterdir()) == ["keep.txt"]
     assert_one_error_line(invoke("export", tmp_path / "nothing", tmp_path / "o2"), "does not exist")
-    result = invoke("export", charlm_run, target, "--overwrite")
+    (target / "keep.txt").unlink()  # an empty directory is written into
+    result = invoke("export", charlm_run, target)
     assert result.exit_code == 0, result.output
-    assert (target / "saved_model.pb").is_file() and not (target / "keep.txt").exists()
+    assert (target / "saved_model.pb").is_file()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left behind
 
 

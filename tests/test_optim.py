@@ -30,3 +30,19 @@ def test_a_resumed_run_past_a_warmed_up_schedule_is_told_where_it_ended(capsys):
     with pytest.raises(UserError, match="ends at step 120 at a rate of 0"):
         check_schedule_covers(optimizer(dict(train, min_learning_rate=0.0), total_steps=120), 200)
     assert isinstance(opt, keras.optimizers.Adam)
+
+
+def test_sgd_with_momentum_for_the_tagger_keeps_its_per_epoch_decay():
+    from textlstm.tagger.model import DEFAULTS as TAGGER
+
+    train = dict(TAGGER["train"], optimizer="sgd", momentum=0.9, learning_rate=0.015)
+    rate = keras.optimizers.schedules.ExponentialDecay(0.015, decay_steps=10, decay_rate=0.95, staircase=True)
+    opt = optimizer(train, rate=rate)
+    assert isinstance(opt, keras.optimizers.SGD) and opt.momentum == pytest.approx(0.9)
+    assert opt.clipnorm == train["clipnorm"]
+    assert float(opt.learning_rate) == pytest.approx(0.015)
+    opt.iterations.assign(25)
+    assert float(opt.learning_rate) == pytest.approx(0.015 * 0.95 ** 2)
+    assert isinstance(optimizer(TAGGER["train"]), keras.optimizers.Adam)  # the default stays Adam
+    with pytest.raises(UserError, match="weight_decay"):
+        optimizer(dict(train, weight_decay=0.01))

@@ -134,14 +134,19 @@ def test_resume_at_an_epoch_boundary_gives_the_uninterrupted_weights(corpus, ref
     _assert_same_checkpoint(run_dir, reference_run)
 
 
-def test_resume_without_a_checkpoint_is_a_clear_error(corpus, tmp_path, monkeypatch):
+def test_resume_without_a_checkpoint_trains_from_the_beginning(corpus, reference_run, tmp_path, monkeypatch,
+                                                                capsys):
     run_dir = tmp_path / "run"
     _patch_batch_hook(monkeypatch, crash_at=2)  # dies before any checkpoint, unlike Ctrl-C
     with pytest.raises(RuntimeError, match="simulated crash"):
         train_charlm(_recipe(corpus), run_dir)
     assert not (run_dir / "last.keras").exists()
-    with pytest.raises(UserError, match=r"cannot resume: .*no checkpoint yet \(no last\.keras\)"):
-        train_charlm(_recipe(corpus), run_dir, resume=True)
+    monkeypatch.undo()
+    capsys.readouterr()
+    train_charlm(_recipe(corpus), run_dir, resume=True)
+    assert capsys.readouterr().out.count("training it from the beginning") == 1
+    _assert_same_state(run_dir, reference_run)
+    _assert_same_checkpoint(run_dir, reference_run)
 
 
 @pytest.mark.parametrize("layout", ["missing", "empty", "run.json only"])

@@ -5,12 +5,18 @@ one-line descriptions of the machine's failures (OS errors, out of memory).
 a missing, damaged or wrong-kind run directory, a bad argument or unusable input, and the
 CLI prints it as a single `Error: ...` line and exits non-zero (`UserError` is the same
 class under its older name); so are an OSError (disk full, read-only file system, a path
-through a file, permission denied) and running out of memory (`MemoryError`, TensorFlow's
-`ResourceExhaustedError`). Any other exception is a bug in textlstm and keeps its traceback.
+through a file, permission denied; also TensorFlow's and h5py's errors raised for one) and
+running out of memory (`MemoryError`, TensorFlow's `ResourceExhaustedError` when it is not a
+full disk). Any other exception is a bug in textlstm and keeps its traceback.
+
+`describe_machine_error` is the one place that words these; `naming_path` turns them into a
+`TextlstmError` naming the file being written or read.
 """
 
+import contextlib
 import errno
 import math
+import os
 import re
 
 
@@ -39,24 +45,105 @@ def no_such_file(path, what: str = "file") -> TextlstmError:
     return TextlstmError(f"no such {what}: {path}")
 
 
-def describe_os_error(error: OSError, action: str | None = None) -> str:
+# errnos recognised in the text of an error that carries none: TensorFlow's file errors end in
+# "; <strerror>" (and ENOSPC, EDQUOT come as ResourceExhaustedError, the class of running out of
+# memory), h5py's say "errno = 28"
+_NAMED_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO, errno.EFBIG,
+                 errno.EMFILE, errno.ENFILE, errno.ENAMETOOLONG, errno.ENOTDIR, errno.EISDIR, errno.ENOENT)
+_HINTS = {errno.ENOSPC: "; free some disk space", errno.EDQUOT: "; free some disk space",
+          errno.EROFS: "; choose a writable location", errno.ENOMEM: "; lower the model or batch size"}
+
+
+def _errno_in_text(text: str) -> int | None:
+    found = re.search(r"errno = (\d+)", text)
+    if found and int(found.group(1)) in errno.errorcode:
+        return int(found.group(1))
+    return next((code for code in _NAMED_ERRNOS if os.strerror(code) in text), None)
+
+
+def _carries_os_text(error: BaseException) -> bool:
+    """An OSError without errno (h5py) or a TensorFlow error (whose file errors carry an errno's text)."""
+    return isinstance(error, OSError) or type(error).__module__.startswith("tensorflow")
+
+
+def os_error_of(error: BaseException, chain: bool = True) -> OSError | None:
+    """The operating-system failure behind `error`, or None when it is not one.
+
+    Looks at `error` and (with `chain`) along its cause/context chain: an OSError with an errno is returned as
+    it is; an OSError without one (h5py) or a TensorFlow error whose text names an errno's
+    reason ("...; No space left on device", "errno = 28") becomes an OSError with that errno
+    (and the last absolute path in the text as its filename). A bare OSError whose reason is
+    not recognised is returned as it is.
+    """
+    seen, bare = 0, None
+    while error is not None and seen < (10 if chain else 1):
+        if isinstance(error, OSError) and error.errno is not None:
+            return error
+        if _carries_os_text(error):
+            text = str(error)
+            code = _errno_in_text(text)
+            if code is not None:
+                before = text.split(os.strerror(code))[0]
+                paths = re.findall(r"(/[^\s;'\",]+)", before)
+                filename = getattr(error, "filename", None) or (paths[-1].rstrip(":.") if paths else None)
+                return OSError(code, os.strerror(code), filename)
+            if isinstance(error, OSError) and bare is None:
+                bare = error
+        error, seen = error.__cause__ or error.__context__, seen + 1
+    return bare
+
+
+def describe_os_error(error: OSError, action: str | None = None, path=None) -> str:
     """One line for an OSError: what failed on which path, the reason and the errno name.
 
-    `action` ("write", "read", ...) is said when known: "cannot write runs/a/best.keras:
-    No space left on device (ENOSPC); free some disk space".
+    `action` ("write", "read", ...) is said when known, and `path` (when given) is named
+    instead of the error's own filename: "cannot write runs/a/best.keras: No space left on
+    device (ENOSPC); free some disk space", "cannot read runs/a/last.keras: Permission denied
+    (EACCES)".
     """
     name = errno.errorcode.get(error.errno or 0, "")
     reason = error.strerror or str(error) or type(error).__name__
-    path = error.filename
-    if path is not None and error.filename2 is not None:
-        path = f"{path} -> {error.filename2}"
+    if path is None:
+        path = error.filename
+        if path is not None and error.filename2 is not None:
+            path = f"{path} -> {error.filename2}"
     if path is None:
         head = f"cannot {action}" if action else "operating-system error"
     else:
         head = f"cannot {action} {path}" if action else str(path)
-    hint = {errno.ENOSPC: "; free some disk space", errno.EDQUOT: "; free some disk space",
-            errno.EROFS: "; choose a writable location", errno.ENOMEM: "; lower the model or batch size"}
-    return f"{head}: {reason}" + (f" ({name})" if name else "") + hint.get(error.errno, "")
+    return f"{head}: {reason}" + (f" ({name})" if name else "") + _HINTS.get(error.errno, "")
+
+
+def describe_machine_error(error: BaseException, action: str | None = None, path=None) -> str | None:
+    """The one line for a failure of the machine rather than of textlstm, or None for anything else.
+
+    An OS error (`os_error_of`: disk full, permission denied, read-only file system, ...,
+    whether Python, h5py or TensorFlow raised it) is named by its reason and path
+    (`describe_os_error`); running out of memory (`MemoryError`, or TensorFlow's
+    `ResourceExhaustedError` that is not a disk's ENOSPC/EDQUOT) by `describe_memory_error`.
+    """
+    cause = os_error_of(error, chain=False)  # a bug's traceback stays, whatever it was handling
+    if cause is not None and (cause.errno is not None or isinstance(error, OSError)):
+        return describe_os_error(cause, action, path)
+    if isinstance(error, MemoryError) or type(error).__name__ == "ResourceExhaustedError":
+        return describe_memory_error(error)
+    return None
+
+
+@contextlib.contextmanager
+def naming_path(path, action: str = "write"):
+    """Turn an OS failure inside the block into one `TextlstmError` naming `path` and the reason
+    (`describe_os_error`), e.g. a full disk while Keras's CSVLogger appends to metrics.csv, whose
+    own OSError names no file. Other errors pass through unchanged."""
+    try:
+        yield
+    except TextlstmError:
+        raise
+    except Exception as error:
+        cause = os_error_of(error)
+        if cause is None:
+            raise
+        raise TextlstmError(describe_os_error(cause, action, path)) from None
 
 
 _DTYPE_BYTES = {"float": 4, "float32": 4, "half": 2, "float16": 2, "bfloat16": 2, "double": 8, "float64": 8,

@@ -2,7 +2,8 @@
 
 Keys read: `train.learning_rate`, `train.lr_schedule` ("constant" or "cosine"),
 `train.min_learning_rate` (the cosine floor), `train.warmup_steps` (a linear ramp before the
-cosine, optional), `train.weight_decay` (AdamW when > 0, optional) and `train.clipnorm`.
+cosine, optional), `train.weight_decay` (AdamW when > 0, optional), `train.optimizer` and
+`train.momentum` (SGD with momentum instead of Adam, optional) and `train.clipnorm`.
 """
 
 import keras
@@ -38,16 +39,23 @@ def learning_rate(train_recipe, total_steps):
         0.0, decay_steps=max(1, total_steps - warmup), alpha=floor / rate, warmup_target=rate, warmup_steps=warmup)
 
 
-def optimizer(train_recipe, total_steps=1):
+def optimizer(train_recipe, total_steps=1, rate=None):
     """Adam (Kingma and Ba 2015) with gradient-norm clipping and the recipe's learning-rate schedule;
-    AdamW (Loshchilov and Hutter 2019, `keras.optimizers.AdamW`) when `train.weight_decay` > 0.
+    AdamW (Loshchilov and Hutter 2019, `keras.optimizers.AdamW`) when `train.weight_decay` > 0;
+    SGD with `train.momentum` (heavy ball, as Lample et al. 2016 and Ma and Hovy 2016 trained
+    their taggers) when `train.optimizer = "sgd"`. `rate` (a number or a Keras schedule)
+    replaces the schedule `learning_rate` would build, for a family with a schedule of its own.
 
     AdamW shrinks every weight (kernels, biases, the embedding) by `learning_rate × weight_decay`
     of itself each step, apart from the gradient, so the decay follows the schedule. The class and
     its settings are saved with the model, so `--resume` continues with the same optimizer.
     """
-    rate, clipnorm = learning_rate(train_recipe, total_steps), train_recipe["clipnorm"]
-    decay = train_recipe.get("weight_decay", 0.0)
+    rate = learning_rate(train_recipe, total_steps) if rate is None else rate
+    clipnorm, decay = train_recipe["clipnorm"], train_recipe.get("weight_decay", 0.0)
+    if train_recipe.get("optimizer", "adam") == "sgd":
+        if decay > 0:
+            raise UserError("train.weight_decay is AdamW's; with train.optimizer = \"sgd\" set it to 0")
+        return keras.optimizers.SGD(rate, momentum=train_recipe.get("momentum", 0.9), clipnorm=clipnorm)
     if decay > 0:
         return keras.optimizers.AdamW(rate, weight_decay=decay, clipnorm=clipnorm)
     return keras.optimizers.Adam(rate, clipnorm=clipnorm)

@@ -27,7 +27,7 @@ except ModuleNotFoundError:  # Python 3.10
 import tomli_w
 
 from textlstm import schema
-from textlstm.errors import UserError
+from textlstm.errors import UserError, describe_os_error
 
 SHIPPED_DIR = pathlib.Path(__file__).resolve().parent / "recipe_files"  # installed with the package
 
@@ -50,7 +50,7 @@ def load_recipe_file(path) -> dict:
     except UnicodeDecodeError as error:
         raise UserError(f"recipe {path} is not valid UTF-8 (byte offset {error.start})") from None
     except OSError as error:
-        raise UserError(f"cannot read recipe {path}: {error.strerror}") from None
+        raise UserError(describe_os_error(error, "read recipe", path)) from None
 
 
 def recipe_to_toml(recipe: dict) -> str:

@@ -18,7 +18,6 @@ temp files that a killed write left behind are removed when the next training st
 """
 
 import contextlib
-import errno
 import json
 import os
 import pathlib
@@ -29,7 +28,7 @@ import time
 import zipfile
 
 import textlstm
-from textlstm.errors import UserError, describe_os_error
+from textlstm.errors import UserError, describe_os_error, naming_path, os_error_of
 from textlstm.recipes import load_recipe_file, recipe_to_toml, resolve_recipe
 
 RUN_FILE = "run.json"
@@ -41,16 +40,6 @@ TEMP_MARK = ".partial"  # temp files are ".NAME.<random>.partial[.keras]" beside
 RUN_ARTEFACTS = (RUN_FILE, RECIPE_FILE, "state.json", "metrics.csv", "best.keras", "last.keras", "vocab.json",
                  "words.json", "chars.json", "tags.json", "tagset.json", "subwords.model", "source.model",
                  "target.model", "tensorboard", "charlm")  # charlm/: a tagger's copies of its char LMs
-
-
-def _os_error_in(error: BaseException) -> OSError | None:
-    """The OSError that caused `error` (itself or along its cause/context chain), if any."""
-    seen = 0
-    while error is not None and seen < 10:
-        if isinstance(error, OSError):
-            return error
-        error, seen = error.__cause__ or error.__context__, seen + 1
-    return None
 
 
 def _current_umask() -> int:
@@ -97,16 +86,13 @@ def _temp_beside(path: pathlib.Path, suffix: str):
         raise UserError(describe_os_error(error, "write")) from None
     os.close(handle)
     try:
-        yield temp
-        os.chmod(temp, _FILE_MODE)
-        os.replace(temp, path)
-    except BaseException as error:
+        with naming_path(path, "write"):
+            yield temp
+            os.chmod(temp, _FILE_MODE)
+            os.replace(temp, path)
+    except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temp)
-        cause = _os_error_in(error) if isinstance(error, Exception) else None
-        if cause is not None and not isinstance(error, UserError):
-            cause = OSError(cause.errno, cause.strerror or str(cause), str(path))
-            raise UserError(describe_os_error(cause, "write")) from None
         raise
     _fsync_directory(path.parent)
 
@@ -164,6 +150,9 @@ def load_keras_model(path, custom_objects=None, compile=False):
         return keras.saving.load_model(path, safe_mode=True, compile=compile,
                                        custom_objects=custom_objects)
     except Exception as error:  # zipfile, h5py, JSON and Keras errors all mean the same here
+        cause = os_error_of(error)
+        if cause is not None and cause.errno is not None:  # the machine, not the file: say what it is
+            raise UserError(describe_os_error(cause, "load", path)) from None
         reason = (str(error).strip().splitlines() or [""])[0][:200]
         reason = f"{type(error).__name__}: {reason}" if reason else type(error).__name__
         raise UserError(f"model file {path} is damaged or unreadable ({reason})") from None
@@ -177,16 +166,17 @@ def check_keras_archive(path):
     """
     path = pathlib.Path(path)
     try:
-        if not zipfile.is_zipfile(path):
-            raise UserError(f"model file {path} is damaged: not a complete .keras (zip) archive "
-                            f"({path.stat().st_size:,} bytes; was it cut short?)")
-        with zipfile.ZipFile(path) as archive:
-            bad = archive.testzip()
-            names = set(archive.namelist())
+        with open(path, "rb") as handle:  # is_zipfile would call an unreadable file "not a zip" (EACCES, EIO)
+            if not zipfile.is_zipfile(handle):
+                raise UserError(f"model file {path} is damaged: not a complete .keras (zip) archive "
+                                f"({path.stat().st_size:,} bytes; was it cut short?)")
+            with zipfile.ZipFile(handle) as archive:
+                bad = archive.testzip()
+                names = set(archive.namelist())
     except (zipfile.BadZipFile, EOFError) as error:
         raise UserError(f"model file {path} is damaged ({error})") from None
     except OSError as error:
-        raise UserError(describe_os_error(error, "read")) from None
+        raise UserError(describe_os_error(error, "read", path)) from None
     if bad is not None:
         raise UserError(f"model file {path} is damaged: member {bad!r} fails its checksum")
     if "config.json" not in names:
@@ -203,7 +193,7 @@ def read_json_file(path, what: str):
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise UserError(f"{what} {path} is damaged (not valid JSON: {error})") from None
     except OSError as error:
-        raise UserError(describe_os_error(error, "read")) from None
+        raise UserError(describe_os_error(error, "read", path)) from None
 
 
 def tf_config() -> dict:
@@ -297,11 +287,16 @@ class RunDir:
 
     @classmethod
     def open(cls, path, kind: str | tuple[str, ...]) -> "RunDir":
-        """Open an existing run directory, failing clearly unless it holds a model of `kind`."""
+        """Open an existing run directory, failing clearly unless it holds a model of `kind` whose
+        files fit together and its saved recipe the schema (`textlstm.runcheck.check_run`): every
+        command, `textlstm.load` and `--resume` open runs here."""
+        from textlstm.runcheck import check_run  # it reads the families' vocabularies, which use this module
+
         kinds = (kind,) if isinstance(kind, str) else tuple(kind)
         found = cls.read_kind(path)
         if found not in kinds:
             raise UserError(f"{path} holds a {found!r} model, not a {_describe_kinds(kinds)} model")
+        check_run(path, found)
         return cls(path, found)
 
     @staticmethod
@@ -320,7 +315,7 @@ class RunDir:
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
             raise UserError(f"{run_file} is corrupt ({error})") from None
         except OSError as error:
-            raise UserError(f"cannot read {run_file}: {error.strerror}") from None
+            raise UserError(describe_os_error(error, "read", run_file)) from None
         if not isinstance(info, dict) or not isinstance(info.get("kind"), str):
             raise UserError(f"{run_file} is corrupt (expected an object with a \"kind\" string)")
         return info["kind"]

@@ -20,6 +20,7 @@ import numbers
 from collections.abc import Callable
 
 from textlstm.errors import UserError
+from textlstm.textio import check_text
 
 _TYPE_NAMES = {bool: "a boolean (true/false)", int: "an integer", float: "a number", str: "a string", list: "a list"}
 
@@ -55,6 +56,12 @@ class Spec:
         """`value` if allowed (ints widen to floats for float keys), else one `UserError` line."""
         prefix = f"{source}: " if source else ""
         value = _check_type(name, self.type, value, prefix)
+        if self.type is str:
+            check_text(value, f"{prefix}{name}")
+        elif self.type is list:
+            for index, item in enumerate(value):
+                if isinstance(item, str):
+                    check_text(item, f"{prefix}{name}[{index}]")
         if self.type is float and not math.isfinite(value):
             raise UserError(f"{prefix}{name} must be {self.describe()}, got {value!r}")
         ok = not self.choices or value in self.choices
@@ -178,6 +185,7 @@ TAGGER = {
     "model.char_dim": size(65_536),
     "model.char_units": size(65_536),
     "model.char_kernel": size(1_000),
+    "model.casing": Spec(bool),
     "model.cell": Spec(str, choices=CELLS),
     "model.layers": size(64),
     "model.units": size(65_536),
@@ -189,6 +197,8 @@ TAGGER = {
     "model.charlm_trainable": Spec(bool),
     **TRAIN,
     "train.lr_decay": Spec(float, 0.0, 1.0, low_open=True),  # per epoch; 1 = constant
+    "train.optimizer": Spec(str, choices=("adam", "sgd")),
+    "train.momentum": Spec(float, 0.0, 1.0, high_open=True),
     "decode.batch_size": size(1_000_000),
 }
 
@@ -228,9 +238,19 @@ SEQ2SEQ = {
 
 SCHEMAS = {"charlm": CHARLM, "tagger": TAGGER, "seq2seq": SEQ2SEQ}
 
-OPTIONS = {  # numeric options that are not recipe keys
+TAG_INPUT_FORMATS = ("auto", "conllu", "conll", "plain")
+TAG_OUTPUT_FORMATS = ("conllu", "conll", "jsonl")
+STATE_ORDERS = ("reading", "text")  # textlstm.charlm.states.CharHiddenStates
+
+OPTIONS = {  # options (of the CLI and the Python API) that are not recipe keys
     "generate.num_samples": size(100_000),
     "generate.seed": Spec(int, 0, 2**63 - 1),
+    "generate.chunk": size(10_000_000),  # characters per streamed piece (CharLM.stream)
+    "tag.n_best": size(100),  # the k-best Viterbi holds k paths per token and tag (up to 64k while merging)
+    "tag.input_format": Spec(str, choices=TAG_INPUT_FORMATS),
+    "tag.output_format": Spec(str, choices=TAG_OUTPUT_FORMATS),
+    "states.order": Spec(str, choices=STATE_ORDERS),
+    "states.batch_size": size(1_000_000),
     "inspect.max_chars": size(10_000_000),
     "inspect.analysis_chars": size(100_000_000),
     "inspect.top_k": size(10_000),

@@ -11,7 +11,7 @@ import pathlib
 import sys
 from collections.abc import Sequence
 
-from textlstm.errors import UserError, no_such_file
+from textlstm.errors import UserError, describe_os_error, no_such_file
 
 _BOM = "\ufeff"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
@@ -48,6 +48,33 @@ def _decode(data: bytes, name: str) -> str:
     return strip_byte_order_marks(text).replace("\r\n", "\n")
 
 
+def check_text(text: str, name: str, from_os: bool = False) -> str:
+    """`text` if every character of it can be written as UTF-8; else one `UserError` naming `name`
+    (an argument, option or key), what the character is and where (character N, or line and column
+    of a text of several lines).
+
+    The characters refused are lone surrogates (U+D800..U+DFFF): JSON and Python string escapes
+    can make them ("\\ud800"), and Python turns each byte of a command-line argument that is
+    not UTF-8 into one of U+DC80..U+DCFF (`from_os=True` reports those as the byte). Left in,
+    they end in SentencePiece, TensorFlow or the JSON writer as a TypeError or UnicodeEncodeError.
+    """
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError as error:
+        position, code = error.start, ord(text[error.start])
+    if from_os and 0xDC80 <= code <= 0xDCFF:
+        what = f"the byte 0x{code - 0xDC00:02x}, which is not UTF-8"
+    else:
+        what = f"a lone surrogate U+{code:04X}, which is no character"
+    if "\n" in text:
+        line_start = text.rfind("\n", 0, position) + 1
+        where = f"line {text.count(chr(10), 0, position) + 1}, column {position - line_start + 1}"
+    else:
+        where = f"character {position + 1}"
+    raise UserError(f"{name} is not valid Unicode text: {what}, at {where}")
+
+
 def check_input_path(path, *, directory_ok: bool = False) -> pathlib.Path:
     """`path` as a `pathlib.Path` if it exists (a directory only when `directory_ok`); else one
     `UserError` ("no such file: PATH", or "PATH is a directory, expected a text file")."""
@@ -66,7 +93,7 @@ def _open_text_file(path):
     try:
         return open(path, "rb")
     except OSError as error:
-        raise UserError(f"cannot read {path}: {error.strerror}") from None
+        raise UserError(describe_os_error(error, "read", path)) from None
 
 
 def _read_file(path) -> str:
@@ -76,7 +103,7 @@ def _read_file(path) -> str:
         try:
             data = handle.read()
         except OSError as error:
-            raise UserError(f"cannot read {path}: {error.strerror}") from None
+            raise UserError(describe_os_error(error, "read", path)) from None
     return _decode(data, str(path))
 
 
@@ -230,7 +257,7 @@ def stream_text_file(path, piece_bytes=None):
             try:
                 block = carry + handle.read(piece_bytes)
             except OSError as error:
-                raise UserError(f"cannot read {path}: {error.strerror}") from None
+                raise UserError(describe_os_error(error, "read", path)) from None
             at_end = len(block) == len(carry)
             if not block:
                 break

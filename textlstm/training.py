@@ -13,6 +13,10 @@ batches an uninterrupted run would. The run directory receives, atomically:
 Ctrl-C saves `last.keras` at the current step before exiting (`Interrupted`, exit status
 130 on the command line); `--resume` continues from it with the optimizer state, so the
 final weights and optimizer variables equal those of an uninterrupted run bit for bit.
+No checkpoint is written at step 0 (the optimizer may not be built yet, and nothing has
+been learnt): a run stopped before its first step, or anywhere before `fit` (data, subword
+models), is started again from the beginning by `--resume` (`resume_or_restart`), which
+is what the uninterrupted run did. `textlstm.interrupts` words the line for every moment.
 
 Every random draw inside the model (dropout, recurrent dropout, word dropout: anything
 drawn from a Keras `SeedGenerator`) depends only on (seed, where the generator sits in the
@@ -31,15 +35,16 @@ global batch, and only the chief writes.
 import dataclasses
 import json
 import math
-import shlex
 import sys
 
 import keras
 import numpy as np
 
 from textlstm.distribute import shard_by_slices, trainer_for
-from textlstm.errors import Interrupted, UserError
-from textlstm.rundir import atomic_save_model, atomic_write_json, is_chief, load_keras_model, read_json_file
+from textlstm.errors import UserError, describe_os_error, naming_path
+from textlstm.interrupts import interrupted_at
+from textlstm.rundir import (RunDir, atomic_save_model, atomic_write_json, is_chief, load_keras_model,
+                             read_json_file)
 from textlstm.step_seeds import StepSeeds
 
 LAST, BEST, STATE = "last.keras", "best.keras", "state.json"
@@ -259,6 +264,26 @@ class _Checkpointer(keras.callbacks.Callback):
         save_checkpoint(self.model, self.run, self.state)
 
 
+def _naming_its_file(callback_class, attribute):
+    """`callback_class` whose OS failures (a full disk, permission denied) name the file or
+    directory it writes (`getattr(self, attribute)`), as every other write of a run does;
+    Keras's own CSVLogger and TensorBoard raise an OSError without a file name."""
+
+    def wrap(hook):
+        def named(self, *args, **kwargs):
+            with naming_path(getattr(self, attribute), "write"):
+                return getattr(callback_class, hook)(self, *args, **kwargs)
+
+        return named
+
+    hooks = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end", "on_test_begin", "on_test_end")
+    return type(callback_class.__name__, (callback_class,), {hook: wrap(hook) for hook in hooks})
+
+
+MetricsLog = _naming_its_file(keras.callbacks.CSVLogger, "filename")  # metrics.csv
+TensorBoardLog = _naming_its_file(keras.callbacks.TensorBoard, "log_dir")  # tensorboard/
+
+
 def save_model(model, path):
     """Atomic save, by the chief only (other workers of a distributed run write nothing)."""
     if is_chief():
@@ -270,9 +295,11 @@ def save_checkpoint(model, run, state):
 
     state.json first records the new state as pending beside the old one; `load_checkpoint`
     picks whichever of the two belongs to the `last.keras` it finds (by the optimizer step).
+    Nothing is written at step 0: before the first step the optimizer's variables may not
+    exist yet (such a file does not load back), and the run's start is its checkpoint.
     """
     state.step = _step(model)
-    if not is_chief():
+    if not is_chief() or state.step == 0:
         return
     current = run.file(STATE)
     if current.is_file() and run.file(LAST).is_file():
@@ -288,9 +315,63 @@ def save_checkpoint(model, run, state):
 
 def load_state(run):
     """The `TrainingState` of the run's last checkpoint (a `UserError` if it has none)."""
-    if not run.file(LAST).is_file() or not run.file(STATE).is_file():
+    if not has_checkpoint(run):
         raise UserError(f"cannot resume: {run.path} has no checkpoint yet (no {LAST})")
     return TrainingState.load(run.file(STATE))
+
+
+def has_checkpoint(run):
+    """True when the run holds a checkpoint to continue: `last.keras` and `state.json` after step 1 or later.
+
+    A state at step 0 (written before step 0 checkpoints were refused) counts as none. A
+    damaged state.json raises the `UserError` that names it.
+    """
+    if not run.file(LAST).is_file() or not run.file(STATE).is_file():
+        return False
+    return TrainingState.load(run.file(STATE)).step > 0
+
+
+STARTED_FILES = (LAST, BEST, STATE, "metrics.csv", "tensorboard")  # what fit writes; see resume_or_restart
+
+
+def resume_or_restart(run_path, kind, resume):
+    """Whether a family continues the run in `run_path` from its checkpoint (`resume` and it has one).
+
+    A run stopped before its first checkpoint (Ctrl-C while its data were read, its subword
+    models trained or its first step compiled) is started again from the beginning, with one
+    line saying so: what fit had begun there is removed (the chief does it) and False is
+    returned, so the family trains it as a new run, from the recipe it is given. The result
+    is the uninterrupted run's.
+    Raises `UserError` when `run_path` is no run of `kind`, its state.json is damaged, or a
+    file cannot be removed.
+    """
+    if not resume:
+        return False
+    run = RunDir.open(run_path, kind)
+    if has_checkpoint(run):
+        return True
+    print(f"note: {run.path} stopped before its first checkpoint; training it from the beginning")
+    if is_chief():
+        import shutil
+
+        for name in STARTED_FILES:
+            entry = run.file(name)
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            elif entry.exists() or entry.is_symlink():
+                try:
+                    entry.unlink()
+                except OSError as error:
+                    raise UserError(describe_os_error(error, "remove")) from None
+    return False
+
+
+def start_run(run_path, kind, recipe):
+    """Create the run directory and save `recipe` in it: from here on, Ctrl-C leaves a run that
+    `--resume` starts again from the beginning (see `resume_or_restart`). Returns the `RunDir`."""
+    run = RunDir.create(run_path, kind)
+    run.write_recipe(recipe)
+    return run
 
 
 def load_checkpoint(run, custom_objects=None):
@@ -317,8 +398,8 @@ def fit(model, run, make_batches, schedule, validation_data, state=None, callbac
     the model is validated there (printed, not a metrics.csv row, best.keras or patience,
     which stay per whole epoch) and `last.keras` is saved as at Ctrl-C, so `--resume` with
     a larger cap continues bit for bit.
-    Raises `Interrupted` on Ctrl-C (after saving a checkpoint at the current step) and
-    `UserError` when the training loss stops being finite (saving nothing).
+    Raises `Interrupted` on Ctrl-C (after saving a checkpoint at the current step, unless it
+    is step 0) and `UserError` when the training loss stops being finite (saving nothing).
     """
     state = state or TrainingState()
     per_epoch, target = schedule.steps_per_epoch, schedule.total_steps
@@ -337,8 +418,8 @@ def fit(model, run, make_batches, schedule, validation_data, state=None, callbac
     shared = [StepSeeds(seed), FiniteLoss(run)] + list(callbacks) + [checkpointer]
     if is_chief():
         shared += [
-            keras.callbacks.CSVLogger(str(run.file("metrics.csv")), append=True),
-            keras.callbacks.TensorBoard(str(run.file("tensorboard")), write_graph=False),
+            MetricsLog(str(run.file("metrics.csv")), append=True),
+            TensorBoardLog(str(run.file("tensorboard")), write_graph=False),
         ]
     if verbose == "auto":
         verbose = progress_verbosity()
@@ -369,9 +450,8 @@ def fit(model, run, make_batches, schedule, validation_data, state=None, callbac
     except KeyboardInterrupt:
         state.step = _step(model)
         _check_finite(model, run)
-        save_checkpoint(model, run, state)
-        command = f"textlstm train {run.kind} --run-dir {shlex.quote(str(run.path))} --resume"
-        raise Interrupted(f"interrupted at step {state.step}; continue with: {command}") from None
+        save_checkpoint(model, run, state)  # none at step 0: --resume then starts from the beginning
+        raise interrupted_at(run.path, run.kind, state.step) from None
     if state.epoch >= schedule.epochs:  # a stop inside an epoch (max_steps) leaves the run unfinished
         state.finished = True
     if is_chief():

@@ -1,6 +1,6 @@
 """`CharLM`: a trained character-level language model, loaded once, ready to sample and score."""
 
-from textlstm.api.checks import check_float, check_int, check_path, check_str
+from textlstm.api.checks import check_declared, check_path, check_str
 
 
 class CharLM:
@@ -14,7 +14,8 @@ class CharLM:
         run_dir: path of a run directory of kind "charlm".
 
     Raises:
-        TextlstmError: missing, damaged or other-kind run directory.
+        TextlstmError: missing, damaged or other-kind run directory, or one whose files do
+            not fit together (`textlstm.runcheck`).
 
     Example:
         >>> lm = textlstm.load("runs/shakespeare")
@@ -76,7 +77,7 @@ class CharLM:
 
     def generate(self, prompt="", length=None, *, sampler=None, temperature=None, top_k=None, top_p=None,
                  seed=None, num_samples=1):
-        """Sample `num_samples` texts of `length` characters that continue `prompt`.
+        """Sample `num_samples` texts of `length` characters (pieces for a subword LM) that continue `prompt`.
 
         A backward LM (`self.backward`, recipe `data.direction = "backward"`) takes `prompt`
         as the END of the text and generates what comes before it, returned the right way
@@ -103,7 +104,8 @@ class CharLM:
             backward LM and comes before them otherwise).
 
         Raises:
-            TextlstmError: an argument of the wrong type or out of range.
+            TextlstmError: an argument of the wrong type, out of the range `textlstm.schema`
+                declares for it (the CLI's caps), or a prompt that is not valid Unicode text.
 
         Reference: Holtzman et al. (2020) for top-p; samplers in `textlstm.decoding.samplers`.
         """
@@ -117,7 +119,7 @@ class CharLM:
         A backward LM yields its whole text as one piece at the end (the text before the
         prompt is known only once it is all sampled).
         Arguments are checked when the first piece is asked for (`decoding_options` checks earlier)."""
-        check_int("chunk", chunk, minimum=1)
+        check_declared("chunk", chunk, "generate.chunk", allow_none=False)
         for pieces in self._pieces(prompt, length, sampler, temperature, top_k, top_p, seed, 1, chunk):
             yield pieces[0]
 
@@ -154,7 +156,8 @@ class CharLM:
             it adds "tokens" (pieces scored), "loss_per_token" (nats) and "token_perplexity".
 
         Raises:
-            TextlstmError: `text` is not a string or has fewer than two characters.
+            TextlstmError: `text` is not a string, not valid Unicode text (a lone surrogate)
+                or has fewer than two characters.
         """
         from textlstm.charlm.evaluate import score_text
 
@@ -168,15 +171,13 @@ class CharLM:
         return evaluate_charlm(self.run_dir, check_path("path", path), model=self.model)
 
 def _decoding(decode, length, sampler, temperature, top_k, top_p, seed, num_samples):
-    """Type checks with the API's argument names, then `charlm.generate.decoding_options`."""
+    """Each argument checked against its declaration in `textlstm.schema` (the one the CLI
+    option uses), named as the API names it; then `charlm.generate.decoding_options`."""
     from textlstm.charlm.generate import decoding_options
 
-    check_int("length", length, minimum=1, allow_none=True)
-    check_int("num_samples", num_samples, minimum=1)
-    check_int("seed", seed, allow_none=True)
-    if sampler is not None:
-        check_str("sampler", sampler)
-    check_float("temperature", temperature)
-    check_int("top_k", top_k, allow_none=True)
-    check_float("top_p", top_p)
+    for name, value, key in (("length", length, "decode.length"), ("sampler", sampler, "decode.sampler"),
+                             ("temperature", temperature, "decode.temperature"), ("top_k", top_k, "decode.top_k"),
+                             ("top_p", top_p, "decode.top_p"), ("seed", seed, "generate.seed")):
+        check_declared(name, value, key, "charlm")
+    check_declared("num_samples", num_samples, "generate.num_samples", allow_none=False)
     return decoding_options(decode, length, sampler, temperature, top_k, top_p, seed, num_samples)

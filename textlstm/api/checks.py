@@ -1,10 +1,17 @@
 """Argument checks of the Python API: a wrong type or value is one `TextlstmError` that names
-the argument, what was expected and what was received."""
+the argument, what was expected and what was received.
+
+Caps and choices are not written here: `check_declared` checks an argument against the
+declaration in `textlstm.schema` that the CLI option and the recipe key use, and every string
+is checked to be valid Unicode text (`textio.check_text`) before it reaches SentencePiece or
+TensorFlow.
+"""
 
 import numbers
 import os
 
 from textlstm.errors import TextlstmError
+from textlstm.textio import check_text
 
 
 def check_int(name, value, minimum=None, allow_none=False):
@@ -26,9 +33,21 @@ def check_float(name, value, allow_none=True):
 
 
 def check_str(name, value):
+    """`value` if it is a string of valid Unicode text (no lone surrogate)."""
     if not isinstance(value, str):
         raise TextlstmError(f"{name} must be a string, got {type(value).__name__} {value!r}")
-    return value
+    return check_text(value, name)
+
+
+def check_declared(name, value, key, kind=None, allow_none=True):
+    """`value` checked against the declaration of `key` ("decode.batch_size", "tag.n_best") in
+    `textlstm.schema`, for the family `kind` (None: an option every family shares); the error
+    names the argument, as "batch_size must be an integer >= 1 and <= 1_000_000, got 1000000000"."""
+    from textlstm.schema import spec_of
+
+    if value is None and allow_none:
+        return None
+    return spec_of(kind, key).check(name, value)
 
 
 def check_path(name, value):
@@ -44,4 +63,5 @@ def check_string_list(name, value):
     for index, item in enumerate(value):
         if not isinstance(item, str):
             raise TextlstmError(f"{name}[{index}] must be a string, got {type(item).__name__} {item!r}")
+        check_text(item, f"{name}[{index}]")
     return list(value)

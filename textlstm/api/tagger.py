@@ -1,6 +1,6 @@
 """`Tagger`: a trained sequence tagger (BiLSTM-CRF), loaded once, ready to tag plain lists."""
 
-from textlstm.api.checks import check_int, check_path
+from textlstm.api.checks import check_declared, check_path, check_str
 from textlstm.errors import TextlstmError
 
 
@@ -13,10 +13,11 @@ def _sentences(sentences):
     result = []
     for index, sentence in enumerate(sentences):
         if isinstance(sentence, str):
-            tokens = sentence.split()
+            tokens = check_str(f"sentences[{index}]", sentence).split()
         elif isinstance(sentence, (list, tuple)) and all(isinstance(token, str) for token in sentence):
             tokens = list(sentence)
-            for token in tokens:
+            for position, token in enumerate(tokens):
+                check_str(f"sentences[{index}][{position}]", token)
                 if not token or token != token.strip() or len(token.split()) != 1:
                     raise TextlstmError(f"sentences[{index}] has the token {token!r}; tokens must be "
                                         "non-empty and hold no whitespace")
@@ -40,7 +41,8 @@ class Tagger:
         run_dir: path of a run directory of kind "tagger".
 
     Raises:
-        TextlstmError: missing, damaged or other-kind run directory.
+        TextlstmError: missing, damaged or other-kind run directory, or one whose files do
+            not fit together (`textlstm.runcheck`).
 
     Example:
         >>> tagger = textlstm.load("runs/wnut17")
@@ -88,10 +90,12 @@ class Tagger:
             best first (fewer when the sentence has fewer possible sequences).
 
         Raises:
-            TextlstmError: `sentences` of the wrong type, `n_best` or `batch_size` below 1.
+            TextlstmError: `sentences` of the wrong type or not valid Unicode text (a lone
+                surrogate), `n_best` or `batch_size` outside the range `textlstm.schema`
+                declares (`tag.n_best`, `decode.batch_size`: the CLI's caps).
         """
-        n_best = check_int("n_best", n_best, minimum=1)
-        batch_size = check_int("batch_size", batch_size, minimum=1, allow_none=True)
+        n_best = check_declared("n_best", n_best, "tag.n_best", allow_none=False)
+        batch_size = check_declared("batch_size", batch_size, "decode.batch_size", "tagger")
         parsed = _sentences(sentences)
         if n_best == 1:
             return [list(tags) for tags in self._run.tag(parsed, batch_size)]
@@ -101,10 +105,20 @@ class Tagger:
     def tag_file(self, input_path=None, input_format="auto", output_format=None, batch_size=None, n_best=1):
         """Tag a CoNLL-U, CoNLL-columns or plain-text file (stdin for None or "-"); returns the
         output text in `output_format` ("conllu", "conll", "jsonl"; default: the input's).
-        This is what `textlstm tag` prints."""
+        This is what `textlstm tag` prints. `input_format` is "auto", "conllu", "conll" or "plain".
+
+        Raises:
+            TextlstmError: an unreadable input, a format or `n_best`/`batch_size` outside what
+                `textlstm.schema` declares (`tag.input_format`, `tag.output_format`, ...).
+        """
         from textlstm.tagger.tag import tag_text
 
-        n_best = check_int("n_best", n_best, minimum=1)
+        if input_path is not None:
+            check_path("input_path", input_path)
+        check_declared("input_format", input_format, "tag.input_format", allow_none=False)
+        check_declared("output_format", output_format, "tag.output_format")
+        n_best = check_declared("n_best", n_best, "tag.n_best", allow_none=False)
+        batch_size = check_declared("batch_size", batch_size, "decode.batch_size", "tagger")
         return tag_text(self.run_dir, input_path, input_format, output_format, batch_size, n_best=n_best,
                         tagger=self._run)
 
@@ -123,5 +137,5 @@ class Tagger:
         from textlstm.tagger.evaluate import evaluate_tagger
 
         check_path("path", path)
-        batch_size = check_int("batch_size", batch_size, minimum=1, allow_none=True)
+        batch_size = check_declared("batch_size", batch_size, "decode.batch_size", "tagger")
         return evaluate_tagger(self.run_dir, path, batch_size, tagger=self._run)

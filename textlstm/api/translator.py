@@ -2,7 +2,14 @@
 
 import warnings
 
-from textlstm.api.checks import check_float, check_int, check_path, check_string_list
+from textlstm.api.checks import check_declared, check_path, check_string_list
+from textlstm.errors import TextlstmError
+
+
+def _check_decoding(**values):
+    """Each decoding argument against the declaration of the `decode.*` key of its name."""
+    for name, value in values.items():
+        check_declared(name, value, f"decode.{name}", "seq2seq")
 
 
 def _warn(message):
@@ -21,7 +28,8 @@ class Translator:
         run_dir: path of a run directory of kind "seq2seq".
 
     Raises:
-        TextlstmError: missing, damaged or other-kind run directory.
+        TextlstmError: missing, damaged or other-kind run directory, or one whose files do
+            not fit together (`textlstm.runcheck`).
 
     Example:
         >>> translator = textlstm.load("runs/multi30k")
@@ -54,9 +62,10 @@ class Translator:
         (with `alignments=True`, else None). Arguments as in `translate`; None: the recipe's.
         Warnings (inputs cut to `decode.max_source_length`) go to `warn(message)`."""
         check_string_list("sentences", sentences)
-        for name in ("beam_size", "n_best", "max_length", "batch_size"):
-            check_int(name, locals()[name], minimum=1, allow_none=True)
-        check_float("length_penalty", length_penalty)
+        _check_decoding(beam_size=beam_size, length_penalty=length_penalty, n_best=n_best, max_length=max_length,
+                        batch_size=batch_size)
+        if not callable(warn):
+            raise TextlstmError(f"warn must be a function of one message, got {type(warn).__name__} {warn!r}")
         return self._translator.translate(list(sentences), beam_size=beam_size, length_penalty=length_penalty,
                                           max_length=max_length, n_best=n_best, batch_size=batch_size,
                                           alignments=bool(alignments), warn=warn)
@@ -77,7 +86,9 @@ class Translator:
             `(text, score)` pairs, best first (score: length-penalised log-probability).
 
         Raises:
-            TextlstmError: wrong argument types, values below 1, `n_best > beam_size`.
+            TextlstmError: wrong argument types, values outside the range `textlstm.schema`
+                declares for the `decode.*` key of the same name (the CLI's caps), `n_best >
+                beam_size`, a sentence that is not valid Unicode text (a lone surrogate).
         """
         results = self.hypotheses(sentences, beam_size, length_penalty, n_best, max_length, batch_size)
         if (n_best or 1) == 1:
@@ -101,6 +112,7 @@ class Translator:
 
         check_path("source_path", source_path)
         check_path("reference_path", reference_path)
+        _check_decoding(beam_size=beam_size, length_penalty=length_penalty, batch_size=batch_size)
         return evaluate_seq2seq(self.run_dir, source_path, reference_path, beam_size=beam_size,
                                 length_penalty=length_penalty, batch_size=batch_size, warn=warn,
                                 translator=self._translator)

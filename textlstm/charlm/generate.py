@@ -119,7 +119,7 @@ def with_prompt(prompt, text, backward=False):
 
 def generate(run_path, prompt="\n", length=None, sampler=None, temperature=None, top_k=None, top_p=None,
              seed=None, num_samples=1, stream=None, warn=None):
-    """Generate `num_samples` texts of `length` characters after `prompt`.
+    """Generate `num_samples` texts of `length` characters (pieces for a subword LM) after `prompt`.
 
     Every option left as None comes from the run's recipe (`decode.length`, `decode.sampler`,
     `decode.temperature`, `decode.top_k`, `decode.top_p`); see

@@ -14,8 +14,7 @@ import tensorflow as tf
 
 from textlstm.charlm.corpus import reading_order
 from textlstm.errors import UserError
-
-ORDERS = ("reading", "text")
+from textlstm.schema import STATE_ORDERS as ORDERS
 
 
 def hidden_state_model(model, layer=-1):
@@ -54,6 +53,11 @@ class CharHiddenStates:
         float32 array `[len(text), units]` for a string; a list of them for a list. Dropout
         is off. Characters outside the vocabulary are read as its unknown entry.
 
+    Raises:
+        TextlstmError: a run directory that is missing, damaged or of subword units; an
+            argument of the wrong type, outside what `textlstm.schema` declares
+            (`states.order`, `states.batch_size`), or a text that is not valid Unicode text.
+
     Example:
         >>> states = CharHiddenStates("runs/lm-backward")
         >>> states("a b").shape, states.backward
@@ -63,12 +67,15 @@ class CharHiddenStates:
     """
 
     def __init__(self, run_dir, layer=-1):
+        from textlstm.api.checks import check_int, check_path
         from textlstm.charlm.corpus import is_backward, is_subword
         from textlstm.charlm.generate import load_char_lm
         from textlstm.charlm.model import DEFAULTS
         from textlstm.charlm.train import KIND
         from textlstm.rundir import RunDir
 
+        check_path("run_dir", run_dir)
+        check_int("layer", layer)
         recipe = RunDir.open(run_dir, KIND).read_recipe(DEFAULTS)
         if is_subword(recipe):
             raise UserError(f"{run_dir} is a char LM of {recipe['data']['unit']} units; hidden states per "
@@ -80,12 +87,12 @@ class CharHiddenStates:
         self._run = tf.function(lambda ids: self.states_model(ids, training=False), reduce_retracing=True)
 
     def __call__(self, texts, order="reading", batch_size=32):
-        if order not in ORDERS:
-            raise UserError(f"order must be one of {', '.join(ORDERS)}, got {order!r}")
+        from textlstm.api.checks import check_declared, check_str, check_string_list
+
+        check_declared("order", order, "states.order", allow_none=False)
+        check_declared("batch_size", batch_size, "states.batch_size", allow_none=False)
         single = isinstance(texts, str)
-        texts = [texts] if single else list(texts)
-        if any(not isinstance(text, str) for text in texts):
-            raise UserError("texts must be a string or a list of strings")
+        texts = [check_str("texts", texts)] if single else check_string_list("texts", texts)
         results = []
         for start in range(0, len(texts), batch_size):
             results.extend(self._batch(texts[start:start + batch_size], order))

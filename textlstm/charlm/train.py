@@ -12,6 +12,7 @@ from textlstm.charlm import tokens as tokens_lib
 from textlstm.charlm.model import build_model, compile_model
 from textlstm.optim import check_schedule_covers
 from textlstm.errors import UserError
+from textlstm.interrupts import interruptible
 from textlstm.rundir import RunDir
 from textlstm.schema import check_recipe
 
@@ -43,15 +44,20 @@ class BitsPerCharacter(keras.callbacks.Callback):
             add_bits_per_char(logs, self.ids_per_char)
 
 
+@interruptible(KIND)
 def train_charlm(recipe, run_path, resume=False):
     """Train (or resume) a char LM into `run_path`; returns `(run, metrics of the best model)`.
 
     Under a multi-worker strategy, workers other than the chief return `(run, None)`.
+    `resume` on a run stopped before its first checkpoint trains it from the beginning.
+    Raises `UserError` for unusable data or settings, and `Interrupted` on Ctrl-C at any
+    moment (`textlstm.interrupts`: the line says how to continue).
     """
     data, model_recipe, train = recipe["data"], recipe["model"], recipe["train"]
     check_recipe(recipe, KIND)  # every key in its declared range, the learning-rate floor too, before any work
     strategy = distribute.make_strategy(train["strategy"], train["batch_size"])  # first: multi-worker sets up TensorFlow's runtime
     training.absolute_paths(recipe, "data.paths", "data.valid")  # the saved recipe works from any directory
+    resume = training.resume_or_restart(run_path, KIND, resume)  # no checkpoint yet: from the beginning
     subword = corpus_lib.is_subword(recipe)
     unit = "pieces" if subword else "characters"
     previous = corpus = None
@@ -80,7 +86,7 @@ def train_charlm(recipe, run_path, resume=False):
     seq_len, batch_size = data["seq_len"], train["batch_size"]
     _check_sizes(data, train_chars, valid_chars, batch_size, unit)  # before any run directory is made
     if not resume:
-        run = RunDir.create(run_path, KIND)  # only once the data are known to be usable
+        run = training.start_run(run_path, KIND, recipe)  # only once the data are known to be usable
     if corpus is None:  # a worker other than the chief encodes into its own scratch directory
         target = run if distribute.is_chief() else RunDir.create(run_path, KIND)
         if subword and not resume:
@@ -123,7 +129,6 @@ def train_charlm(recipe, run_path, resume=False):
             compile_model(model, train, train["epochs"] * schedule.steps_per_epoch)  # max_steps only stops early
         if not subword:  # a subword run keeps its SentencePiece model (saved above) instead
             vocab.save(run.file(VOCAB_FILE))
-        run.write_recipe(recipe)
         state = None
     state = training.fit(
         model, run,

@@ -17,8 +17,11 @@ class _Group(click.Group):
     textlstm (an OS error such as a full disk, running out of memory), into one readable
     line and exit status 1; any other exception is a bug and keeps its traceback.
 
-    `Interrupted` (Ctrl-C in training, after a checkpoint) prints its line as it is, with
-    exit status 130, the shell's convention for a program ended by SIGINT.
+    Ctrl-C anywhere in a command (KeyboardInterrupt, which click would print as "Aborted!"
+    with exit status 1) and `Interrupted` (the library's Ctrl-C, after a checkpoint) print
+    one line as it is and exit with 130, the shell's convention for a program ended by
+    SIGINT. The line is the one the command registered with `on_interrupt` (a training: how
+    to continue its run, `textlstm.interrupts`), else "interrupted".
     """
 
     def invoke(self, ctx):
@@ -27,6 +30,11 @@ class _Group(click.Group):
         except click.exceptions.Exit:
             raise
         except Interrupted as interrupted:
+            click.echo(str(interrupted), err=True)
+            ctx.exit(interrupted.exit_code)
+        except KeyboardInterrupt:
+            describe = ctx.meta.get(_ON_INTERRUPT)
+            interrupted = describe() if describe is not None else Interrupted("interrupted")
             click.echo(str(interrupted), err=True)
             ctx.exit(interrupted.exit_code)
         except BrokenPipeError:  # `textlstm generate ... | head`: the reader left; stop quietly like `cat`
@@ -45,21 +53,29 @@ class _Group(click.Group):
             raise click.ClickException(message) from None
 
 
+_ON_INTERRUPT = "textlstm.on_interrupt"  # in ctx.meta, shared by a command and its groups
+
+
+def on_interrupt(describe):
+    """From now on in the running command, Ctrl-C ends with the line of `describe()` (an
+    `Interrupted`, exit status 130); outside a click command this does nothing."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.meta[_ON_INTERRUPT] = describe
+
+
 def one_line_error(error: BaseException) -> str | None:
     """The one line the CLI prints for `error`, or None when it is a bug (keep the traceback)."""
-    from textlstm.errors import describe_memory_error, describe_os_error
+    from textlstm.errors import describe_machine_error
 
     if isinstance(error, UserError):
         return str(error)
     if isinstance(error, click.ClickException):
         return None  # click prints its own
-    if isinstance(error, MemoryError) or type(error).__name__ == "ResourceExhaustedError":
-        return describe_memory_error(error)
-    if isinstance(error, OSError):
-        return describe_os_error(error)
-    if type(error).__name__ == "PermissionDeniedError":  # tf.errors, e.g. the TensorBoard writer
+    message = describe_machine_error(error)
+    if message is None and type(error).__name__ == "PermissionDeniedError":  # tf.errors, no errno text
         return f"permission denied: {(str(error).strip().splitlines() or [''])[-1][:300]}"
-    return None
+    return message
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -85,6 +101,9 @@ _ASKS_FOR_HELP = {"-h", "--help"}
 @main.group(cls=_Group)
 def train():
     """Train a model; each model family is a subcommand."""
+    from textlstm.interrupts import BEFORE_START
+
+    on_interrupt(lambda: Interrupted(BEFORE_START))  # until the command knows its run (resolve_cli_recipe)
 
 
 def _register_commands():

@@ -2,7 +2,7 @@
 
 import click
 
-from textlstm.cli.options import checked, existing, recipe_options, resolve_cli_recipe
+from textlstm.cli.options import checked, existing, recipe_options, resolve_cli_recipe, valid_text
 from textlstm.schema import SAMPLERS as SAMPLER_NAMES
 
 
@@ -32,7 +32,7 @@ def train_charlm_command(data_paths, valid, recipe, overrides, run_dir, seed, re
 
 @click.command("generate")
 @click.argument("run_dir", type=click.Path())
-@click.option("-p", "--prompt", default="\n", show_default=False, help="Text that primes the model (default: a newline).")
+@click.option("-p", "--prompt", default="\n", show_default=False, callback=valid_text, help="Text that primes the model (default: a newline).")
 @click.option("-n", "--length", type=int, callback=checked("decode.length", "charlm"),
               help="Characters to generate, pieces for a subword LM (default: the recipe's decode.length).")
 @click.option("--sampler", type=click.Choice(SAMPLER_NAMES),

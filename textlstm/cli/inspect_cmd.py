@@ -2,7 +2,7 @@
 
 import click
 
-from textlstm.cli.options import checked
+from textlstm.cli.options import checked, valid_text
 
 
 def _format_of(out, fmt):
@@ -15,7 +15,7 @@ def _format_of(out, fmt):
 @click.command("inspect")
 @click.argument("run_dir", type=click.Path())
 @click.option("--text", "text_path", type=click.Path(), help="UTF-8 text file to run through the model.")
-@click.option("-p", "--prompt", help="Text to run through the model, given on the command line.")
+@click.option("-p", "--prompt", callback=valid_text, help="Text to run through the model, given on the command line.")
 @click.option("-o", "--out", help="Where to write the report (default: report.html, .json or .npz).")
 @click.option("--format", "fmt", type=click.Choice(["html", "json", "npz"]),
               help="Report format (default: from --out's extension, else html).")

@@ -35,9 +35,21 @@ def checked(name, kind=None):
     return callback
 
 
+def valid_text(ctx, param, value):
+    """A click callback for a text option (`--prompt`): text with a byte that is not UTF-8 (Python
+    keeps it as a lone surrogate) is one error naming the option, the byte and its position
+    (`textio.check_text`), before it reaches the model."""
+    from textlstm.textio import check_text
+
+    if value is None:
+        return None
+    return check_text(value, max(param.opts, key=len), from_os=True)
+
+
 def existing(directory_ok=False):
     """A click callback for an input path option (one path or several): each must exist, and be a
-    file unless `directory_ok`; else one error line ("no such file: PATH"). It runs while the
+    file unless `directory_ok`, and be valid Unicode text (the recipe records it in UTF-8); else one
+    error line ("no such file: PATH"). It runs while the
     options are parsed, so a wrong path stops the command before the recipe is printed or
     TensorFlow is imported. With --resume (an eager option, so known here) any data option is
     refused by `resolve_cli_recipe` instead, with the reason."""
@@ -47,8 +59,11 @@ def existing(directory_ok=False):
 
         if ctx.params.get("resume"):
             return value
+        from textlstm.textio import check_text
+
         for path in (value if isinstance(value, tuple) else (value,)):
             if path is not None:
+                check_text(path, max(param.opts, key=len), from_os=True)  # the recipe records it as UTF-8
                 check_input_path(path, directory_ok=directory_ok)
         return value
 
@@ -101,13 +116,18 @@ def resolve_cli_recipe(defaults, recipe_name, overrides, cli_values, run_dir, re
 
     Prints the resolved recipe, which training then saves in the run directory. The run
     directory is locked for this command (`rundir.claim_for_training`); a run already there
-    is refused unless --resume or --overwrite.
+    is refused unless --resume or --overwrite. From then on Ctrl-C ends with the line that
+    says how to continue the run (`textlstm.interrupts.interrupted`), the sample or final
+    evaluation after training included. On --resume, a directory whose recipe was never saved
+    is refused with one line: there is nothing to continue, run the command without --resume.
     """
     import time
 
+    from textlstm.cli import on_interrupt
     from textlstm.errors import UserError
+    from textlstm.interrupts import interrupted
     from textlstm.recipes import find_recipe, recipe_to_toml, resolve_recipe
-    from textlstm.rundir import RunDir, claim_for_training
+    from textlstm.rundir import RECIPE_FILE, RunDir, claim_for_training
     from textlstm.schema import check_recipe
 
     if run_dir is None:
@@ -121,7 +141,11 @@ def resolve_cli_recipe(defaults, recipe_name, overrides, cli_values, run_dir, re
     if claim is not None and context is not None:
         context.call_on_close(claim.release)
     if resume:
-        recipe = RunDir.open(run_dir, kind).read_recipe(defaults)
+        run = RunDir.open(run_dir, kind)
+        if not run.file(RECIPE_FILE).is_file():  # stopped before it was written: nothing was trained there
+            raise UserError(f"cannot resume: {run_dir} holds no {RECIPE_FILE} (it stopped before training started); "
+                            f"start it again without --resume")
+        recipe = run.read_recipe(defaults)
         from textlstm.training import extend_recipe
 
         extend_recipe(recipe, run_dir, epochs=cli_values.get("train.epochs"), max_steps=cli_values.get("train.max_steps"))
@@ -135,6 +159,7 @@ def resolve_cli_recipe(defaults, recipe_name, overrides, cli_values, run_dir, re
             raise UserError(f"--strategy is not supported by 'train {kind}' (its recipe has no train.strategy)")
         recipe["train"]["strategy"] = strategy
     check_recipe(recipe, kind)  # also a resumed run's own recipe
+    on_interrupt(lambda: interrupted(run_dir, kind, recipe, resume))
     click.echo(f"run directory: {run_dir}\nrecipe:\n" + recipe_to_toml(recipe))
     return recipe, run_dir
 

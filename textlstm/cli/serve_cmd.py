@@ -25,7 +25,7 @@ from textlstm.cli.options import checked
 @click.option("--max-prompt-chars", type=click.IntRange(0), default=2000, show_default=True,
               help="Longest generation prompt (characters).")
 @click.option("--max-length", type=click.IntRange(1), default=2000, show_default=True,
-              help="Most characters generated per request.")
+              help="Most characters generated per request (pieces for a subword LM).")
 @click.option("--max-sentences", type=click.IntRange(1), default=64, show_default=True,
               help="Most sentences per tag or translate request.")
 @click.option("--max-sentence-chars", type=click.IntRange(1), default=1000, show_default=True,

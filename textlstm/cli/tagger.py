@@ -3,6 +3,7 @@
 import click
 
 from textlstm.cli.options import checked, existing, recipe_options, resolve_cli_recipe
+from textlstm.schema import TAG_INPUT_FORMATS, TAG_OUTPUT_FORMATS
 
 
 @click.command("tagger")
@@ -43,22 +44,19 @@ def train_tagger_command(train_path, dev_path, file_format, column, tag_column, 
 @click.command("tag")
 @click.argument("run_dir", type=click.Path())
 @click.argument("input_path", metavar="[INPUT]", required=False, type=click.Path(allow_dash=True))
-@click.option("-i", "--input-format", type=click.Choice(["auto", "conllu", "conll", "plain"]), default="auto",
+@click.option("-i", "--input-format", type=click.Choice(TAG_INPUT_FORMATS), default="auto",
               show_default=True, help="Input: CoNLL-U, CoNLL columns, or plain text (one sentence per line).")
-@click.option("-O", "--output-format", type=click.Choice(["conllu", "conll", "jsonl"]),
+@click.option("-O", "--output-format", type=click.Choice(TAG_OUTPUT_FORMATS),
               help="Output format (default: that of the input; CoNLL columns for plain text).")
 @click.option("-b", "--batch-size", type=int, callback=checked("decode.batch_size", "tagger"), help="Sentences tagged together (decode.batch_size).")
-@click.option("--n-best", type=int, default=1, show_default=True,
+@click.option("--n-best", type=int, default=1, show_default=True, callback=checked("tag.n_best"),
               help="The K best tag sequences with their probabilities: jsonl \"n_best\", or K tag columns in CoNLL.")
 def tag_command(run_dir, input_path, input_format, output_format, batch_size, n_best):
     """Tag INPUT (a file, or stdin when absent or -) with the tagger in RUN_DIR; writes to stdout."""
     import sys
 
     from textlstm.api import Tagger
-    from textlstm.errors import UserError
     from textlstm.rundir import RunDir
 
     RunDir.open(run_dir, Tagger.kind)  # the kind is checked before any input is read
-    if n_best < 1:
-        raise UserError(f"--n-best must be at least 1, got {n_best}")
     sys.stdout.write(Tagger(run_dir).tag_file(input_path, input_format, output_format, batch_size, n_best))

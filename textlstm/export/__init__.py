@@ -10,10 +10,16 @@ def export(run_dir, out_dir, export_format="saved_model", overwrite=False, beam_
     """Load `run_dir` with `textlstm.load` and export it into `out_dir` (atomically: the
     directory appears complete or not at all). Returns a short description of what was written.
 
+    `out_dir` is checked before anything is loaded (`outdir.check_out_dir`): it may not be,
+    contain or lie inside `run_dir`, and `overwrite` replaces only a previous export.
+
     Raises:
-        TextlstmError: bad run directory, `out_dir` non-empty without `overwrite`, unknown
-            format, the `[onnx]` extra missing for ONNX, or a tagger with char-LM features
-            (its signature would need the LMs' text encoding; not written yet).
+        TextlstmError: bad run directory; `out_dir` refused (the run directory, its parent or
+            a directory inside it, a directory holding any run, `/`, home, a non-empty
+            directory that is not a previous export, a previous export without `overwrite`);
+            an OS failure writing it (a full disk: names `out_dir`); unknown format, the
+            `[onnx]` extra missing for ONNX, or a tagger with char-LM features (its
+            signature would need the LMs' text encoding; not written yet).
     """
     import textlstm
     from textlstm.errors import TextlstmError
@@ -21,7 +27,7 @@ def export(run_dir, out_dir, export_format="saved_model", overwrite=False, beam_
 
     if export_format not in ("saved_model", "onnx"):
         raise TextlstmError(f"export format must be 'saved_model' or 'onnx', got {export_format!r}")
-    check_out_dir(out_dir, overwrite)
+    check_out_dir(out_dir, run_dir, overwrite)
     if export_format == "onnx":
         from textlstm.export.onnx import _converter
 
@@ -36,7 +42,7 @@ def export(run_dir, out_dir, export_format="saved_model", overwrite=False, beam_
     if export_format == "saved_model" and getattr(model, "backward", False):
         raise TextlstmError(f"{run_dir} is a backward char LM (data.direction = \"backward\"); the SavedModel "
                             f"'generate' signature reads prompts forwards: export it with --format onnx (one step)")
-    with fresh_directory(out_dir, overwrite) as temp:
+    with fresh_directory(out_dir, run_dir, overwrite, export_format) as temp:
         if export_format == "onnx":
             from textlstm.export.onnx import export_onnx
 

@@ -255,6 +255,9 @@ def export_saved_model(model, out_dir, beam_size=None, length_penalty=None, max_
     from textlstm.api import CharLM, Tagger, Translator
 
     out_dir = pathlib.Path(out_dir)
+    if out_dir.is_dir() and any(out_dir.iterdir()):  # never mixed into a run or another export
+        raise TextlstmError(f"{out_dir} is not empty; export_saved_model writes into a new or empty directory "
+                            "(textlstm.export.export replaces a previous export)")
     if isinstance(model, CharLM):
         module = CharLMModule(model)
         signature = module.generate

@@ -11,7 +11,7 @@ import io
 
 import sentencepiece as spm
 
-from textlstm.errors import UserError
+from textlstm.errors import UserError, describe_os_error
 from textlstm.rundir import atomic_write_bytes
 
 PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
@@ -21,7 +21,12 @@ MODEL_TYPES = ("unigram", "bpe")
 
 def train_model(sentences, vocab_size, model_type, seed_sentences=2_000_000, **options):
     """Serialized SentencePiece model trained on `sentences` (an iterable of str); `options` are
-    more trainer settings, or replace these (the char LM's subword units: `charlm.subword`)."""
+    more trainer settings, or replace these (the char LM's subword units: `charlm.subword`).
+
+    Raises `UserError` when SentencePiece cannot train; an exception raised while `sentences`
+    are read (KeyboardInterrupt included) comes out as itself. Nothing is written: the caller
+    writes the bytes returned, atomically.
+    """
     buffer = io.BytesIO()
     settings = dict(
         vocab_size=vocab_size,
@@ -34,13 +39,36 @@ def train_model(sentences, vocab_size, model_type, seed_sentences=2_000_000, **o
         num_threads=1,
         minloglevel=2,
     )
+    sentences = _Watched(sentences)
     try:
-        spm.SentencePieceTrainer.train(sentence_iterator=iter(sentences), model_writer=buffer,
+        spm.SentencePieceTrainer.train(sentence_iterator=sentences, model_writer=buffer,
                                        **{**settings, **options})
     except RuntimeError as error:
+        if sentences.error is not None:  # SentencePiece reports it as its own RuntimeError
+            raise sentences.error from None
         raise UserError(f"SentencePiece could not train a {model_type} model of "
                         f"{vocab_size} pieces: {str(error).strip().splitlines()[-1]}") from None
     return buffer.getvalue()
+
+
+class _Watched:
+    """An iterator that keeps the exception its source raised (Ctrl-C while the sentences are
+    read, an unreadable file), which SentencePiece would turn into a RuntimeError of its own."""
+
+    def __init__(self, iterable):
+        self.source, self.error = iter(iterable), None
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        try:
+            return next(self.source)
+        except StopIteration:
+            raise
+        except BaseException as error:
+            self.error = error
+            raise
 
 
 def load_processor(path, run_path=None):
@@ -50,7 +78,11 @@ def load_processor(path, run_path=None):
         where = f"run directory {run_path} has no subword model {path.name}" if run_path else f"no subword model {path}"
         raise UserError(where)
     try:
-        model = spm.SentencePieceProcessor(model_proto=path.read_bytes())
+        data = path.read_bytes()
+    except OSError as error:
+        raise UserError(describe_os_error(error, "read", path)) from None
+    try:
+        model = spm.SentencePieceProcessor(model_proto=data)
     except (RuntimeError, OSError) as error:
         reason = (str(error).strip().splitlines() or [""])[0][:120]
         raise UserError(f"subword model {path} is damaged or unreadable ({reason})") from None

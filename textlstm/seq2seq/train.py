@@ -12,6 +12,7 @@ import keras
 
 from textlstm import distribute, memory, training
 from textlstm.errors import UserError
+from textlstm.interrupts import interruptible
 from textlstm.optim import check_schedule_covers
 from textlstm.rundir import RunDir
 from textlstm.schema import check_recipe
@@ -64,10 +65,14 @@ def _encode_pairs(subwords, sources, targets, max_length, name):
     return kept_source, kept_target
 
 
+@interruptible(KIND)
 def train_seq2seq(recipe, run_path, resume=False):
     """Train (or resume) a translator into `run_path`; returns `(run, metrics)`.
 
     Under a multi-worker strategy, workers other than the chief return `(run, None)`.
+    `resume` on a run stopped before its first checkpoint trains it from the beginning.
+    Raises `UserError` for unusable data or settings, and `Interrupted` on Ctrl-C at any
+    moment (`textlstm.interrupts`: the line says how to continue).
     """
     data, train = recipe["data"], recipe["train"]
     check_recipe(recipe, KIND)  # every key in its declared range (textlstm.schema), before any work
@@ -77,6 +82,7 @@ def train_seq2seq(recipe, run_path, resume=False):
     strategy = distribute.make_strategy(train["strategy"], train["batch_size"])  # first: multi-worker sets up TensorFlow's runtime
     training.absolute_paths(recipe, "data.src", "data.tgt", "data.tsv", "data.valid_src", "data.valid_tgt",
                             "data.valid_tsv")  # the saved recipe works from any directory
+    resume = training.resume_or_restart(run_path, KIND, resume)  # no checkpoint yet: from the beginning
     train_src, train_tgt, description = data_lib.read_parallel(data["src"], data["tgt"], data["tsv"])
     if not (data["valid_src"] or data["valid_tsv"]):
         raise UserError("seq2seq training needs dev data: --valid-src/--valid-tgt or --valid-tsv")
@@ -89,8 +95,7 @@ def train_seq2seq(recipe, run_path, resume=False):
         previous = training.load_state(run)
         subwords = Subwords.load(run)
     else:
-        run = RunDir.create(run_path, KIND)  # the data were readable: now the run may start
-        run.write_recipe(recipe)
+        run = training.start_run(run_path, KIND, recipe)  # the data were readable: now the run may start
         print(f"training {data['subword_model']} subword models ({data['vocab_size']} pieces, "
               f"{'joint' if data['joint_vocab'] else 'separate'})")
         subwords = Subwords.train(run, train_src, train_tgt, data["vocab_size"], data["subword_model"],

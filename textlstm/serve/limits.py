@@ -10,7 +10,8 @@ class Limits:
     Attributes:
         max_body_bytes: request body size in bytes (65536); larger is 413.
         max_prompt_chars: characters of a generation prompt (2000).
-        max_length: characters generated per request (2000).
+        max_length: characters generated per request (2000); pieces for a subword LM, as
+            `length` counts them (the cap bounds the steps a request runs).
         max_sentences: sentences per tag or translate request (64).
         max_sentence_chars: characters per sentence, or per token list joined by spaces (1000).
         max_beam_size: beam size (and n_best) of a translation (16); n_best of tagging too.

@@ -13,7 +13,7 @@ import json
 import os
 import re
 
-from textlstm.errors import UserError, no_such_file
+from textlstm.errors import UserError, describe_os_error, no_such_file
 from textlstm.textio import check_not_binary, strip_byte_order_marks
 
 WORD_ID = re.compile(r"^[1-9][0-9]*$")
@@ -65,7 +65,7 @@ def read_text(path, allow_empty=False):
     except FileNotFoundError:
         raise no_such_file(path) from None
     except OSError as error:
-        raise UserError(f"{path}: cannot read file ({error.strerror})") from None
+        raise UserError(describe_os_error(error, "read", path)) from None
     text = decode_bytes(data, path)
     if not allow_empty and not text.strip():
         raise UserError(f"{path}: file is empty")

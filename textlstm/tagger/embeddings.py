@@ -12,7 +12,7 @@ import os
 
 import numpy as np
 
-from textlstm.errors import UserError, no_such_file
+from textlstm.errors import UserError, describe_os_error, no_such_file
 
 
 def _lines(path):
@@ -92,6 +92,8 @@ def _rows(path, max_rows=0, found_dim=None):
         raise UserError(f"{no_such_file(path, 'word-vector file')} (data.word_vectors: give the file with "
                         f"--word-vectors PATH; a recipe without vectors, such as tagger-ner, needs none)") from None
     except (OSError, EOFError) as error:
+        if isinstance(error, OSError) and error.errno is not None:  # the machine (EACCES, EIO), not the file
+            raise UserError(describe_os_error(error, "read word vectors", path)) from None
         raise UserError(f"{path}: cannot read word vectors ({error})") from None
     if dim is None:
         raise UserError(f"{path}: file is empty (expected word vectors)")

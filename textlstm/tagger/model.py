@@ -20,8 +20,10 @@ import keras
 from keras import ops
 
 import textlstm.layers as tl
+from textlstm import optim
 from textlstm.distribute import summed_over_replicas
 from textlstm.errors import UserError
+from textlstm.tagger.casing import CasingFeatures
 from textlstm.tagger.crf import CRF
 from textlstm.tagger.word_embedding import WordEmbedding
 
@@ -48,6 +50,7 @@ DEFAULTS = {
         "char_dim": 30,
         "char_units": 50,  # CNN filters, or the two directions of the char BiLSTM together
         "char_kernel": 3,  # CNN window in characters
+        "casing": False,  # 8 casing features per word (all caps, initial capital, digits...): see casing.py
         "cell": "lstm",  # "lstm" or "gru"
         "layers": 1,  # stacked bidirectional layers
         "units": 128,  # per direction
@@ -62,6 +65,8 @@ DEFAULTS = {
         "epochs": 20,
         "steps_per_epoch": 0,  # 0 = one pass over the training sentences
         "max_steps": 0,  # 0 = no cap; else at most this many optimizer steps in all
+        "optimizer": "adam",  # "adam" or "sgd" (with momentum, as Lample et al. 2016 and Ma and Hovy 2016)
+        "momentum": 0.9,  # SGD's momentum (unused by Adam)
         "learning_rate": 0.002,
         "lr_decay": 0.9,  # the learning rate is multiplied by this after every epoch (1.0 = constant)
         "clipnorm": 5.0,
@@ -250,11 +255,12 @@ def _check_choice(name, value, choices):
 
 
 def build_model(num_words, num_chars, num_tags, model_recipe, seed, word_vectors=None, charlm=None,
-                trainable_words=None):
+                trainable_words=None, char_classes=None):
     """The tagger network. `word_vectors` ([num_words, dim] float32) makes the word embedding a
     `WordEmbedding`: that frozen table beside trainable rows of `model.word_dim` for the ids
     below `trainable_words` (default: all ids); `charlm` (a `CharLMSet`) adds the char LMs'
-    features (an input when frozen, layers when not)."""
+    features (an input when frozen, layers when not); with `model.casing`, `char_classes`
+    (`casing.char_classes` of the character vocabulary) gives the casing features."""
     _check_choice("model.cell", model_recipe["cell"], tuple(RECURRENT_LAYERS))
     _check_choice("model.char_features", model_recipe["char_features"], CHAR_FEATURES)
     _check_choice("model.decoder", model_recipe["decoder"], DECODERS)
@@ -278,6 +284,10 @@ def build_model(num_words, num_chars, num_tags, model_recipe, seed, word_vectors
             model_recipe["char_features"], num_chars, model_recipe["char_dim"], model_recipe["char_units"],
             model_recipe["char_kernel"], name="char_features",
         )(chars))
+    if model_recipe.get("casing"):
+        if char_classes is None:
+            raise ValueError("model.casing needs char_classes (casing.char_classes of the character vocabulary)")
+        parts.append(CasingFeatures(char_classes, name="casing")(chars))
     inputs = [words, chars]
     if charlm is not None and len(charlm) and not charlm.trainable:
         inputs.append(keras.Input((None, charlm.size), dtype="float32", name="charlm_features"))
@@ -310,15 +320,14 @@ def compile_model(model, train_recipe, steps_per_epoch=1):
         )
     # Batch shapes vary between length buckets: a whole-step XLA compile per shape would cost
     # more than it saves (the recurrent layers compile their own loops).
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate, clipnorm=train_recipe["clipnorm"]),
-                  jit_compile=False)
+    model.compile(optimizer=optim.optimizer(train_recipe, rate=learning_rate), jit_compile=False)
 
 
 def build_and_compile(num_words, num_chars, num_tags, recipe, word_vectors=None, steps_per_epoch=1, charlm=None,
-                      trainable_words=None):
+                      trainable_words=None, char_classes=None):
     """Build and compile in one place, so a distribution-strategy scope can wrap both."""
     model = build_model(num_words, num_chars, num_tags, recipe["model"], recipe["train"]["seed"], word_vectors,
-                        charlm, trainable_words)
+                        charlm, trainable_words, char_classes)
     compile_model(model, recipe["train"], steps_per_epoch)
     return model
 

@@ -72,9 +72,10 @@ def predict_nbest(scorer, crf, sentences, vocabs, data_recipe, batch_size, k, ch
 
     examples = encode_untagged(sentences, vocabs, data_recipe, charlm)
     chunks = [[] for _ in sentences]  # per sentence: (start, [(log prob, tags)])
+    rows = min(batch_size, len(examples))  # one row count (one trace); no more rows than chunks
     for indexes in data_lib.sorted_batches(examples, batch_size):
         batch = [examples[i] for i in indexes]
-        inputs, _ = data_lib.pad_batch(batch, rows=batch_size)
+        inputs, _ = data_lib.pad_batch(batch, rows=rows)
         tags, log_probs = _chunk_nbest(scorer, crf, inputs, k)
         for row, example in enumerate(batch):
             n = len(example)

@@ -17,12 +17,12 @@ from textlstm.rundir import RunDir, read_json_file
 from textlstm.tagger import conll, corpus, schemes
 from textlstm.tagger import data as data_lib
 from textlstm.tagger.model import DEFAULTS, decode_tags
-from textlstm.tagger.vocab import Vocabulary
+from textlstm.tagger.vocab import CHARS_FILE, TAGS_FILE, WORDS_FILE, Vocabulary
 from textlstm.textio import empty_input_note
 from textlstm.training import load_best_or_last
 
 KIND = "tagger"
-WORDS_FILE, CHARS_FILE, TAGS_FILE, TAGSET_FILE = "words.json", "chars.json", "tags.json", "tagset.json"
+TAGSET_FILE = "tagset.json"
 
 
 def make_predictor(model, charlm=None):
@@ -59,9 +59,10 @@ def predict_tags(predictor, sentences, vocabs, data_recipe, batch_size, progress
         examples = encode_untagged(sentences, vocabs, data_recipe, charlm)
     results = [np.zeros(len(sentence.tokens), np.int32) for sentence in sentences]
     done = 0
+    rows = min(batch_size, len(examples))  # one row count (one trace); no more rows than chunks
     for indexes in data_lib.sorted_batches(examples, batch_size):
         batch = [examples[i] for i in indexes]
-        inputs, _ = data_lib.pad_batch(batch, rows=batch_size)
+        inputs, _ = data_lib.pad_batch(batch, rows=rows)
         tag_ids = predict(predictor, inputs)
         for row, example in enumerate(batch):
             results[example.sentence][example.start : example.start + len(example)] = tag_ids[row, : len(example)]

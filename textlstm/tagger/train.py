@@ -7,11 +7,13 @@ import keras
 
 from textlstm import distribute, memory, training
 from textlstm.errors import UserError
+from textlstm.interrupts import interruptible
 from textlstm.schema import check_recipe
 from textlstm.rundir import RunDir, atomic_write_json
 from textlstm.tagger import corpus, metrics, schemes
 from textlstm.tagger import data as data_lib
 from textlstm.tagger.embeddings import extend_with_vectors
+from textlstm.tagger.casing import char_classes
 from textlstm.tagger.model import build_and_compile
 from textlstm.tagger.tag import (CHARS_FILE, KIND, TAGS_FILE, TAGSET_FILE, WORDS_FILE, encode_untagged,
                                  make_predictor, open_charlm_copies, predict_tags, read_tagset, to_file_scheme)
@@ -85,15 +87,20 @@ def build_vocabularies(train, data):
             build_char_vocab(train), build_tag_vocab(train))
 
 
+@interruptible(KIND)
 def train_tagger(recipe, run_path, resume=False):
     """Train (or resume) a tagger into `run_path`; returns (run, best dev scores).
 
     Under a multi-worker strategy, workers other than the chief return `(run, None)`.
+    `resume` on a run stopped before its first checkpoint trains it from the beginning.
+    Raises `UserError` for unusable data or settings, and `Interrupted` on Ctrl-C at any
+    moment (`textlstm.interrupts`: the line says how to continue).
     """
     data, train_recipe = recipe["data"], recipe["train"]
     check_recipe(recipe, KIND)  # every key in its declared range (textlstm.schema), before any work
     strategy = distribute.make_strategy(train_recipe["strategy"], train_recipe["batch_size"])  # first: multi-worker sets up TensorFlow's runtime
     training.absolute_paths(recipe, "data.train", "data.dev", "data.word_vectors", "model.charlm")  # works anywhere
+    resume = training.resume_or_restart(run_path, KIND, resume)  # no checkpoint yet: from the beginning
     train, dev, tagset = load_training_data(recipe)
     previous = None
     if resume:
@@ -147,17 +154,17 @@ def train_tagger(recipe, run_path, resume=False):
         if distribute.is_chief():
             run.write_recipe(recipe)  # --epochs/--max-steps may have extended it
     else:
-        run = RunDir.create(run_path, KIND)  # only once the data are known to be usable
+        run = training.start_run(run_path, KIND, recipe)  # only once the data are known to be usable
         if charlm is not None and distribute.is_chief():
             charlm.save_copies(run)  # the run is self-contained: tagging never reads the LM run dirs
         with strategy.scope():
             model = build_and_compile(len(vocabs[0]), len(vocabs[1]), len(tag_vocab), recipe, vectors,
-                                      schedule.steps_per_epoch, charlm, vocabs[0].trainable_rows)
+                                      schedule.steps_per_epoch, charlm, vocabs[0].trainable_rows,
+                                      char_classes(vocabs[1]))
         del vectors  # the model holds its own copy
         for vocab, name in zip(vocabs, (WORDS_FILE, CHARS_FILE, TAGS_FILE)):
             vocab.save(run.file(name))
         atomic_write_json(run.file(TAGSET_FILE), tagset)
-        run.write_recipe(recipe)
         state = None
     callback = DevMetrics(dev, vocabs, tagset, data, decode_batch, charlm, dev_tagging)
     training.fit(

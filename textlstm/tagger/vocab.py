@@ -15,9 +15,10 @@ import collections
 import json
 import os
 
-from textlstm.errors import UserError, no_such_file
+from textlstm.errors import UserError, describe_os_error, no_such_file
 from textlstm.rundir import atomic_write_text
 
+WORDS_FILE, CHARS_FILE, TAGS_FILE = "words.json", "chars.json", "tags.json"  # a tagger run's vocabularies
 PAD = "<pad>"
 UNK = "<unk>"
 FORMAT = "textlstm.vocabulary/1"
@@ -187,7 +188,9 @@ class Vocabulary:
                 text = stream.read()
         except FileNotFoundError:
             raise no_such_file(path, "vocabulary file") from None
-        except (OSError, UnicodeDecodeError) as error:
+        except OSError as error:
+            raise UserError(describe_os_error(error, "read vocabulary", path)) from None
+        except UnicodeDecodeError as error:
             raise UserError(f"{path}: cannot read vocabulary ({error})") from None
         return cls.from_json(text, source=path)
 
