@@ -358,6 +358,16 @@ def _sampling_loop(step_fn, sampler, banned_ids, start_tokens, state, length, se
     return tf.transpose(tokens.stack()), last, state
 
 
+@dataclasses.dataclass(frozen=True)
+class _Plain:
+    """A sampler callable given as is, with the `draw` of the samplers above (no numbers)."""
+
+    function: object
+
+    def draw(self, logits, seed):
+        return self.function(logits, seed)
+
+
 def _compiled_loop(step_fn, kind, banned_ids, jit_compile):
     """The compiled sampling loop of one step function and one kind of sampler: its numbers
     (temperature, k, p), the length and the seed are tensor arguments, so new values never
@@ -430,13 +440,3 @@ def sample_sequence(
         extra = ({},)
     tokens, last, state = loop(*args, tf.constant(capacity(length), tf.int32), *extra)
     return tokens[:, :length], last, state
-
-
-@dataclasses.dataclass(frozen=True)
-class _Plain:
-    """A sampler callable given as is, with the `draw` of the samplers above (no numbers)."""
-
-    function: object
-
-    def draw(self, logits, seed):
-        return self.function(logits, seed)
