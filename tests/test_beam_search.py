@@ -267,3 +267,22 @@ def test_bad_options_are_user_errors(options, words):
         decode(table_step(random_tables(1, 2, 6)), [0], **options)
     for word in words:
         assert word in str(error.value)
+
+
+def test_new_lengths_penalties_and_n_best_trace_nothing_again():
+    """max_length, length_penalty and n_best reach the compiled search as tensors: a server
+    asked for ever new values keeps one trace per beam size instead of one per value."""
+    from textlstm.decoding.samplers import _compiled_cache
+
+    def traces():
+        return sum(fn.experimental_get_tracing_count() for key, fn in _compiled_cache.items() if key[0] == "beam_search")
+
+    step = table_step(random_tables(2, 12, 6, seed=6))
+    for max_length in (3, 4):  # the second shape of the penalty table generalises it
+        decode(step, [0, 1], beam_size=3, max_length=max_length, n_best=1)
+    before = traces()
+    for i in range(10):
+        tokens, scores, _ = decode(step, [0, 1], beam_size=3, max_length=5 + i, n_best=1 + i % 3,
+                                   length_penalty=0.1 * i)
+        assert tokens.shape == (2, 1 + i % 3, 5 + i) and scores.shape == (2, 1 + i % 3)
+    assert traces() == before

@@ -125,6 +125,36 @@ def test_char_lm_saved_model_gives_textlstm_text_for_the_same_seed(exported):
     assert out["charlm"][2] == lm.generate("", 40, seed=11, sampler="temperature", temperature=0.8)
 
 
+@pytest.mark.parametrize("length, temperature, fragment", [
+    (40, 0.0, "temperature must be a finite number >= 0.001 and <= 1000"),
+    (40, -1.0, "temperature must be"),
+    (40, float("nan"), "temperature must be"),  # NaN once sampled the unknown entry
+    (0, 0.8, "length must be an integer >= 1 and <= 10_000_000"),
+    (2**31 - 1, 0.8, "length must be"),  # once allocated gigabytes
+])
+def test_char_lm_signature_refuses_what_textlstm_refuses(exported, length, temperature, fragment):
+    generate = tf.saved_model.load(str(exported["root"] / "charlm")).signatures["generate"]
+    with pytest.raises(tf.errors.InvalidArgumentError, match=fragment):
+        generate(prompt=tf.constant(["the "]), length=tf.constant(length), temperature=tf.constant(temperature),
+                 seed=tf.constant(3))
+
+
+def test_char_lm_signature_lengths_share_power_of_two_buffers(exported):
+    generate = tf.saved_model.load(str(exported["root"] / "charlm")).signatures["generate"]
+    for length in (1, 37, 64):
+        text = generate(prompt=tf.constant(["the "]), length=tf.constant(length), temperature=tf.constant(1.5),
+                        seed=tf.constant(7))["text"].numpy()[0].decode("utf-8")
+        assert text == exported["lm"].generate("the ", length, seed=7, sampler="temperature", temperature=1.5)[0]
+
+
+def test_translator_signature_gives_empty_outputs_for_an_empty_batch(exported):
+    translate = tf.saved_model.load(str(exported["root"] / "translator-1")).signatures["translate"]
+    for width in (0, 5):
+        result = translate(source_ids=tf.zeros([0, width], tf.int32))
+        assert result["target_ids"].shape[0] == 0 and result["lengths"].shape == (0,)
+        assert result["scores"].shape == (0,)
+
+
 def test_tagger_saved_model_gives_textlstm_tags(exported):
     expected = [" ".join(tags) for tags in exported["tagger"].tag(TAGGER_SENTENCES)]
     assert exported["out"]["tagger"] == expected

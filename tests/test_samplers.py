@@ -255,3 +255,41 @@ def test_banned_id_is_never_sampled(sampler, jit_compile):
                                    jit_compile=jit_compile, banned_ids=(UNKNOWN,))
     assert UNKNOWN not in tokens.numpy()
     assert set(tokens.numpy().ravel().tolist()) <= set(range(V))
+
+
+def _sampling_traces():
+    from textlstm.decoding.samplers import _compiled_cache
+
+    return sum(fn.experimental_get_tracing_count() for key, fn in _compiled_cache.items() if key[0] == "sample")
+
+
+@pytest.mark.parametrize("jit_compile", [False, True], ids=["graph", "xla"])
+def test_new_sampler_values_and_lengths_trace_nothing_again(jit_compile):
+    """Every new temperature, k, p or length once compiled a new loop, kept for the process's
+    life (a server's memory grew with each); now they are tensors of one trace per sampler kind."""
+    start, state = tf.range(3, dtype=tf.int32), initial_state(3)
+    for sampler in (TemperatureSampler(0.5), TopKSampler(2), TopPSampler(0.5), TopKTopPSampler(2, 0.5)):
+        sample_sequence(table_step, start, state, sampler, 3, seed=1, jit_compile=jit_compile)
+    before = _sampling_traces()
+    for i in range(12):
+        for sampler in (TemperatureSampler(0.3 + i / 7), TopKSampler(1 + i, 0.9 + i / 10), TopPSampler(0.2 + i / 20),
+                        TopKTopPSampler(1 + i % 4, 0.3 + i / 30, 1.0 + i)):
+            tokens, _, _ = sample_sequence(table_step, start, state, sampler, 5 + i, seed=i, jit_compile=jit_compile)
+            assert tokens.shape == (3, 5 + i)
+    assert _sampling_traces() == before
+
+
+def test_tensor_numbers_draw_what_python_numbers_draw():
+    """The compiled loop gives a sampler its numbers as tensors; the same tokens as the sampler
+    called with its Python numbers (the top-k draw takes its noise where a [B, k] draw would)."""
+    logits = tf.constant(np.random.default_rng(0).normal(size=(6, 40)), tf.float32)
+    seed = tf.constant([7, 9], tf.int32)
+    for sampler in (TemperatureSampler(0.7), TopKSampler(5, 1.3), TopKSampler(400), TopPSampler(0.6, 0.8),
+                    TopKTopPSampler(7, 0.8, 1.1)):
+        options = {name: tf.constant(value) for name, value in sampler.numbers().items()}
+        assert sampler.draw(logits, seed, **options).numpy().tolist() == sampler(logits, seed).numpy().tolist()
+    k = 5  # as tf.math.top_k then a draw over the k logits, the way TopKSampler once drew
+    top_logits, top_ids = tf.math.top_k(logits, k=k)
+    expected = tf.gather(top_ids, decoding.samplers._draw(top_logits, seed), batch_dims=1)
+    assert TopKSampler(k).draw(logits, seed, k=tf.constant(k), temperature=1.0).numpy().tolist() == \
+        expected.numpy().tolist()

@@ -103,6 +103,10 @@ def test_translate_is_the_api_result(server, runs):
     ("POST", "/models/lm/generate", {"temperature": 0}, 400, "temperature"),  # refused by the API itself
     ("POST", "/models/lm/generate", {"sampler": "beam"}, 400, "sampler must be one of greedy, temperature"),
     ("POST", "/models/lm/generate", {"sampler": "greedy", "temperature": 2}, 400, "temperature"),
+    # a streamed request is checked as fully before its 200 as the same request unstreamed
+    ("POST", "/models/lm/generate", {"stream": True, "sampler": "greedy", "temperature": 2}, 400, "temperature"),
+    ("POST", "/models/lm/generate", {"stream": True, "top_p": 0}, 400, "top_p must be"),
+    ("POST", "/models/lm/generate", b"[" * 3000, 400, "nested too deeply"),
     ("POST", "/models/lm/generate", {"prompt": "x" * 5000}, 413, "at most 4096"),
     ("POST", "/models/lm/generate", {"run_dir": "/etc"}, 400, "unknown field 'run_dir'"),
     ("POST", "/models/nope/generate", {}, 404, "no model named 'nope'; loaded: lm, tagger-run, seq2seq-run"),
@@ -119,6 +123,19 @@ def test_bad_requests_get_one_line_and_the_server_keeps_serving(server, method, 
     assert answer[0] == status, answer
     assert list(answer[1]) == ["error"] and fragment in answer[1]["error"] and "\n" not in answer[1]["error"]
     assert server.get("/health")[0] == 200
+
+
+@pytest.mark.parametrize("headers, status, fragment", [
+    ({"Host": "evil.example"}, 421, "Host 'evil.example' is not this server"),  # DNS rebinding
+    ({"Host": "localhost:1"}, 421, "is not this server"),  # another port
+    ({"Origin": "http://evil.example"}, 403, "requests from pages of 'http://evil.example' are refused"),
+    ({"Origin": "null"}, 403, "refused"),
+])
+def test_requests_for_other_hosts_or_from_other_origins_are_refused(server, headers, status, fragment):
+    answer = server.request("POST", "/models/lm/generate", {"length": 5}, headers=headers)
+    assert answer[0] == status and list(answer[1]) == ["error"] and fragment in answer[1]["error"]
+    same_origin = {"Host": f"localhost:{server.port}", "Origin": f"http://localhost:{server.port}"}
+    assert server.request("POST", "/models/lm/generate", {"length": 5}, headers=same_origin)[0] == 200
 
 
 def test_concurrent_clients_get_the_same_answers_as_one_at_a_time(server):
@@ -144,6 +161,9 @@ class FakeLM:
         self.running = self.most_running = 0
         self.guard = threading.Lock()
 
+    def decoding_options(self, **options):
+        pass
+
     def generate(self, prompt, **options):
         with self.guard:
             self.running += 1
@@ -159,11 +179,12 @@ class FakeLM:
                 self.running -= 1
 
 
-async def call_app(app, method, path, body=b""):
+async def call_app(app, method, path, body=b"", headers=()):
     """One request straight through the ASGI interface: (status, decoded JSON)."""
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
              "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
-             "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+             "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                         *headers],
              "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}
     incoming = [{"type": "http.request", "body": body, "more_body": False}]
     sent = []
@@ -193,6 +214,27 @@ def test_a_model_error_is_500_and_the_next_request_is_served():
     assert served[0] == 200 and served[1]["text"] == "OK"
 
 
+@pytest.mark.parametrize("body, fragment", [
+    (b"[" * 50_000, "malformed JSON: arrays or objects nested too deeply"),
+    (b'{"prompt": ' * 5000, "malformed JSON: arrays or objects nested too deeply"),
+    (b'{"seed": 1' + b"0" * 5000 + b"}", "malformed JSON: a number with too many digits"),
+    (b'{"top_k": 1' + b"0" * 4000 + b"}", "top_k must be at least 1 and at most 1000000, got an integer of 4001 digits"),
+])
+def test_json_that_python_cannot_read_is_400_not_500(body, fragment):
+    app = build_app({"lm": ModelSlot("lm", FakeLM())}, Limits())
+    status, answer = asyncio.run(call_app(app, "POST", "/models/lm/generate", body))
+    assert (status, answer) == (400, {"error": fragment})
+
+
+@pytest.mark.parametrize("headers, status", [
+    ([(b"host", b"evil.example")], 421), ([(b"host", b"127.0.0.1:80"), (b"origin", b"http://evil.example")], 403),
+    ([(b"host", b"127.0.0.1:80"), (b"origin", b"http://127.0.0.1:80")], 200), ([(b"host", b"localhost")], 200),
+])
+def test_the_app_checks_host_and_origin_before_any_route(headers, status):
+    app = build_app({"lm": ModelSlot("lm", FakeLM())}, Limits())
+    assert asyncio.run(call_app(app, "POST", "/models/lm/generate", b'{"prompt": "a"}', headers))[0] == status
+
+
 def test_timeout_answers_504_and_calls_of_one_model_never_overlap():
     model = FakeLM()
     app = build_app({"lm": ModelSlot("lm", model)}, Limits(timeout_s=0.25))
@@ -211,6 +253,88 @@ def test_timeout_answers_504_and_calls_of_one_model_never_overlap():
     assert answered_after < 0.55  # answered at the deadline, not when the slow call ended
     assert later[0] == 200 and later[1]["text"] == "Y"
     assert model.most_running == 1
+
+
+# --- connections, with uvicorn in a thread ---------------------------------------------------
+
+
+class ServerThread:
+    """`build_app` over a fake model, served by uvicorn as `textlstm serve` configures it."""
+
+    def __init__(self, limits):
+        import uvicorn
+
+        from textlstm.serve.server import bind, uvicorn_config
+
+        self.sock = bind("127.0.0.1", 0)
+        self.port = self.sock.getsockname()[1]
+        self.server = uvicorn.Server(uvicorn_config(build_app({"lm": ModelSlot("lm", FakeLM())}, limits), limits))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        while not self.server.started:
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc):
+        self.server.should_exit = True
+        self.thread.join(10)
+        self.sock.close()
+
+    def post(self, prompt):
+        import http.client
+
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        connection.request("POST", "/models/lm/generate", json.dumps({"prompt": prompt}))
+        response = connection.getresponse()
+        answer = response.status, response.read()
+        connection.close()
+        return answer
+
+    def connect(self):
+        import socket
+
+        return socket.create_connection(("127.0.0.1", self.port), timeout=5)
+
+
+def closed_by_server(sock):
+    try:
+        return sock.recv(1024) == b""
+    except (ConnectionResetError, TimeoutError):
+        return False
+
+
+def test_idle_and_slow_loris_connections_are_closed_after_the_head_timeout_and_answers_go_on():
+    with ServerThread(Limits(header_timeout_s=0.5)) as server:
+        idle = [server.connect() for _ in range(300)]
+        loris = server.connect()
+        loris.sendall(b"POST /models/lm/generate HTTP/1.1\r\n")
+        status, body = server.post("ok")  # 301 connections open: still answered
+        assert status == 200 and json.loads(body)["text"] == "OK"
+        start = time.monotonic()
+        try:
+            while time.monotonic() - start < 1.5:  # a byte at a time: never a whole head
+                loris.sendall(b"X")
+                time.sleep(0.05)
+        except OSError:  # closed under it
+            pass
+        assert time.monotonic() - start < 1.5 or closed_by_server(loris)
+        assert all(closed_by_server(sock) for sock in idle)
+        assert server.post("again")[0] == 200
+        for sock in idle + [loris]:
+            sock.close()
+
+
+def test_past_max_connections_requests_are_answered_503():
+    with ServerThread(Limits(max_connections=8)) as server:
+        idle = [server.connect() for _ in range(8)]
+        time.sleep(0.2)  # accepted
+        assert server.post("x")[0] == 503
+        for sock in idle:
+            sock.close()
+        time.sleep(0.2)
+        assert server.post("x")[0] == 200
 
 
 # --- the page, in headless Chromium ----------------------------------------------------------

@@ -53,7 +53,7 @@ def test_tag_and_translate_bodies():
     (tag_args, {"sentences": ["a" * 13]}, "sentences[0] has 13 characters"),
     (tag_args, {"sentences": ["a"], "n_best": 5}, "n_best must be at least 1 and at most 4"),
     (translate_args, {"sentences": [["a"]]}, "sentences[0] must be a string, got an array"),
-    (translate_args, {"sentences": ["a"], "length_penalty": -1}, "length_penalty must be at least 0"),
+    (translate_args, {"sentences": ["a"], "length_penalty": -1}, "length_penalty must be a finite number >= 0"),
     (translate_args, {"sentences": ["a"], "max_length": 21}, "max_length must be at least 1 and at most 20"),
     (translate_args, {"sentences": ["a"], "beam_size": 5}, "beam_size must be at least 1 and at most 4"),
 ])
@@ -117,3 +117,51 @@ def test_the_listening_socket_is_tcp_so_answers_are_not_held_back_by_nagle():
         assert sock.proto == socket.IPPROTO_TCP and sock.getsockname()[1] > 0
     finally:
         sock.close()
+
+
+@pytest.mark.parametrize("body, fragment", [
+    ({"temperature": 0}, "temperature must be a finite number >= 0.001 and <= 1000, got 0.0"),
+    ({"temperature": 10**400}, "temperature must be a finite number, got an integer of 401 digits"),
+    ({"top_k": 10**30}, "top_k must be at least 1 and at most 1000000, got an integer of 31 digits"),
+    ({"top_p": 1.5}, "top_p must be a finite number > 0 and <= 1"),
+    ({"seed": -(10**40)}, "got an integer of 41 digits"),
+])
+def test_sampler_numbers_are_checked_against_their_declarations(body, fragment):
+    with pytest.raises(BadRequest) as error:
+        generate_args(body, LIMITS)
+    assert fragment in str(error.value) and len(str(error.value)) < 120
+
+
+def test_length_penalty_is_checked_against_its_declaration():
+    with pytest.raises(BadRequest, match="length_penalty must be a finite number >= 0 and <= 100, got -1.0"):
+        translate_args({"sentences": ["x"], "length_penalty": -1}, LIMITS)
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-1", "0"])
+def test_serve_timeouts_must_be_positive_and_finite(value, tmp_path):
+    for option in ("--timeout", "--header-timeout"):
+        result = invoke("serve", tmp_path, option, value)
+        assert_one_error_line(result, f"{option} must be a finite number > 0")
+
+
+@pytest.mark.parametrize("host, allowed", [
+    ("127.0.0.1:8080", True), ("localhost:8080", True), ("LOCALHOST", True), ("[::1]:8080", True),
+    ("10.0.0.5:8080", True),  # the address the client connected to
+    ("evil.example:8080", False), ("evil.example", False), ("127.0.0.1:9999", False), ("localhost:x", False),
+    ("app.example:8080", True), ("app.example", True), ("app.example:443", False), ("proxy.example:443", True),
+])
+def test_host_header_must_name_this_server(host, allowed):
+    from textlstm.serve.guard import HostOriginGuard
+
+    guard = HostOriginGuard(None, allow_hosts=("app.example", "proxy.example:443"))
+    assert guard.host_allowed(host, ("10.0.0.5", 8080)) is allowed
+
+
+def test_origin_must_be_this_servers_page_or_allowed():
+    from textlstm.serve.guard import HostOriginGuard
+
+    guard = HostOriginGuard(None, allow_origins=("https://app.example/",))
+    assert guard.origin_allowed("http://127.0.0.1:8080", "127.0.0.1:8080", "http")
+    assert guard.origin_allowed("https://APP.example", "127.0.0.1:8080", "http")
+    for origin in ("http://evil.example", "null", "http://127.0.0.1:9999", "https://127.0.0.1:8080"):
+        assert not guard.origin_allowed(origin, "127.0.0.1:8080", "http")

@@ -256,6 +256,9 @@ OPTIONS = {  # options (of the CLI and the Python API) that are not recipe keys
     "inspect.top_k": size(10_000),
     "inspect.span_distance": size(1_000_000),
     "inspect.span_windows": size(100_000),
+    "serve.timeout": Spec(float, 0.0, 86_400.0, low_open=True),  # seconds a request may take
+    "serve.header_timeout": Spec(float, 0.0, 3_600.0, low_open=True),  # seconds to send a request's head
+    "serve.max_connections": size(1_000_000),  # open connections, idle ones included
 }
 
 

@@ -67,6 +67,14 @@ class CharLM:
         decode = RunDir.open(check_path("run_dir", run_dir), CharLM.kind).read_recipe(DEFAULTS)["decode"]
         return _decoding(decode, length, sampler, temperature, top_k, top_p, seed, num_samples)
 
+    def decoding_options(self, length=None, *, sampler=None, temperature=None, top_k=None, top_p=None, seed=None,
+                         num_samples=1):
+        """Check the options of a `generate` or `stream` call against this model's recipe, as
+        those calls do, without sampling (a server refuses a bad streamed request before it
+        starts answering). Returns `(length, num_samples, sampler, seed, drawn)` as
+        `check_options` does. Raises TextlstmError."""
+        return _decoding(self.recipe["decode"], length, sampler, temperature, top_k, top_p, seed, num_samples)
+
     def generate(self, prompt="", length=None, *, sampler=None, temperature=None, top_k=None, top_p=None,
                  seed=None, num_samples=1):
         """Sample `num_samples` texts of `length` characters (pieces for a subword LM) that continue `prompt`.
@@ -110,7 +118,7 @@ class CharLM:
         characters each) yielded as soon as each is sampled. Same seed, same text as `generate`.
         A backward LM yields its whole text as one piece at the end (the text before the
         prompt is known only once it is all sampled).
-        Arguments are checked when the first piece is asked for (`check_options` checks earlier)."""
+        Arguments are checked when the first piece is asked for (`decoding_options` checks earlier)."""
         check_declared("chunk", chunk, "generate.chunk", allow_none=False)
         for pieces in self._pieces(prompt, length, sampler, temperature, top_k, top_p, seed, 1, chunk):
             yield pieces[0]

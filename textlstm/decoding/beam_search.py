@@ -34,10 +34,10 @@ from textlstm.errors import UserError
 _NEG_INF = -float("inf")
 _LANES = 16  # widest CPU vector (AVX-512 floats); see _log_softmax
 
-_Config = collections.namedtuple(
-    "_Config",
-    "start_id end_id beam_size max_length alpha n_best with_extras has_constants",
-)
+# What shapes the compiled graph (one trace each); the numbers that do not (max_length, the
+# length penalty, n_best) are tensor arguments, so new values of them never trace again.
+_Config = collections.namedtuple("_Config", "start_id end_id beam_size with_extras has_constants")
+_Numbers = collections.namedtuple("_Numbers", "max_length penalties n_best")
 
 
 def _check_int(name, value, minimum):
@@ -47,19 +47,20 @@ def _check_int(name, value, minimum):
         )
 
 
-def _penalties(cfg):
-    """GNMT penalty for every length 0..max_length, as a constant to look up.
+def _penalties(max_length, alpha):
+    """GNMT penalty for every length 0..max_length, as a tensor to look up (all 1 for alpha 0,
+    which divides exactly: the plain log-probability sum).
 
     A table rather than `pow` on a tensor: vectorized `pow` can round a value
     differently depending on its position in the tensor, which would break batch
     invariance.
     """
-    lengths = np.arange(cfg.max_length + 1, dtype=np.float64)
-    return tf.constant(((5.0 + lengths) / 6.0) ** cfg.alpha, tf.float32)
+    lengths = np.arange(max_length + 1, dtype=np.float64)
+    return tf.constant(((5.0 + lengths) / 6.0) ** alpha, tf.float32)
 
 
-def _normalize(log_probs, lengths, penalties, alpha):
-    return log_probs if alpha == 0 else log_probs / tf.gather(penalties, lengths)
+def _normalize(log_probs, lengths, penalties):
+    return log_probs / tf.gather(penalties, lengths)
 
 
 def _log_softmax(logits):
@@ -96,7 +97,7 @@ def _call_step(step_fn, cfg, tokens, state, constants):
     return logits, new_state, extras
 
 
-def _search(step_fn, cfg, state, constants, batch_size):
+def _search(step_fn, cfg, numbers, state, constants, batch_size):
     """Forward pass: expand, rank and prune beams; record tokens and backpointers."""
     k = cfg.beam_size
 
@@ -116,12 +117,12 @@ def _search(step_fn, cfg, state, constants, batch_size):
         "lengths": tf.zeros([batch_size, k], tf.int32),  # tokens so far, end token included
     }
     history = {
-        "tokens": tf.TensorArray(tf.int32, size=cfg.max_length),
-        "parents": tf.TensorArray(tf.int32, size=cfg.max_length),
+        "tokens": tf.TensorArray(tf.int32, size=numbers.max_length),
+        "parents": tf.TensorArray(tf.int32, size=numbers.max_length),
     }
     if cfg.with_extras:
-        history["extras"] = tf.TensorArray(tf.float32, size=cfg.max_length, infer_shape=True)
-    penalties = _penalties(cfg)
+        history["extras"] = tf.TensorArray(tf.float32, size=numbers.max_length, infer_shape=True)
+    penalties = numbers.penalties
 
     def body(t, tokens, state, beams, done, history):
         logits, state, extras = _call_step(step_fn, cfg, tokens, state, constants)
@@ -132,7 +133,7 @@ def _search(step_fn, cfg, state, constants, batch_size):
         step_lp = tf.where(finished[:, :, None], only_end, step_lp)
         cand_lp = beams["log_probs"][:, :, None] + step_lp
         cand_len = beams["lengths"] + tf.cast(~finished, tf.int32)
-        cand_scores = _normalize(cand_lp, cand_len[:, :, None], penalties, cfg.alpha)
+        cand_scores = _normalize(cand_lp, cand_len[:, :, None], penalties)
         # top_k puts the lower flat index first on ties: a fixed, per-row order.
         scores, flat = tf.math.top_k(tf.reshape(cand_scores, [batch_size, k * vocab]), k=k)
         parents, new_tokens = flat // vocab, flat % vocab
@@ -147,7 +148,7 @@ def _search(step_fn, cfg, state, constants, batch_size):
         parents = tf.where(frozen, beam_ids[None], parents)
         new_tokens = tf.where(frozen, cfg.end_id, new_tokens)
         beams = {key: tf.where(frozen, beams[key], new[key]) for key in beams}
-        done = done | _row_done(beams, cfg, penalties[cfg.max_length])
+        done = done | _row_done(beams, numbers.n_best, penalties[numbers.max_length])
 
         flat_parents = tf.reshape(parents + k * tf.range(batch_size)[:, None], [-1])
         state = tf.nest.map_structure(
@@ -164,7 +165,7 @@ def _search(step_fn, cfg, state, constants, batch_size):
     start = tf.fill([batch_size * k], tf.constant(cfg.start_id, tf.int32))
     done = tf.zeros([batch_size], tf.bool)
     steps, _, _, beams, _, history = tf.while_loop(
-        lambda t, _tokens, _state, _beams, done, _history: (t < cfg.max_length)
+        lambda t, _tokens, _state, _beams, done, _history: (t < numbers.max_length)
         & ~tf.reduce_all(done),
         body,
         (tf.constant(0), start, state, beams, done, history),
@@ -172,25 +173,24 @@ def _search(step_fn, cfg, state, constants, batch_size):
     return steps, beams, history
 
 
-def _row_done(beams, cfg, best_possible_penalty):
+def _row_done(beams, n_best, best_possible_penalty):
     """True where the `n_best` leading beams are finished and nothing growing can pass them.
 
     A growing hypothesis only loses log-probability, and (for length_penalty >= 0) its
     penalty is at most the one at max_length, so log_probs / that penalty bounds every
     score it can reach.
     """
-    n = cfg.n_best
-    leaders_finished = tf.reduce_all(beams["finished"][:, :n], axis=1)
-    bound = beams["log_probs"] if cfg.alpha == 0 else beams["log_probs"] / best_possible_penalty
+    leaders_finished = tf.reduce_all(beams["finished"][:, :n_best], axis=1)
+    bound = beams["log_probs"] / best_possible_penalty
     best_growing = tf.reduce_max(tf.where(beams["finished"], _NEG_INF, bound), axis=1)
-    return leaders_finished & (beams["scores"][:, n - 1] >= best_growing)
+    return leaders_finished & (beams["scores"][:, n_best - 1] >= best_growing)
 
 
-def _backtrack(steps, history, cfg, batch_size):
+def _backtrack(steps, history, cfg, numbers, batch_size):
     """Follow backpointers from the n_best final beams to their first token."""
-    outputs = {"tokens": tf.TensorArray(tf.int32, size=cfg.max_length)}
+    outputs = {"tokens": tf.TensorArray(tf.int32, size=numbers.max_length)}
     if cfg.with_extras:
-        outputs["extras"] = tf.TensorArray(tf.float32, size=cfg.max_length, infer_shape=True)
+        outputs["extras"] = tf.TensorArray(tf.float32, size=numbers.max_length, infer_shape=True)
 
     def body(t, index, outputs):
         ran = t < steps  # positions after an early stop are padding
@@ -205,9 +205,9 @@ def _backtrack(steps, history, cfg, batch_size):
             outputs["extras"] = outputs["extras"].write(t, extras)
         return t - 1, tf.where(ran, parent, index), outputs
 
-    index = tf.tile(tf.range(cfg.n_best)[None], [batch_size, 1])
+    index = tf.tile(tf.range(numbers.n_best)[None], [batch_size, 1])
     _, _, outputs = tf.while_loop(
-        lambda t, *_: t >= 0, body, (tf.constant(cfg.max_length - 1), index, outputs)
+        lambda t, *_: t >= 0, body, (numbers.max_length - 1, index, outputs)
     )
     return outputs
 
@@ -218,10 +218,10 @@ def _time_second(stacked):
     return tf.transpose(stacked, tf.concat([[1, 2, 0], rest], 0))
 
 
-def _decode(step_fn, cfg, state, constants, batch_size):
-    steps, beams, history = _search(step_fn, cfg, state, constants, batch_size)
-    outputs = _backtrack(steps, history, cfg, batch_size)
-    n = cfg.n_best
+def _decode(step_fn, cfg, numbers, state, constants, batch_size):
+    steps, beams, history = _search(step_fn, cfg, numbers, state, constants, batch_size)
+    outputs = _backtrack(steps, history, cfg, numbers, batch_size)
+    n = numbers.n_best
     finished = beams["finished"][:, :n]
     lengths = beams["lengths"][:, :n]
     result = (
@@ -233,7 +233,7 @@ def _decode(step_fn, cfg, state, constants, batch_size):
         return result
     extras = _time_second(outputs["extras"].stack())
     # Zero the steps after a hypothesis ended: they belong to no token.
-    mask = tf.sequence_mask(lengths, cfg.max_length)
+    mask = tf.sequence_mask(lengths, numbers.max_length)
     trailing = tf.ones([tf.rank(extras) - 3], tf.int32)
     mask = tf.reshape(mask, tf.concat([tf.shape(mask), trailing], 0))
     return result + (tf.where(mask, extras, tf.zeros_like(extras)),)
@@ -253,7 +253,9 @@ def beam_search(
     with_extras=False,
     jit_compile=False,
 ):
-    """Decode a batch with beam search; the whole loop runs in one compiled `tf.function`.
+    """Decode a batch with beam search; the whole loop runs in one compiled `tf.function`,
+    traced once per step function, beam size and output kind: `max_length`, `length_penalty`
+    and `n_best` reach it as tensors, so other values of them trace nothing again.
 
     Args:
         step_fn: `step(token_ids [B*beam], state) -> (logits [B*beam, V], new_state)`;
@@ -298,25 +300,18 @@ def beam_search(
         )
     if isinstance(batch_size, numbers.Integral):
         _check_int("batch_size", batch_size, 1)
-    cfg = _Config(
-        int(start_id),
-        int(end_id),
-        int(beam_size),
-        int(max_length),
-        float(length_penalty),
-        int(n_best),
-        bool(with_extras),
-        constants is not None,
-    )
+    cfg = _Config(int(start_id), int(end_id), int(beam_size), bool(with_extras), constants is not None)
+    tensors = _Numbers(tf.constant(int(max_length), tf.int32), _penalties(int(max_length), float(length_penalty)),
+                       tf.constant(int(n_best), tf.int32))
     batch_size = tf.convert_to_tensor(batch_size, dtype=tf.int32)
     if tf.inside_function():
-        return _decode(step_fn, cfg, initial_state, constants, batch_size)
+        return _decode(step_fn, cfg, tensors, initial_state, constants, batch_size)
     search = compiled(
         ("beam_search", step_fn, cfg, jit_compile),
         lambda: tf.function(
-            lambda state, constants, size: _decode(step_fn, cfg, state, constants, size),
+            lambda numbers, state, constants, size: _decode(step_fn, cfg, numbers, state, constants, size),
             jit_compile=jit_compile,
             reduce_retracing=True,
         ),
     )
-    return search(initial_state, constants, batch_size)
+    return search(tensors, initial_state, constants, batch_size)

@@ -54,7 +54,9 @@ def _check_number(name, value, ok, expected, integer=False):
 
 def _scaled(logits, temperature):
     logits = tf.cast(logits, tf.float32)
-    return logits if temperature == 1.0 else logits / temperature
+    if isinstance(temperature, float) and temperature == 1.0:
+        return logits
+    return logits / temperature  # a tensor temperature of 1 divides exactly too
 
 
 def _draw(logits, seed):
@@ -77,17 +79,59 @@ def _draw(logits, seed):
     return tf.argmax(logits + gumbel, axis=-1, output_type=tf.int32)
 
 
-@dataclasses.dataclass(frozen=True)
-class GreedySampler:
-    """Always the most likely token (the lowest id among ties); ignores the seed."""
+def _draw_among_first(ranked, k, seed):
+    """`_draw` among the first `k` columns of `ranked` [B, V] (k a scalar tensor or int).
+
+    The same ids as `_draw(ranked[:, :k], seed)`, with shapes that do not depend on `k`, so
+    one compiled graph serves every k: Philox bits for shape [B, V] begin with the bits for
+    [B, k] (the stream is laid out flat), so each kept entry takes its noise from where a
+    [B, k] draw would have, and the columns past `k` are -inf.
+    """
+    shape = tf.shape(ranked)
+    flat = tf.random.stateless_uniform([shape[0] * shape[1]], seed, minval=None, maxval=None, dtype=tf.uint32,
+                                       alg="philox")
+    columns = tf.range(shape[1])
+    where = tf.minimum(tf.range(shape[0])[:, None] * k + columns[None, :], shape[0] * shape[1] - 1)
+    uniform = (tf.cast(tf.bitwise.right_shift(tf.gather(flat, where), 8), tf.float32) + 0.5) * (2.0 ** -24)
+    kept = tf.where(columns[None, :] < k, ranked, tf.constant(-float("inf")))
+    return tf.argmax(kept - tf.math.log(-tf.math.log(uniform)), axis=-1, output_type=tf.int32)
+
+
+def _top_k(logits, k):
+    """(logits sorted high to low, their ids, k cut to the vocabulary) for a k that may be a tensor;
+    ties keep the lower id first, as `tf.math.top_k` does."""
+    order = tf.argsort(logits, axis=-1, direction="DESCENDING", stable=True)
+    return tf.gather(logits, order, batch_dims=1), order, tf.minimum(tf.cast(k, tf.int32), tf.shape(logits)[-1])
+
+
+class _Sampler:
+    """What every sampler shares: its options as numbers, and a call that uses them.
+
+    `draw(logits, seed, **numbers)` is the sampler's whole computation, written so that each
+    number may be a Python value or a scalar tensor: the compiled sampling loop passes them as
+    tensors, so one trace serves every temperature, k and p (`sample_sequence`).
+    """
+
+    def numbers(self):
+        """The sampler's options by field name, e.g. `{"k": 5, "temperature": 0.8}`."""
+        return {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
 
     def __call__(self, logits, seed):
+        return self.draw(logits, seed, **self.numbers())
+
+
+@dataclasses.dataclass(frozen=True)
+class GreedySampler(_Sampler):
+    """Always the most likely token (the lowest id among ties); ignores the seed."""
+
+    @staticmethod
+    def draw(logits, seed):
         del seed
         return tf.argmax(logits, axis=-1, output_type=tf.int32)
 
 
 @dataclasses.dataclass(frozen=True)
-class TemperatureSampler:
+class TemperatureSampler(_Sampler):
     """Sample from softmax(logits / temperature): below 1 sharpens, above 1 flattens.
 
     Args:
@@ -99,12 +143,13 @@ class TemperatureSampler:
     def __post_init__(self):
         _check_number("temperature", self.temperature, lambda t: t > 0, "a finite number > 0")
 
-    def __call__(self, logits, seed):
-        return _draw(_scaled(logits, self.temperature), seed)
+    @staticmethod
+    def draw(logits, seed, temperature):
+        return _draw(_scaled(logits, temperature), seed)
 
 
 @dataclasses.dataclass(frozen=True)
-class TopKSampler:
+class TopKSampler(_Sampler):
     """Sample among the `k` most likely tokens only.
 
     Args:
@@ -119,16 +164,14 @@ class TopKSampler:
         _check_number("k", self.k, lambda k: k >= 1, "an integer >= 1", integer=True)
         _check_number("temperature", self.temperature, lambda t: t > 0, "a finite number > 0")
 
-    def __call__(self, logits, seed):
-        logits = _scaled(logits, self.temperature)
-        vocab = logits.shape[-1]
-        k = min(self.k, vocab) if vocab is not None else tf.minimum(self.k, tf.shape(logits)[-1])
-        top_logits, top_ids = tf.math.top_k(logits, k=k)
-        return tf.gather(top_ids, _draw(top_logits, seed), batch_dims=1)
+    @staticmethod
+    def draw(logits, seed, k, temperature):
+        ranked, order, k = _top_k(_scaled(logits, temperature), k)
+        return tf.gather(order, _draw_among_first(ranked, k, seed), batch_dims=1)
 
 
 @dataclasses.dataclass(frozen=True)
-class TopPSampler:
+class TopPSampler(_Sampler):
     """Nucleus sampling: sample among the smallest set of top tokens with mass >= p.
 
     A token is kept when the probability of the tokens ranked above it is still below
@@ -149,17 +192,18 @@ class TopPSampler:
         _check_number("p", self.p, lambda p: 0 < p <= 1, "a number in (0, 1]")
         _check_number("temperature", self.temperature, lambda t: t > 0, "a finite number > 0")
 
-    def __call__(self, logits, seed):
-        logits = _scaled(logits, self.temperature)
+    @staticmethod
+    def draw(logits, seed, p, temperature):
+        logits = _scaled(logits, temperature)
         order = tf.argsort(logits, axis=-1, direction="DESCENDING", stable=True)
         ranked = tf.gather(logits, order, batch_dims=1)
         mass_above = tf.math.cumsum(tf.nn.softmax(ranked), axis=-1, exclusive=True)
-        kept = tf.where(mass_above < self.p, ranked, tf.constant(-float("inf")))
+        kept = tf.where(mass_above < p, ranked, tf.constant(-float("inf")))
         return tf.gather(order, _draw(kept, seed), batch_dims=1)
 
 
 @dataclasses.dataclass(frozen=True)
-class TopKTopPSampler:
+class TopKTopPSampler(_Sampler):
     """Top-k, then top-p: keep the `k` most likely tokens, then the nucleus of mass `p` among
     them (renormalised), and sample there. The order matters; this is the order of Hugging
     Face's `generate` and of keras-hub when both are set.
@@ -178,14 +222,13 @@ class TopKTopPSampler:
         TopKSampler(self.k, self.temperature)
         TopPSampler(self.p, self.temperature)
 
-    def __call__(self, logits, seed):
-        logits = _scaled(logits, self.temperature)
-        vocab = logits.shape[-1]
-        k = min(self.k, vocab) if vocab is not None else tf.minimum(self.k, tf.shape(logits)[-1])
-        top_logits, top_ids = tf.math.top_k(logits, k=k)  # sorted, most likely first
-        mass_above = tf.math.cumsum(tf.nn.softmax(top_logits), axis=-1, exclusive=True)
-        kept = tf.where(mass_above < self.p, top_logits, tf.constant(-float("inf")))
-        return tf.gather(top_ids, _draw(kept, seed), batch_dims=1)
+    @staticmethod
+    def draw(logits, seed, k, p, temperature):
+        ranked, order, k = _top_k(_scaled(logits, temperature), k)  # sorted, most likely first
+        ranked = tf.where(tf.range(tf.shape(ranked)[-1])[None, :] < k, ranked, tf.constant(-float("inf")))
+        mass_above = tf.math.cumsum(tf.nn.softmax(ranked), axis=-1, exclusive=True)  # within the top k
+        kept = tf.where(mass_above < p, ranked, tf.constant(-float("inf")))
+        return tf.gather(order, _draw_among_first(kept, k, seed), batch_dims=1)
 
 
 SAMPLERS = {
@@ -276,8 +319,25 @@ def never(logits, banned_ids):
     return tf.where(banned[None, :], tf.constant(-float("inf")), logits)
 
 
-def _sampling_loop(step_fn, sampler, banned_ids, start_tokens, state, length, seed, offset):
-    tokens = tf.TensorArray(tf.int32, size=length, element_shape=start_tokens.shape)
+def capacity(length):
+    """The token buffer a compiled loop of `length` steps gets: the next power of two.
+
+    XLA compiles a loop once per buffer size (a TensorArray's size must be a compile-time
+    constant there), so rounding the size up keeps the number of compilations to the ~log2 of
+    the longest length, whatever lengths are asked for; the loop itself still runs `length`
+    steps, and the unused end of the buffer is cut off afterwards.
+    """
+    return 1 << max(int(length) - 1, 0).bit_length()
+
+
+def _sampling_loop(step_fn, sampler, banned_ids, start_tokens, state, length, seed, offset, size=None):
+    """`length` sampled tokens after `start_tokens`; `sampler(logits, seed)` picks each one.
+
+    `size` (default `length`) is the token buffer's size, >= `length`; positions past `length`
+    hold 0. Returns `(tokens [B, size], last token, final state)`.
+    """
+    size = length if size is None else size
+    tokens = tf.TensorArray(tf.int32, size=size, element_shape=start_tokens.shape)
 
     def body(i, token, state, tokens):
         logits, new_state = step_fn(token, state)
@@ -290,10 +350,42 @@ def _sampling_loop(step_fn, sampler, banned_ids, start_tokens, state, length, se
         token = tf.cast(sampler(logits, step_seed), tf.int32)
         return i + 1, token, new_state, tokens.write(i, token)
 
-    _, last, state, tokens = tf.while_loop(
+    i, last, state, tokens = tf.while_loop(
         lambda i, *_: i < length, body, (tf.constant(0), start_tokens, state, tokens)
     )
+    zeros = tf.zeros_like(start_tokens)
+    _, tokens = tf.while_loop(lambda i, _: i < size, lambda i, tokens: (i + 1, tokens.write(i, zeros)), (i, tokens))
     return tf.transpose(tokens.stack()), last, state
+
+
+@dataclasses.dataclass(frozen=True)
+class _Plain:
+    """A sampler callable given as is, with the `draw` of the samplers above (no numbers)."""
+
+    function: object
+
+    def draw(self, logits, seed):
+        return self.function(logits, seed)
+
+
+def _compiled_loop(step_fn, kind, banned_ids, jit_compile):
+    """The compiled sampling loop of one step function and one kind of sampler: its numbers
+    (temperature, k, p), the length and the seed are tensor arguments, so new values never
+    trace again; with XLA only a new buffer size (`capacity`) or batch size compiles again."""
+
+    def loop(start_tokens, state, length, seed, offset, size, options):
+        def sampler(logits, step_seed):
+            return kind.draw(logits, step_seed, **options)
+
+        return _sampling_loop(step_fn, sampler, banned_ids, start_tokens, state, length, seed, offset, size)
+
+    return compiled(("sample", step_fn, kind, jit_compile, banned_ids),
+                    lambda: tf.function(loop, jit_compile=jit_compile, reduce_retracing=True))
+
+
+def _as_tensors(options):
+    return {name: tf.constant(value, tf.int32 if isinstance(value, numbers.Integral) else tf.float32)
+            for name, value in options.items()}
 
 
 def sample_sequence(
@@ -301,18 +393,21 @@ def sample_sequence(
 ):
     """Generate `length` tokens by feeding each sampled token back into `step_fn`.
 
-    The whole loop runs inside one compiled `tf.function` (cached per step function and
-    sampler). The token at position `offset + i` of a text is drawn with a seed derived
-    from `(seed, offset + i)`, so a caller streaming text in chunks gets the same tokens
-    as one call of the full length by passing back `last_token` and `state` and adding
-    each chunk's length to `offset`. The same seed gives the same text with and
-    without `jit_compile` (see `_draw`).
+    The whole loop runs inside one compiled `tf.function`, cached per step function and
+    kind of sampler: the sampler's numbers, the length, the seed and the offset are passed
+    as tensors, so asking for other values traces nothing again (with XLA, a new length
+    compiles again only when it needs a larger power-of-two buffer: `capacity`). The token
+    at position `offset + i` of a text is drawn with a seed derived from `(seed, offset + i)`,
+    so a caller streaming text in chunks gets the same tokens as one call of the full length
+    by passing back `last_token` and `state` and adding each chunk's length to `offset`. The
+    same seed gives the same text with and without `jit_compile` (see `_draw`).
 
     Args:
         step_fn: `step(token_ids [B] int32, state) -> (logits [B, V], new_state)`.
         start_tokens: `[B]` int token ids fed at the first step.
         state: nested structure of tensors with batch first, as `step_fn` expects.
-        sampler: a callable `(logits, seed) -> token_ids`, e.g. from `get_sampler`.
+        sampler: one of `SAMPLERS` (e.g. from `get_sampler`), or any callable
+            `(logits, seed) -> token_ids` (compiled once per callable).
         length: number of tokens to generate (>= 0).
         seed: Python integer.
         offset: number of tokens of this text generated by earlier calls.
@@ -322,6 +417,10 @@ def sample_sequence(
 
     Returns:
         `(tokens [B, length] int32, last_token [B] int32, final_state)`.
+
+    Raises:
+        UserError: a negative or non-integer length or offset, a seed that is no integer,
+            start tokens that are not one id per row.
     """
     for name, value in (("length", length), ("offset", offset)):
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
@@ -329,22 +428,15 @@ def sample_sequence(
     start_tokens = tf.convert_to_tensor(start_tokens, dtype=tf.int32)
     if start_tokens.shape.rank != 1:
         raise UserError(f"start_tokens must have shape [batch], got {start_tokens.shape}")
-    args = (
-        start_tokens,
-        state,
-        tf.constant(length, tf.int32),
-        _seed_pair(seed),
-        tf.constant(offset, tf.int32),
-    )
     banned_ids = tuple(int(i) for i in banned_ids)
+    args = (start_tokens, state, tf.constant(length, tf.int32), _seed_pair(seed), tf.constant(offset, tf.int32))
     if tf.inside_function():
         return _sampling_loop(step_fn, sampler, banned_ids, *args)
-    loop = compiled(
-        ("sample", step_fn, sampler, jit_compile, banned_ids),
-        lambda: tf.function(
-            lambda *a: _sampling_loop(step_fn, sampler, banned_ids, *a),
-            jit_compile=jit_compile,
-            reduce_retracing=True,
-        ),
-    )
-    return loop(*args)
+    if isinstance(sampler, _Sampler):
+        loop = _compiled_loop(step_fn, type(sampler), banned_ids, jit_compile)
+        extra = (_as_tensors(sampler.numbers()),)
+    else:  # a plain callable: its numbers are its own
+        loop = _compiled_loop(step_fn, _Plain(sampler), banned_ids, jit_compile)
+        extra = ({},)
+    tokens, last, state = loop(*args, tf.constant(capacity(length), tf.int32), *extra)
+    return tokens[:, :length], last, state

@@ -8,7 +8,9 @@ Each kind gets a `tf.Module` holding the Keras model (its variables) and the voc
   masked), then the temperature-sampling loop runs inside the graph, XLA-compiled as in
   textlstm, with the seed of character i derived from `(seed, i)` by the same stateless
   ops and the unknown entry never sampled: the same prompt, length, temperature and seed
-  give textlstm's text (`sampler="temperature"`).
+  give textlstm's text (`sampler="temperature"`). `length` and `temperature` outside the
+  ranges textlstm's own options take (`decode.length`, `decode.temperature` in
+  `textlstm.schema`; NaN included) raise InvalidArgumentError naming the input and range.
 - tagger, `tag`: `sentences` string[B] (whitespace tokens) -> `tags` string[B] (one tag per
   token, space-separated). Word and character lookup (with the lowercase fallback of a
   vocabulary extended from a vectors file), the `data.max_len` chunks, Viterbi and the
@@ -16,7 +18,7 @@ Each kind gets a `tf.Module` holding the Keras model (its variables) and the voc
 - translator, `translate`: `source_ids` int32[B, L] (SentencePiece ids of the source model,
   0-padded, no BOS/EOS) -> `target_ids` int32[B, T] (0 after the end), `lengths` int32[B],
   `scores` float32[B]: the encoder and the batched beam search (beam size fixed at export)
-  in the graph. The SentencePiece models are in the SavedModel's assets/ (client code in
+  in the graph; an empty batch gives empty outputs. The SentencePiece models are in the SavedModel's assets/ (client code in
   the README), because subword encoding inside a graph needs tensorflow-text.
 
 Reference: the SavedModel format and `tf.saved_model.save` (TensorFlow guide "Using the
@@ -30,8 +32,9 @@ import shutil
 import numpy as np
 import tensorflow as tf
 
-from textlstm.decoding.samplers import _draw, _sampling_loop
+from textlstm.decoding.samplers import TemperatureSampler, _sampling_loop
 from textlstm.errors import TextlstmError
+from textlstm.schema import CHARLM
 
 SIGNATURES = {"charlm": "generate", "tagger": "tag", "seq2seq": "translate"}
 
@@ -50,6 +53,21 @@ def seed_pair(seed):
     return tf.stack([low, high])
 
 
+def _refuse_outside(name, value, spec):
+    """An op that raises InvalidArgumentError "NAME must be RANGE, got VALUE" unless `value`
+    (a scalar tensor) lies in the closed range of the `textlstm.schema` declaration `spec`;
+    NaN is outside every range."""
+    inside = (value >= spec.low) & (value <= spec.high)
+    return tf.debugging.Assert(inside, [f"{name} must be {spec.describe()}, got", value], name=f"check_{name}")
+
+
+def _buffer_size(length):
+    """`samplers.capacity` in the graph: the power of two >= length (>= 1), so the XLA sampling
+    loop compiles once per power of two, not once per length."""
+    bits = tf.math.ceil(tf.math.log(tf.cast(tf.maximum(length, 1), tf.float64)) / np.log(2.0))
+    return tf.maximum(tf.cast(tf.pow(tf.constant(2.0, tf.float64), bits), tf.int32), length)
+
+
 class CharLMModule(tf.Module):
     def __init__(self, lm):
         super().__init__()
@@ -60,14 +78,15 @@ class CharLMModule(tf.Module):
         unknown_id = int(lm.vocab.unknown_id)
 
         @tf.function(jit_compile=True)
-        def sample(start, state, length, seed, temperature):
+        def sample(start, state, length, seed, temperature, size):
             def sampler(logits, step_seed):
-                # textlstm's own categorical draw (Gumbel-max on Philox bits), so a seed gives
-                # the same text here as in `generate`
-                return _draw(tf.cast(logits, tf.float32) / temperature, step_seed)
+                # textlstm's own sampler (Gumbel-max on Philox bits), so a seed gives the same
+                # text here as in `generate`
+                return TemperatureSampler.draw(logits, step_seed, temperature)
 
             banned = (unknown_id,)  # as textlstm: the unknown entry is never sampled
-            tokens, _, _ = _sampling_loop(self.stepper, sampler, banned, start, state, length, seed, tf.constant(0))
+            tokens, _, _ = _sampling_loop(self.stepper, sampler, banned, start, state, length, seed, tf.constant(0),
+                                          size)
             return tokens
 
         self._sample = sample
@@ -77,6 +96,12 @@ class CharLMModule(tf.Module):
                                   tf.TensorSpec([], tf.float32, name="temperature"),
                                   tf.TensorSpec([], tf.int32, name="seed")])
     def generate(self, prompt, length, temperature, seed):
+        checks = [_refuse_outside("length", length, CHARLM["decode.length"]),
+                  _refuse_outside("temperature", temperature, CHARLM["decode.temperature"])]
+        with tf.control_dependencies(checks):
+            return self._generate(prompt, tf.identity(length), tf.identity(temperature), seed)
+
+    def _generate(self, prompt, length, temperature, seed):
         prompt = tf.where(tf.equal(prompt, ""), tf.constant("\n"), prompt)
         ids = self.char_table.lookup(tf.strings.unicode_split(prompt, "UTF-8", errors="replace"))
         lengths = tf.cast(ids.row_lengths(), tf.int32)
@@ -90,7 +115,7 @@ class CharLMModule(tf.Module):
             keep = (t < lengths - 1)[:, None]
             state = tf.nest.map_structure(lambda new, old: tf.where(keep, new, old), new_state, state)
         last = tf.gather(ids, lengths - 1, batch_dims=1)
-        tokens = self._sample(last, state, tf.maximum(length, 0), seed_pair(seed), temperature)
+        tokens = self._sample(last, state, length, seed_pair(seed), temperature, _buffer_size(length))[:, :length]
         return {"text": tf.strings.reduce_join(tf.gather(self.chars, tokens), axis=1)}
 
 
@@ -194,10 +219,11 @@ class TranslatorModule(tf.Module):
     def __init__(self, translator, beam_size, length_penalty, max_length):
         super().__init__()
         from textlstm.decoding import beam_search
-        from textlstm.seq2seq.subwords import BOS_ID, EOS_ID
+        from textlstm.seq2seq.subwords import BOS_ID, EOS_ID, UNK_ID
 
         self.model = translator.model
         self._beam_search = beam_search
+        self.unknown_id = UNK_ID
         self.options = dict(start_id=BOS_ID, end_id=EOS_ID, beam_size=beam_size, max_length=max_length,
                             length_penalty=length_penalty)
 
@@ -206,10 +232,12 @@ class TranslatorModule(tf.Module):
         from textlstm.seq2seq.translate import LENGTH_STEP
 
         rows = tf.shape(source_ids)[0]
-        # as textlstm: lengths padded to a multiple of 8, a lone row decoded beside a copy of itself
+        # as textlstm: lengths padded to a multiple of 8, a lone row decoded beside a copy of itself;
+        # an empty batch decodes two rows of one unknown subword, and none of them is returned
         width = _round_up(tf.maximum(tf.shape(source_ids)[1], 1), LENGTH_STEP)
         source = tf.pad(source_ids, [[0, 0], [0, width - tf.shape(source_ids)[1]]])
-        source = tf.concat([source, source[:1]], 0)[: tf.maximum(rows, 2)]
+        filler = tf.pad(tf.fill([2, 1], self.unknown_id), [[0, 0], [0, width - 1]])
+        source = tf.concat([source, source[:1], filler], 0)[: tf.maximum(rows, 2)]
         state, memory = self.model.encode(source)
         o = self.options
         tokens, scores, lengths = self._beam_search(

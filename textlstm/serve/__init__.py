@@ -8,7 +8,9 @@ model, run in a worker thread so the event loop keeps answering (see `slots.Mode
 
 Modules: `limits` (the configurable caps), `bodies` (JSON bodies checked into API
 arguments), `slots` (a loaded model, its lock and its worker thread), `app` (the Starlette
-routes) and `page.html` (the page at `/`). Starlette and uvicorn come with the `[serve]` extra.
+routes), `guard` (Host and Origin checks), `connections` (uvicorn's h11 protocol with a
+request-head deadline), `server` (binding and uvicorn's configuration) and `page.html` (the
+page at `/`). Starlette and uvicorn come with the `[serve]` extra.
 """
 
 INSTALL_HINT = 'pip install "textlstm[serve]"'

@@ -8,11 +8,16 @@ Endpoints (all JSON; errors are `{"error": "one line"}`):
     POST /models/{name}/tag         tagger; {"tags": [[tag per token]]} or {"n_best": [[{"tags", "prob"}]]}
     POST /models/{name}/translate   translator; {"translations": [str]} or {"n_best": [[{"text", "score"}]]}
 
-Status codes: 400 malformed JSON, wrong types, values out of range (also a `TextlstmError`
-raised by the model for its arguments); 404 unknown model or path; 405 wrong method; 409 an
-endpoint the model's kind does not have; 413 body too large; 504 past the timeout; 500 any
-other error in the model (logged with its traceback; the server keeps serving).
+Status codes: 400 malformed JSON (nested too deeply, a number of too many digits included),
+wrong types, values out of range (also a `TextlstmError` raised by the model for its
+arguments: checked before a stream starts, so a streamed request is refused the same way);
+403 a page of another origin (`guard`); 404 unknown model or path; 405 wrong method; 408 a
+body that did not arrive within the timeout; 409 an endpoint the model's kind does not have;
+413 body too large; 421 a Host header that does not name this server (`guard`); 504 past the
+timeout; 500 any other error in the model (logged with its traceback; the server keeps serving).
 """
+
+import asyncio
 
 import json
 import logging
@@ -21,12 +26,15 @@ import time
 from importlib import resources
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import ClientDisconnect
 from starlette.responses import HTMLResponse, JSONResponse, StreamingResponse
 from starlette.routing import Route
 
 from textlstm.errors import TextlstmError
 from textlstm.serve.bodies import BadRequest, generate_args, tag_args, translate_args
+from textlstm.serve.guard import HostOriginGuard
 from textlstm.serve.slots import Timeout
 
 log = logging.getLogger("textlstm.serve")
@@ -59,6 +67,18 @@ async def _read_json(request, limits):
         raise HTTPError(400, "the request body is not UTF-8") from None
     except json.JSONDecodeError as error:
         raise HTTPError(400, f"malformed JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
+    except RecursionError:
+        raise HTTPError(400, "malformed JSON: arrays or objects nested too deeply") from None
+    except ValueError:  # Python's limit on the digits of an integer read from text
+        raise HTTPError(400, "malformed JSON: a number with too many digits") from None
+
+
+async def _read_json_by(request, limits, deadline):
+    """`_read_json` within the request's deadline: a body sent too slowly is 408."""
+    try:
+        return await asyncio.wait_for(_read_json(request, limits), max(deadline - time.monotonic(), 0))
+    except asyncio.TimeoutError:
+        raise HTTPError(408, f"the request body did not arrive within the timeout ({limits.timeout_s:g} s)") from None
 
 
 def _plain(value):
@@ -76,8 +96,10 @@ def _sse(event, data):
     return f"event: {event}\ndata: {json.dumps(data)}\n\n"
 
 
-def build_app(slots, limits):
-    """The ASGI app serving `slots` (name → `ModelSlot`) under `limits`."""
+def build_app(slots, limits, allow_hosts=(), allow_origins=()):
+    """The ASGI app serving `slots` (name → `ModelSlot`) under `limits`, to requests whose Host
+    names this server or one of `allow_hosts` and that come from its own page or one of
+    `allow_origins` (see `guard`)."""
     page = resources.files("textlstm.serve").joinpath("page.html").read_text(encoding="utf-8")
 
     def slot_for(name, endpoint):
@@ -104,6 +126,8 @@ def build_app(slots, limits):
             kwargs["length"] = min(slot.model.recipe["decode"]["length"], limits.max_length)
         if kwargs["seed"] is None:
             kwargs["seed"] = secrets.randbelow(2**31)  # drawn here so the answer can say it
+        # every option checked now, before a stream answers 200: a bad one is 400 either way
+        slot.model.decoding_options(**{name: value for name, value in kwargs.items() if name != "prompt"})
         if not stream:
             texts = await slot.call(lambda model: model.generate(**kwargs), deadline)
             return JSONResponse({"text": texts[0], "seed": kwargs["seed"]})
@@ -142,7 +166,7 @@ def build_app(slots, limits):
             deadline = time.monotonic() + limits.timeout_s
             try:
                 slot = slot_for(request.path_params["name"], name)
-                body = await _read_json(request, limits)
+                body = await _read_json_by(request, limits, deadline)
                 return await handlers[name](slot, body, deadline)
             except HTTPError as error:
                 return _error(error.status, error)
@@ -165,4 +189,8 @@ def build_app(slots, limits):
     routes += [Route(f"/models/{{name}}/{name}", endpoint(name), methods=["POST"]) for name in handlers]
     from starlette.exceptions import HTTPException
 
-    return Starlette(routes=routes, exception_handlers={HTTPException: not_found})
+    middleware = [Middleware(HostOriginGuard, allow_hosts=tuple(allow_hosts), allow_origins=tuple(allow_origins))]
+    if allow_origins:  # pages of those origins may read the answers
+        middleware.append(Middleware(CORSMiddleware, allow_origins=list(allow_origins), allow_methods=["GET", "POST"],
+                                     allow_headers=["Content-Type"]))
+    return Starlette(routes=routes, exception_handlers={HTTPException: not_found}, middleware=middleware)

@@ -4,9 +4,14 @@ Pure Python (no web framework), so the rules are testable alone. Every function 
 decoded JSON value and the `Limits`, and returns keyword arguments for the model object; a
 wrong type, an unknown field or a value over a cap raises `BadRequest` (answered as 400).
 No field names a file: models are addressed only by the names the server was started with.
+Sampler numbers are checked against their declarations in `textlstm.schema` (the ranges of the
+CLI and the API), so an answer never depends on how far a request got before failing.
 """
 
 import math
+
+from textlstm import schema
+from textlstm.errors import UserError
 
 
 class BadRequest(ValueError):
@@ -23,6 +28,17 @@ def _fields(body, allowed, required=()):
         if name not in body:
             raise BadRequest(f"missing field {name!r}")
     return body
+
+
+def _shown(value):
+    """`value` for an error line: an integer of many digits by its size (its digits would fill
+    the line, and past Python's limit could not even be written out)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**18:
+        try:
+            return f"an integer of {len(str(abs(value)))} digits"
+        except ValueError:  # past sys.get_int_max_str_digits()
+            return "an integer of too many digits to write out"
+    return value
 
 
 def _type(value):
@@ -42,17 +58,29 @@ def _int(body, name, minimum, maximum=None):
         raise BadRequest(f"{name} must be an integer, got {_type(value)}")
     if value < minimum or (maximum is not None and value > maximum):
         upper = f" and at most {maximum}" if maximum is not None else ""
-        raise BadRequest(f"{name} must be at least {minimum}{upper}, got {value}")
+        raise BadRequest(f"{name} must be at least {minimum}{upper}, got {_shown(value)}")
     return value
 
 
-def _float(body, name):
+def _float(body, name, spec=None):
+    """A finite number (an integer is one), within `spec` (a `schema.Spec`) when given."""
     value = body.get(name)
     if value is None:
         return None
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**300:
+        raise BadRequest(f"{name} must be a finite number, got {_shown(value)}")  # float() would overflow
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise BadRequest(f"{name} must be a finite number, got {_type(value)}")
-    return float(value)
+    return _declared(name, float(value), spec)
+
+
+def _declared(name, value, spec):
+    if spec is None or value is None:
+        return value
+    try:
+        return spec.check(name, value)
+    except UserError as error:
+        raise BadRequest(str(error)) from None
 
 
 def _bool(body, name):
@@ -76,8 +104,9 @@ def generate_args(body, limits):
     if sampler is not None and not isinstance(sampler, str):
         raise BadRequest(f"sampler must be a string, got {_type(sampler)}")
     kwargs = {"prompt": prompt, "length": _int(body, "length", 1, limits.max_length), "sampler": sampler,
-              "temperature": _float(body, "temperature"), "top_k": _int(body, "top_k", 1),
-              "top_p": _float(body, "top_p"), "seed": _int(body, "seed", 0, 2**31 - 1)}
+              "temperature": _float(body, "temperature", schema.TEMPERATURE),
+              "top_k": _int(body, "top_k", 1, schema.TOP_K.high),
+              "top_p": _float(body, "top_p", schema.TOP_P), "seed": _int(body, "seed", 0, 2**31 - 1)}
     return kwargs, _bool(body, "stream")
 
 
@@ -113,9 +142,7 @@ def translate_args(body, limits):
     """`{"sentences": [str], "beam_size", "length_penalty", "n_best", "max_length"}` → kwargs
     for `Translator.translate` (None: the recipe's value)."""
     _fields(body, ("sentences", "beam_size", "length_penalty", "n_best", "max_length"), required=("sentences",))
-    length_penalty = _float(body, "length_penalty")
-    if length_penalty is not None and length_penalty < 0:
-        raise BadRequest(f"length_penalty must be at least 0, got {length_penalty}")
+    length_penalty = _float(body, "length_penalty", schema.SEQ2SEQ["decode.length_penalty"])
     return {"sentences": _sentences(body, limits, allow_tokens=False),
             "beam_size": _int(body, "beam_size", 1, limits.max_beam_size), "length_penalty": length_penalty,
             "n_best": _int(body, "n_best", 1, limits.max_beam_size) or 1,

@@ -1,5 +1,6 @@
 """Load the models, bind the socket, print where it listens, run uvicorn until Ctrl-C."""
 
+import functools
 import ipaddress
 import pathlib
 import socket
@@ -49,11 +50,41 @@ def bind(host, port):
     return sock
 
 
-def serve(specs, host="127.0.0.1", port=8080, limits=None, echo=print):
+def uvicorn_config(app, limits):
+    """The `uvicorn.Config` of a server under `limits`: its connection caps and timeouts
+    (`Limits.header_timeout_s` through `connections.HeadDeadlineProtocol`), uvicorn's logging
+    quiet but for warnings."""
+    import uvicorn
+
+    from textlstm.serve.connections import HeadDeadlineProtocol
+
+    return uvicorn.Config(app, log_level="warning", access_log=False,
+                          http=functools.partial(HeadDeadlineProtocol, head_timeout_s=limits.header_timeout_s),
+                          timeout_keep_alive=limits.keep_alive_s, limit_concurrency=limits.max_connections,
+                          h11_max_incomplete_event_size=limits.max_body_bytes + 16384)
+
+
+def _room_for(connections):
+    """Raise the soft limit on open files to hold `connections` sockets and the model files
+    (up to the hard limit), so many idle clients cannot make accepting fail with EMFILE."""
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = connections + 256
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted if hard == resource.RLIM_INFINITY else min(wanted, hard),
+                                                    hard))
+
+
+def serve(specs, host="127.0.0.1", port=8080, limits=None, echo=print, allow_hosts=(), allow_origins=()):
     """Serve the run directories `specs` (see `parse_specs`) until interrupted.
 
     The first line printed (stdout, flushed) is `serving N model(s) at http://HOST:PORT/`
-    with the bound port, so `--port 0` is race-free for scripts and tests.
+    with the bound port, so `--port 0` is race-free for scripts and tests. Requests must name
+    this server in their Host header, or one of `allow_hosts`, and come from its own page or
+    one of `allow_origins` (`textlstm.serve.guard`).
 
     Raises:
         TextlstmError: a bad name, a run directory that does not load, a port in use.
@@ -82,8 +113,8 @@ def serve(specs, host="127.0.0.1", port=8080, limits=None, echo=print):
     echo(f"serving {len(slots)} model(s) at http://{shown}:{bound_port}/: "
          + ", ".join(f"{name} ({slot.kind})" for name, slot in slots.items()))
     sys.stdout.flush()
-    config = uvicorn.Config(build_app(slots, limits), log_level="warning", access_log=False,
-                            h11_max_incomplete_event_size=limits.max_body_bytes + 16384)
+    _room_for(limits.max_connections)
+    config = uvicorn_config(build_app(slots, limits, allow_hosts, allow_origins), limits)
     try:
         uvicorn.Server(config).run(sockets=[sock])
     finally:
