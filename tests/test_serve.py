@@ -12,8 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-pytest.importorskip("starlette")
-pytest.importorskip("uvicorn")
+import starlette  # noqa: F401  (the test extra installs the serve extra: missing it fails, never skips)
+import uvicorn  # noqa: F401
 
 from api_helpers import tiny_run  # noqa: E402
 from serve_helpers import Server  # noqa: E402

@@ -83,15 +83,11 @@ def test_without_the_serve_extra_one_line_names_the_install_command(monkeypatch,
 
 
 def test_a_run_directory_that_does_not_load_is_one_line(tmp_path):
-    pytest.importorskip("starlette")
-    pytest.importorskip("uvicorn")
     result = invoke("serve", tmp_path / "missing", "--port", "0")
     assert_one_error_line(result, "missing", "does not exist")
 
 
 def test_another_host_than_loopback_is_warned_about(tmp_path):
-    pytest.importorskip("starlette")
-    pytest.importorskip("uvicorn")
     result = invoke("serve", tmp_path / "missing", "--host", "0.0.0.0", "--port", "0")  # fails before binding
     assert "warning: listening on 0.0.0.0" in result.stderr and "no authentication" in result.stderr
     assert result.exit_code == 1 and "does not exist" in result.stderr
