@@ -4,7 +4,6 @@ give TensorFlow's numbers (atol 1e-5). Skipped unless the `[onnx]` extra is inst
 import json
 
 import numpy as np
-import pytest
 import tensorflow as tf
 from api_helpers import tiny_run
 

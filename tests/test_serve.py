@@ -262,8 +262,6 @@ class ServerThread:
     """`build_app` over a fake model, served by uvicorn as `textlstm serve` configures it."""
 
     def __init__(self, limits):
-        import uvicorn
-
         from textlstm.serve.server import bind, uvicorn_config
 
         self.sock = bind("127.0.0.1", 0)
