@@ -191,7 +191,8 @@ def test_evaluate_pos_prints_accuracy_and_a_per_tag_table(upos_run, corpora):
              if before.split("\t")[0].isdigit()]
     assert len(tagged.stdout.rstrip("\n").splitlines()) == len(corpora["conllu_dev"].read_text().rstrip("\n").splitlines())
     expected = sum(gold == predicted for gold, predicted in pairs) / len(pairs)
-    printed = float(re.search(r"token accuracy ([0-9.]+)", result.stdout).group(1))
+    assert result.stdout.count("accuracy") == 1  # said once, in the summary line
+    printed = float(re.search(r"token accuracy: ([0-9.]+)", result.stdout).group(1))
     assert printed == pytest.approx(expected, abs=5e-5)
     for tag in {gold for gold, _ in pairs}:  # each tag's support is its count in the file
         row = next(line.split() for line in result.stdout.splitlines() if line.split()[:1] == [tag])
@@ -303,3 +304,14 @@ def test_batch_size_below_one_is_refused_by_tag_and_evaluate(upos_run, corpora):
     _assert_one_error_line(_invoke("tag", run_dir, corpora["conllu_dev"], "--batch-size", 0), "--batch-size")
     _assert_one_error_line(_invoke("evaluate", run_dir, "--data", corpora["conllu_dev"], "--batch-size", -1),
                            "--batch-size (decode.batch_size) must be an integer >= 1", "got -1")
+
+
+@pytest.mark.parametrize("option, value, fragment", [
+    ("--beam-size", 3, "--beam-size is for translator (seq2seq) runs"),
+    ("--length-penalty", 1.0, "--length-penalty is for translator (seq2seq) runs"),
+    ("--src", "x.en", "--src is for translator (seq2seq) runs"),
+])
+def test_evaluate_refuses_an_option_for_another_kind_of_run(upos_run, corpora, option, value, fragment):
+    run_dir, _ = upos_run
+    _assert_one_error_line(_invoke("evaluate", run_dir, "--data", corpora["conllu_dev"], option, value),
+                           fragment, "is a tagger run")

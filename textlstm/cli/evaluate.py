@@ -4,6 +4,11 @@ import click
 
 from textlstm.cli.options import checked
 
+KIND_NAMES = {"charlm": "char LM", "tagger": "tagger", "seq2seq": "translator (seq2seq)"}
+# Which kinds of run each option is for: given for another kind, it is refused, not ignored.
+OPTION_KINDS = {"--data": ("charlm", "tagger"), "--src": ("seq2seq",), "--ref": ("seq2seq",),
+                "--beam-size": ("seq2seq",), "--length-penalty": ("seq2seq",), "--batch-size": ("tagger",)}
+
 
 @click.command("evaluate")
 @click.argument("run_dir", type=click.Path())
@@ -21,6 +26,12 @@ def evaluate_command(run_dir, data_path, source_path, reference_path, beam_size,
     from textlstm.textio import empty_input_note, is_empty_input
 
     kind = RunDir.read_kind(run_dir)
+    given = {"--data": data_path, "--src": source_path, "--ref": reference_path, "--beam-size": beam_size,
+             "--length-penalty": length_penalty, "--batch-size": batch_size}
+    for option, value in given.items():
+        if value is not None and kind in KIND_NAMES and kind not in OPTION_KINDS[option]:
+            raise UserError(f"{option} is for {' and '.join(KIND_NAMES[k] for k in OPTION_KINDS[option])} runs; "
+                            f"{run_dir} is a {KIND_NAMES[kind]} run")
     empty = [path for path in (data_path, source_path) if is_empty_input(path)]
     if empty and (kind != "seq2seq" or is_empty_input(reference_path)):  # empty output, a note, exit 0
         click.echo(empty_input_note(empty[0], "evaluate"), err=True)
@@ -66,7 +77,7 @@ def _evaluate_tagger(run_dir, data_path, batch_size):
         click.echo("\nentities (exact span match, conlleval semantics):")
         click.echo(metrics["report"])
     click.echo(f"\nsentences: {metrics['sentences']:,}  tokens: {metrics['tokens']:,}  "
-               f"accuracy: {metrics['accuracy']:.4f}"
+               f"token accuracy: {metrics['accuracy']:.4f}"
                + (f"  span F1: {metrics['spans']['micro']['f1']:.4f}" if "spans" in metrics else ""))
 
 

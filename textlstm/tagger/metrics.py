@@ -123,8 +123,7 @@ def format_report(scores):
     """A per-entity-type table with micro, macro and weighted averages, from `span_scores`."""
     footer = {"micro avg": scores["micro"], "macro avg": scores["macro"],
               "weighted avg": scores["weighted"]}
-    table = _table("type", scores["per_type"], footer)
-    return f"{table}\ntoken accuracy {scores['accuracy']:.4f}"
+    return _table("type", scores["per_type"], footer)
 
 
 def per_tag_scores(gold, pred):
@@ -142,8 +141,8 @@ def per_tag_scores(gold, pred):
 
 
 def per_tag_table(gold, pred):
-    """A per-tag precision / recall (= tag accuracy) / F1 / support table with overall accuracy."""
+    """A per-tag precision / recall (= tag accuracy) / F1 / support table with macro and weighted
+    averages (the token accuracy is said once, by the caller's summary line)."""
     rows = per_tag_scores(gold, pred)
     macro, weighted = _averages(rows)
-    table = _table("tag", rows, {"macro avg": macro, "weighted avg": weighted})
-    return f"{table}\ntoken accuracy {token_accuracy(gold, pred):.4f}"
+    return _table("tag", rows, {"macro avg": macro, "weighted avg": weighted})
