@@ -243,6 +243,9 @@ def test_invalid_bio_sequence_is_reported_or_repaired(corpora, tmp_path):
                        "--run-dir", tmp_path / "r", *TINY_RECIPE, "--max-steps", "1")
     assert repaired.exit_code == 0, repaired.output
     assert "repaired 1 ill-formed IOB2 tag sequence" in repaired.stderr
+    # capped before a whole epoch: no best.keras, and the closing line does not claim one
+    assert not (tmp_path / "r" / "best.keras").exists()
+    assert "model (no whole epoch done: last.keras): dev accuracy" in repaired.stdout and "best model" not in repaired.stdout
 
 
 def test_empty_file(corpora, tmp_path):

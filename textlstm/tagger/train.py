@@ -180,7 +180,8 @@ def train_tagger(recipe, run_path, resume=False):
                        examples=dev_tagging)
     scores = dev_scores(dev, [to_file_scheme(tag_vocab.decode(row), tagset) for row in ids], tagset)
     shown = ", ".join(f"{name} {value:.4f}" for name, value in scores.items())
-    print(f"best model: dev {shown}")
+    which = "best model" if run.file(training.BEST).is_file() else "model (no whole epoch done: last.keras)"
+    print(f"{which}: dev {shown}")
     return run, scores
 
 
