@@ -244,6 +244,25 @@ def _describe_kinds(kinds: tuple[str, ...]) -> str:
     return " or ".join(repr(kind) for kind in kinds)
 
 
+def remove_entries(directory, names):
+    """Remove these entries of `directory` where they exist: files, links, folders.
+
+    Raises:
+        UserError: a file that cannot be removed (named, with the reason).
+    """
+    import shutil
+
+    for name in names:
+        entry = pathlib.Path(directory) / name
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        elif entry.exists() or entry.is_symlink():
+            try:
+                entry.unlink()
+            except OSError as error:
+                raise UserError(describe_os_error(error, "remove")) from None
+
+
 class RunDir:
     """A run directory on disk, checked to hold a model of the expected kind.
 
@@ -435,17 +454,7 @@ class RunClaim:
 
     def clear_old_run(self):
         """--overwrite: remove the files of the run that was here (only those a run writes)."""
-        import shutil
-
-        for name in RUN_ARTEFACTS:
-            entry = self.path / name
-            if entry.is_dir() and not entry.is_symlink():
-                shutil.rmtree(entry, ignore_errors=True)
-            elif entry.exists() or entry.is_symlink():
-                try:
-                    entry.unlink()
-                except OSError as error:
-                    raise UserError(describe_os_error(error, "remove")) from None
+        remove_entries(self.path, RUN_ARTEFACTS)
         self.overwrite = False  # once
 
     def release(self):

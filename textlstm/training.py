@@ -41,10 +41,10 @@ import keras
 import numpy as np
 
 from textlstm.distribute import shard_by_slices, trainer_for
-from textlstm.errors import UserError, describe_os_error, naming_path
+from textlstm.errors import UserError, naming_path
 from textlstm.interrupts import interrupted_at
 from textlstm.rundir import (RunDir, atomic_save_model, atomic_write_json, is_chief, load_keras_model,
-                             read_json_file)
+                             read_json_file, remove_entries)
 from textlstm.step_seeds import StepSeeds
 
 LAST, BEST, STATE = "last.keras", "best.keras", "state.json"
@@ -352,17 +352,7 @@ def resume_or_restart(run_path, kind, resume):
         return True
     print(f"note: {run.path} stopped before its first checkpoint; training it from the beginning")
     if is_chief():
-        import shutil
-
-        for name in STARTED_FILES:
-            entry = run.file(name)
-            if entry.is_dir() and not entry.is_symlink():
-                shutil.rmtree(entry, ignore_errors=True)
-            elif entry.exists() or entry.is_symlink():
-                try:
-                    entry.unlink()
-                except OSError as error:
-                    raise UserError(describe_os_error(error, "remove")) from None
+        remove_entries(run.path, STARTED_FILES)
     return False
 
 
