@@ -18,6 +18,7 @@ gradients float32. Every test sets Keras's global policy through the `policy` fi
 restores float32 afterwards.
 """
 
+import json
 import warnings
 
 import keras
@@ -276,3 +277,81 @@ def test_the_note_says_when_reduced_precision_is_emulated():
     assert "float16 is emulated" in precision_lib.precision_note("mixed_float16", False, True)
     with pytest.raises(ValueError, match="precision='float64'"):
         precision_lib.policy("float64")
+
+
+# --- the char LM's train.precision ----------------------------------------------------------------
+
+TINY_LM = {"cell": "lstm", "layers": 2, "units": 16, "embedding_dim": 8, "dropout": 0.0, "input_dropout": 0.0}
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_charlm_layers_take_the_precision_and_the_logits_stay_float32(cell):
+    """Per-layer policies, no global one: the embedding and recurrent layers compute in bfloat16,
+    the logits are float32, and the generator's steps give the model's own logits."""
+    from textlstm.charlm.model import CharStepper, build_model
+
+    model = build_model(11, {**TINY_LM, "cell": cell}, seed=1, precision="mixed_bfloat16")
+    assert keras.mixed_precision.global_policy().name == "float32"  # untouched
+    assert [model.get_layer(n).dtype_policy.name for n in ("embedding", "rnn_0", "rnn_1", "logits")] == \
+        ["mixed_bfloat16"] * 3 + ["float32"]
+    ids = RNG.integers(0, 11, size=(3, 6)).astype("int32")
+    logits = model(ids)
+    assert logits.dtype == "float32" and {w.dtype for w in model.weights} == {"float32"}
+    stepper = CharStepper(model)
+    state = stepper.initial_state(3)
+    assert {s.dtype for layer in state for s in layer} == {tf.bfloat16}
+    for t in range(ids.shape[1]):
+        step_logits, state = stepper(tf.constant(ids[:, t]), state)
+        assert step_logits.dtype == tf.float32 and {s.dtype for layer in state for s in layer} == {tf.bfloat16}
+        np.testing.assert_allclose(np.asarray(step_logits), np.asarray(logits[:, t]),
+                                   atol=16 * UNIT_ROUNDOFF["mixed_bfloat16"] * float(np.abs(logits).max()))
+
+
+def test_charlm_float16_compiles_with_loss_scaling():
+    from textlstm.charlm.model import DEFAULTS, build_model, compile_model
+
+    for precision, scaled in (("float32", False), ("mixed_bfloat16", False), ("mixed_float16", True)):
+        model = build_model(11, TINY_LM, seed=1, precision=precision)
+        compile_model(model, {**DEFAULTS["train"], "precision": precision})
+        assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer) is scaled
+        assert isinstance(model.optimizer.inner_optimizer if scaled else model.optimizer, keras.optimizers.Adam)
+    ids = RNG.integers(0, 11, size=(4, 6)).astype("int32")
+    losses = [float(model.train_on_batch(ids[:, :-1], ids[:, 1:])) for _ in range(5)]
+    assert all(np.isfinite(losses)) and losses[-1] < losses[0]
+
+
+def test_train_precision_is_saved_with_the_run_and_used_by_generate(tmp_path, monkeypatch, capsys):
+    """A tiny run at mixed_bfloat16: the note where the CPU lacks bfloat16 instructions, the key
+    in the saved recipe, the policy in the saved model, and generate working from the run."""
+    from textlstm.charlm import train as train_module
+    from textlstm.charlm.generate import generate
+    from textlstm.charlm.model import DEFAULTS
+    from textlstm.recipes import resolve_recipe
+    from textlstm.rundir import RunDir
+
+    text = tmp_path / "corpus.txt"
+    text.write_text("the quick brown fox jumps over the lazy dog.\n" * 40, encoding="utf-8")
+    settings = {"data.paths": [str(text)], "data.seq_len": 12, "model.units": 12, "model.layers": 1,
+                "model.embedding_dim": 8, "train.batch_size": 4, "train.steps_per_epoch": 3, "train.epochs": 1,
+                "train.precision": "mixed_bfloat16", "train.strategy": "one-device"}
+    recipe = resolve_recipe(DEFAULTS, None, [f"{key}={json.dumps(value)}" for key, value in settings.items()])
+    monkeypatch.setattr(train_module.precision_lib, "cpu_has_bfloat16", lambda: False)
+    monkeypatch.setattr(train_module, "gpu_available", lambda: False)
+    run, _ = train_module.train_charlm(recipe, tmp_path / "run")
+    assert "bfloat16 will be emulated and slower" in capsys.readouterr().out
+    assert RunDir.open(tmp_path / "run", "charlm").read_recipe(DEFAULTS)["train"]["precision"] == "mixed_bfloat16"
+    model = keras.saving.load_model(tmp_path / "run" / "last.keras", compile=False)
+    assert model.get_layer("rnn_0").dtype_policy.name == "mixed_bfloat16"
+    (sample,) = generate(tmp_path / "run", prompt="the ", length=20, seed=3)
+    assert len(sample) == 20
+
+
+def test_train_precision_is_declared():
+    from textlstm.charlm.model import DEFAULTS
+    from textlstm.errors import UserError
+    from textlstm.schema import check_value
+
+    assert DEFAULTS["train"]["precision"] == "float32"
+    assert check_value("charlm", "train.precision", "mixed_bfloat16") == "mixed_bfloat16"
+    with pytest.raises(UserError, match="train.precision must be one of float32, mixed_bfloat16, mixed_float16"):
+        check_value("charlm", "train.precision", "bfloat16")
