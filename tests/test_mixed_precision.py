@@ -307,6 +307,27 @@ def test_charlm_layers_take_the_precision_and_the_logits_stay_float32(cell):
                                    atol=16 * UNIT_ROUNDOFF["mixed_bfloat16"] * float(np.abs(logits).max()))
 
 
+def test_inspect_records_a_bfloat16_char_lm():
+    """`textlstm inspect`'s recording steps the cells in bfloat16 and hands back float32 arrays
+    that follow the model's own hidden states."""
+    from textlstm.charlm.states import hidden_state_model
+    from textlstm.inspection.record import record_activations
+
+    model = build_model_for_test("mixed_bfloat16")
+    ids = RNG.integers(0, 11, size=9).astype("int32")
+    recording = record_activations(model, ids, "x" * 9)
+    top = recording.layers[-1]["h"]
+    assert top.dtype == np.float32
+    want = np.asarray(tf.cast(hidden_state_model(model)(ids[None]), "float32"))[0]
+    np.testing.assert_allclose(top, want, atol=16 * UNIT_ROUNDOFF["mixed_bfloat16"] * np.abs(want).max())
+
+
+def build_model_for_test(precision):
+    from textlstm.charlm.model import build_model
+
+    return build_model(11, TINY_LM, seed=1, precision=precision)
+
+
 def test_charlm_float16_compiles_with_loss_scaling():
     from textlstm.charlm.model import DEFAULTS, build_model, compile_model
 
