@@ -100,11 +100,12 @@ def text(tmp_path_factory):
     return path
 
 
-def _charlm_recipe(text, strategy="one-device", direction="forward"):
+def _charlm_recipe(text, strategy="one-device", direction="forward", precision="float32"):
     settings = [f"{key}={json.dumps(value)}" for key, value in CHARLM_TINY.items()]
     return resolve_recipe(CHARLM_DEFAULTS, None, settings + [f"data.paths={json.dumps([str(text)])}",
                                                              f"train.strategy={json.dumps(strategy)}",
-                                                             f"data.direction={json.dumps(direction)}"])
+                                                             f"data.direction={json.dumps(direction)}",
+                                                             f"train.precision={json.dumps(precision)}"])
 
 
 @pytest.fixture(scope="module")
@@ -130,6 +131,18 @@ def test_backward_charlm_resumes_bit_for_bit(text, tmp_path, monkeypatch, capsys
     assert_bit_identical(tmp_path / "run", tmp_path / "reference")
     info = json.loads((tmp_path / "run" / "tokens.json").read_text())
     assert info["direction"] == "backward" and info["data"]["direction"] == "backward"
+
+
+def test_mixed_bfloat16_charlm_resumes_bit_for_bit(text, tmp_path, monkeypatch):
+    """Under train.precision = "mixed_bfloat16" (bfloat16 computation, float32 weights and optimizer)
+    a run stopped by Ctrl-C and resumed ends bit-identical to its uninterrupted twin."""
+    recipe = lambda: _charlm_recipe(text, precision="mixed_bfloat16")  # noqa: E731
+    train_charlm(recipe(), tmp_path / "reference")
+    _interrupt_and_resume(train_charlm, recipe, tmp_path / "run", monkeypatch, "sigint")
+    assert_bit_identical(tmp_path / "run", tmp_path / "reference")
+    model = load_keras_model(tmp_path / "run" / "last.keras", compile=True)
+    assert model.get_layer("rnn_0").dtype_policy.name == "mixed_bfloat16"
+    assert {w.dtype for w in model.weights} == {"float32"}
 
 
 def _environment():

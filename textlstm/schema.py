@@ -113,6 +113,7 @@ def fraction(low_open=False, high=1.0, high_open=True):
 
 MAX_INT32 = 2**31 - 1
 CELLS = ("lstm", "gru")
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")  # textlstm.precision.PRECISIONS
 STRATEGIES = ("auto", "one-device", "mirrored", "multi-worker")  # textlstm.distribute.STRATEGIES
 SAMPLERS = ("greedy", "temperature", "top_k", "top_p", "top_k_top_p")  # textlstm.decoding.samplers.SAMPLERS
 
@@ -157,6 +158,7 @@ CHARLM = {
     **TRAIN,
     **SCHEDULE,
     "train.weight_decay": Spec(float, 0.0, 10.0),  # AdamW's decoupled decay; 0 = Adam
+    "train.precision": Spec(str, choices=PRECISIONS),  # the layers' dtype policy (textlstm.precision)
     "decode.length": size(10_000_000),
     "decode.sampler": Spec(str, choices=SAMPLERS),
     "decode.temperature": TEMPERATURE,

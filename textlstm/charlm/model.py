@@ -11,6 +11,7 @@ import tensorflow as tf
 import textlstm.layers as tl
 from textlstm.errors import UserError
 from textlstm.optim import optimizer
+from textlstm.precision import policy, with_loss_scaling
 
 DEFAULTS = {
     "data": {
@@ -45,6 +46,7 @@ DEFAULTS = {
         "patience": 3,  # epochs without validation improvement before stopping
         "seed": 1234,
         "strategy": "auto",  # auto | one-device | mirrored | multi-worker (textlstm.distribute)
+        "precision": "float32",  # or "mixed_bfloat16" (bfloat16 compute, float32 weights); "mixed_float16" on a GPU
     },
     "decode": {
         "length": 500,
@@ -58,18 +60,26 @@ DEFAULTS = {
 RECURRENT_LAYERS = {"lstm": tl.LSTM, "gru": tl.GRU}
 
 
-def build_model(vocab_size, model_recipe, seed):
+def build_model(vocab_size, model_recipe, seed, precision="float32"):
+    """The char LM: `char ids [B, T] int32 -> logits [B, T, vocab_size] float32`.
+
+    `precision` (`train.precision`, one of `textlstm.precision.PRECISIONS`) is the dtype policy
+    of the embedding, recurrent and dropout layers; the logits layer is float32 whatever it is
+    (Keras's advice for mixed precision: the softmax and the loss in float32). Each layer keeps
+    its policy in the saved model, so loading needs no global setting.
+    """
     cell = model_recipe["cell"]
     if cell not in RECURRENT_LAYERS:
         raise UserError(f"model.cell must be one of {sorted(RECURRENT_LAYERS)}, got {cell!r}")
+    compute = policy(precision)
     keras.utils.set_random_seed(seed)
     inputs = keras.Input((None,), dtype="int32", name="chars")
-    x = keras.layers.Embedding(vocab_size, model_recipe["embedding_dim"], name="embedding")(inputs)
+    x = keras.layers.Embedding(vocab_size, model_recipe["embedding_dim"], dtype=compute, name="embedding")(inputs)
     for i in range(model_recipe["layers"]):
-        x = RECURRENT_LAYERS[cell](model_recipe["units"], return_sequences=True,
+        x = RECURRENT_LAYERS[cell](model_recipe["units"], return_sequences=True, dtype=compute,
                                    dropout=model_recipe.get("input_dropout", 0.0), name=f"rnn_{i}")(x)
-        x = keras.layers.Dropout(model_recipe["dropout"], name=f"dropout_{i}")(x)
-    logits = keras.layers.Dense(vocab_size, name="logits")(x)
+        x = keras.layers.Dropout(model_recipe["dropout"], dtype=compute, name=f"dropout_{i}")(x)
+    logits = keras.layers.Dense(vocab_size, dtype="float32", name="logits")(x)
     return keras.Model(inputs, logits, name="charlm")
 
 
@@ -79,8 +89,10 @@ def char_loss():
 
 
 def compile_model(model, train_recipe, total_steps=1):
-    """The recipe's optimizer (`optimizer`); loss in nats per character."""
-    model.compile(optimizer=optimizer(train_recipe, total_steps), loss=char_loss())
+    """The recipe's optimizer (`optimizer`), wrapped in Keras's `LossScaleOptimizer` for
+    `train.precision = "mixed_float16"`; loss in nats per character."""
+    opt = with_loss_scaling(optimizer(train_recipe, total_steps), train_recipe.get("precision", "float32"))
+    model.compile(optimizer=opt, loss=char_loss())
 
 
 def recurrent_layers(model):
@@ -94,10 +106,12 @@ def recurrent_layers(model):
 
 
 class CharStepper:
-    """`step(char_ids [B], state) -> (logits [B, V], state)` with our cells carrying the state.
+    """`step(char_ids [B], state) -> (logits [B, V] float32, state)` with our cells carrying the state.
 
     The first layer's input projection is folded into a table, `embedding @ W + b`, so a
-    step starts with a row lookup instead of a matmul; deeper layers use their cells.
+    step starts with a row lookup instead of a matmul; deeper layers use their cells. Each
+    layer computes in its own compute dtype, as in the model's forward pass: under
+    `train.precision = "mixed_bfloat16"` the states are bfloat16 (`initial_state` makes them so).
     """
 
     def __init__(self, model):
@@ -105,14 +119,13 @@ class CharStepper:
         if not self.layers:
             raise UserError("this model has no recurrent layers named rnn_0, rnn_1, …; is it a textlstm char LM?")
         self.output = model.get_layer("logits")
-        first = self.layers[0].cell
-        table = keras.ops.matmul(model.get_layer("embedding").embeddings, first.kernel)
-        if first.input_bias is not None:
-            table = table + first.input_bias
-        self.first_projection = tf.constant(np.asarray(table))
+        embedding = model.get_layer("embedding")
+        rows = keras.ops.cast(embedding.embeddings, embedding.compute_dtype)  # what the embedding layer outputs
+        self.first_projection = tf.constant(np.asarray(self.layers[0].cell.input_projection(rows)))
 
     def initial_state(self, batch_size):
-        return [[tf.zeros((batch_size, size)) for size in _state_sizes(layer.cell)] for layer in self.layers]
+        return [[tf.zeros((batch_size, size), dtype=layer.cell.compute_dtype) for size in _state_sizes(layer.cell)]
+                for layer in self.layers]
 
     def __call__(self, char_ids, state):
         x = tf.gather(self.first_projection, char_ids)
@@ -122,7 +135,7 @@ class CharStepper:
             gates = cell.projected_gate_values(x, layer_state) if i == 0 else cell.gate_values(x, layer_state)
             new_state.append(cell.next_states(gates))
             x = gates["h"]
-        return self.output(x), new_state
+        return tf.cast(self.output(x), tf.float32), new_state
 
 
 def _state_sizes(cell):

@@ -5,6 +5,7 @@ import math
 import keras
 
 from textlstm import distribute, memory, training
+from textlstm import precision as precision_lib
 from textlstm.charlm import corpus as corpus_lib
 from textlstm.charlm import data as data_lib
 from textlstm.charlm import subword as subword_lib
@@ -13,6 +14,7 @@ from textlstm.charlm.model import build_model, compile_model
 from textlstm.optim import check_schedule_covers
 from textlstm.errors import UserError
 from textlstm.interrupts import interruptible
+from textlstm.layers.dispatch import gpu_available
 from textlstm.rundir import RunDir
 from textlstm.schema import check_recipe
 
@@ -113,6 +115,9 @@ def train_charlm(recipe, run_path, resume=False):
         print(f"validation: the first {capped:,} of {corpus.valid_chars:,} {unit} each epoch "
               f"(data.max_valid_chars={data['max_valid_chars']:,})")
 
+    note = precision_lib.precision_note(train["precision"], gpu_available(), precision_lib.cpu_has_bfloat16())
+    if note:
+        print(note)
     schedule = training.plan_schedule(
         data_lib.window_count(train_ids, seq_len) // batch_size, train["epochs"], train["steps_per_epoch"],
         train["max_steps"], previous=previous, monitor="val_loss", mode="min", patience=train["patience"],
@@ -125,7 +130,7 @@ def train_charlm(recipe, run_path, resume=False):
             run.write_recipe(recipe)  # --epochs/--max-steps may have extended it
     else:
         with strategy.scope():
-            model = build_model(len(vocab), model_recipe, train["seed"])
+            model = build_model(len(vocab), model_recipe, train["seed"], train["precision"])
             compile_model(model, train, train["epochs"] * schedule.steps_per_epoch)  # max_steps only stops early
         if not subword:  # a subword run keeps its SentencePiece model (saved above) instead
             vocab.save(run.file(VOCAB_FILE))

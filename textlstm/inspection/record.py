@@ -63,10 +63,9 @@ def cell_type_of(model):
 
 
 def record_layer(cell, inputs):
-    """Step `cell` through `inputs` (`[time, features]`) from a zero state; `{gate: [time, units]}`."""
-    projected = tf.matmul(tf.convert_to_tensor(inputs), tf.convert_to_tensor(cell.kernel))
-    if cell.input_bias is not None:
-        projected = projected + tf.convert_to_tensor(cell.input_bias)
+    """Step `cell` through `inputs` (`[time, features]`) from a zero state; `{gate: [time, units]}`
+    float32, computed in the cell's compute dtype (bfloat16 for a mixed_bfloat16 run)."""
+    projected = cell.input_projection(tf.convert_to_tensor(inputs))
     zeros = tf.zeros((1, cell.units), dtype=projected.dtype)
     start = {name: zeros for name in (LSTM_GATES if isinstance(cell, tl.LSTMCell) else GRU_GATES)}
 
@@ -78,7 +77,7 @@ def record_layer(cell, inputs):
         return tf.scan(step, projected, initializer=start)
 
     gates = scan(projected, start)
-    return {name: value.numpy()[:, 0, :] for name, value in gates.items()}
+    return {name: value.numpy().astype(np.float32, copy=False)[:, 0, :] for name, value in gates.items()}
 
 
 def record_activations(model, char_ids, text, top_k=5):

@@ -49,6 +49,26 @@ class DropoutCellMixin:
         self._sequence_masks = None
 
 
+class StepCellMixin:
+    """What a cell's one-step API (`gate_values`, `projected_gate_values`, used to generate and
+    inspect outside any layer call) needs to compute as the layer does under any dtype policy.
+
+    Inside a layer call Keras casts the inputs and, for a mixed policy, the float32 weights to
+    the compute dtype; a step called directly gets neither, so it casts here (a no-op where the
+    dtypes already agree, as in every float32 model).
+    """
+
+    def in_compute_dtype(self, *tensors):
+        """The tensors (or variables) cast to `self.compute_dtype`, as a list; None stays None."""
+        return [None if t is None else keras.ops.cast(t, self.compute_dtype) for t in tensors]
+
+    def input_projection(self, inputs):
+        """`inputs @ kernel + input_bias` in the compute dtype: `[..., features]` -> `[..., gates * units]`."""
+        inputs, kernel, bias = self.in_compute_dtype(inputs, self.kernel, self.input_bias)
+        projected = keras.ops.matmul(inputs, kernel)
+        return projected if bias is None else projected + bias
+
+
 class RecurrentLayer(keras.layers.RNN):
     """A `keras.layers.RNN` over one of our cells that picks cuDNN, fused or portable loops.
 

@@ -8,7 +8,7 @@ Weights have exactly the layout of `keras.layers.GRU` (`kernel [in, 3u]`,
 import keras
 import tensorflow as tf
 
-from textlstm.layers.base import DropoutCellMixin, RecurrentLayer, serialize_cell_settings
+from textlstm.layers.base import DropoutCellMixin, RecurrentLayer, StepCellMixin, serialize_cell_settings
 from textlstm.layers.fused_gru import INFERENCE_MAX_STEP_MACS, gru_recurrence
 from textlstm.layers.fused_lstm import use_compiled_loop
 from textlstm.layers.overlap import gru_inference, worth_overlapping
@@ -35,7 +35,7 @@ _CELL_SETTINGS = (
 
 
 @keras.saving.register_keras_serializable(package="textlstm")
-class GRUCell(DropoutCellMixin, keras.layers.Layer):
+class GRUCell(StepCellMixin, DropoutCellMixin, keras.layers.Layer):
     """One GRU timestep, written from the gate equations.
 
     z = σ(x W_z + h U_z + b_z) (update), r = σ(x W_r + h U_r + b_r) (reset),
@@ -161,40 +161,40 @@ class GRUCell(DropoutCellMixin, keras.layers.Layer):
         """Every gate's activation for one step, for inspection.
 
         Returns a dict with `update` (z), `reset` (r), `candidate` (h̃) and `h`
-        (new hidden state), each `[batch, units]`.
+        (new hidden state), each `[batch, units]` in the cell's compute dtype (bfloat16 under
+        `mixed_bfloat16`), whatever the dtype of `inputs` and `states`.
         """
         if not self.built:  # read-out on a fresh cell, outside any layer call
             self.build(tuple(inputs.shape))
             self.built = True
         h = states[0] if isinstance(states, (list, tuple)) else states
+        (inputs,) = self.in_compute_dtype(inputs)
         input_mask, recurrent_mask = self.dropout_masks(inputs, h, training)
         if input_mask is not None:
             inputs = inputs * input_mask
-        projected = keras.ops.matmul(inputs, self.kernel)
-        if self.input_bias is not None:
-            projected = projected + self.input_bias
-        return self.projected_gate_values(projected, states, recurrent_mask)
+        return self.projected_gate_values(self.input_projection(inputs), states, recurrent_mask)
 
     def projected_gate_values(self, projected, states, recurrent_mask=None):
         """`gate_values` given the input projection `x W + b_input` (e.g. from a lookup table)."""
         h = states[0] if isinstance(states, (list, tuple)) else states
-        h_dropped = h if recurrent_mask is None else h * recurrent_mask
-        recurrent_bias = self.split_bias()[1]
+        projected, h, recurrent_kernel, recurrent_bias = self.in_compute_dtype(
+            projected, h, self.recurrent_kernel, self.split_bias()[1])
+        h_dropped = h if recurrent_mask is None else h * keras.ops.cast(recurrent_mask, h.dtype)
         x_z, x_r, x_h = keras.ops.split(projected, 3, axis=-1)
         units = self.units
         if self.reset_after:
-            recurrent = keras.ops.matmul(h_dropped, self.recurrent_kernel)
+            recurrent = keras.ops.matmul(h_dropped, recurrent_kernel)
             if recurrent_bias is not None:
                 recurrent = recurrent + recurrent_bias
             r_z, r_r, r_h = keras.ops.split(recurrent, 3, axis=-1)
         else:
-            r_z, r_r = keras.ops.split(keras.ops.matmul(h_dropped, self.recurrent_kernel[:, : 2 * units]), 2, axis=-1)
+            r_z, r_r = keras.ops.split(keras.ops.matmul(h_dropped, recurrent_kernel[:, : 2 * units]), 2, axis=-1)
         update = self.recurrent_activation(x_z + r_z)
         reset = self.recurrent_activation(x_r + r_r)
         if self.reset_after:
             candidate = self.activation(x_h + reset * r_h)
         else:
-            candidate = self.activation(x_h + keras.ops.matmul(reset * h_dropped, self.recurrent_kernel[:, 2 * units :]))
+            candidate = self.activation(x_h + keras.ops.matmul(reset * h_dropped, recurrent_kernel[:, 2 * units :]))
         h_new = update * h + (1.0 - update) * candidate
         return {"update": update, "reset": reset, "candidate": candidate, "h": h_new}
 

@@ -8,7 +8,7 @@ candidate, output), so weights copy both ways between ours and Keras's.
 import keras
 import tensorflow as tf
 
-from textlstm.layers.base import DropoutCellMixin, RecurrentLayer, serialize_cell_settings
+from textlstm.layers.base import DropoutCellMixin, RecurrentLayer, StepCellMixin, serialize_cell_settings
 from textlstm.layers.fused_lstm import lstm_recurrence, use_compiled_loop
 from textlstm.layers.overlap import lstm_inference, worth_overlapping
 
@@ -34,7 +34,7 @@ _CELL_SETTINGS = (
 
 
 @keras.saving.register_keras_serializable(package="textlstm")
-class LSTMCell(DropoutCellMixin, keras.layers.Layer):
+class LSTMCell(StepCellMixin, DropoutCellMixin, keras.layers.Layer):
     """One LSTM timestep, written from the gate equations.
 
     i = σ(x W_i + h U_i + b_i), f = σ(x W_f + h U_f + b_f), o = σ(x W_o + h U_o + b_o),
@@ -164,25 +164,24 @@ class LSTMCell(DropoutCellMixin, keras.layers.Layer):
         """Every gate's activation for one step, for inspection.
 
         Returns a dict with `input`, `forget`, `output` (the gates), `candidate` (c̃),
-        `c` (new cell state) and `h` (new hidden state), each `[batch, units]`.
+        `c` (new cell state) and `h` (new hidden state), each `[batch, units]` in the cell's
+        compute dtype (bfloat16 under `mixed_bfloat16`), whatever the dtype of `inputs` and `states`.
         """
         if not self.built:  # read-out on a fresh cell, outside any layer call
             self.build(tuple(inputs.shape))
             self.built = True
+        (inputs,) = self.in_compute_dtype(inputs)
         input_mask, recurrent_mask = self.dropout_masks(inputs, states[0], training)
         if input_mask is not None:
             inputs = inputs * input_mask
-        projected = keras.ops.matmul(inputs, self.kernel)
-        if self.use_bias:
-            projected = projected + self.bias
-        return self.projected_gate_values(projected, states, recurrent_mask)
+        return self.projected_gate_values(self.input_projection(inputs), states, recurrent_mask)
 
     def projected_gate_values(self, projected, states, recurrent_mask=None):
         """`gate_values` given the input projection `x W + b` (e.g. from a lookup table)."""
-        h, c = states
+        projected, h, c, recurrent_kernel = self.in_compute_dtype(projected, *states, self.recurrent_kernel)
         if recurrent_mask is not None:
-            h = h * recurrent_mask
-        z = projected + keras.ops.matmul(h, self.recurrent_kernel)
+            h = h * keras.ops.cast(recurrent_mask, h.dtype)
+        z = projected + keras.ops.matmul(h, recurrent_kernel)
         z_i, z_f, z_c, z_o = keras.ops.split(z, 4, axis=-1)
         input_gate = self.recurrent_activation(z_i)
         forget_gate = self.recurrent_activation(z_f)
