@@ -43,7 +43,8 @@ def _build_and_run(family, recipe):
     if family == "tagger":
         from textlstm.tagger.model import build_and_compile
 
-        model = build_and_compile(12, 10, 5, recipe)
+        classes = [0, 0, 1, 2, 3, 1, 2, 3, 0, 1]  # 10 characters' classes, for the recipes with model.casing
+        model = build_and_compile(12, 10, 5, recipe, char_classes=classes)
         chars = np.where(ids[..., None] > 0, np.array([1, 2, 3], "int32"), 0)
         return model, model((ids, chars))
     from textlstm.seq2seq.model import build_and_compile
