@@ -20,6 +20,7 @@ import platform
 import keras
 
 from textlstm.schema import PRECISIONS  # the recipe key's choices, declared there once
+
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")  # x86 flags in /proc/cpuinfo of native bfloat16 arithmetic
 
 
