@@ -12,7 +12,6 @@ absolute numbers are those of tiny models; the ratios are the point.
 """
 
 import argparse
-import json
 import os
 import pathlib
 import subprocess
@@ -48,15 +47,22 @@ print(time.perf_counter() - t)
 
 
 def python(code):
-    out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=ENV, capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], env=ENV, capture_output=True, text=True, check=True
+    )
     return float(out.stdout.strip().splitlines()[-1])
 
 
 def wall(args, stdin=None):
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "textlstm", *map(str, args)], env=ENV, input=stdin, capture_output=True,
-                   text=True, check=True)
+    subprocess.run(
+        [sys.executable, "-m", "textlstm", *map(str, args)],
+        env=ENV,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return time.perf_counter() - start
 
 
@@ -76,8 +82,10 @@ def inputs(kind, count):
     words = "the dog Anna Paris river runs sees old road Oslo alpha beta gamma zeta eta".split()
     rows = [" ".join(words[(i * 7 + j * 3) % len(words)] for j in range(4 + i % 9)) for i in range(count)]
     if kind == "seq2seq":
-        return [" ".join(w for w in row.split() if w in ("alpha", "beta", "gamma", "zeta", "eta")) or "alpha"
-                for row in rows]
+        return [
+            " ".join(w for w in row.split() if w in ("alpha", "beta", "gamma", "zeta", "eta")) or "alpha"
+            for row in rows
+        ]
     return rows
 
 
@@ -96,15 +104,25 @@ def bench_kind(kind, run, scratch):
     results = {}
     if kind == "charlm":
         api_call = "model.generate('the ', 200, seed=1, sampler='temperature', temperature=0.8)"
-        saved_call = ("model.signatures['generate'](prompt=tf.constant(['the ']), length=tf.constant(200), "
-                      "temperature=tf.constant(0.8), seed=tf.constant(1))")
+        saved_call = (
+            "model.signatures['generate'](prompt=tf.constant(['the ']), length=tf.constant(200), "
+            "temperature=tf.constant(0.8), seed=tf.constant(1))"
+        )
         cli = ["generate", run, "--prompt", "the ", "--length", 200, "--seed", 1]
         results["cli"] = (wall(cli), items / wall(cli))
         signature = loaded.signatures["generate"]
-        api_rate = best_rate(lambda: model.generate("the ", items, seed=1, sampler="temperature", temperature=0.8),
-                             items)
-        saved_rate = best_rate(lambda: signature(prompt=tf.constant(["the "]), length=tf.constant(items),
-                                                 temperature=tf.constant(0.8), seed=tf.constant(1)), items)
+        api_rate = best_rate(
+            lambda: model.generate("the ", items, seed=1, sampler="temperature", temperature=0.8), items
+        )
+        saved_rate = best_rate(
+            lambda: signature(
+                prompt=tf.constant(["the "]),
+                length=tf.constant(items),
+                temperature=tf.constant(0.8),
+                seed=tf.constant(1),
+            ),
+            items,
+        )
     elif kind == "tagger":
         api_call = "model.tag(['I saw Anna in Paris .'])"
         saved_call = "model.signatures['tag'](sentences=tf.constant(['I saw Anna in Paris .']))"
@@ -124,10 +142,13 @@ def bench_kind(kind, run, scratch):
         one.write_text("alpha beta gamma\n")
         export(run, saved, overwrite=True, beam_size=1)
         loaded = tf.saved_model.load(str(saved))
-        results["cli"] = (wall(["translate", run, one, "--beam-size", 1]),
-                          items / wall(["translate", run, source, "--beam-size", 1]))
+        results["cli"] = (
+            wall(["translate", run, one, "--beam-size", 1]),
+            items / wall(["translate", run, source, "--beam-size", 1]),
+        )
         signature = loaded.signatures["translate"]
         from textlstm.seq2seq.data import pad
+
         batch = tf.constant(pad(model.subwords.encode_source(rows)))
         api_rate = best_rate(lambda: model.translate(rows, beam_size=1), items)
         saved_rate = best_rate(lambda: signature(source_ids=batch), items)
@@ -159,15 +180,20 @@ def bench_onnx(kind, model, run, scratch, rows):
         from textlstm.tagger.conll import Sentence
 
         words_vocab, chars_vocab, _ = model._run.vocabs
-        examples = data_lib.encode_sentences([Sentence(tokens=r.split()) for r in rows], words_vocab, chars_vocab,
-                                             None, 10_000, 20)
+        examples = data_lib.encode_sentences(
+            [Sentence(tokens=r.split()) for r in rows], words_vocab, chars_vocab, None, 10_000, 20
+        )
         (words, chars), _ = data_lib.pad_batch(examples)
         session = onnxruntime.InferenceSession(str(out / "tagger.onnx"))
         network = tf.function(lambda w, c: model.model([w, c], training=False))
         w, c = tf.constant(words), tf.constant(chars)
-        return {"TF network only": (None, best_rate(lambda: network(w, c).numpy(), len(rows))),
-                "ONNX network only": (None, best_rate(lambda: session.run(None, {"words": words, "chars": chars}),
-                                                      len(rows)))}
+        return {
+            "TF network only": (None, best_rate(lambda: network(w, c).numpy(), len(rows))),
+            "ONNX network only": (
+                None,
+                best_rate(lambda: session.run(None, {"words": words, "chars": chars}), len(rows)),
+            ),
+        }
     session = onnxruntime.InferenceSession(str(out / "charlm_step.onnx"))
     state = [np.asarray(s) for s in tf.nest.flatten(model.stepper.initial_state(1))]
     ids = np.asarray([1], np.int32)
@@ -185,8 +211,10 @@ def bench_onnx(kind, model, run, scratch, rows):
         for _ in range(200):
             _, current = step(tf.constant(ids), current)
 
-    return {"TF one step (Python loop)": (None, best_rate(tf_steps, 200)),
-            "ONNX one step (Python loop)": (None, best_rate(onnx_steps, 200))}
+    return {
+        "TF one step (Python loop)": (None, best_rate(tf_steps, 200)),
+        "ONNX one step (Python loop)": (None, best_rate(onnx_steps, 200)),
+    }
 
 
 def main():

@@ -12,11 +12,11 @@ import argparse
 import statistics
 import time
 
-import textlstm  # noqa: F401  (TensorFlow backend)
 import keras
 import numpy as np
 import tensorflow as tf
 
+import textlstm  # noqa: F401  (TensorFlow backend)
 from textlstm.charlm.model import DEFAULTS, CharStepper, build_model, compile_model, recurrent_layers
 from textlstm.decoding.samplers import get_sampler, sample_sequence
 from textlstm.recipes import resolve_recipe, shipped_recipe
@@ -123,8 +123,11 @@ def main():
         for jit in (False, True):
             rates = {name: generation_chars_per_second(step, batch, chars, jit) for name, step in steppers.items()}
             ours_rate, keras_rate = rates.values()
-            print(f"  batch {batch:3d}  XLA={'on ' if jit else 'off'}  textlstm {ours_rate:9.0f} chars/s   "
-                  f"keras cell {keras_rate:9.0f} chars/s   ours/keras = {ours_rate / keras_rate:.2f}x", flush=True)
+            print(
+                f"  batch {batch:3d}  XLA={'on ' if jit else 'off'}  textlstm {ours_rate:9.0f} chars/s   "
+                f"keras cell {keras_rate:9.0f} chars/s   ours/keras = {ours_rate / keras_rate:.2f}x",
+                flush=True,
+            )
     for name, step in steppers.items():
         rate = python_loop_chars_per_second(step, args.generate_chars // 10)
         print(f"  batch   1  eager Python loop over {name}: {rate:9.0f} chars/s")

@@ -61,14 +61,45 @@ def write_corpus(path, megabytes, seed=0):
     from 8 different 1 MB blocks in random order, so writing 1 GB takes seconds."""
     rng = np.random.default_rng(seed)
     letters = list("etaoinshrdlucmfwypvbgkjqxz") + ["é", "ö", "—"]
-    weights = np.array([12, 9, 8, 7.5, 7, 6.3, 6, 6, 4.3, 4, 2.8, 2.8, 2.4, 2.2, 2, 2, 1.9, 1.5, 1, 1, 0.8, 0.1,
-                        0.15, 0.1, 0.1, 0.07, 0.05, 0.05, 0.05])
+    weights = np.array(
+        [
+            12,
+            9,
+            8,
+            7.5,
+            7,
+            6.3,
+            6,
+            6,
+            4.3,
+            4,
+            2.8,
+            2.8,
+            2.4,
+            2.2,
+            2,
+            2,
+            1.9,
+            1.5,
+            1,
+            1,
+            0.8,
+            0.1,
+            0.15,
+            0.1,
+            0.1,
+            0.07,
+            0.05,
+            0.05,
+            0.05,
+        ]
+    )
     words = ["".join(rng.choice(letters, size=rng.integers(1, 9), p=weights / weights.sum())) for _ in range(5000)]
     blocks = []
     for _ in range(8):
         picks = rng.integers(0, len(words), BLOCK_CHARS // 5)
         text = " ".join(words[i] for i in picks)
-        text = "\n".join(text[i:i + 70] for i in range(0, len(text), 70))
+        text = "\n".join(text[i : i + 70] for i in range(0, len(text), 70))
         blocks.append(text.encode("utf-8")[:BLOCK_CHARS].decode("utf-8", "ignore").encode("utf-8"))
     written = 0
     with open(path, "wb") as handle:
@@ -80,12 +111,18 @@ def write_corpus(path, megabytes, seed=0):
 
 
 def run_one(corpus, run_dir):
-    recipe = {"data": {"paths": [str(corpus)]},
-              "model": {"layers": 1, "units": 32, "embedding_dim": 16, "dropout": 0.0},
-              "train": {"epochs": 1, "steps_per_epoch": 1, "max_steps": 1, "batch_size": 64}}
+    recipe = {
+        "data": {"paths": [str(corpus)]},
+        "model": {"layers": 1, "units": 32, "embedding_dim": 16, "dropout": 0.0},
+        "train": {"epochs": 1, "steps_per_epoch": 1, "max_steps": 1, "batch_size": 64},
+    }
     started = time.perf_counter()
-    child = subprocess.Popen([sys.executable, "-c", CHILD, json.dumps(recipe), str(run_dir)],
-                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, json.dumps(recipe), str(run_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     output = child.stdout.read()
     _, status, usage = os.wait4(child.pid, 0)
     wall = time.perf_counter() - started
@@ -101,10 +138,14 @@ def main():
     parser.add_argument("--large", action="store_true", help="also 1 GB (1000 MB)")
     args = parser.parse_args()
     sizes = list(args.sizes) + ([1000] if args.large else [])
-    print(f"char LM corpus streaming, one step of a 1 x 32 LSTM (batch 64 x 100), load average "
-          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-    print(f"{'corpus':>10} {'peak RSS':>10} {'above 0.1 MB':>12} {'scan':>7} {'encode':>7} {'MB/s':>6} "
-          f"{'first step':>10} {'token file':>10}")
+    print(
+        f"char LM corpus streaming, one step of a 1 x 32 LSTM (batch 64 x 100), load average "
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+    )
+    print(
+        f"{'corpus':>10} {'peak RSS':>10} {'above 0.1 MB':>12} {'scan':>7} {'encode':>7} {'MB/s':>6} "
+        f"{'first step':>10} {'token file':>10}"
+    )
     baseline = None
     for megabytes in [0.1] + sizes:
         with tempfile.TemporaryDirectory(prefix="bench-corpus-") as scratch:
@@ -114,11 +155,16 @@ def main():
             token_file = (Path(scratch) / "run" / "tokens.bin").stat().st_size
             passes = result["scan"] + result["encode"]
             baseline = result["peak_rss_mb"] if baseline is None else baseline
-            print(f"{size / 1e6:8.1f}MB {result['peak_rss_mb']:8.0f}MB {result['peak_rss_mb'] - baseline:10.0f}MB "
-                  f"{result['scan']:6.1f}s {result['encode']:6.1f}s {size / 1e6 / passes:6.0f} "
-                  f"{result['first_step']:9.1f}s {token_file / 1e6:8.1f}MB", flush=True)
-    print("MB/s: corpus bytes over both passes (check + count, then encode); first step: seconds from the "
-          "child's start (imports included) to the end of the first training step")
+            print(
+                f"{size / 1e6:8.1f}MB {result['peak_rss_mb']:8.0f}MB {result['peak_rss_mb'] - baseline:10.0f}MB "
+                f"{result['scan']:6.1f}s {result['encode']:6.1f}s {size / 1e6 / passes:6.0f} "
+                f"{result['first_step']:9.1f}s {token_file / 1e6:8.1f}MB",
+                flush=True,
+            )
+    print(
+        "MB/s: corpus bytes over both passes (check + count, then encode); first step: seconds from the "
+        "child's start (imports included) to the end of the first training step"
+    )
 
 
 if __name__ == "__main__":

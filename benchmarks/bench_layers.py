@@ -37,11 +37,11 @@ import argparse
 import statistics
 import time
 
-import textlstm  # noqa: F401  (TensorFlow backend)
 import keras
 import numpy as np
 import tensorflow as tf
 
+import textlstm  # noqa: F401  (TensorFlow backend)
 from textlstm.layers import GRU, LSTM
 
 SIZES = {
@@ -128,9 +128,13 @@ def measure(kind, size, repeats, jit_compile):
     rows = {}
     for pass_name in ("predict", "train"):
         if pass_name == "predict":
-            calls = {name: (lambda m=m: m.predict_on_batch(x)) for name, m in (("ours", ours_model), ("keras", keras_model))}
+            calls = {
+                name: (lambda m=m: m.predict_on_batch(x)) for name, m in (("ours", ours_model), ("keras", keras_model))
+            }
         else:
-            calls = {name: (lambda m=m: m.train_on_batch(x, y)) for name, m in (("ours", ours_model), ("keras", keras_model))}
+            calls = {
+                name: (lambda m=m: m.train_on_batch(x, y)) for name, m in (("ours", ours_model), ("keras", keras_model))
+            }
         rows[pass_name] = interleaved_medians(calls, repeats)
     return rows, difference
 
@@ -142,7 +146,9 @@ def main():
     parser.add_argument("--sizes", default="a,b,c", help="comma-separated: a,b,c")
     parser.add_argument("--xla", action="store_true", help="also time both under forced jit_compile=True")
     parser.add_argument("--threads", type=int, default=0, help="TensorFlow threads (default 0: TensorFlow's choice)")
-    parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall", help="wall time (default) or process CPU time")
+    parser.add_argument(
+        "--clock", choices=sorted(CLOCKS), default="wall", help="wall time (default) or process CPU time"
+    )
     args = parser.parse_args()
     global clock
     clock = CLOCKS[args.clock]
@@ -155,7 +161,10 @@ def main():
         f"float32 matmul peak (2048^3): {peak:.0f} GFLOP/s; clock: {args.clock}; threads: {args.threads or 'default'}; "
         f"GPU: {bool(tf.config.list_logical_devices('GPU'))}"
     )
-    header = f"{'layer':5} {'size':4} {'pass':8} {'compile':11} {'ours ms':>9} {'keras ms':>9} {'ours %pk':>8} {'keras %pk':>9} {'ours/keras':>10}"
+    header = (
+        f"{'layer':5} {'size':4} {'pass':8} {'compile':11} {'ours ms':>9} {'keras ms':>9} {'ours %pk':>8} "
+        f"{'keras %pk':>9} {'ours/keras':>10}"
+    )
     print(header)
     print("-" * len(header))
     ratios = []
@@ -180,7 +189,10 @@ def main():
     print(f"{'':9}" + "".join(f"{s + ' ' + p:>12}" for s in args.sizes.split(",") for p in ("predict", "train")))
     for kind in args.kinds.split(","):
         cells = {(s, p): r for k, s, p, r in ratios if k == kind}
-        print(f"{kind:9}" + "".join(f"{cells[(s, p)]:11.2f}x" for s in args.sizes.split(",") for p in ("predict", "train")))
+        print(
+            f"{kind:9}"
+            + "".join(f"{cells[(s, p)]:11.2f}x" for s in args.sizes.split(",") for p in ("predict", "train"))
+        )
 
 
 if __name__ == "__main__":

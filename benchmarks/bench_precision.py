@@ -25,18 +25,22 @@ import argparse
 import statistics
 import time
 
-import textlstm  # noqa: F401  (TensorFlow backend)
 import keras
 import numpy as np
 import tensorflow as tf
 
+import textlstm  # noqa: F401  (TensorFlow backend)
 from textlstm import precision as precision_lib
 from textlstm.layers import GRU, LSTM
 
 LAYERS = {"LSTM": (LSTM, keras.layers.LSTM), "GRU": (GRU, keras.layers.GRU)}
 VOCAB, EMBEDDING = 65, 64  # tiny-shakespeare's characters; the char LM's default embedding
-VARIANTS = (("ours-f32", 0, "float32"), ("ours-bf16", 0, "mixed_bfloat16"),
-            ("keras-f32", 1, "float32"), ("keras-bf16", 1, "mixed_bfloat16"))
+VARIANTS = (
+    ("ours-f32", 0, "float32"),
+    ("ours-bf16", 0, "mixed_bfloat16"),
+    ("keras-f32", 1, "float32"),
+    ("keras-bf16", 1, "mixed_bfloat16"),
+)
 
 
 def build(layer_cls, layers, units, precision):
@@ -83,12 +87,19 @@ def main():
 
     has_bf16 = precision_lib.cpu_has_bfloat16()
     gpu = bool(tf.config.list_logical_devices("GPU"))
-    said = {True: "yes", False: "no (bfloat16 is emulated: expect mixed_bfloat16 slower than float32)",
-            None: "unknown"}[has_bf16]
-    print(f"CPU: {precision_lib.cpu_model()}; bfloat16 instructions ({'/'.join(precision_lib.BF16_CPU_FLAGS)}): "
-          f"{said}; GPU: {gpu}; threads: {args.threads or 'default'}")
-    print(f"{args.kind}: {args.layers} x {args.units} units, batch {args.batch} x {args.steps} steps, "
-          f"embedding {EMBEDDING}, vocabulary {VOCAB}; median of {args.repeats}")
+    said = {
+        True: "yes",
+        False: "no (bfloat16 is emulated: expect mixed_bfloat16 slower than float32)",
+        None: "unknown",
+    }[has_bf16]
+    print(
+        f"CPU: {precision_lib.cpu_model()}; bfloat16 instructions ({'/'.join(precision_lib.BF16_CPU_FLAGS)}): "
+        f"{said}; GPU: {gpu}; threads: {args.threads or 'default'}"
+    )
+    print(
+        f"{args.kind}: {args.layers} x {args.units} units, batch {args.batch} x {args.steps} steps, "
+        f"embedding {EMBEDDING}, vocabulary {VOCAB}; median of {args.repeats}"
+    )
 
     models = {}
     for name, which, precision in VARIANTS:
@@ -111,13 +122,20 @@ def main():
             calls = {name: (lambda m=m: m.train_on_batch(x, y)) for name, m in models.items()}
         rows[pass_name] = interleaved_medians(calls, args.repeats)
 
-    print(f"\n{'pass':8}" + "".join(f"{name + ' ms':>15}" for name, _, _ in VARIANTS)
-          + f"{'ours-bf16 vs ours-f32':>24}{'ours-bf16 vs keras-bf16':>26}{'ours-f32 vs keras-f32':>24}")
+    print(
+        f"\n{'pass':8}"
+        + "".join(f"{name + ' ms':>15}" for name, _, _ in VARIANTS)
+        + f"{'ours-bf16 vs ours-f32':>24}{'ours-bf16 vs keras-bf16':>26}{'ours-f32 vs keras-f32':>24}"
+    )
     for pass_name, seconds in rows.items():
-        print(f"{pass_name:8}" + "".join(f"{seconds[name] * 1e3:15.1f}" for name, _, _ in VARIANTS)
-              + f"{seconds['ours-f32'] / seconds['ours-bf16']:23.2f}x"
-              + f"{seconds['keras-bf16'] / seconds['ours-bf16']:25.2f}x"
-              + f"{seconds['keras-f32'] / seconds['ours-f32']:23.2f}x", flush=True)
+        print(
+            f"{pass_name:8}"
+            + "".join(f"{seconds[name] * 1e3:15.1f}" for name, _, _ in VARIANTS)
+            + f"{seconds['ours-f32'] / seconds['ours-bf16']:23.2f}x"
+            + f"{seconds['keras-bf16'] / seconds['ours-bf16']:25.2f}x"
+            + f"{seconds['keras-f32'] / seconds['ours-f32']:23.2f}x",
+            flush=True,
+        )
     print("(ratios are speed-ups: > 1 means the first of the pair is faster)")
 
 

@@ -20,7 +20,6 @@ import os
 import pathlib
 import re
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -42,8 +41,13 @@ def body_for(kind, index, length):
 
 def start_server(run_dirs):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), *filter(None, sys.path)]))
-    process = subprocess.Popen([sys.executable, "-m", "textlstm", "serve", *run_dirs, "--port", "0"],
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "textlstm", "serve", *run_dirs, "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
     first = process.stdout.readline()
     match = re.search(r"127\.0\.0\.1:(\d+)/", first)
     if not match:
@@ -106,8 +110,13 @@ def cli_call(run_dir, kind, length, scratch):
         (scratch / "one.txt").write_text("A dog runs in the park .\n", encoding="utf-8")
         args = ["translate", run_dir, str(scratch / "one.txt")]
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "textlstm", *args], check=True, env=env,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "textlstm", *args],
+        check=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     return time.perf_counter() - start
 
 
@@ -129,14 +138,18 @@ def main():
 
     started = time.perf_counter()
     process, port = start_server(args.run_dirs)
-    print(f"server up in {time.perf_counter() - started:.1f} s (TensorFlow import + loading "
-          f"{len(args.run_dirs)} model(s)), port {port}")
+    print(
+        f"server up in {time.perf_counter() - started:.1f} s (TensorFlow import + loading "
+        f"{len(args.run_dirs)} model(s)), port {port}"
+    )
     try:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
         connection.request("GET", "/models")
         models = json.loads(connection.getresponse().read())
-        print(f"{'model':<16} {'kind':<8} {'clients':>7} {'requests':>8} {'req/s':>8} {'p50 ms':>8} "
-              f"{'p99 ms':>8} {'errors':>6} {'1st call s':>10} {'CLI call s':>10} {'CLI/p50':>8}")
+        print(
+            f"{'model':<16} {'kind':<8} {'clients':>7} {'requests':>8} {'req/s':>8} {'p50 ms':>8} "
+            f"{'p99 ms':>8} {'errors':>6} {'1st call s':>10} {'CLI call s':>10} {'CLI/p50':>8}"
+        )
         with tempfile.TemporaryDirectory() as scratch:
             for model, spec in zip(models, args.run_dirs):  # the server keeps the order given
                 run_dir = spec.partition("=")[2] if "=" in spec and not os.path.exists(spec) else spec
@@ -148,13 +161,16 @@ def main():
                 first = time.perf_counter() - first
                 for warm in range(3):
                     post(connection, f"/models/{name}/{endpoint}", body_for(kind, warm + 1, args.length)[1])
-                count, took, latencies, errors = load(port, name, kind, args.clients, args.seconds,
-                                                      args.max_requests, args.length)
+                count, took, latencies, errors = load(
+                    port, name, kind, args.clients, args.seconds, args.max_requests, args.length
+                )
                 p50 = percentile(latencies, 50)
                 cli = cli_call(run_dir, kind, args.length, pathlib.Path(scratch))
-                print(f"{name:<16} {kind:<8} {args.clients:>7} {count:>8} {count / took:>8.1f} {p50 * 1e3:>8.1f} "
-                      f"{percentile(latencies, 99) * 1e3:>8.1f} {len(errors):>6} {first:>10.2f} {cli:>10.2f} "
-                      f"{cli / p50:>8.0f}x")
+                print(
+                    f"{name:<16} {kind:<8} {args.clients:>7} {count:>8} {count / took:>8.1f} {p50 * 1e3:>8.1f} "
+                    f"{percentile(latencies, 99) * 1e3:>8.1f} {len(errors):>6} {first:>10.2f} {cli:>10.2f} "
+                    f"{cli / p50:>8.0f}x"
+                )
                 for error in sorted(set(errors))[:3]:
                     print(f"    error: {error}")
     finally:

@@ -29,8 +29,8 @@ import time
 import numpy as np
 
 import textlstm  # noqa: F401  (TensorFlow backend)
-from textlstm.tagger import data as data_lib
 from textlstm.tagger import conll, corpus
+from textlstm.tagger import data as data_lib
 from textlstm.tagger.model import DEFAULTS, build_and_compile
 from textlstm.tagger.tag import TaggerRun, make_predictor, predict_tags, read_input
 from textlstm.tagger.vocab import Vocabulary
@@ -46,26 +46,46 @@ def synthetic(sentences=2000, seed=0, charlm=None, vectors=None):
     letters = "etaoinshrdlucmfwypvbgkjqxz"
     words = sorted({"".join(rng.choice(letters) for _ in range(rng.randint(1, 8))) for _ in range(6000)})[:5000]
     extra_rng, known = random.Random(seed + 1), set(words)  # words only the vectors table knows, as long as the others
-    extra = sorted({"".join(extra_rng.choice(letters) for _ in range(extra_rng.randint(1, 8)))
-                    for _ in range(6000)} - known)[:5000]
-    draw = (lambda: rng.choice(extra) if rng.random() < 1 / 3 else rng.choice(words)) if vectors else \
-        (lambda: rng.choice(words))
-    sentences = [conll.Sentence(tokens=[draw() for _ in range(rng.randint(5, 40))], tags=None)
-                 for _ in range(sentences)]
+    extra = sorted(
+        {"".join(extra_rng.choice(letters) for _ in range(extra_rng.randint(1, 8))) for _ in range(6000)} - known
+    )[:5000]
+    draw = (
+        (lambda: rng.choice(extra) if rng.random() < 1 / 3 else rng.choice(words))
+        if vectors
+        else (lambda: rng.choice(words))
+    )
+    sentences = [
+        conll.Sentence(tokens=[draw() for _ in range(rng.randint(5, 40))], tags=None) for _ in range(sentences)
+    ]
     for sentence in sentences:
         sentence.tags = [f"T{rng.randrange(17)}" for _ in sentence.tokens]
     word_vocab, table = Vocabulary(words), None
     if vectors:
         rows, dim = vectors
-        word_vocab = Vocabulary.from_dict(dict(word_vocab.to_dict(), items=words + extra + [
-            f"w{i}" for i in range(max(0, rows - len(words) - len(extra) - 2))], trainable_rows=len(words) + 2,
-            vector_dim=dim))
+        word_vocab = Vocabulary.from_dict(
+            dict(
+                word_vocab.to_dict(),
+                items=words + extra + [f"w{i}" for i in range(max(0, rows - len(words) - len(extra) - 2))],
+                trainable_rows=len(words) + 2,
+                vector_dim=dim,
+            )
+        )
         table = np.random.default_rng(seed).uniform(-0.5, 0.5, (len(word_vocab), dim)).astype("float32")
-    vocabs = (word_vocab, Vocabulary(list(letters + "0123456789")),
-              Vocabulary([f"T{i}" for i in range(17)], unknown=False))
+    vocabs = (
+        word_vocab,
+        Vocabulary(list(letters + "0123456789")),
+        Vocabulary([f"T{i}" for i in range(17)], unknown=False),
+    )
     recipe = copy.deepcopy(DEFAULTS)
-    model = build_and_compile(len(vocabs[0]), len(vocabs[1]), len(vocabs[2]), recipe, table, charlm=charlm,
-                              trainable_words=len(words) + 2 if vectors else None)
+    model = build_and_compile(
+        len(vocabs[0]),
+        len(vocabs[1]),
+        len(vocabs[2]),
+        recipe,
+        table,
+        charlm=charlm,
+        trainable_words=len(words) + 2 if vectors else None,
+    )
     return sentences, vocabs, recipe, model
 
 
@@ -80,8 +100,15 @@ def untrained_lm_pair(units, layers):
     recipe = load_recipe_file(find_recipe("charlm-features", "charlm"))
     model_recipe = dict(recipe["model"], units=units, layers=layers)
     vocab = CharVocabulary.from_text("etaoinshrdlucmfwypvbgkjqxz0123456789 .,ETAOINSHRDLU")
-    lms = [LanguageModel(f"untrained-{direction}", vocab, {"data": {"direction": direction}, "model": model_recipe},
-                         build_model(len(vocab), model_recipe, seed=1)) for direction in ("forward", "backward")]
+    lms = [
+        LanguageModel(
+            f"untrained-{direction}",
+            vocab,
+            {"data": {"direction": direction}, "model": model_recipe},
+            build_model(len(vocab), model_recipe, seed=1),
+        )
+        for direction in ("forward", "backward")
+    ]
     return CharLMSet(lms)
 
 
@@ -103,23 +130,30 @@ def charlm_ratio(args):
     with_lm = synthetic(args.sentences, charlm=charlm)
     sentences = plain[0]
     chars = sum(len(" ".join(s.tokens)) + 2 for s in sentences)
-    print(f"{len(sentences):,} synthetic sentences ({sum(len(s.tokens) for s in sentences):,} tokens, "
-          f"{chars:,} characters); LMs: {charlm.describe()}")
+    print(
+        f"{len(sentences):,} synthetic sentences ({sum(len(s.tokens) for s in sentences):,} tokens, "
+        f"{chars:,} characters); LMs: {charlm.describe()}"
+    )
     for batch_size in args.batch_size or [32]:
         without = rate(make_predictor(plain[3]), sentences, plain[1], plain[2], batch_size, args.repeats)
-        lm = rate(make_predictor(with_lm[3], charlm), sentences, with_lm[1], with_lm[2], batch_size, args.repeats,
-                  charlm)
-        print(f"batch {batch_size:>4}: without LM features {without:9,.0f} sentences/s, with {lm:9,.0f} "
-              f"sentences/s; with/without = {lm / without:.2f}")
+        lm = rate(
+            make_predictor(with_lm[3], charlm), sentences, with_lm[1], with_lm[2], batch_size, args.repeats, charlm
+        )
+        print(
+            f"batch {batch_size:>4}: without LM features {without:9,.0f} sentences/s, with {lm:9,.0f} "
+            f"sentences/s; with/without = {lm / without:.2f}"
+        )
 
 
 def training_rate(model, sentences, vocabs, recipe, repeats, batch_size=32):
     """Best-of-`repeats` training sentences/second (`train_on_batch` over one pass, batches as
     training makes them), after one warm-up pass."""
-    examples = data_lib.encode_sentences(sentences, *vocabs, max_len=recipe["data"]["max_len"],
-                                         max_word_chars=recipe["data"]["max_word_chars"])
-    batches = [data_lib.pad_batch([examples[i] for i in batch])
-               for batch in data_lib.epoch_batches(examples, batch_size, 0, 0)]
+    examples = data_lib.encode_sentences(
+        sentences, *vocabs, max_len=recipe["data"]["max_len"], max_word_chars=recipe["data"]["max_word_chars"]
+    )
+    batches = [
+        data_lib.pad_batch([examples[i] for i in batch]) for batch in data_lib.epoch_batches(examples, batch_size, 0, 0)
+    ]
     best = float("inf")
     for attempt in range(repeats + 1):
         started = time.perf_counter()
@@ -134,18 +168,25 @@ def vectors_ratio(args):
     """Tagging and training speed without and with a frozen word-vector table, side by side."""
     plain = synthetic(args.sentences)
     with_vectors = synthetic(args.sentences, vectors=(args.vector_rows, args.vector_dim))
-    print(f"{len(plain[0]):,} synthetic sentences; vectors table {len(with_vectors[1][0]):,} x {args.vector_dim} "
-          f"(frozen) beside {with_vectors[1][0].trainable_rows:,} trainable rows of {plain[2]['model']['word_dim']}")
+    print(
+        f"{len(plain[0]):,} synthetic sentences; vectors table {len(with_vectors[1][0]):,} x {args.vector_dim} "
+        f"(frozen) beside {with_vectors[1][0].trainable_rows:,} trainable rows of {plain[2]['model']['word_dim']}"
+    )
     for batch_size in args.batch_size or [32]:
         without = rate(make_predictor(plain[3]), plain[0], plain[1], plain[2], batch_size, args.repeats)
-        vectors = rate(make_predictor(with_vectors[3]), with_vectors[0], with_vectors[1], with_vectors[2],
-                       batch_size, args.repeats)
-        print(f"tagging, batch {batch_size:>4}: without vectors {without:9,.0f} sentences/s, with {vectors:9,.0f}; "
-              f"with/without = {vectors / without:.2f}")
+        vectors = rate(
+            make_predictor(with_vectors[3]), with_vectors[0], with_vectors[1], with_vectors[2], batch_size, args.repeats
+        )
+        print(
+            f"tagging, batch {batch_size:>4}: without vectors {without:9,.0f} sentences/s, with {vectors:9,.0f}; "
+            f"with/without = {vectors / without:.2f}"
+        )
     without = training_rate(plain[3], *plain[:3], args.repeats)
     vectors = training_rate(with_vectors[3], *with_vectors[:3], args.repeats)
-    print(f"training, batch 32: without vectors {without:9,.0f} sentences/s, with {vectors:9,.0f}; time per epoch "
-          f"with/without = {without / vectors:.2f}")
+    print(
+        f"training, batch 32: without vectors {without:9,.0f} sentences/s, with {vectors:9,.0f}; time per epoch "
+        f"with/without = {without / vectors:.2f}"
+    )
 
 
 def main():

@@ -15,10 +15,10 @@ the target subwords/s of the two networks, not sentences/s with a trained model'
 import argparse
 import time
 
-import textlstm  # noqa: F401  (TensorFlow backend)
 import keras
 import numpy as np
 
+import textlstm  # noqa: F401  (TensorFlow backend)
 from textlstm.recipes import find_recipe, resolve_recipe
 from textlstm.seq2seq.model import DEFAULTS, Seq2Seq
 from textlstm.seq2seq.translate import Translator, translate_ids
@@ -30,9 +30,16 @@ def random_setup(sentences, seed=0, **changes):
     8-24 subword sentences."""
     model_recipe = dict(resolve_recipe(DEFAULTS, find_recipe("seq2seq-multi30k"))["model"], **changes)
     keras.utils.set_random_seed(seed)
-    model = Seq2Seq(4000, 4000, cell=model_recipe["cell"], num_layers=model_recipe["layers"],
-                    units=model_recipe["units"], embedding_dim=model_recipe["embedding_dim"],
-                    attention=model_recipe["attention"], tie_embeddings=model_recipe["tie_embeddings"])
+    model = Seq2Seq(
+        4000,
+        4000,
+        cell=model_recipe["cell"],
+        num_layers=model_recipe["layers"],
+        units=model_recipe["units"],
+        embedding_dim=model_recipe["embedding_dim"],
+        attention=model_recipe["attention"],
+        tie_embeddings=model_recipe["tie_embeddings"],
+    )
     model.build()
     rng = np.random.default_rng(seed)
     return model, [rng.integers(4, 4000, rng.integers(8, 25)).tolist() for _ in range(sentences)]
@@ -53,11 +60,15 @@ def main():
         lines = read_lines(args.input)[: args.sentences]
         setups = [(args.run_dir, translator.model, translator.subwords.encode_source(lines))]
     else:
-        setups = [("seq2seq-multi30k (tied embeddings)", *random_setup(args.sentences)),
-                  ("previous recipe (separate output projection)", *random_setup(args.sentences, tie_embeddings=False))]
+        setups = [
+            ("seq2seq-multi30k (tied embeddings)", *random_setup(args.sentences)),
+            ("previous recipe (separate output projection)", *random_setup(args.sentences, tie_embeddings=False)),
+        ]
     for name, model, sources in setups:
-        print(f"{name}: {len(sources)} sentences, {sum(map(len, sources)) / len(sources):.1f} source subwords on "
-              f"average, batch size {args.batch_size}, max length {args.max_length}")
+        print(
+            f"{name}: {len(sources)} sentences, {sum(map(len, sources)) / len(sources):.1f} source subwords on "
+            f"average, batch size {args.batch_size}, max length {args.max_length}"
+        )
         measure(model, sources, args)
 
 
@@ -71,8 +82,10 @@ def measure(model, sources, args):
         seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
         tokens = sum(len(r[0][0]) + 1 for r in results)
         # CPU seconds too: on a shared machine wall-clock speed says more about the neighbours.
-        print(f"beam {beam}: {len(sources) / seconds:8.1f} sentences/s  {tokens / seconds:8.1f} target subwords/s "
-              f"({seconds:.1f} s wall, {len(sources) / cpu_seconds:.1f} sentences per CPU-second)")
+        print(
+            f"beam {beam}: {len(sources) / seconds:8.1f} sentences/s  {tokens / seconds:8.1f} target subwords/s "
+            f"({seconds:.1f} s wall, {len(sources) / cpu_seconds:.1f} sentences per CPU-second)"
+        )
 
 
 if __name__ == "__main__":

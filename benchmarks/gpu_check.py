@@ -28,11 +28,11 @@ import time
 import traceback
 from pathlib import Path
 
-import textlstm  # noqa: F401  (TensorFlow backend)
 import keras
 import numpy as np
 import tensorflow as tf
 
+import textlstm  # noqa: F401  (TensorFlow backend)
 import textlstm.layers as tl
 from textlstm import install_checks
 from textlstm.doctor import recurrent_layers_of
@@ -61,12 +61,17 @@ def install_section():
     for finding in install_checks.check_install():
         print(f"  {finding.line()}")
     info = tf.sysconfig.get_build_info()
-    print(f"  TensorFlow {tf.__version__}, Keras {keras.__version__}, CUDA build {bool(info.get('is_cuda_build'))}, "
-          f"CUDA {info.get('cuda_version', '-')}, cuDNN {info.get('cudnn_version', '-')}")
+    print(
+        f"  TensorFlow {tf.__version__}, Keras {keras.__version__}, CUDA build {bool(info.get('is_cuda_build'))}, "
+        f"CUDA {info.get('cuda_version', '-')}, cuDNN {info.get('cudnn_version', '-')}"
+    )
     gpus = tf.config.list_physical_devices("GPU")
     for gpu in gpus:
         details = tf.config.experimental.get_device_details(gpu)
-        print(f"  {gpu.name}: {details.get('device_name', '?')}, compute capability {details.get('compute_capability', '?')}")
+        print(
+            f"  {gpu.name}: {details.get('device_name', '?')}, "
+            f"compute capability {details.get('compute_capability', '?')}"
+        )
     return bool(gpus)
 
 
@@ -104,9 +109,11 @@ def _layers(family, options):
     bidirectional = options.pop("bidirectional", False)
     ours, keras_class = {"LSTM": (tl.LSTM, keras.layers.LSTM), "GRU": (tl.GRU, keras.layers.GRU)}[family]
     made = []
-    for make in (lambda: ours(UNITS, return_sequences=True, **options),
-                 lambda: ours(UNITS, return_sequences=True, use_cudnn=False, **options),
-                 lambda: keras_class(UNITS, return_sequences=True, **options)):
+    for make in (
+        lambda: ours(UNITS, return_sequences=True, **options),
+        lambda: ours(UNITS, return_sequences=True, use_cudnn=False, **options),
+        lambda: keras_class(UNITS, return_sequences=True, **options),
+    ):
         layer = make()
         layer = keras.layers.Bidirectional(layer) if bidirectional else layer
         layer.build((None, STEPS, FEATURES))
@@ -126,6 +133,7 @@ def _run(layer, x, mask, initial_state, graph):
 
     Sequence outputs count only at valid (unmasked) steps: there cuDNN gives zeros and Keras's
     generic loop repeats the last valid output, and every model of ours masks them anyway."""
+
     def compute(x, mask, initial_state):
         watched = [x] + list(initial_state or [])
         with tf.GradientTape() as tape:
@@ -140,8 +148,12 @@ def _run(layer, x, mask, initial_state, graph):
             if mask is not None:
                 valid = tf.cast(mask, x.dtype)[:, :, None]
                 outputs = [o * valid if len(o.shape) == 3 else o for o in outputs]
-            loss = tf.add_n([tf.reduce_sum(o * tf.sin(tf.reshape(tf.range(tf.size(o), dtype=o.dtype), tf.shape(o))))
-                             for o in outputs])
+            loss = tf.add_n(
+                [
+                    tf.reduce_sum(o * tf.sin(tf.reshape(tf.range(tf.size(o), dtype=o.dtype), tf.shape(o))))
+                    for o in outputs
+                ]
+            )
         return outputs, tape.gradient(loss, watched + layer.trainable_weights)
 
     function = tf.function(compute) if graph else compute
@@ -167,7 +179,9 @@ def parity_section(gpu):
         for name, options, extra, mask in _cases():
             initial_state = None
             if extra.get("initial_state"):
-                initial_state = [tf.constant(rng.normal(size=(BATCH, UNITS)).astype("float32")) for _ in range(state_count)]
+                initial_state = [
+                    tf.constant(rng.normal(size=(BATCH, UNITS)).astype("float32")) for _ in range(state_count)
+                ]
             mask_tensor = None if mask is None else tf.constant(mask)
             for graph in (False, True):
                 label = f"{family} {name} ({'tf.function' if graph else 'eager'})"
@@ -183,7 +197,9 @@ def parity_section(gpu):
                 ok = output <= OUTPUT_TOLERANCE and gradient <= GRADIENT_TOLERANCE
                 detail = f"kernel {kernel}; vs fused: outputs {output:.1e}, gradients {gradient:.1e}"
                 try:  # Keras's own layer is a second reference; its failures are reported, not ours
-                    keras_output, keras_gradient = _largest_differences(got, _run(reference, x, mask_tensor, initial_state, graph))
+                    keras_output, keras_gradient = _largest_differences(
+                        got, _run(reference, x, mask_tensor, initial_state, graph)
+                    )
                     ok = ok and keras_output <= OUTPUT_TOLERANCE and keras_gradient <= GRADIENT_TOLERANCE
                     detail += f"; vs keras: outputs {keras_output:.1e}, gradients {keras_gradient:.1e}"
                 except Exception as error:
@@ -262,9 +278,16 @@ def families_section():
             report("family", name, False, first_line(error))
             traceback.print_exc(limit=3)
             continue
-        kernels = ", ".join(f"{path}={layer.kernel_used or 'not called (the model steps through its cell)'}"
-                            for path, layer in recurrent_layers_of(model))
-        report("family", name, bool(np.isfinite(loss)), f"loss {loss:.3f}; {kernels or 'no sequence layer (steps through cells)'}")
+        kernels = ", ".join(
+            f"{path}={layer.kernel_used or 'not called (the model steps through its cell)'}"
+            for path, layer in recurrent_layers_of(model)
+        )
+        report(
+            "family",
+            name,
+            bool(np.isfinite(loss)),
+            f"loss {loss:.3f}; {kernels or 'no sequence layer (steps through cells)'}",
+        )
 
 
 # --- 4. speed ---------------------------------------------------------------------------------
@@ -272,12 +295,25 @@ def families_section():
 
 def speed_section(steps):
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from bench_charlm import BATCH as CHAR_BATCH, MODEL, SEQ_LEN, TRAIN, VOCAB, keras_lstm_model, training_chars_per_second
+    from bench_charlm import (
+        BATCH as CHAR_BATCH,
+    )
+    from bench_charlm import (
+        MODEL,
+        SEQ_LEN,
+        TRAIN,
+        VOCAB,
+        keras_lstm_model,
+        training_chars_per_second,
+    )
+
     from textlstm.charlm.model import build_model, compile_model
 
     device = "GPU" if tf.config.list_logical_devices("GPU") else "CPU"
-    print(f"speed: char LM train step, 2 x {MODEL['units']} LSTM, batch {CHAR_BATCH} x {SEQ_LEN}, "
-          f"median of {steps} steps after one to compile, on the {device}:")
+    print(
+        f"speed: char LM train step, 2 x {MODEL['units']} LSTM, batch {CHAR_BATCH} x {SEQ_LEN}, "
+        f"median of {steps} steps after one to compile, on the {device}:"
+    )
     ours = build_model(VOCAB, MODEL, seed=0)
     compile_model(ours, TRAIN)
     fused = keras.models.clone_model(ours, clone_function=_without_cudnn)
@@ -286,14 +322,23 @@ def speed_section(steps):
     for model in (fused, reference):
         model.set_weights(ours.get_weights())
     rates = {}
-    for name, model in (("textlstm LSTM", ours), ("textlstm LSTM, use_cudnn=False", fused),
-                        ("keras.layers.LSTM", reference)):
+    for name, model in (
+        ("textlstm LSTM", ours),
+        ("textlstm LSTM, use_cudnn=False", fused),
+        ("keras.layers.LSTM", reference),
+    ):
         rates[name] = training_chars_per_second(model, steps)
         kernel = ", ".join(sorted({str(layer.kernel_used) for _, layer in recurrent_layers_of(model)})) or "keras"
-        print(f"  {name:32s} {rates[name]:10.0f} chars/s  {1000 * CHAR_BATCH * SEQ_LEN / rates[name]:8.1f} ms/step  "
-              f"(kernel {kernel})", flush=True)
+        print(
+            f"  {name:32s} {rates[name]:10.0f} chars/s  {1000 * CHAR_BATCH * SEQ_LEN / rates[name]:8.1f} ms/step  "
+            f"(kernel {kernel})",
+            flush=True,
+        )
     base = rates["keras.layers.LSTM"]
-    print(f"  ours/keras = {rates['textlstm LSTM'] / base:.2f}x, fused/keras = {rates['textlstm LSTM, use_cudnn=False'] / base:.2f}x")
+    print(
+        f"  ours/keras = {rates['textlstm LSTM'] / base:.2f}x, "
+        f"fused/keras = {rates['textlstm LSTM, use_cudnn=False'] / base:.2f}x"
+    )
 
 
 def _without_cudnn(layer):
@@ -306,17 +351,26 @@ def _without_cudnn(layer):
 def main():
     tf.get_logger().setLevel("ERROR")  # one tf.function per case retraces on purpose
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--timing-steps", type=int, default=None,
-                        help="timed char LM steps per model (default 20 on a GPU, 2 on the CPU; 0 skips)")
-    parser.add_argument("--sections", default="parity,families,speed",
-                        help="comma-separated subset of parity,families,speed (default: all)")
+    parser.add_argument(
+        "--timing-steps",
+        type=int,
+        default=None,
+        help="timed char LM steps per model (default 20 on a GPU, 2 on the CPU; 0 skips)",
+    )
+    parser.add_argument(
+        "--sections",
+        default="parity,families,speed",
+        help="comma-separated subset of parity,families,speed (default: all)",
+    )
     args = parser.parse_args()
     sections = set(args.sections.split(","))
     start = time.perf_counter()
     gpu = install_section()
     if not gpu:
-        print("no GPU visible to TensorFlow: the cuDNN kernel cannot be checked here; running the CPU parts "
-              "(fused kernel against Keras, each family's step, speed)")
+        print(
+            "no GPU visible to TensorFlow: the cuDNN kernel cannot be checked here; running the CPU parts "
+            "(fused kernel against Keras, each family's step, speed)"
+        )
     if "parity" in sections:
         parity_section(gpu)
     if "families" in sections:
@@ -327,8 +381,10 @@ def main():
             speed_section(steps)
         except Exception as error:
             report("speed", "char LM train step", False, first_line(error))
-    print(f"summary: {'GPU' if gpu else 'no GPU (CPU parts only)'}; {len(FAILURES)} failure(s); "
-          f"{time.perf_counter() - start:.0f} s")
+    print(
+        f"summary: {'GPU' if gpu else 'no GPU (CPU parts only)'}; {len(FAILURES)} failure(s); "
+        f"{time.perf_counter() - start:.0f} s"
+    )
     for failure in FAILURES:
         print(f"  FAIL {failure}")
     return 1 if FAILURES else 0

@@ -24,7 +24,6 @@ faster matmuls. Matmul GFLOP/s are against the large square matmul of the same r
 """
 
 import argparse
-import statistics
 
 import bench_layers as bench
 import numpy as np
@@ -76,7 +75,6 @@ def recurrent_layers(model):
 def our_parts(kind, layer, inputs, mask):
     """Calls timing one direction of our layer: projection, loop, and its recurrent matmuls."""
     cell = layer.cell
-    gates = bench.GATES[kind]
     units = cell.units
     steps, batch = inputs.shape[0], inputs.shape[1]
     h0 = tf.zeros((batch, units))
@@ -121,7 +119,9 @@ def profile(kind, size_name, repeats, peak):
     ours_model.set_weights(keras_model.get_weights())
     x, _ = bench.make_batch(*size)
     mask = np.any(x != 0.0, axis=-1) if masked else None
-    whole = medians({"ours": lambda: ours_model.predict_on_batch(x), "keras": lambda: keras_model.predict_on_batch(x)}, repeats)
+    whole = medians(
+        {"ours": lambda: ours_model.predict_on_batch(x), "keras": lambda: keras_model.predict_on_batch(x)}, repeats
+    )
 
     ours = {"projection": 0.0, "loop": 0.0, "recurrent matmuls": 0.0}
     keras_mm = 0.0
@@ -153,7 +153,10 @@ def profile(kind, size_name, repeats, peak):
         print(f"    {name:20} {value:8.1f} ms  {100 * value / whole['ours']:5.1f}%")
     print(f"  keras {whole['keras']:8.1f} ms  ({100 * flops / whole['keras'] * 1e3 / peak:5.1f}% of peak)")
     print(f"    {'matmuls':20} {keras_mm:8.1f} ms  {100 * keras_mm / whole['keras']:5.1f}%")
-    print(f"    {'gate math + rest':20} {whole['keras'] - keras_mm:8.1f} ms  {100 * (1 - keras_mm / whole['keras']):5.1f}%")
+    print(
+        f"    {'gate math + rest':20} {whole['keras'] - keras_mm:8.1f} ms  "
+        f"{100 * (1 - keras_mm / whole['keras']):5.1f}%"
+    )
     print(f"  ours/keras {whole['keras'] / whole['ours']:.2f}x; ceiling with free gate math: {ceiling:.2f}x")
 
 
@@ -163,14 +166,18 @@ def main():
     parser.add_argument("--kinds", default="LSTM,GRU", help="comma-separated: LSTM,GRU")
     parser.add_argument("--sizes", default="a,b,c", help="comma-separated: a,b,c")
     parser.add_argument("--threads", type=int, default=0, help="TensorFlow threads (default 0: TensorFlow's choice)")
-    parser.add_argument("--clock", choices=sorted(bench.CLOCKS), default="wall", help="wall time (default) or process CPU time")
+    parser.add_argument(
+        "--clock", choices=sorted(bench.CLOCKS), default="wall", help="wall time (default) or process CPU time"
+    )
     args = parser.parse_args()
     bench.clock = bench.CLOCKS[args.clock]
     if args.threads:
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
         tf.config.threading.set_inter_op_parallelism_threads(args.threads)
     peak = bench.matmul_peak_gflops()
-    print(f"float32 matmul peak (2048^3): {peak:.0f} GFLOP/s; clock: {args.clock}; threads: {args.threads or 'default'}")
+    print(
+        f"float32 matmul peak (2048^3): {peak:.0f} GFLOP/s; clock: {args.clock}; threads: {args.threads or 'default'}"
+    )
     for kind in args.kinds.split(","):
         for size_name in args.sizes.split(","):
             profile(kind, size_name, args.repeats, peak)

@@ -36,8 +36,9 @@ def _env():
 
 
 def _textlstm(*args):
-    result = subprocess.run([sys.executable, "-m", "textlstm", *map(str, args)], env=_env(), capture_output=True,
-                            text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "textlstm", *map(str, args)], env=_env(), capture_output=True, text=True
+    )
     if result.returncode != 0:
         sys.exit(f"textlstm {args[0]} {args[1]} failed:\n{result.stderr[-2000:]}")
 
@@ -50,20 +51,65 @@ def tiny_runs(work):
     if not (charlm / "last.keras").exists():
         text = work / "text.txt"
         text.write_text("\n".join(" ".join(rng.choice(WORDS) for _ in range(12)) for _ in range(400)) + "\n")
-        _textlstm("train", "charlm", "--data", text, "--run-dir", charlm, "--overwrite", "--epochs", 1,
-                  "--set", "model.units=32", "--set", "model.layers=1", "--set", "model.embedding_dim=8",
-                  "--set", "data.seq_len=32", "--set", "train.batch_size=8", "--set", "train.steps_per_epoch=5",
-                  "--set", "data.valid_fraction=0.1")
+        _textlstm(
+            "train",
+            "charlm",
+            "--data",
+            text,
+            "--run-dir",
+            charlm,
+            "--overwrite",
+            "--epochs",
+            1,
+            "--set",
+            "model.units=32",
+            "--set",
+            "model.layers=1",
+            "--set",
+            "model.embedding_dim=8",
+            "--set",
+            "data.seq_len=32",
+            "--set",
+            "train.batch_size=8",
+            "--set",
+            "train.steps_per_epoch=5",
+            "--set",
+            "data.valid_fraction=0.1",
+        )
     if not (seq2seq / "last.keras").exists():
         sources = [" ".join(rng.choice(SEQ_WORDS) for _ in range(rng.randint(1, 6))) for _ in range(200)]
         (work / "train.src").write_text("\n".join(sources) + "\n")
         (work / "train.tgt").write_text("\n".join(" ".join(reversed(s.split())).upper() for s in sources) + "\n")
         (work / "dev.tsv").write_text("".join(f"{s}\t{s.upper()}\n" for s in sources[:8]))
-        _textlstm("train", "seq2seq", "--src", work / "train.src", "--tgt", work / "train.tgt",
-                  "--valid-tsv", work / "dev.tsv", "--run-dir", seq2seq, "--overwrite", "--epochs", 1,
-                  "--set", "data.vocab_size=30", "--set", "model.units=16", "--set", "model.embedding_dim=8",
-                  "--set", "train.batch_size=8", "--set", "train.steps_per_epoch=4", "--set", "train.bleu_sentences=4",
-                  "--set", "data.max_length=24")
+        _textlstm(
+            "train",
+            "seq2seq",
+            "--src",
+            work / "train.src",
+            "--tgt",
+            work / "train.tgt",
+            "--valid-tsv",
+            work / "dev.tsv",
+            "--run-dir",
+            seq2seq,
+            "--overwrite",
+            "--epochs",
+            1,
+            "--set",
+            "data.vocab_size=30",
+            "--set",
+            "model.units=16",
+            "--set",
+            "model.embedding_dim=8",
+            "--set",
+            "train.batch_size=8",
+            "--set",
+            "train.steps_per_epoch=4",
+            "--set",
+            "train.bleu_sentences=4",
+            "--set",
+            "data.max_length=24",
+        )
     return charlm, seq2seq
 
 
@@ -77,8 +123,12 @@ def rss_mb(pid):
 def request_for(i):
     """The i-th request: values no other request uses (sampler kinds and endpoints in turn)."""
     if i % 2:  # translator: its own max_length and length penalty
-        return "tr/translate", {"sentences": ["alpha beta gamma", "zeta eta"], "beam_size": 2,
-                                "max_length": 5 + i % 250, "length_penalty": round(i * 0.0137 % 99, 4)}
+        return "tr/translate", {
+            "sentences": ["alpha beta gamma", "zeta eta"],
+            "beam_size": 2,
+            "max_length": 5 + i % 250,
+            "length_penalty": round(i * 0.0137 % 99, 4),
+        }
     kind = (i // 2) % 3
     body = {"prompt": "the ", "length": 20 + i % 600, "seed": i}
     if kind == 0:
@@ -98,11 +148,17 @@ def main():
     parser.add_argument("--seq2seq", help="a translator run directory (default: a tiny one trained in --work)")
     parser.add_argument("--work", default="/tmp/textlstm-serve-memory")
     args = parser.parse_args()
-    charlm, seq2seq = (args.charlm, args.seq2seq) if args.charlm and args.seq2seq else tiny_runs(pathlib.Path(args.work))
+    charlm, seq2seq = (
+        (args.charlm, args.seq2seq) if args.charlm and args.seq2seq else tiny_runs(pathlib.Path(args.work))
+    )
 
-    process = subprocess.Popen([sys.executable, "-m", "textlstm", "serve", f"lm={charlm}", f"tr={seq2seq}",
-                                "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                               env=_env())
+    process = subprocess.Popen(
+        [sys.executable, "-m", "textlstm", "serve", f"lm={charlm}", f"tr={seq2seq}", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=_env(),
+    )
     try:
         match = re.search(r"127\.0\.0\.1:(\d+)/", process.stdout.readline())
         if not match:
@@ -122,8 +178,12 @@ def main():
             elif (i + 1) % 200 == 0 or i + 1 == args.requests:
                 print(f"RSS after {i + 1:>4} requests:  {rss_mb(process.pid):8.1f} MB")
         end = rss_mb(process.pid)
-        print(f"{args.requests} requests in {time.monotonic() - start:.1f} s, {failures} not 200; "
-              f"growth after warm-up: {end - warm:+.1f} MB" if warm is not None else "")
+        print(
+            f"{args.requests} requests in {time.monotonic() - start:.1f} s, {failures} not 200; "
+            f"growth after warm-up: {end - warm:+.1f} MB"
+            if warm is not None
+            else ""
+        )
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(30)

@@ -7,7 +7,9 @@ import pytest
 
 import textlstm  # noqa: F401  (pins KERAS_BACKEND before any test imports keras)
 
-SHARED_DATA = Path(os.environ.get("TEXTLSTM_SHARED_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
+SHARED_DATA = Path(
+    os.environ.get("TEXTLSTM_SHARED_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data")
+)
 
 
 @pytest.fixture

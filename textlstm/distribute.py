@@ -48,9 +48,11 @@ def make_strategy(name, batch_size=None):
     print(f"strategy: {describe(strategy)}")
     replicas = strategy.num_replicas_in_sync
     if batch_size is not None and batch_size % replicas:
-        raise UserError(f"train.batch_size={batch_size} is not a multiple of the {replicas} replicas of this strategy "
-                        f"(each takes an equal part of every batch); use --set train.batch_size="
-                        f"{max(replicas, batch_size // replicas * replicas)} or another multiple of {replicas}")
+        raise UserError(
+            f"train.batch_size={batch_size} is not a multiple of the {replicas} replicas of this strategy "
+            f"(each takes an equal part of every batch); use --set train.batch_size="
+            f"{max(replicas, batch_size // replicas * replicas)} or another multiple of {replicas}"
+        )
     return strategy
 
 
@@ -80,8 +82,10 @@ def resolve_name(name):
     if name == "auto":
         return "multi-worker" if tasks > 1 else "mirrored" if len(_physical_gpus()) > 1 else "one-device"
     if tasks > 1 and name != "multi-worker":
-        raise UserError(f"TF_CONFIG describes a cluster of {tasks} tasks, but train.strategy is {name!r}; "
-                        f"use --strategy multi-worker (or auto), or unset TF_CONFIG")
+        raise UserError(
+            f"TF_CONFIG describes a cluster of {tasks} tasks, but train.strategy is {name!r}; "
+            f"use --strategy multi-worker (or auto), or unset TF_CONFIG"
+        )
     return name
 
 
@@ -98,8 +102,10 @@ def _create(name):
         return tf.distribute.MultiWorkerMirroredStrategy()
     except RuntimeError as error:
         if "program startup" in str(error):
-            raise RuntimeError("the multi-worker strategy must be created before TensorFlow runs anything: "
-                               "call textlstm.distribute.make_strategy first in the training function") from error
+            raise RuntimeError(
+                "the multi-worker strategy must be created before TensorFlow runs anything: "
+                "call textlstm.distribute.make_strategy first in the training function"
+            ) from error
         raise
     except ValueError as error:  # a malformed cluster in TF_CONFIG
         raise UserError(f"TF_CONFIG cannot start a multi-worker run ({error})") from None
@@ -119,10 +125,14 @@ def describe(strategy):
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         role = "the chief, writes the run directory" if is_chief() else "not the chief, writes nothing"
         task = tf_config().get("task") or {}
-        return (f"multi-worker, {cluster_size() or 1} workers, {replicas} replicas in all; this task is "
-                f"{task.get('type', 'worker')} {task.get('index', 0)} ({role})")
+        return (
+            f"multi-worker, {cluster_size() or 1} workers, {replicas} replicas in all; this task is "
+            f"{task.get('type', 'worker')} {task.get('index', 0)} ({role})"
+        )
     if isinstance(strategy, tf.distribute.MirroredStrategy):
-        devices = ", ".join(name.split("/")[-1].lower().replace("device:", "") for name in strategy.extended.worker_devices)
+        devices = ", ".join(
+            name.split("/")[-1].lower().replace("device:", "") for name in strategy.extended.worker_devices
+        )
         return f"mirrored over {replicas} device{'s' if replicas > 1 else ''} ({devices})"
     return "one device (TensorFlow's default placement)"
 
@@ -131,7 +141,7 @@ def cluster_size():
     """Training tasks (chief and workers) that TF_CONFIG lists; 0 without TF_CONFIG."""
     cluster = tf_config().get("cluster") or {}
     if not isinstance(cluster, dict):
-        raise UserError(f"TF_CONFIG \"cluster\" must be an object of task lists, got {cluster!r}")
+        raise UserError(f'TF_CONFIG "cluster" must be an object of task lists, got {cluster!r}')
     return sum(len(cluster.get(kind) or ()) for kind in ("chief", "worker"))
 
 

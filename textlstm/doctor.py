@@ -19,8 +19,11 @@ from textlstm.layers.base import RecurrentLayer
 from textlstm.rundir import RunDir
 from textlstm.training import load_best_or_last
 
-KERNEL_NAMES = {dispatch.CUDNN: "cuDNN", dispatch.FUSED: "fused CPU loop (textlstm's own)",
-                dispatch.PORTABLE: "portable loop (Keras's generic RNN loop over our cell)"}
+KERNEL_NAMES = {
+    dispatch.CUDNN: "cuDNN",
+    dispatch.FUSED: "fused CPU loop (textlstm's own)",
+    dispatch.PORTABLE: "portable loop (Keras's generic RNN loop over our cell)",
+}
 
 
 def environment():
@@ -42,7 +45,7 @@ def environment():
 
 
 def xla_status():
-    """"available" if a tiny function compiles with XLA here, else why not."""
+    """ "available" if a tiny function compiles with XLA here, else why not."""
     try:
         compiled = tf.function(lambda x: x * 2.0 + 1.0, jit_compile=True)
         compiled(tf.constant([1.0])).numpy()
@@ -72,8 +75,10 @@ def recurrent_layers_of(model):
 
 
 def _masked(model):
-    return any(getattr(layer, "mask_zero", False) or isinstance(layer, keras.layers.Masking)
-               for layer in getattr(model, "layers", []))
+    return any(
+        getattr(layer, "mask_zero", False) or isinstance(layer, keras.layers.Masking)
+        for layer in getattr(model, "layers", [])
+    )
 
 
 def layer_plans(model):

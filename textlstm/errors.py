@@ -48,10 +48,27 @@ def no_such_file(path, what: str = "file") -> TextlstmError:
 # errnos recognised in the text of an error that carries none: TensorFlow's file errors end in
 # "; <strerror>" (and ENOSPC, EDQUOT come as ResourceExhaustedError, the class of running out of
 # memory), h5py's say "errno = 28"
-_NAMED_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO, errno.EFBIG,
-                 errno.EMFILE, errno.ENFILE, errno.ENAMETOOLONG, errno.ENOTDIR, errno.EISDIR, errno.ENOENT)
-_HINTS = {errno.ENOSPC: "; free some disk space", errno.EDQUOT: "; free some disk space",
-          errno.EROFS: "; choose a writable location", errno.ENOMEM: "; lower the model or batch size"}
+_NAMED_ERRNOS = (
+    errno.ENOSPC,
+    errno.EDQUOT,
+    errno.EROFS,
+    errno.EACCES,
+    errno.EPERM,
+    errno.EIO,
+    errno.EFBIG,
+    errno.EMFILE,
+    errno.ENFILE,
+    errno.ENAMETOOLONG,
+    errno.ENOTDIR,
+    errno.EISDIR,
+    errno.ENOENT,
+)
+_HINTS = {
+    errno.ENOSPC: "; free some disk space",
+    errno.EDQUOT: "; free some disk space",
+    errno.EROFS: "; choose a writable location",
+    errno.ENOMEM: "; lower the model or batch size",
+}
 
 
 def _errno_in_text(text: str) -> int | None:
@@ -146,8 +163,20 @@ def naming_path(path, action: str = "write"):
         raise TextlstmError(describe_os_error(cause, action, path)) from None
 
 
-_DTYPE_BYTES = {"float": 4, "float32": 4, "half": 2, "float16": 2, "bfloat16": 2, "double": 8, "float64": 8,
-                "int32": 4, "int64": 8, "int8": 1, "uint8": 1, "bool": 1}
+_DTYPE_BYTES = {
+    "float": 4,
+    "float32": 4,
+    "half": 2,
+    "float16": 2,
+    "bfloat16": 2,
+    "double": 8,
+    "float64": 8,
+    "int32": 4,
+    "int64": 8,
+    "int8": 1,
+    "uint8": 1,
+    "bool": 1,
+}
 
 
 def describe_memory_error(error: BaseException) -> str:
@@ -159,8 +188,10 @@ def describe_memory_error(error: BaseException) -> str:
     if found:
         dims = [int(d) for d in found.group(1).replace(" ", "").split(",") if d]
         size = math.prod(dims) * _DTYPE_BYTES.get(found.group(2), 4)
-        return (f"out of memory allocating a {found.group(2)} tensor of shape [{', '.join(map(str, dims))}] "
-                f"({format_bytes(size)})" + hint)
+        return (
+            f"out of memory allocating a {found.group(2)} tensor of shape [{', '.join(map(str, dims))}] "
+            f"({format_bytes(size)})" + hint
+        )
     numpy_size = re.search(r"Unable to allocate ([0-9.]+ \w+)", text)
     if numpy_size:
         return f"out of memory allocating {numpy_size.group(1)}" + hint

@@ -164,9 +164,14 @@ def check_install():
     if len(distributions) > 1:
         listed = ", ".join(f"{name} {v}" for name, v in distributions)
         names = " ".join(name for name, _ in distributions)
-        findings.append(Finding(True, f"{len(distributions)} TensorFlow distributions are installed at once ({listed}); "
-                                      "they write the same tensorflow/ folder, so which build runs depends on install order",
-                                f"pip uninstall -y {names} && {reinstall}"))
+        findings.append(
+            Finding(
+                True,
+                f"{len(distributions)} TensorFlow distributions are installed at once ({listed}); "
+                "they write the same tensorflow/ folder, so which build runs depends on install order",
+                f"pip uninstall -y {names} && {reinstall}",
+            )
+        )
     elif not distributions:
         findings.append(Finding(True, "TensorFlow is not installed", reinstall))
     state = tensorflow_state()
@@ -176,32 +181,66 @@ def check_install():
         return findings
     driver_names = ", ".join(gpus_of_driver)
     if state.gpus:
-        findings.append(Finding(False, f"TensorFlow {state.version} sees {len(state.gpus)} GPU(s) ({', '.join(state.gpus)}): "
-                                       "recurrent layers run on cuDNN there"))
+        findings.append(
+            Finding(
+                False,
+                f"TensorFlow {state.version} sees {len(state.gpus)} GPU(s) ({', '.join(state.gpus)}): "
+                "recurrent layers run on cuDNN there",
+            )
+        )
     elif gpus_of_driver and not state.cuda_build:
         names = " ".join(n for n, _ in distributions)
-        findings.append(Finding(True, f"the NVIDIA driver sees {driver_names}, but this TensorFlow "
-                                      f"({', '.join(n for n, _ in distributions) or state.version}) is built without CUDA",
-                                f"pip uninstall -y {names} && {_pip_install(state.version, gpu=True)}"))
+        findings.append(
+            Finding(
+                True,
+                f"the NVIDIA driver sees {driver_names}, but this TensorFlow "
+                f"({', '.join(n for n, _ in distributions) or state.version}) is built without CUDA",
+                f"pip uninstall -y {names} && {_pip_install(state.version, gpu=True)}",
+            )
+        )
     elif gpus_of_driver and _hidden_by_environment() is not None:
-        findings.append(Finding(True, f"the NVIDIA driver sees {driver_names}, but "
-                                      f"CUDA_VISIBLE_DEVICES={_hidden_by_environment()!r} hides it from TensorFlow",
-                                "unset CUDA_VISIBLE_DEVICES"))
+        findings.append(
+            Finding(
+                True,
+                f"the NVIDIA driver sees {driver_names}, but "
+                f"CUDA_VISIBLE_DEVICES={_hidden_by_environment()!r} hides it from TensorFlow",
+                "unset CUDA_VISIBLE_DEVICES",
+            )
+        )
     elif gpus_of_driver:
         _, missing = cuda_libraries(tf_name)
-        why = (f"CUDA/cuDNN libraries missing: {', '.join(missing)}" if missing else
-               "TensorFlow cannot load the CUDA/cuDNN libraries (not found, or too new for this driver: check `nvidia-smi`)")
-        findings.append(Finding(True, f"the NVIDIA driver sees {driver_names}, but TensorFlow {state.version} sees no GPU ({why})",
-                                _pip_install(state.version, gpu=True)))
+        why = (
+            f"CUDA/cuDNN libraries missing: {', '.join(missing)}"
+            if missing
+            else "TensorFlow cannot load the CUDA/cuDNN libraries "
+            "(not found, or too new for this driver: check `nvidia-smi`)"
+        )
+        findings.append(
+            Finding(
+                True,
+                f"the NVIDIA driver sees {driver_names}, but TensorFlow {state.version} sees no GPU ({why})",
+                _pip_install(state.version, gpu=True),
+            )
+        )
     else:
         installed, _ = cuda_libraries(tf_name) if state.cuda_build else ([], [])
         if installed:
-            findings.append(Finding(True, f"TensorFlow {state.version} is a CUDA build with {len(installed)} CUDA/cuDNN "
-                                          "libraries installed, but no GPU is visible (no NVIDIA driver: /proc/driver/nvidia "
-                                          "and nvidia-smi find none), so it runs on the CPU",
-                                    "install the NVIDIA driver so that `nvidia-smi` lists the GPU, or on a machine without one: "
-                                    f"pip uninstall -y {' '.join(installed)}"))
+            findings.append(
+                Finding(
+                    True,
+                    f"TensorFlow {state.version} is a CUDA build with {len(installed)} CUDA/cuDNN "
+                    "libraries installed, but no GPU is visible (no NVIDIA driver: /proc/driver/nvidia "
+                    "and nvidia-smi find none), so it runs on the CPU",
+                    "install the NVIDIA driver so that `nvidia-smi` lists the GPU, or on a machine without one: "
+                    f"pip uninstall -y {' '.join(installed)}",
+                )
+            )
         elif not findings:
-            findings.append(Finding(False, f"TensorFlow {state.version} runs on the CPU (no NVIDIA GPU here): "
-                                           "recurrent layers use textlstm's fused CPU loops"))
+            findings.append(
+                Finding(
+                    False,
+                    f"TensorFlow {state.version} runs on the CPU (no NVIDIA GPU here): "
+                    "recurrent layers use textlstm's fused CPU loops",
+                )
+            )
     return findings

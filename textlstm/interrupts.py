@@ -5,8 +5,10 @@ trains, while the first step compiles, between steps, during the final evaluatio
 sample. Whatever the moment, the run directory is in one of these states, and the line
 (exit status 130 on the command line) says which:
 
-    a checkpoint at step N > 0   interrupted at step N; continue with: textlstm train KIND --run-dir DIR --resume
-    its recipe, no checkpoint    interrupted at step 0; continue with: ... --resume   (training starts from the beginning)
+    a checkpoint at step N > 0   interrupted at step N;
+                                 continue with: textlstm train KIND --run-dir DIR --resume
+    its recipe, no checkpoint    interrupted at step 0; continue with: ... --resume
+                                 (training starts from the beginning)
     a finished training          interrupted after training finished at step N; DIR holds the trained model
     nothing of this start        interrupted before training started; run the command again
 
@@ -53,8 +55,9 @@ def interrupted(run_path, kind: str, recipe: dict | None = None, resume: bool = 
         return Interrupted(BEFORE_START)
     saved = _saved_state(path)
     if saved is not None and saved.get("finished"):
-        return Interrupted(f"interrupted after training finished at step {saved['step']}; {path} holds the trained "
-                           f"model")
+        return Interrupted(
+            f"interrupted after training finished at step {saved['step']}; {path} holds the trained model"
+        )
     if saved is not None:
         return interrupted_at(path, kind, saved["step"])
     if recipe is not None and (path / RECIPE).is_file():
@@ -96,6 +99,7 @@ def interruptible(kind: str):
     A training's own handler (`training.fit`, which saves a checkpoint first) raises
     `Interrupted` itself; this catches every other moment.
     """
+
     def decorate(train):
         @functools.wraps(train)
         def guarded(recipe, run_path, resume=False):

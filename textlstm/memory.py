@@ -48,8 +48,15 @@ def charlm_bytes(recipe: dict, vocab_size: int) -> int:
     return _total(weights, per_token * train["batch_size"] * recipe["data"]["seq_len"])
 
 
-def tagger_bytes(recipe: dict, num_words: int, num_chars: int, num_tags: int, lm_features: int = 0,
-                 trainable_words: int | None = None, vector_dim: int = 0) -> int:
+def tagger_bytes(
+    recipe: dict,
+    num_words: int,
+    num_chars: int,
+    num_tags: int,
+    lm_features: int = 0,
+    trainable_words: int | None = None,
+    vector_dim: int = 0,
+) -> int:
     """`lm_features`: char-LM feature values per word (their LMs' own weights are not counted).
     `vector_dim` > 0: a frozen table of `num_words` pretrained vectors of that size, counted
     once, beside trainable embeddings for the first `trainable_words` ids (default: all)."""
@@ -59,8 +66,7 @@ def tagger_bytes(recipe: dict, num_words: int, num_chars: int, num_tags: int, lm
     word_width = model["word_dim"] + vector_dim
     weights = trainable_words * model["word_dim"] + num_chars * model["char_dim"]
     weights += char_units * (model["char_dim"] * max(model["char_kernel"], 4) + char_units)
-    rnn, per_step = _recurrent(model["cell"], word_width + char_units + lm_features, model["units"],
-                               model["layers"], 2)
+    rnn, per_step = _recurrent(model["cell"], word_width + char_units + lm_features, model["units"], model["layers"], 2)
     weights += rnn + (2 * model["units"] + 1) * num_tags + num_tags * num_tags
     chars_per_token = data["max_word_chars"] * (model["char_dim"] + char_units) if char_units else 0
     per_token = word_width + char_units + lm_features + chars_per_token + per_step + 3 * num_tags
@@ -87,9 +93,11 @@ def check_fits(needed: int, sizes: str, available: int | None = None):
     """Refuse in one line when `needed` bytes exceed the machine's memory; `sizes` names the recipe values."""
     available = physical_memory_bytes() if available is None else available
     if available and needed > available:
-        raise UserError(f"training this model needs about {_gib(needed)} of memory (weights, gradients, Adam "
-                        f"moments and one batch's activations; {sizes}) but this machine has {_gib(available)}; "
-                        "lower these sizes")
+        raise UserError(
+            f"training this model needs about {_gib(needed)} of memory (weights, gradients, Adam "
+            f"moments and one batch's activations; {sizes}) but this machine has {_gib(available)}; "
+            "lower these sizes"
+        )
 
 
 def _gib(count):
@@ -97,5 +105,5 @@ def _gib(count):
 
 
 def recipe_sizes(recipe: dict, *names: str) -> str:
-    """"model.units=512, train.batch_size=64" for the error line."""
+    """ "model.units=512, train.batch_size=64" for the error line."""
     return ", ".join(f"{name}={recipe[name.split('.')[0]][name.split('.')[1]]}" for name in names)

@@ -36,7 +36,8 @@ def learning_rate(train_recipe, total_steps):
     if not warmup:
         return keras.optimizers.schedules.CosineDecay(rate, decay_steps=max(1, total_steps), alpha=floor / rate)
     return keras.optimizers.schedules.CosineDecay(
-        0.0, decay_steps=max(1, total_steps - warmup), alpha=floor / rate, warmup_target=rate, warmup_steps=warmup)
+        0.0, decay_steps=max(1, total_steps - warmup), alpha=floor / rate, warmup_target=rate, warmup_steps=warmup
+    )
 
 
 def optimizer(train_recipe, total_steps=1, rate=None):
@@ -54,7 +55,7 @@ def optimizer(train_recipe, total_steps=1, rate=None):
     clipnorm, decay = train_recipe["clipnorm"], train_recipe.get("weight_decay", 0.0)
     if train_recipe.get("optimizer", "adam") == "sgd":
         if decay > 0:
-            raise UserError("train.weight_decay is AdamW's; with train.optimizer = \"sgd\" set it to 0")
+            raise UserError('train.weight_decay is AdamW\'s; with train.optimizer = "sgd" set it to 0')
         return keras.optimizers.SGD(rate, momentum=train_recipe.get("momentum", 0.9), clipnorm=clipnorm)
     if decay > 0:
         return keras.optimizers.AdamW(rate, weight_decay=decay, clipnorm=clipnorm)
@@ -79,8 +80,12 @@ def check_schedule_covers(opt, total_steps):
     if total_steps <= end:
         return
     if floor == 0:
-        raise UserError(f"this run's cosine learning-rate schedule ends at step {end} at a rate of 0 "
-                        f"(train.min_learning_rate), so training on to step {total_steps} would not change the "
-                        f"weights; start a new run with more train.epochs, or a train.min_learning_rate above 0")
-    print(f"note: the cosine learning-rate schedule ended at step {end}; steps after it train at "
-          f"train.min_learning_rate={floor:g}")
+        raise UserError(
+            f"this run's cosine learning-rate schedule ends at step {end} at a rate of 0 "
+            f"(train.min_learning_rate), so training on to step {total_steps} would not change the "
+            f"weights; start a new run with more train.epochs, or a train.min_learning_rate above 0"
+        )
+    print(
+        f"note: the cosine learning-rate schedule ended at step {end}; steps after it train at "
+        f"train.min_learning_rate={floor:g}"
+    )

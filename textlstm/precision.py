@@ -78,12 +78,18 @@ def precision_note(precision, gpu, has_bfloat16):
     if precision == "float32" or gpu:
         return None
     if precision == "mixed_float16":
-        return ("note: train.precision = mixed_float16 without a GPU: float16 is emulated on a CPU and slower "
-                "than float32; mixed_bfloat16 is the CPU's reduced precision")
+        return (
+            "note: train.precision = mixed_float16 without a GPU: float16 is emulated on a CPU and slower "
+            "than float32; mixed_bfloat16 is the CPU's reduced precision"
+        )
     if has_bfloat16 is None:
-        return ("note: train.precision = mixed_bfloat16: whether this CPU has bfloat16 instructions is unknown; "
-                "without them bfloat16 is emulated and slower than float32")
+        return (
+            "note: train.precision = mixed_bfloat16: whether this CPU has bfloat16 instructions is unknown; "
+            "without them bfloat16 is emulated and slower than float32"
+        )
     if not has_bfloat16:
-        return (f"note: train.precision = mixed_bfloat16: this CPU ({cpu_model()}) has no bfloat16 instructions "
-                f"({' or '.join(BF16_CPU_FLAGS)}); bfloat16 will be emulated and slower than float32")
+        return (
+            f"note: train.precision = mixed_bfloat16: this CPU ({cpu_model()}) has no bfloat16 instructions "
+            f"({' or '.join(BF16_CPU_FLAGS)}); bfloat16 will be emulated and slower than float32"
+        )
     return None

@@ -10,8 +10,9 @@ the type of their default, so `epochs = "ten"` fails at start-up, not an hour in
 and, given the model family, against the range declared in `textlstm.schema`
 (`model.dropout = 1.5` is refused with the allowed range).
 
-The shipped recipes are package data (`textlstm/recipe_files/FAMILY-NAME.toml`), so `-r NAME`
-finds them from any directory; the first comment line of each is its one-line description.
+The shipped recipes are the repository's top-level `recipes/FAMILY-NAME.toml`, installed as
+package data (`textlstm/recipe_files/`), so `-r NAME` finds them from any directory; the first
+comment line of each is its one-line description.
 """
 
 import copy
@@ -29,10 +30,18 @@ import tomli_w
 from textlstm import schema
 from textlstm.errors import UserError, describe_os_error
 
-SHIPPED_DIR = pathlib.Path(__file__).resolve().parent / "recipe_files"  # installed with the package
+_PACKAGE = pathlib.Path(__file__).resolve().parent
+# An installed wheel holds them as textlstm/recipe_files/; a source checkout (an editable install) in recipes/.
+SHIPPED_DIR = _PACKAGE / "recipe_files" if (_PACKAGE / "recipe_files").is_dir() else _PACKAGE.parent / "recipes"
 
-_TYPE_NAMES = {bool: "a boolean (true/false)", int: "an integer", float: "a number",
-               str: "a string", list: "a list", dict: "a table"}
+_TYPE_NAMES = {
+    bool: "a boolean (true/false)",
+    int: "an integer",
+    float: "a number",
+    str: "a string",
+    list: "a list",
+    dict: "a table",
+}
 
 
 def load_recipe_file(path) -> dict:
@@ -63,8 +72,11 @@ def recipe_to_toml(recipe: dict) -> str:
 
 
 def _drop_none(table: dict) -> dict:
-    return {key: _drop_none(value) if isinstance(value, dict) else value
-            for key, value in table.items() if value is not None}
+    return {
+        key: _drop_none(value) if isinstance(value, dict) else value
+        for key, value in table.items()
+        if value is not None
+    }
 
 
 def shipped_recipes() -> dict[str, pathlib.Path]:
@@ -102,16 +114,20 @@ def shipped_recipe(name: str, kind: str | None = None, why: str = "") -> pathlib
     if name in shipped:
         family = recipe_family(name)
         if kind is not None and family != kind:
-            raise UserError(f"recipe {name!r} is a {family} recipe; use it with "
-                            f"'textlstm train {family}', not 'train {kind}'")
+            raise UserError(
+                f"recipe {name!r} is a {family} recipe; use it with 'textlstm train {family}', not 'train {kind}'"
+            )
         return shipped[name]
     names = [known for known in shipped if kind is None or recipe_family(known) == kind] or list(shipped)
-    raise UserError(f"no recipe {name!r}: {why}not a shipped recipe (shipped{' ' + kind if kind else ''} "
-                    f"recipes: {', '.join(names)}; 'textlstm recipes' lists them){_suggest(name, list(shipped))}")
+    raise UserError(
+        f"no recipe {name!r}: {why}not a shipped recipe (shipped{' ' + kind if kind else ''} "
+        f"recipes: {', '.join(names)}; 'textlstm recipes' lists them){_suggest(name, list(shipped))}"
+    )
 
 
-def resolve_recipe(defaults: dict, recipe_path: str | None = None,
-                   overrides: Sequence[str] = (), kind: str | None = None) -> dict:
+def resolve_recipe(
+    defaults: dict, recipe_path: str | None = None, overrides: Sequence[str] = (), kind: str | None = None
+) -> dict:
     """Merge defaults, an optional recipe file and `section.key=value` overrides.
 
     Returns a new nested dict holding every section and key of `defaults`; `defaults`
@@ -125,8 +141,7 @@ def resolve_recipe(defaults: dict, recipe_path: str | None = None,
         for section, table in load_recipe_file(recipe_path).items():
             _check_section(defaults, section, source)
             if not isinstance(table, dict):
-                raise UserError(f"{source}: {section!r} must be a [{section}] table, "
-                                f"got {table!r}")
+                raise UserError(f"{source}: {section!r} must be a [{section}] table, got {table!r}")
             for key, value in table.items():
                 _set_value(recipe, defaults, section, key, value, source, kind)
     for override in overrides:
@@ -146,8 +161,7 @@ def parse_override(override: str) -> tuple[str, str, object]:
     name, sep, text = override.partition("=")
     section, dot, key = name.strip().partition(".")
     if not sep or not dot or not section or not key:
-        raise UserError(f"override {override!r} is malformed; expected section.key=value, "
-                        "e.g. train.epochs=3")
+        raise UserError(f"override {override!r} is malformed; expected section.key=value, e.g. train.epochs=3")
     text = text.strip()
     try:
         parsed = tomllib.loads(f"value = {text}")
@@ -170,8 +184,9 @@ def _suggest(name: str, candidates: list[str]) -> str:
 def _check_section(defaults: dict, section: str, source: str):
     if section not in defaults:
         known = ", ".join(f"[{name}]" for name in defaults)
-        raise UserError(f"{source}: unknown section [{section}] (known sections: {known})"
-                        f"{_suggest(section, list(defaults))}")
+        raise UserError(
+            f"{source}: unknown section [{section}] (known sections: {known}){_suggest(section, list(defaults))}"
+        )
 
 
 def _set_value(recipe: dict, defaults: dict, section: str, key: str, value, source: str, kind=None):
@@ -202,6 +217,7 @@ def _check_type(name: str, default, value, source: str):
         ok = isinstance(value, expected)
     if not ok:
         wanted = _TYPE_NAMES.get(expected, expected.__name__)
-        raise UserError(f"{source}: {name} must be {wanted}, got {value!r} "
-                        f"({_TYPE_NAMES.get(type(value), type(value).__name__)})")
+        raise UserError(
+            f"{source}: {name} must be {wanted}, got {value!r} ({_TYPE_NAMES.get(type(value), type(value).__name__)})"
+        )
     return value

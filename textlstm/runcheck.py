@@ -35,8 +35,17 @@ from textlstm.recipes import load_recipe_file
 
 RECIPE_FILE = "recipe.toml"
 MODEL_FILES = ("best.keras", "last.keras")
-WATCHED = (RECIPE_FILE, *MODEL_FILES, "vocab.json", "subwords.model", "words.json", "chars.json", "tags.json",
-           "source.model", "target.model")  # a change to any of these checks the run again
+WATCHED = (
+    RECIPE_FILE,
+    *MODEL_FILES,
+    "vocab.json",
+    "subwords.model",
+    "words.json",
+    "chars.json",
+    "tags.json",
+    "source.model",
+    "target.model",
+)  # a change to any of these checks the run again
 COUNT = "count"  # a "setting" that counts numbered layers (rnn_0, rnn_1, ...)
 _PASSED: dict = {}  # (real path, kind) -> the signature of its files when they passed
 
@@ -54,10 +63,15 @@ def check_run(path, kind: str):
             for model_name, layers in models.items():
                 expected = _setting(layers, layer, setting)
                 if expected is not None and found is not None and expected != found:
-                    where = f"its {layer.replace('*', '0')}, {layer.replace('*', '1')}, ... layers" \
-                        if setting == COUNT else f"layer {layer!r}, {setting}"
-                    raise UserError(f"{source}: {field} is {found}, but the model {path / model_name} was built "
-                                    f"for {expected} ({where}); the run's files do not belong together")
+                    where = (
+                        f"its {layer.replace('*', '0')}, {layer.replace('*', '1')}, ... layers"
+                        if setting == COUNT
+                        else f"layer {layer!r}, {setting}"
+                    )
+                    raise UserError(
+                        f"{source}: {field} is {found}, but the model {path / model_name} was built "
+                        f"for {expected} ({where}); the run's files do not belong together"
+                    )
     _PASSED[key] = signature
 
 
@@ -129,6 +143,7 @@ def model_layers(path: pathlib.Path) -> dict | None:
 
 # --- what each family's files say: (file, field, value, layer, layer setting) ---------------------
 
+
 def _charlm(path, recipe):
     from textlstm.charlm.corpus import VOCAB_FILE, CharVocabulary, is_subword
 
@@ -142,8 +157,11 @@ def _charlm(path, recipe):
         source, field = path / VOCAB_FILE, "the number of characters"
         size = len(CharVocabulary.load(source))
     model, recipe_file = recipe.get("model", {}), path / RECIPE_FILE
-    facts = [(source, field, size, "embedding", "input_dim"), (source, field, size, "logits", "units"),
-             (recipe_file, "model.embedding_dim", model.get("embedding_dim"), "embedding", "output_dim")]
+    facts = [
+        (source, field, size, "embedding", "input_dim"),
+        (source, field, size, "logits", "units"),
+        (recipe_file, "model.embedding_dim", model.get("embedding_dim"), "embedding", "output_dim"),
+    ]
     facts += [(recipe_file, "model.layers", model.get("layers"), "rnn_*", COUNT)]
     units = model.get("units")
     facts += [(recipe_file, "model.units", units, f"rnn_{i}", "units") for i in range(model.get("layers") or 0)]
@@ -172,8 +190,10 @@ def _seq2seq(path, recipe):
     names = (JOINT_FILE, JOINT_FILE) if (path / JOINT_FILE).is_file() else (SOURCE_FILE, TARGET_FILE)
     sizes = [load_processor(path / name, path).get_piece_size() for name in dict.fromkeys(names)]
     source_size, target_size = sizes[0], sizes[-1]
-    return [(path / names[0], "the number of pieces", source_size, "seq2seq", "source_vocab_size"),
-            (path / names[1], "the number of pieces", target_size, "seq2seq", "target_vocab_size")]
+    return [
+        (path / names[0], "the number of pieces", source_size, "seq2seq", "source_vocab_size"),
+        (path / names[1], "the number of pieces", target_size, "seq2seq", "target_vocab_size"),
+    ]
 
 
 FAMILIES = {"charlm": _charlm, "tagger": _tagger, "seq2seq": _seq2seq}

@@ -37,9 +37,24 @@ LOCK_FILE = "train.lock"
 TRAINED_FILES = ("state.json", "last.keras", "best.keras")  # a run with these has trained
 TEMP_MARK = ".partial"  # temp files are ".NAME.<random>.partial[.keras]" beside NAME
 # What a run writes, removed by `--overwrite` before the new run starts (nothing else is touched).
-RUN_ARTEFACTS = (RUN_FILE, RECIPE_FILE, "state.json", "metrics.csv", "best.keras", "last.keras", "vocab.json",
-                 "words.json", "chars.json", "tags.json", "tagset.json", "subwords.model", "source.model",
-                 "target.model", "tensorboard", "charlm")  # charlm/: a tagger's copies of its char LMs
+RUN_ARTEFACTS = (
+    RUN_FILE,
+    RECIPE_FILE,
+    "state.json",
+    "metrics.csv",
+    "best.keras",
+    "last.keras",
+    "vocab.json",
+    "words.json",
+    "chars.json",
+    "tags.json",
+    "tagset.json",
+    "subwords.model",
+    "source.model",
+    "target.model",
+    "tensorboard",
+    "charlm",
+)  # charlm/: a tagger's copies of its char LMs
 
 
 def _current_umask() -> int:
@@ -147,8 +162,7 @@ def load_keras_model(path, custom_objects=None, compile=False):
     import keras
 
     try:
-        return keras.saving.load_model(path, safe_mode=True, compile=compile,
-                                       custom_objects=custom_objects)
+        return keras.saving.load_model(path, safe_mode=True, compile=compile, custom_objects=custom_objects)
     except Exception as error:  # zipfile, h5py, JSON and Keras errors all mean the same here
         cause = os_error_of(error)
         if cause is not None and cause.errno is not None:  # the machine, not the file: say what it is
@@ -168,8 +182,10 @@ def check_keras_archive(path):
     try:
         with open(path, "rb") as handle:  # is_zipfile would call an unreadable file "not a zip" (EACCES, EIO)
             if not zipfile.is_zipfile(handle):
-                raise UserError(f"model file {path} is damaged: not a complete .keras (zip) archive "
-                                f"({path.stat().st_size:,} bytes; was it cut short?)")
+                raise UserError(
+                    f"model file {path} is damaged: not a complete .keras (zip) archive "
+                    f"({path.stat().st_size:,} bytes; was it cut short?)"
+                )
             with zipfile.ZipFile(handle) as archive:
                 bad = archive.testzip()
                 names = set(archive.namelist())
@@ -225,8 +241,7 @@ def is_chief() -> bool:
     try:
         index = int(task.get("index", 0))
     except (TypeError, ValueError):
-        raise UserError(f"TF_CONFIG task index must be an integer, "
-                        f"got {task.get('index')!r}") from None
+        raise UserError(f"TF_CONFIG task index must be an integer, got {task.get('index')!r}") from None
     return kind == "worker" and index == 0 and "chief" not in (config.get("cluster") or {})
 
 
@@ -295,13 +310,13 @@ class RunDir:
         if (path / RUN_FILE).exists():
             existing = cls.read_kind(path)
             if existing != kind:
-                raise UserError(f"{path} already holds a {existing!r} model; choose another "
-                                f"directory for a {kind!r} run")
+                raise UserError(
+                    f"{path} already holds a {existing!r} model; choose another directory for a {kind!r} run"
+                )
             if claim is not None and claim.overwrite:
                 claim.clear_old_run()
         make_directory(path)
-        atomic_write_json(path / RUN_FILE, {"kind": kind,
-                                            "textlstm_version": textlstm.__version__})
+        atomic_write_json(path / RUN_FILE, {"kind": kind, "textlstm_version": textlstm.__version__})
         return cls(path, kind)
 
     @classmethod
@@ -336,7 +351,7 @@ class RunDir:
         except OSError as error:
             raise UserError(describe_os_error(error, "read", run_file)) from None
         if not isinstance(info, dict) or not isinstance(info.get("kind"), str):
-            raise UserError(f"{run_file} is corrupt (expected an object with a \"kind\" string)")
+            raise UserError(f'{run_file} is corrupt (expected an object with a "kind" string)')
         return info["kind"]
 
     def file(self, name: str) -> pathlib.Path:
@@ -435,9 +450,11 @@ class RunClaim:
 
     def _refuse(self):
         holder = self._holder() or {}
-        who = (f"process {holder['pid']} on {holder.get('host', '?')}" if "pid" in holder else "another process")
-        raise UserError(f"run directory {self.path} is in use: {who} is training into it "
-                        f"(delete {self.lock} if that training is gone)")
+        who = f"process {holder['pid']} on {holder.get('host', '?')}" if "pid" in holder else "another process"
+        raise UserError(
+            f"run directory {self.path} is in use: {who} is training into it "
+            f"(delete {self.lock} if that training is gone)"
+        )
 
     def remove_stale_temp_files(self) -> int:
         """Remove the temp files of writes that a killed process never finished."""
@@ -448,8 +465,7 @@ class RunClaim:
                     entry.unlink()
                     removed += 1
         if removed:
-            print(f"note: removed {removed} temp file(s) left in {self.path} by an interrupted write",
-                  file=sys.stderr)
+            print(f"note: removed {removed} temp file(s) left in {self.path} by an interrupted write", file=sys.stderr)
         return removed
 
     def clear_old_run(self):
@@ -473,8 +489,8 @@ def claim_for_training(path, kind: str, resume: bool = False, overwrite: bool = 
     """Check that a training may write into `path`, lock it, and clean what a killed write left.
 
     A new training into a directory that already holds a run (a checkpoint or training
-    state) is refused unless `overwrite` (the old run's files are then removed when the new run is created, so a refusal later
-    on changes nothing); `resume` needs a run of `kind` there. Returns the claim (call
+    state) is refused unless `overwrite` (the old run's files are then removed when the new run
+    is created, so a refusal later on changes nothing); `resume` needs a run of `kind` there. Returns the claim (call
     `release()` when training ends), or None on a distributed worker other than the chief.
     """
     if not is_chief():
@@ -492,8 +508,9 @@ def claim_for_training(path, kind: str, resume: bool = False, overwrite: bool = 
             raise UserError(f"{path} already holds a {existing!r} model; choose another directory for a {kind!r} run")
         trained = any((path / name).exists() for name in TRAINED_FILES)
         if not overwrite and trained:
-            raise UserError(f"{path} already holds a {kind} run; continue it with --resume, or replace it "
-                            "with --overwrite")
+            raise UserError(
+                f"{path} already holds a {kind} run; continue it with --resume, or replace it with --overwrite"
+            )
         overwrite = True  # a start that failed before its first checkpoint holds nothing to keep
     claim = RunClaim(path, overwrite=overwrite).acquire()
     claim.remove_stale_temp_files()

@@ -77,7 +77,9 @@ class Spec:
 
 
 def _number(value):
-    return f"{value:g}" if isinstance(value, float) else f"{value:,}".replace(",", "_") if value >= 10**5 else str(value)
+    return (
+        f"{value:g}" if isinstance(value, float) else f"{value:,}".replace(",", "_") if value >= 10**5 else str(value)
+    )
 
 
 def _check_type(name, expected, value, prefix):
@@ -96,8 +98,7 @@ def _check_type(name, expected, value, prefix):
         ok = isinstance(value, expected)
     if not ok:
         got = _TYPE_NAMES.get(type(value), type(value).__name__)
-        raise UserError(f"{prefix}{name} must be {_TYPE_NAMES.get(expected, expected.__name__)}, "
-                        f"got {value!r} ({got})")
+        raise UserError(f"{prefix}{name} must be {_TYPE_NAMES.get(expected, expected.__name__)}, got {value!r} ({got})")
     return value
 
 
@@ -170,8 +171,11 @@ TAGGER = {
     "data.train": Spec(str),
     "data.dev": Spec(str),
     "data.format": Spec(str, choices=("auto", "conllu", "conll")),
-    "data.column": Spec(str, rule=lambda v: v in ("upos", "xpos") or (v.startswith("feats:") and len(v) > 6),
-                        rule_text="upos, xpos or feats:KEY"),
+    "data.column": Spec(
+        str,
+        rule=lambda v: v in ("upos", "xpos") or (v.startswith("feats:") and len(v) > 6),
+        rule_text="upos, xpos or feats:KEY",
+    ),
     "data.token_column": Spec(int, -1000, 1000),
     "data.tag_column": Spec(int, -1000, 1000),
     "data.scheme": Spec(str, choices=("auto", "IOB1", "IOB2", "BIO", "BIOES", "IOBES")),
@@ -194,8 +198,9 @@ TAGGER = {
     "model.dropout": fraction(),
     "model.word_dropout": fraction(),
     "model.decoder": Spec(str, choices=("crf", "softmax")),
-    "model.charlm": Spec(list, rule=lambda v: all(isinstance(p, str) and p for p in v),
-                         rule_text="a list of char LM run directories"),
+    "model.charlm": Spec(
+        list, rule=lambda v: all(isinstance(p, str) and p for p in v), rule_text="a list of char LM run directories"
+    ),
     "model.charlm_trainable": Spec(bool),
     **TRAIN,
     "train.lr_decay": Spec(float, 0.0, 1.0, low_open=True),  # per epoch; 1 = constant
@@ -217,8 +222,13 @@ SEQ2SEQ = {
     "data.max_length": size(100_000),
     "model.cell": Spec(str, choices=CELLS),
     "model.layers": size(64),
-    "model.units": Spec(int, 2, 65_536, rule=lambda v: v % 2 == 0,
-                        rule_text="an even integer >= 2 and <= 65536 (two encoder directions)"),
+    "model.units": Spec(
+        int,
+        2,
+        65_536,
+        rule=lambda v: v % 2 == 0,
+        rule_text="an even integer >= 2 and <= 65536 (two encoder directions)",
+    ),
     "model.embedding_dim": size(65_536),
     "model.attention": Spec(str, choices=("dot", "general", "bahdanau")),
     "model.input_feeding": Spec(bool),

@@ -45,16 +45,19 @@ class StepSeeds(keras.callbacks.Callback):
         if not places:
             return None
         generators = [generator for _, generator in places]
-        offsets = tf.constant([zlib.crc32(f"{place}:{generator._initial_seed}".encode()) % self.MODULUS
-                               for place, generator in places], tf.int64)
+        offsets = tf.constant(
+            [zlib.crc32(f"{place}:{generator._initial_seed}".encode()) % self.MODULUS for place, generator in places],
+            tf.int64,
+        )
         run_key = tf.constant(zlib.crc32(f"textlstm:{self.seed}".encode()), tf.int64)
         iterations = model.optimizer.iterations
 
         @tf.function(autograph=False)
         def reseed():
             step = tf.cast(tf.convert_to_tensor(iterations), tf.int64)
-            drawn = tf.random.stateless_uniform([len(generators)], seed=tf.stack([run_key, step]), minval=0,
-                                                maxval=self.MODULUS, dtype=tf.int64)
+            drawn = tf.random.stateless_uniform(
+                [len(generators)], seed=tf.stack([run_key, step]), minval=0, maxval=self.MODULUS, dtype=tf.int64
+            )
             states = tf.stack([(drawn + offsets) % self.MODULUS, tf.zeros_like(drawn)], axis=1)
             for i, generator in enumerate(generators):
                 generator.state.assign(tf.cast(states[i], generator.state.dtype))

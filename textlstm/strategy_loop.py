@@ -23,16 +23,30 @@ class StrategyLoop:
         self.model, self.strategy = model, strategy
         self._train_function = self._test_function = None
 
-    def fit(self, x, steps_per_epoch, epochs, initial_epoch=0, validation_data=None, callbacks=(),
-            verbose="auto", shuffle=False):
+    def fit(
+        self,
+        x,
+        steps_per_epoch,
+        epochs,
+        initial_epoch=0,
+        validation_data=None,
+        callbacks=(),
+        verbose="auto",
+        shuffle=False,
+    ):
         """Train for `epochs - initial_epoch` epochs of `steps_per_epoch` batches drawn from the stream `x`."""
         del shuffle  # batch streams arrive in their final order
         model = self.model
         self._build_optimizer()
         verbose = 1 if verbose == "auto" else verbose
         callback_list = keras.callbacks.CallbackList(
-            list(callbacks), add_history=True, add_progbar=verbose != 0, verbose=verbose, epochs=epochs,
-            steps=steps_per_epoch, model=model,
+            list(callbacks),
+            add_history=True,
+            add_progbar=verbose != 0,
+            verbose=verbose,
+            epochs=epochs,
+            steps=steps_per_epoch,
+            model=model,
         )
         iterator = iter(self.strategy.experimental_distribute_dataset(x))
         train_function = self._make_train_function()
@@ -103,5 +117,4 @@ class StrategyLoop:
 
 def _compiled(step, jit_compile):
     """The per-replica step compiled as Keras compiles it (XLA when the model allows it)."""
-    return tf.function(tf.autograph.experimental.do_not_convert(step), reduce_retracing=True,
-                       jit_compile=jit_compile)
+    return tf.function(tf.autograph.experimental.do_not_convert(step), reduce_retracing=True, jit_compile=jit_compile)

@@ -20,8 +20,9 @@ _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 def check_not_binary(data: bytes, name: str):
     """Refuse UTF-16 text and binary data (a NUL byte) in one line naming `name` and the offset."""
     if data.startswith(_UTF16_BOMS):
-        raise UserError(f"{name} is UTF-16 encoded; textlstm reads UTF-8 text, "
-                        "convert it first (e.g. iconv -f UTF-16 -t UTF-8)")
+        raise UserError(
+            f"{name} is UTF-16 encoded; textlstm reads UTF-8 text, convert it first (e.g. iconv -f UTF-16 -t UTF-8)"
+        )
     nul = data.find(b"\x00")
     if nul >= 0:
         raise UserError(f"{name} looks like a binary file (NUL byte at offset {nul}), not text")
@@ -43,8 +44,9 @@ def _decode(data: bytes, name: str) -> str:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         line = data.count(b"\n", 0, error.start) + 1
-        raise UserError(f"{name} is not valid UTF-8 (byte 0x{data[error.start]:02x} at offset "
-                        f"{error.start}, line {line})") from None
+        raise UserError(
+            f"{name} is not valid UTF-8 (byte 0x{data[error.start]:02x} at offset {error.start}, line {line})"
+        ) from None
     return strip_byte_order_marks(text).replace("\r\n", "\n")
 
 
@@ -262,8 +264,10 @@ def stream_text_file(path, piece_bytes=None):
             if not block:
                 break
             if offset == 0 and block.startswith(_UTF16_BOMS):
-                raise UserError(f"{path} is UTF-16 encoded; textlstm reads UTF-8 text, "
-                                "convert it first (e.g. iconv -f UTF-16 -t UTF-8)")
+                raise UserError(
+                    f"{path} is UTF-16 encoded; textlstm reads UTF-8 text, "
+                    "convert it first (e.g. iconv -f UTF-16 -t UTF-8)"
+                )
             cut = len(block) if at_end else _safe_cut(block)
             data, carry = block[:cut], block[cut:]
             nul = data.find(b"\x00")
@@ -273,8 +277,10 @@ def stream_text_file(path, piece_bytes=None):
                 text = data.decode("utf-8")
             except UnicodeDecodeError as error:
                 line = lines + data.count(b"\n", 0, error.start) + 1
-                raise UserError(f"{path} is not valid UTF-8 (byte 0x{data[error.start]:02x} at offset "
-                                f"{offset + error.start}, line {line})") from None
+                raise UserError(
+                    f"{path} is not valid UTF-8 (byte 0x{data[error.start]:02x} at offset "
+                    f"{offset + error.start}, line {line})"
+                ) from None
             text = _normalize_piece(text, offset == 0)
             content = content or bool(text.strip())
             yield TextPiece(str(path), offset, offset + cut, offset == 0), text

@@ -43,11 +43,19 @@ import numpy as np
 from textlstm.distribute import shard_by_slices, trainer_for
 from textlstm.errors import UserError, naming_path
 from textlstm.interrupts import interrupted_at
-from textlstm.rundir import (RunDir, atomic_save_model, atomic_write_json, is_chief, load_keras_model,
-                             read_json_file, remove_entries)
+from textlstm.rundir import (
+    RunDir,
+    atomic_save_model,
+    atomic_write_json,
+    is_chief,
+    load_keras_model,
+    read_json_file,
+    remove_entries,
+)
 from textlstm.step_seeds import StepSeeds
 
 LAST, BEST, STATE = "last.keras", "best.keras", "state.json"
+EXPECTED_STATE_TYPES = {"best": "a number or null", "finished": "true/false"}  # else a whole number
 PENDING = "pending"  # key in state.json: the state of the checkpoint being written (see save_checkpoint)
 
 
@@ -87,8 +95,10 @@ class TrainingState:
             else:
                 good = isinstance(value, int) and not isinstance(value, bool) and value >= 0
             if not good:
-                raise UserError(f"training state {path} is damaged ({name!r} is {json.dumps(value)}, expected "
-                                f"{'a number or null' if name == 'best' else 'true/false' if name == 'finished' else 'a whole number >= 0'})")
+                raise UserError(
+                    f"training state {path} is damaged ({name!r} is {json.dumps(value)}, expected "
+                    f"{EXPECTED_STATE_TYPES.get(name, 'a whole number >= 0')})"
+                )
         return cls(**data)
 
 
@@ -120,8 +130,11 @@ def plan_schedule(batches_in_data, epochs, steps_per_epoch=0, max_steps=0, previ
     the steps already done stay in the same epochs), and `epochs`/`max_steps` may exceed
     what the run first planned, which extends it.
     """
-    steps = (previous.steps_per_epoch if previous is not None and previous.steps_per_epoch else 0) \
-        or steps_per_epoch or batches_in_data
+    steps = (
+        (previous.steps_per_epoch if previous is not None and previous.steps_per_epoch else 0)
+        or steps_per_epoch
+        or batches_in_data
+    )
     if steps <= 0:
         raise UserError("the training data are too small for one batch; lower train.batch_size (or the window length)")
     if max_steps:
@@ -139,11 +152,15 @@ def extend_recipe(recipe, run_path, epochs=None, max_steps=None):
     train = recipe["train"]
     done = _recorded(run_path)
     if epochs is not None and epochs < done.get("epoch", 0):
-        raise UserError(f"--epochs {epochs} is fewer than the {done['epoch']} epochs this run has done; "
-                        f"--resume can only train longer")
+        raise UserError(
+            f"--epochs {epochs} is fewer than the {done['epoch']} epochs this run has done; "
+            f"--resume can only train longer"
+        )
     if max_steps is not None and 0 < max_steps < done.get("step", 0):
-        raise UserError(f"--max-steps {max_steps} is fewer than the {done['step']} steps this run has done; "
-                        f"--resume can only train longer")
+        raise UserError(
+            f"--max-steps {max_steps} is fewer than the {done['step']} steps this run has done; "
+            f"--resume can only train longer"
+        )
     if epochs is not None:
         train["epochs"] = epochs
         if max_steps is None:
@@ -162,8 +179,7 @@ def _recorded(run_path):
 
     try:
         saved = json.loads((pathlib.Path(run_path) / STATE).read_text(encoding="utf-8"))
-        return {key: int(saved[key]) for key in ("epoch", "step", "steps_per_epoch")
-                if isinstance(saved.get(key), int)}
+        return {key: int(saved[key]) for key in ("epoch", "step", "steps_per_epoch") if isinstance(saved.get(key), int)}
     except (OSError, ValueError, TypeError, AttributeError):
         return {}
 
@@ -194,8 +210,9 @@ def absolute_paths(recipe, *keys):
         if isinstance(value, str) and value:
             recipe[section][name] = os.path.abspath(os.path.expanduser(value))
         elif isinstance(value, (list, tuple)):
-            recipe[section][name] = [os.path.abspath(os.path.expanduser(v)) if isinstance(v, str) and v else v
-                                     for v in value]
+            recipe[section][name] = [
+                os.path.abspath(os.path.expanduser(v)) if isinstance(v, str) and v else v for v in value
+            ]
     return recipe
 
 
@@ -213,9 +230,11 @@ class FiniteLoss(keras.callbacks.Callback):
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
             step = _step(self.model)
-            raise UserError(f"training stopped: the training loss became {float(loss)} at step {step}; "
-                            f"{self.run.path} keeps its last good checkpoint (lower train.learning_rate or set "
-                            f"train.clipnorm, then --resume)")
+            raise UserError(
+                f"training stopped: the training loss became {float(loss)} at step {step}; "
+                f"{self.run.path} keeps its last good checkpoint (lower train.learning_rate or set "
+                f"train.clipnorm, then --resume)"
+            )
 
 
 def _check_finite(model, run, value=None, name=None):
@@ -223,12 +242,15 @@ def _check_finite(model, run, value=None, name=None):
     if value is not None and not math.isfinite(float(value)):
         bad = name
     else:
-        bad = next((weight.path for weight in model.trainable_weights
-                    if not np.all(np.isfinite(np.asarray(weight)))), None)
+        bad = next(
+            (weight.path for weight in model.trainable_weights if not np.all(np.isfinite(np.asarray(weight)))), None
+        )
     if bad is not None:
         step = _step(model)
-        raise UserError(f"training stopped: {bad} is not finite at step {step}; {run.path} keeps its last good "
-                        f"checkpoint (lower train.learning_rate or set train.clipnorm)")
+        raise UserError(
+            f"training stopped: {bad} is not finite at step {step}; {run.path} keeps its last good "
+            f"checkpoint (lower train.learning_rate or set train.clipnorm)"
+        )
 
 
 class _Checkpointer(keras.callbacks.Callback):
@@ -395,10 +417,15 @@ def fit(model, run, make_batches, schedule, validation_data, state=None, callbac
     per_epoch, target = schedule.steps_per_epoch, schedule.total_steps
     done_in_epoch = state.step - state.epoch * per_epoch
     extended = state.finished and schedule.epochs > max(state.planned_epochs, state.epoch)
-    if state.epoch >= schedule.epochs or (state.finished and not extended) \
-            or (state.step >= target and done_in_epoch < per_epoch):
-        print(f"training already finished ({state.epoch} epochs, {state.step} steps); nothing to do "
-              f"(--resume with --epochs N or --max-steps N trains longer)")
+    if (
+        state.epoch >= schedule.epochs
+        or (state.finished and not extended)
+        or (state.step >= target and done_in_epoch < per_epoch)
+    ):
+        print(
+            f"training already finished ({state.epoch} epochs, {state.step} steps); nothing to do "
+            f"(--resume with --epochs N or --max-steps N trains longer)"
+        )
         return state
     if extended:  # it ended (as planned, or early); asked for more epochs now, patience starts again
         print(f"continuing after epoch {state.epoch}: training to epoch {schedule.epochs}")
@@ -423,20 +450,29 @@ def fit(model, run, make_batches, schedule, validation_data, state=None, callbac
         elif 0 < done_in_epoch and state.step - done_in_epoch + per_epoch <= target:
             print(f"resuming inside epoch {state.epoch + 1} at step {state.step}")  # interrupted: finish it first
             trainer.fit(
-                batches_from(state.step), steps_per_epoch=per_epoch - done_in_epoch,
-                initial_epoch=state.epoch, epochs=state.epoch + 1, validation_data=validation_data,
-                callbacks=shared, verbose=verbose, shuffle=False,
+                batches_from(state.step),
+                steps_per_epoch=per_epoch - done_in_epoch,
+                initial_epoch=state.epoch,
+                epochs=state.epoch + 1,
+                validation_data=validation_data,
+                callbacks=shared,
+                verbose=verbose,
+                shuffle=False,
             )
         whole = min(schedule.epochs, target // per_epoch)  # epochs that end at or before the target
         if not state.finished and state.epoch < whole and _step(model) == state.epoch * per_epoch:
             trainer.fit(
-                batches_from(state.epoch * per_epoch), steps_per_epoch=per_epoch,
-                initial_epoch=state.epoch, epochs=whole, validation_data=validation_data,
-                callbacks=shared, verbose=verbose, shuffle=False,
+                batches_from(state.epoch * per_epoch),
+                steps_per_epoch=per_epoch,
+                initial_epoch=state.epoch,
+                epochs=whole,
+                validation_data=validation_data,
+                callbacks=shared,
+                verbose=verbose,
+                shuffle=False,
             )
         if not state.finished and _step(model) < target:  # max_steps falls inside this epoch
-            _stop_inside_epoch(model, run, trainer, state, target, batches_from, validation_data,
-                               shared[:2], verbose)
+            _stop_inside_epoch(model, run, trainer, state, target, batches_from, validation_data, shared[:2], verbose)
     except KeyboardInterrupt:
         state.step = _step(model)
         _check_finite(model, run)
@@ -461,15 +497,25 @@ def _stop_inside_epoch(model, run, trainer, state, target, batches_from, validat
     metrics.csv row, best.keras or patience count; `state.epoch` stays the epochs fully done.
     """
     step = _step(model)
-    trainer.fit(batches_from(step), steps_per_epoch=target - step, initial_epoch=state.epoch,
-                epochs=state.epoch + 1, validation_data=None, callbacks=callbacks, verbose=verbose, shuffle=False)
+    trainer.fit(
+        batches_from(step),
+        steps_per_epoch=target - step,
+        initial_epoch=state.epoch,
+        epochs=state.epoch + 1,
+        validation_data=None,
+        callbacks=callbacks,
+        verbose=verbose,
+        shuffle=False,
+    )
     _check_finite(model, run)
     logs = trainer.evaluate(validation_data, return_dict=True, verbose=0)
     shown = ", ".join(f"val_{name}={float(value):.4f}" for name, value in logs.items())
     save_checkpoint(model, run, state)
-    print(f"stopped at step {state.step} (train.max_steps), {state.step - state.epoch * state.steps_per_epoch} "
-          f"of {state.steps_per_epoch} steps into epoch {state.epoch + 1}; {shown}; last.keras saved there "
-          f"(--resume with a larger --max-steps continues it)")
+    print(
+        f"stopped at step {state.step} (train.max_steps), {state.step - state.epoch * state.steps_per_epoch} "
+        f"of {state.steps_per_epoch} steps into epoch {state.epoch + 1}; {shown}; last.keras saved there "
+        f"(--resume with a larger --max-steps continues it)"
+    )
 
 
 def _finish_epoch(model, trainer, epoch, validation_data, callbacks):

@@ -53,8 +53,9 @@ class CharLM:
         return self.vocab.unknown_chars(check_str("text", text))
 
     @staticmethod
-    def check_options(run_dir, length=None, sampler=None, temperature=None, top_k=None, top_p=None, seed=None,
-                      num_samples=1):
+    def check_options(
+        run_dir, length=None, sampler=None, temperature=None, top_k=None, top_p=None, seed=None, num_samples=1
+    ):
         """Check decoding options against a run's recipe without loading its model.
 
         Returns `(length, num_samples, sampler, seed, drawn)` as `generate` would use them
@@ -67,16 +68,27 @@ class CharLM:
         decode = RunDir.open(check_path("run_dir", run_dir), CharLM.kind).read_recipe(DEFAULTS)["decode"]
         return _decoding(decode, length, sampler, temperature, top_k, top_p, seed, num_samples)
 
-    def decoding_options(self, length=None, *, sampler=None, temperature=None, top_k=None, top_p=None, seed=None,
-                         num_samples=1):
+    def decoding_options(
+        self, length=None, *, sampler=None, temperature=None, top_k=None, top_p=None, seed=None, num_samples=1
+    ):
         """Check the options of a `generate` or `stream` call against this model's recipe, as
         those calls do, without sampling (a server refuses a bad streamed request before it
         starts answering). Returns `(length, num_samples, sampler, seed, drawn)` as
         `check_options` does. Raises TextlstmError."""
         return _decoding(self.recipe["decode"], length, sampler, temperature, top_k, top_p, seed, num_samples)
 
-    def generate(self, prompt="", length=None, *, sampler=None, temperature=None, top_k=None, top_p=None,
-                 seed=None, num_samples=1):
+    def generate(
+        self,
+        prompt="",
+        length=None,
+        *,
+        sampler=None,
+        temperature=None,
+        top_k=None,
+        top_p=None,
+        seed=None,
+        num_samples=1,
+    ):
         """Sample `num_samples` texts of `length` characters (pieces for a subword LM) that continue `prompt`.
 
         A backward LM (`self.backward`, recipe `data.direction = "backward"`) takes `prompt`
@@ -109,11 +121,16 @@ class CharLM:
 
         Reference: Holtzman et al. (2020) for top-p; samplers in `textlstm.decoding.samplers`.
         """
-        return ["".join(parts) for parts in zip(*self._pieces(prompt, length, sampler, temperature, top_k, top_p,
-                                                              seed, num_samples, chunk=None))]
+        return [
+            "".join(parts)
+            for parts in zip(
+                *self._pieces(prompt, length, sampler, temperature, top_k, top_p, seed, num_samples, chunk=None)
+            )
+        ]
 
-    def stream(self, prompt="", length=None, *, sampler=None, temperature=None, top_k=None, top_p=None, seed=None,
-               chunk=64):
+    def stream(
+        self, prompt="", length=None, *, sampler=None, temperature=None, top_k=None, top_p=None, seed=None, chunk=64
+    ):
         """Like `generate` with one sample, as an iterator of text pieces (about `chunk`
         characters each) yielded as soon as each is sampled. Same seed, same text as `generate`.
         A backward LM yields its whole text as one piece at the end (the text before the
@@ -134,19 +151,22 @@ class CharLM:
         from textlstm.charlm.generate import text_chunks
 
         check_str("prompt", prompt)
-        length, num_samples, chooser, seed, _ = _decoding(self.recipe["decode"], length, sampler, temperature, top_k,
-                                                          top_p, seed, num_samples)
+        length, num_samples, chooser, seed, _ = _decoding(
+            self.recipe["decode"], length, sampler, temperature, top_k, top_p, seed, num_samples
+        )
         self.last_seed = seed
-        yield from text_chunks(self.stepper, self.vocab, prompt or "\n", length, chooser, seed, num_samples, chunk,
-                               self.backward)
+        yield from text_chunks(
+            self.stepper, self.vocab, prompt or "\n", length, chooser, seed, num_samples, chunk, self.backward
+        )
 
     def score(self, text):
         """How well the model predicts `text`: each character from the ones before it
         (for a backward LM, from the ones after it: the text is scored reversed).
 
         The text is cut into windows of the recipe's `data.eval_window` characters
-        (`data.seq_len` when 0; as the validation set in training), each from a zero state; the remainder after the last whole window is scored as
-        a shorter window, so every character after the first (which is context only) counts.
+        (`data.seq_len` when 0; as the validation set in training), each from a zero state;
+        the remainder after the last whole window is scored as a shorter window, so every
+        character after the first (which is context only) counts.
 
         Returns:
             dict with "bits_per_char" (bits), "perplexity" (per character), "characters"
@@ -170,14 +190,20 @@ class CharLM:
 
         return evaluate_charlm(self.run_dir, check_path("path", path), model=self.model)
 
+
 def _decoding(decode, length, sampler, temperature, top_k, top_p, seed, num_samples):
     """Each argument checked against its declaration in `textlstm.schema` (the one the CLI
     option uses), named as the API names it; then `charlm.generate.decoding_options`."""
     from textlstm.charlm.generate import decoding_options
 
-    for name, value, key in (("length", length, "decode.length"), ("sampler", sampler, "decode.sampler"),
-                             ("temperature", temperature, "decode.temperature"), ("top_k", top_k, "decode.top_k"),
-                             ("top_p", top_p, "decode.top_p"), ("seed", seed, "generate.seed")):
+    for name, value, key in (
+        ("length", length, "decode.length"),
+        ("sampler", sampler, "decode.sampler"),
+        ("temperature", temperature, "decode.temperature"),
+        ("top_k", top_k, "decode.top_k"),
+        ("top_p", top_p, "decode.top_p"),
+        ("seed", seed, "generate.seed"),
+    ):
         check_declared(name, value, key, "charlm")
     check_declared("num_samples", num_samples, "generate.num_samples", allow_none=False)
     return decoding_options(decode, length, sampler, temperature, top_k, top_p, seed, num_samples)

@@ -33,6 +33,7 @@ def load(run_dir):
     kind = RunDir.read_kind(run_dir)
     classes = {CharLM.kind: CharLM, Tagger.kind: Tagger, Translator.kind: Translator}
     if kind not in classes:
-        raise TextlstmError(f"{run_dir} holds a {kind!r} model, which textlstm cannot load "
-                            f"(known kinds: {', '.join(sorted(classes))})")
+        raise TextlstmError(
+            f"{run_dir} holds a {kind!r} model, which textlstm cannot load (known kinds: {', '.join(sorted(classes))})"
+        )
     return classes[kind](run_dir)

@@ -19,11 +19,14 @@ def _sentences(sentences):
             for position, token in enumerate(tokens):
                 check_str(f"sentences[{index}][{position}]", token)
                 if not token or token != token.strip() or len(token.split()) != 1:
-                    raise TextlstmError(f"sentences[{index}] has the token {token!r}; tokens must be "
-                                        "non-empty and hold no whitespace")
+                    raise TextlstmError(
+                        f"sentences[{index}] has the token {token!r}; tokens must be non-empty and hold no whitespace"
+                    )
         else:
-            raise TextlstmError(f"sentences[{index}] must be a string or a list of token strings, "
-                                f"got {type(sentence).__name__} {sentence!r}")
+            raise TextlstmError(
+                f"sentences[{index}] must be a string or a list of token strings, "
+                f"got {type(sentence).__name__} {sentence!r}"
+            )
         result.append(Sentence(tokens=tokens))
     return result
 
@@ -99,8 +102,10 @@ class Tagger:
         parsed = _sentences(sentences)
         if n_best == 1:
             return [list(tags) for tags in self._run.tag(parsed, batch_size)]
-        return [[{"tags": list(tags), "prob": prob} for tags, prob in paths]
-                for paths in self._run.tag_nbest(parsed, n_best, batch_size)]
+        return [
+            [{"tags": list(tags), "prob": prob} for tags, prob in paths]
+            for paths in self._run.tag_nbest(parsed, n_best, batch_size)
+        ]
 
     def tag_file(self, input_path=None, input_format="auto", output_format=None, batch_size=None, n_best=1):
         """Tag a CoNLL-U, CoNLL-columns or plain-text file (stdin for None or "-"); returns the
@@ -119,8 +124,9 @@ class Tagger:
         check_declared("output_format", output_format, "tag.output_format")
         n_best = check_declared("n_best", n_best, "tag.n_best", allow_none=False)
         batch_size = check_declared("batch_size", batch_size, "decode.batch_size", "tagger")
-        return tag_text(self.run_dir, input_path, input_format, output_format, batch_size, n_best=n_best,
-                        tagger=self._run)
+        return tag_text(
+            self.run_dir, input_path, input_format, output_format, batch_size, n_best=n_best, tagger=self._run
+        )
 
     def evaluate(self, path, batch_size=None):
         """Tag a tagged file (read like the training file) and compare with its tags.

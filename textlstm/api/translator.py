@@ -55,20 +55,41 @@ class Translator:
     def __repr__(self):
         return f"Translator({str(self.run_dir)!r})"
 
-    def hypotheses(self, sentences, beam_size=None, length_penalty=None, n_best=None, max_length=None,
-                   batch_size=None, alignments=False, warn=_warn):
+    def hypotheses(
+        self,
+        sentences,
+        beam_size=None,
+        length_penalty=None,
+        n_best=None,
+        max_length=None,
+        batch_size=None,
+        alignments=False,
+        warn=_warn,
+    ):
         """For each sentence, its `n_best` hypotheses `Hypothesis(text, score, alignment)`, best
         first: `score` is the length-penalised log-probability, `alignment` "i-j" word pairs
         (with `alignments=True`, else None). Arguments as in `translate`; None: the recipe's.
         Warnings (inputs cut to `decode.max_source_length`) go to `warn(message)`."""
         check_string_list("sentences", sentences)
-        _check_decoding(beam_size=beam_size, length_penalty=length_penalty, n_best=n_best, max_length=max_length,
-                        batch_size=batch_size)
+        _check_decoding(
+            beam_size=beam_size,
+            length_penalty=length_penalty,
+            n_best=n_best,
+            max_length=max_length,
+            batch_size=batch_size,
+        )
         if not callable(warn):
             raise TextlstmError(f"warn must be a function of one message, got {type(warn).__name__} {warn!r}")
-        return self._translator.translate(list(sentences), beam_size=beam_size, length_penalty=length_penalty,
-                                          max_length=max_length, n_best=n_best, batch_size=batch_size,
-                                          alignments=bool(alignments), warn=warn)
+        return self._translator.translate(
+            list(sentences),
+            beam_size=beam_size,
+            length_penalty=length_penalty,
+            max_length=max_length,
+            n_best=n_best,
+            batch_size=batch_size,
+            alignments=bool(alignments),
+            warn=warn,
+        )
 
     def translate(self, sentences, beam_size=None, length_penalty=None, n_best=1, max_length=None, batch_size=None):
         """Translate sentences (detokenized text, one string each).
@@ -95,8 +116,7 @@ class Translator:
             return [hypotheses[0].text for hypotheses in results]
         return [[(h.text, h.score) for h in hypotheses] for hypotheses in results]
 
-    def evaluate(self, source_path, reference_path, beam_size=None, length_penalty=None, batch_size=None,
-                 warn=_warn):
+    def evaluate(self, source_path, reference_path, beam_size=None, length_penalty=None, batch_size=None, warn=_warn):
         """Translate a source file and score it against line-aligned references.
 
         Returns:
@@ -113,6 +133,13 @@ class Translator:
         check_path("source_path", source_path)
         check_path("reference_path", reference_path)
         _check_decoding(beam_size=beam_size, length_penalty=length_penalty, batch_size=batch_size)
-        return evaluate_seq2seq(self.run_dir, source_path, reference_path, beam_size=beam_size,
-                                length_penalty=length_penalty, batch_size=batch_size, warn=warn,
-                                translator=self._translator)
+        return evaluate_seq2seq(
+            self.run_dir,
+            source_path,
+            reference_path,
+            beam_size=beam_size,
+            length_penalty=length_penalty,
+            batch_size=batch_size,
+            warn=warn,
+            translator=self._translator,
+        )

@@ -119,12 +119,17 @@ class CharVocabulary:
         data = read_json_file(path, "vocabulary file")
         chars = data.get("chars") if isinstance(data, dict) else None
         if not isinstance(chars, list) or not chars:
-            raise UserError(f"vocabulary file {path} is damaged (expected {{\"chars\": [one string per "
-                            f"character]}}, found {_shape_of(data)})")
+            raise UserError(
+                f'vocabulary file {path} is damaged (expected {{"chars": [one string per '
+                f"character]}}, found {_shape_of(data)})"
+            )
         bad = next((c for c in chars if not isinstance(c, str) or len(c) != 1), None)
         if bad is not None or len(set(chars)) != len(chars):
-            what = f"entry {json.dumps(bad, ensure_ascii=False)} is not one character" if bad is not None \
+            what = (
+                f"entry {json.dumps(bad, ensure_ascii=False)} is not one character"
+                if bad is not None
                 else "it lists a character twice"
+            )
             raise UserError(f"vocabulary file {path} is damaged ({what})")
         return cls(chars)
 
@@ -133,8 +138,11 @@ def _shape_of(value):
     """A short description of a JSON value for error messages: 'a list of 3 numbers'."""
     if isinstance(value, list):
         kinds = {type(item).__name__ for item in value}
-        return f"a list of {len(value)} " + ("items" if len(kinds) != 1 else
-                                            {"int": "numbers", "float": "numbers", "str": "strings"}.get(kinds.pop(), "items"))
+        return f"a list of {len(value)} " + (
+            "items"
+            if len(kinds) != 1
+            else {"int": "numbers", "float": "numbers", "str": "strings"}.get(kinds.pop(), "items")
+        )
     if isinstance(value, dict):
         return "an object with keys " + ", ".join(sorted(map(str, value))[:5]) if value else "an empty object"
     return f"{json.dumps(value)}"
@@ -145,8 +153,10 @@ def unknown_characters_note(chars, limit=20):
     chars = list(chars)
     shown = " ".join(repr(char) for char in chars[:limit])
     more = f" and {len(chars) - limit} more" if len(chars) > limit else ""
-    return (f"note: {len(chars)} distinct character{'s were' if len(chars) != 1 else ' was'} not in the "
-            f"vocabulary and read as unknown: {shown}{more}")
+    return (
+        f"note: {len(chars)} distinct character{'s were' if len(chars) != 1 else ' was'} not in the "
+        f"vocabulary and read as unknown: {shown}{more}"
+    )
 
 
 def unigram_entropy_bits(ids, vocab_size):
@@ -154,7 +164,7 @@ def unigram_entropy_bits(ids, vocab_size):
     array or a token file (`tokens.TokenFile`), counted a million ids at a time."""
     counts = np.zeros(vocab_size, np.float64)
     for start in range(0, len(ids), 1 << 20):
-        counts += np.bincount(np.asarray(ids[start:start + (1 << 20)]), minlength=vocab_size)
+        counts += np.bincount(np.asarray(ids[start : start + (1 << 20)]), minlength=vocab_size)
     p = counts[counts > 0] / counts.sum()
     return float(-(p * np.log2(p)).sum())
 
@@ -165,5 +175,7 @@ def check_one_batch(chars, seq_len, batch_size, name="the training text", unit="
     windows = max(0, (chars - 1) // seq_len)
     if windows < batch_size:
         fix = f"train.batch_size to at most {windows}" if windows else f"data.seq_len below {max(chars - 1, 1)}"
-        raise UserError(f"{name} has {chars:,} {unit}: {windows:,} windows of data.seq_len={seq_len} (+1), "
-                        f"fewer than one batch of train.batch_size={batch_size}; give more text or lower {fix}")
+        raise UserError(
+            f"{name} has {chars:,} {unit}: {windows:,} windows of data.seq_len={seq_len} (+1), "
+            f"fewer than one batch of train.batch_size={batch_size}; give more text or lower {fix}"
+        )

@@ -1,9 +1,10 @@
 """`textlstm evaluate` for a char LM: loss, bits per character and perplexity on any text.
 
 The text is cut into the same windows as the validation set during training (of
-`data.eval_window` characters, or `data.seq_len` when that is 0; each window starts from a zero state; the text's first character is context only, every later one is
-predicted), and the remainder after the last whole window is scored as one shorter window,
-so `characters` is always len(text) - 1. A backward LM (`data.direction = "backward"`) reads the
+`data.eval_window` characters, or `data.seq_len` when that is 0; each window starts from a
+zero state; the text's first character is context only, every later one is predicted), and
+the remainder after the last whole window is scored as one shorter window, so `characters` is
+always len(text) - 1. A backward LM (`data.direction = "backward"`) reads the
 text reversed: its last character is context only and every earlier one is predicted from
 those after it, so its bits per character compare with a forward LM's. On a text of 1 + a multiple of the window
 characters the numbers are the ones training reported. A subword LM (`data.unit = "subword"`)
@@ -78,8 +79,7 @@ def score_text(model, vocab, recipe, text, source="the text"):
     ids = vocab.encode(text)
     if len(ids) < 2:
         raise UserError(f"{source} has fewer than two {vocab.unit_name}; nothing to predict")
-    return _scores(model, vocab, reading_order(ids, is_backward(recipe)), len(ids), recipe,
-                   vocab.unknown_chars(text))
+    return _scores(model, vocab, reading_order(ids, is_backward(recipe)), len(ids), recipe, vocab.unknown_chars(text))
 
 
 def evaluate_charlm(run_path, data_path, model=None):
@@ -92,8 +92,13 @@ def evaluate_charlm(run_path, data_path, model=None):
     with tempfile.TemporaryDirectory(prefix="textlstm-evaluate-") as scratch:
         path = Path(scratch) / "tokens.bin"
         size = Path(data_path).stat().st_size if Path(data_path).is_file() else 0
-        count, _ = write_tokens(path, stream_text_file(data_path), encoder, size,  # checks every byte first
-                                reverse=is_backward(recipe))
+        count, _ = write_tokens(
+            path,
+            stream_text_file(data_path),
+            encoder,
+            size,  # checks every byte first
+            reverse=is_backward(recipe),
+        )
         if count < 2:
             raise UserError(f"{data_path} has fewer than two {vocab.unit_name}; nothing to predict")
         ids = TokenFile(path, encoder.dtype, count)

@@ -63,8 +63,9 @@ def _feed(stepper, tokens, state):
     return compiled(("feed", stepper), make)(tokens, state)
 
 
-def decoding_options(decode, length=None, sampler=None, temperature=None, top_k=None, top_p=None, seed=None,
-                     num_samples=1):
+def decoding_options(
+    decode, length=None, sampler=None, temperature=None, top_k=None, top_p=None, seed=None, num_samples=1
+):
     """`(length, num_samples, chooser, seed, drawn)` from the given options over a recipe's `[decode]`.
 
     Every value is checked against `textlstm.schema`; see `choose_sampler` for how the options
@@ -94,8 +95,17 @@ def sample_chunks(stepper, vocab, prompt, length, chooser, seed, num_samples=1, 
     done = 0
     while done < length:
         size = min(chunk or length, length - done)
-        tokens, token, state = sample_sequence(stepper, token, state, chooser, size, seed, offset=done,
-                                               jit_compile=True, banned_ids=tuple(vocab.banned_ids))
+        tokens, token, state = sample_sequence(
+            stepper,
+            token,
+            state,
+            chooser,
+            size,
+            seed,
+            offset=done,
+            jit_compile=True,
+            banned_ids=tuple(vocab.banned_ids),
+        )
         done += size
         yield np.asarray(tokens)
 
@@ -104,8 +114,9 @@ def text_chunks(stepper, vocab, prompt, length, chooser, seed, num_samples=1, ch
     """Lists of `num_samples` generated strings, the right way round, chunk by chunk
     (`sample_chunks`); a backward LM is primed with `prompt` reversed and yields one list at
     the end: the text that comes before the prompt."""
-    chunks = sample_chunks(stepper, vocab, prompt, length, chooser, seed, num_samples, None if backward else chunk,
-                           backward)
+    chunks = sample_chunks(
+        stepper, vocab, prompt, length, chooser, seed, num_samples, None if backward else chunk, backward
+    )
     decoders = [vocab.stream_decoder() for _ in range(num_samples)]  # pieces: a character may span two chunks
     for tokens in chunks:
         yield [decode(reading_order(row, backward)) for decode, row in zip(decoders, np.asarray(tokens))]
@@ -117,8 +128,19 @@ def with_prompt(prompt, text, backward=False):
     return text + prompt if backward else prompt + text
 
 
-def generate(run_path, prompt="\n", length=None, sampler=None, temperature=None, top_k=None, top_p=None,
-             seed=None, num_samples=1, stream=None, warn=None):
+def generate(
+    run_path,
+    prompt="\n",
+    length=None,
+    sampler=None,
+    temperature=None,
+    top_k=None,
+    top_p=None,
+    seed=None,
+    num_samples=1,
+    stream=None,
+    warn=None,
+):
     """Generate `num_samples` texts of `length` characters (pieces for a subword LM) after `prompt`.
 
     Every option left as None comes from the run's recipe (`decode.length`, `decode.sampler`,
@@ -135,8 +157,9 @@ def generate(run_path, prompt="\n", length=None, sampler=None, temperature=None,
     """
     recipe = RunDir.open(run_path, KIND).read_recipe(DEFAULTS)
     decode, backward = recipe["decode"], is_backward(recipe)
-    length, num_samples, chooser, seed, drawn = decoding_options(decode, length, sampler, temperature, top_k, top_p,
-                                                                 seed, num_samples)
+    length, num_samples, chooser, seed, drawn = decoding_options(
+        decode, length, sampler, temperature, top_k, top_p, seed, num_samples
+    )
     stepper, vocab = load_generator(run_path)
     if drawn and warn:  # once the model is loaded: a failed call prints only its error
         warn(f"seed: {seed}")
@@ -148,8 +171,9 @@ def generate(run_path, prompt="\n", length=None, sampler=None, temperature=None,
     if streaming and not backward:
         stream.write(prompt)
     pieces = []
-    for texts in text_chunks(stepper, vocab, prompt, length, chooser, seed, num_samples,
-                             CHUNK if stream else None, backward):
+    for texts in text_chunks(
+        stepper, vocab, prompt, length, chooser, seed, num_samples, CHUNK if stream else None, backward
+    ):
         pieces.append(texts)
         if streaming:
             stream.write(texts[0])

@@ -76,8 +76,13 @@ def build_model(vocab_size, model_recipe, seed, precision="float32"):
     inputs = keras.Input((None,), dtype="int32", name="chars")
     x = keras.layers.Embedding(vocab_size, model_recipe["embedding_dim"], dtype=compute, name="embedding")(inputs)
     for i in range(model_recipe["layers"]):
-        x = RECURRENT_LAYERS[cell](model_recipe["units"], return_sequences=True, dtype=compute,
-                                   dropout=model_recipe.get("input_dropout", 0.0), name=f"rnn_{i}")(x)
+        x = RECURRENT_LAYERS[cell](
+            model_recipe["units"],
+            return_sequences=True,
+            dtype=compute,
+            dropout=model_recipe.get("input_dropout", 0.0),
+            name=f"rnn_{i}",
+        )(x)
         x = keras.layers.Dropout(model_recipe["dropout"], dtype=compute, name=f"dropout_{i}")(x)
     logits = keras.layers.Dense(vocab_size, dtype="float32", name="logits")(x)
     return keras.Model(inputs, logits, name="charlm")
@@ -124,8 +129,10 @@ class CharStepper:
         self.first_projection = tf.constant(np.asarray(self.layers[0].cell.input_projection(rows)))
 
     def initial_state(self, batch_size):
-        return [[tf.zeros((batch_size, size), dtype=layer.cell.compute_dtype) for size in _state_sizes(layer.cell)]
-                for layer in self.layers]
+        return [
+            [tf.zeros((batch_size, size), dtype=layer.cell.compute_dtype) for size in _state_sizes(layer.cell)]
+            for layer in self.layers
+        ]
 
     def __call__(self, char_ids, state):
         x = tf.gather(self.first_projection, char_ids)

@@ -14,7 +14,6 @@ import tensorflow as tf
 
 from textlstm.charlm.corpus import reading_order
 from textlstm.errors import UserError
-from textlstm.schema import STATE_ORDERS as ORDERS
 
 
 def hidden_state_model(model, layer=-1):
@@ -26,8 +25,10 @@ def hidden_state_model(model, layer=-1):
 
     layers = recurrent_layers(model)
     if not -len(layers) <= layer < len(layers):
-        raise UserError(f"layer must be between {-len(layers)} and {len(layers) - 1} for this char LM "
-                        f"of {len(layers)} recurrent layers, got {layer}")
+        raise UserError(
+            f"layer must be between {-len(layers)} and {len(layers) - 1} for this char LM "
+            f"of {len(layers)} recurrent layers, got {layer}"
+        )
     return keras.Model(model.inputs, layers[layer].output, name=f"{model.name}_states_{layer % len(layers)}")
 
 
@@ -78,8 +79,10 @@ class CharHiddenStates:
         check_int("layer", layer)
         recipe = RunDir.open(run_dir, KIND).read_recipe(DEFAULTS)
         if is_subword(recipe):
-            raise UserError(f"{run_dir} is a char LM of {recipe['data']['unit']} units; hidden states per "
-                            f"character need data.unit = \"char\"")
+            raise UserError(
+                f"{run_dir} is a char LM of {recipe['data']['unit']} units; hidden states per "
+                f'character need data.unit = "char"'
+            )
         self.backward = is_backward(recipe)
         self.model, self.vocab = load_char_lm(run_dir)
         self.states_model = hidden_state_model(self.model, layer)
@@ -95,7 +98,7 @@ class CharHiddenStates:
         texts = [check_str("texts", texts)] if single else check_string_list("texts", texts)
         results = []
         for start in range(0, len(texts), batch_size):
-            results.extend(self._batch(texts[start:start + batch_size], order))
+            results.extend(self._batch(texts[start : start + batch_size], order))
         return results[0] if single else results
 
     def _batch(self, texts, order):

@@ -35,9 +35,14 @@ SAMPLE_CHARS = 10_000_000  # characters of training text SentencePiece learns fr
 MAX_PIECE_CHARS = 16  # SentencePiece max_sentencepiece_length: so a text of n characters has at least n / 16 pieces
 LM_OPTIONS = dict(  # a lossless segmentation (see the module docstring)
     character_coverage=0.9995,  # the rarest characters (0.05% of the text) are left to byte pieces
-    normalization_rule_name="identity", remove_extra_whitespaces=False, add_dummy_prefix=False,
-    user_defined_symbols=["\n"], byte_fallback=True, allow_whitespace_only_pieces=True,
-    max_sentence_length=1 << 16, max_sentencepiece_length=MAX_PIECE_CHARS,
+    normalization_rule_name="identity",
+    remove_extra_whitespaces=False,
+    add_dummy_prefix=False,
+    user_defined_symbols=["\n"],
+    byte_fallback=True,
+    allow_whitespace_only_pieces=True,
+    max_sentence_length=1 << 16,
+    max_sentencepiece_length=MAX_PIECE_CHARS,
 )
 CONTROL_IDS = (spm_models.PAD_ID, spm_models.UNK_ID, spm_models.BOS_ID, spm_models.EOS_ID)
 
@@ -95,14 +100,14 @@ class SubwordVocabulary:
         """Characters that the ids (an array or a token file) stand for, counted 1M ids at a time."""
         total = 0
         for start in range(0, len(ids), 1 << 20):
-            total += int(self.char_lengths[np.asarray(ids[start:start + (1 << 20)], dtype=np.int64)].sum())
+            total += int(self.char_lengths[np.asarray(ids[start : start + (1 << 20)], dtype=np.int64)].sum())
         return total
 
     def ids_for_chars(self, ids, chars):
         """How many of the first ids it takes to cover `chars` characters (all of them if fewer)."""
         done = 0
         for start in range(0, len(ids), 1 << 20):
-            counts = np.cumsum(self.char_lengths[np.asarray(ids[start:start + (1 << 20)], dtype=np.int64)]) + done
+            counts = np.cumsum(self.char_lengths[np.asarray(ids[start : start + (1 << 20)], dtype=np.int64)]) + done
             if len(counts) and counts[-1] >= chars:
                 return start + int(np.searchsorted(counts, chars)) + 1
             done = int(counts[-1]) if len(counts) else done
@@ -171,8 +176,10 @@ def train_vocabulary(train_scan, train_chars, vocab_size):
         sizes = re.search(r"smaller than required_chars\. (\d+) vs (\d+)", str(error))
         if sizes is None:
             raise
-        raise UserError(f"data.vocab_size={vocab_size} is too small for this text: its characters, 256 byte "
-                        f"pieces and 5 control pieces need at least {sizes.group(2)}") from None
+        raise UserError(
+            f"data.vocab_size={vocab_size} is too small for this text: its characters, 256 byte "
+            f"pieces and 5 control pieces need at least {sizes.group(2)}"
+        ) from None
     return SubwordVocabulary(spm.SentencePieceProcessor(model_proto=data)), data
 
 
@@ -207,4 +214,4 @@ def ids_per_char(vocab, corpus, valid_ids, seq_len):
     run, as `data.evaluation_batches` cuts them), so nats per piece become bits per character."""
     train = corpus.train_chars / max(corpus.text_chars[0], 1)
     predicted = (len(valid_ids) - 1) // seq_len * seq_len
-    return train, predicted / max(vocab.characters(valid_ids[1: 1 + predicted]), 1)
+    return train, predicted / max(vocab.characters(valid_ids[1 : 1 + predicted]), 1)

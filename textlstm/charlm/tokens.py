@@ -9,8 +9,8 @@ give it; a second pass encodes the text into `tokens.bin` (uint8 for a vocabular
 `tokens.json` records the layout and the data settings it was made from, so `--resume` reuses
 the file. A backward LM (`data.direction = "backward"`) gets the same file with the training
 part and the validation part each reversed in place (`reverse_in_place`), so everything that
-reads windows is the same for both directions. Training windows are read from it on demand (`TokenFile`): memory does not grow
-with the corpus.
+reads windows is the same for both directions. Training windows are read from it on demand
+(`TokenFile`): memory does not grow with the corpus.
 
 Token ids, the train/validation split and so the data order are those of the in-memory
 pipeline they replace: the same text (files joined by "\\n"), the same cut (the end of the text is
@@ -145,7 +145,7 @@ def scan(pieces, description="", total_bytes=0, label="reading corpus"):
         codes = code_points(text)
         histogram = np.zeros(int(codes.max()) + 1 if len(codes) else 0, np.int64)
         for start in range(0, len(codes), 1 << 20):  # bincount copies its input to int64: 1M at a time
-            part = np.bincount(codes[start:start + (1 << 20)])
+            part = np.bincount(codes[start : start + (1 << 20)])
             histogram[: len(part)] += part
         present = np.flatnonzero(histogram)
         result.pieces.append(piece)
@@ -276,8 +276,11 @@ def reverse_in_place(handle, dtype, first, stop, block=1 << 20):
 
 def _data_key(data):
     """The data settings a token file was made from: reused on resume only when they match."""
-    key = {"paths": [str(p) for p in data["paths"]], "valid": str(data["valid"] or ""),
-           "valid_fraction": float(data["valid_fraction"]) if not data["valid"] else None}
+    key = {
+        "paths": [str(p) for p in data["paths"]],
+        "valid": str(data["valid"] or ""),
+        "valid_fraction": float(data["valid_fraction"]) if not data["valid"] else None,
+    }
     if data.get("direction", "forward") != "forward":  # absent for forward: older token files still match
         key["direction"] = data["direction"]
     if data.get("unit", "char") != "char":  # likewise absent for characters
@@ -303,7 +306,7 @@ class TokenCorpus:
 
     @property
     def valid(self):
-        return self.tokens[self.train_chars: self.train_chars + self.valid_chars]
+        return self.tokens[self.train_chars : self.train_chars + self.valid_chars]
 
     @classmethod
     def open(cls, run, vocab_size, data=None):
@@ -313,16 +316,25 @@ class TokenCorpus:
             info = json.loads(run.file(TOKENS_INFO).read_text(encoding="utf-8"))
             dtype = np.dtype(info["dtype"])
             size = info["train_chars"] + info["valid_chars"]
-            if (info.get("format") != FORMAT or info["vocab_size"] != vocab_size or dtype != token_dtype(vocab_size)
-                    or run.file(TOKENS_FILE).stat().st_size != size * dtype.itemsize
-                    or (data is not None and info["data"] != _data_key(data))):
+            if (
+                info.get("format") != FORMAT
+                or info["vocab_size"] != vocab_size
+                or dtype != token_dtype(vocab_size)
+                or run.file(TOKENS_FILE).stat().st_size != size * dtype.itemsize
+                or (data is not None and info["data"] != _data_key(data))
+            ):
                 return None
         except (OSError, ValueError, KeyError, TypeError):
             return None
         tokens = TokenFile(run.file(TOKENS_FILE), dtype, size)
-        return cls(tokens, info["train_chars"], info["valid_chars"], info.get("description", ""),
-                   info.get("unknown_valid_chars", []),
-                   tuple(info.get("text_chars", (info["train_chars"], info["valid_chars"]))))
+        return cls(
+            tokens,
+            info["train_chars"],
+            info["valid_chars"],
+            info.get("description", ""),
+            info.get("unknown_valid_chars", []),
+            tuple(info.get("text_chars", (info["train_chars"], info["valid_chars"]))),
+        )
 
 
 def scan_corpus(data):
@@ -351,7 +363,7 @@ def part_texts(data, train_scan, valid_scan):
         if valid_scan is None and seen <= train_chars < seen + len(text):  # the cut: the validation part starts
             yield piece, text[: train_chars - seen]
             yield None
-            yield TextPiece(), text[train_chars - seen:]
+            yield TextPiece(), text[train_chars - seen :]
         else:
             yield piece, text
         seen += len(text)
@@ -369,17 +381,28 @@ def build_token_file(run, data, vocab, train_scan, valid_scan):
     valid_chars = valid_scan.chars if valid_scan is not None else valid_chars
     texts = lambda: part_texts(data, train_scan, valid_scan)  # noqa: E731
     total = sum(p.end - p.start for p in train_scan.pieces) + (
-        sum(p.end - p.start for p in valid_scan.pieces) if valid_scan else 0)
+        sum(p.end - p.start for p in valid_scan.pieces) if valid_scan else 0
+    )
     backward = is_backward({"data": data})  # the training and validation parts each read end to start
     written, (train_ids, valid_ids) = write_tokens(run.file(TOKENS_FILE), texts(), encoder, total, reverse=backward)
     tokens = TokenFile(run.file(TOKENS_FILE), encoder.dtype, written)
     unknown = sorted(encoder.unknown)  # the training part has none: the vocabulary is its own
-    atomic_write_json(run.file(TOKENS_INFO), {
-        "format": FORMAT, "dtype": np.dtype(encoder.dtype).name, "vocab_size": len(vocab),
-        "train_chars": int(train_ids), "valid_chars": int(valid_ids), "data": _data_key(data),
-        "description": train_scan.description, "unknown_valid_chars": unknown,
-        "direction": data.get("direction", "forward"), "unit": data.get("unit", "char"),
-        "text_chars": [int(train_chars), int(valid_chars)],
-    })
-    return TokenCorpus(tokens, int(train_ids), int(valid_ids), train_scan.description, unknown,
-                       (int(train_chars), int(valid_chars)))
+    atomic_write_json(
+        run.file(TOKENS_INFO),
+        {
+            "format": FORMAT,
+            "dtype": np.dtype(encoder.dtype).name,
+            "vocab_size": len(vocab),
+            "train_chars": int(train_ids),
+            "valid_chars": int(valid_ids),
+            "data": _data_key(data),
+            "description": train_scan.description,
+            "unknown_valid_chars": unknown,
+            "direction": data.get("direction", "forward"),
+            "unit": data.get("unit", "char"),
+            "text_chars": [int(train_chars), int(valid_chars)],
+        },
+    )
+    return TokenCorpus(
+        tokens, int(train_ids), int(valid_ids), train_scan.description, unknown, (int(train_chars), int(valid_chars))
+    )

@@ -11,10 +11,10 @@ from textlstm.charlm import data as data_lib
 from textlstm.charlm import subword as subword_lib
 from textlstm.charlm import tokens as tokens_lib
 from textlstm.charlm.model import build_model, compile_model
-from textlstm.optim import check_schedule_covers
 from textlstm.errors import UserError
 from textlstm.interrupts import interruptible
 from textlstm.layers.dispatch import gpu_available
+from textlstm.optim import check_schedule_covers
 from textlstm.rundir import RunDir
 from textlstm.schema import check_recipe
 
@@ -57,7 +57,9 @@ def train_charlm(recipe, run_path, resume=False):
     """
     data, model_recipe, train = recipe["data"], recipe["model"], recipe["train"]
     check_recipe(recipe, KIND)  # every key in its declared range, the learning-rate floor too, before any work
-    strategy = distribute.make_strategy(train["strategy"], train["batch_size"])  # first: multi-worker sets up TensorFlow's runtime
+    strategy = distribute.make_strategy(
+        train["strategy"], train["batch_size"]
+    )  # first: multi-worker sets up TensorFlow's runtime
     training.absolute_paths(recipe, "data.paths", "data.valid")  # the saved recipe works from any directory
     resume = training.resume_or_restart(run_path, KIND, resume)  # no checkpoint yet: from the beginning
     subword = corpus_lib.is_subword(recipe)
@@ -79,12 +81,17 @@ def train_charlm(recipe, run_path, resume=False):
         elif not resume:
             vocab = tokens_lib.vocabulary_of(train_scan, train_chars)
         if subword:  # ids are pieces: count them where the text is small enough for it to matter
-            train_chars, valid_chars = subword_lib.ids_at_least(vocab, data, train_scan, valid_scan, train_chars,
-                                                                valid_chars, data["seq_len"] * train["batch_size"])
+            train_chars, valid_chars = subword_lib.ids_at_least(
+                vocab, data, train_scan, valid_scan, train_chars, valid_chars, data["seq_len"] * train["batch_size"]
+            )
     else:
         train_chars, valid_chars = corpus.train_chars, corpus.valid_chars
-    memory.check_fits(memory.charlm_bytes(recipe, len(vocab)), memory.recipe_sizes(
-        recipe, "model.layers", "model.units", "model.embedding_dim", "train.batch_size", "data.seq_len"))
+    memory.check_fits(
+        memory.charlm_bytes(recipe, len(vocab)),
+        memory.recipe_sizes(
+            recipe, "model.layers", "model.units", "model.embedding_dim", "train.batch_size", "data.seq_len"
+        ),
+    )
     seq_len, batch_size = data["seq_len"], train["batch_size"]
     _check_sizes(data, train_chars, valid_chars, batch_size, unit)  # before any run directory is made
     if not resume:
@@ -96,8 +103,11 @@ def train_charlm(recipe, run_path, resume=False):
         corpus = tokens_lib.build_token_file(target, data, vocab, train_scan, valid_scan)
     capped = corpus.valid_chars
     if data["max_valid_chars"] > 0:  # a cap in characters: for pieces, the first ones that cover that many
-        capped = vocab.ids_for_chars(corpus.valid, data["max_valid_chars"]) if subword else \
-            min(capped, data["max_valid_chars"])
+        capped = (
+            vocab.ids_for_chars(corpus.valid, data["max_valid_chars"])
+            if subword
+            else min(capped, data["max_valid_chars"])
+        )
     if subword:  # now exact
         _check_sizes(data, corpus.train_chars, capped, batch_size, unit)
     train_ids, valid_ids = corpus.train, corpus.valid[:capped]
@@ -106,21 +116,31 @@ def train_charlm(recipe, run_path, resume=False):
     unigram = corpus_lib.unigram_entropy_bits(valid_ids, len(vocab)) * ids_per_char[1]
     backward = " (read backwards: data.direction = backward)" if corpus_lib.is_backward(recipe) else ""
     pieces = f" ({len(train_ids):,} and {corpus.valid_chars:,} pieces)" if subword else ""
-    print(f"corpus: {corpus.description}{backward}: {corpus.text_chars[0]:,} training and {corpus.text_chars[1]:,} "
-          f"validation characters{pieces}, vocabulary {len(vocab)}; unigram entropy of the validation text: "
-          f"{unigram:.3f} bits/char")
+    print(
+        f"corpus: {corpus.description}{backward}: {corpus.text_chars[0]:,} training and {corpus.text_chars[1]:,} "
+        f"validation characters{pieces}, vocabulary {len(vocab)}; unigram entropy of the validation text: "
+        f"{unigram:.3f} bits/char"
+    )
     if corpus.unknown_valid_chars:
         print(corpus_lib.unknown_characters_note(corpus.unknown_valid_chars) + " (in the validation text)")
     if capped < corpus.valid_chars:
-        print(f"validation: the first {capped:,} of {corpus.valid_chars:,} {unit} each epoch "
-              f"(data.max_valid_chars={data['max_valid_chars']:,})")
+        print(
+            f"validation: the first {capped:,} of {corpus.valid_chars:,} {unit} each epoch "
+            f"(data.max_valid_chars={data['max_valid_chars']:,})"
+        )
 
     note = precision_lib.precision_note(train["precision"], gpu_available(), precision_lib.cpu_has_bfloat16())
     if note:
         print(note)
     schedule = training.plan_schedule(
-        data_lib.window_count(train_ids, seq_len) // batch_size, train["epochs"], train["steps_per_epoch"],
-        train["max_steps"], previous=previous, monitor="val_loss", mode="min", patience=train["patience"],
+        data_lib.window_count(train_ids, seq_len) // batch_size,
+        train["epochs"],
+        train["steps_per_epoch"],
+        train["max_steps"],
+        previous=previous,
+        monitor="val_loss",
+        mode="min",
+        patience=train["patience"],
     )
     if resume:
         with strategy.scope():
@@ -136,10 +156,14 @@ def train_charlm(recipe, run_path, resume=False):
             vocab.save(run.file(VOCAB_FILE))
         state = None
     state = training.fit(
-        model, run,
+        model,
+        run,
         lambda start: data_lib.training_batches(train_ids, seq_len, batch_size, train["seed"], start),
-        schedule, data_lib.evaluation_batches(valid_ids, window, batch_size),
-        state=state, callbacks=[BitsPerCharacter(ids_per_char)], seed=train["seed"],
+        schedule,
+        data_lib.evaluation_batches(valid_ids, window, batch_size),
+        state=state,
+        callbacks=[BitsPerCharacter(ids_per_char)],
+        seed=train["seed"],
     )
     if not distribute.is_chief():  # the chief evaluates and reports; this worker's part is done
         return run, None
@@ -149,16 +173,19 @@ def train_charlm(recipe, run_path, resume=False):
         return run, metrics
     add_bits_per_char(metrics, ids_per_char)
     per = "per piece" if subword else "per character"
-    print(f"best model: validation {metrics['val_bpc']:.3f} bits/char (loss {state.best:.4f} nats {per}, perplexity "
-          f"{metrics['val_perplexity']:.2f} {per}) vs unigram {unigram:.3f} bits/char")
+    print(
+        f"best model: validation {metrics['val_bpc']:.3f} bits/char (loss {state.best:.4f} nats {per}, perplexity "
+        f"{metrics['val_perplexity']:.2f} {per}) vs unigram {unigram:.3f} bits/char"
+    )
     return run, metrics
 
 
 def _check_sizes(data, train_ids, valid_ids, batch_size, unit):
     """Refuse a validation text shorter than one window, or a training text shorter than one batch."""
     seq_len, window = data["seq_len"], data_lib.evaluation_window(data)
-    capped = min(valid_ids, data["max_valid_chars"]) if data["max_valid_chars"] > 0 and unit == "characters" \
-        else valid_ids
+    capped = (
+        min(valid_ids, data["max_valid_chars"]) if data["max_valid_chars"] > 0 and unit == "characters" else valid_ids
+    )
     if capped - 1 < window:
         name = "data.eval_window" if data.get("eval_window") else "data.seq_len"
         raise UserError(f"the validation text has {capped} {unit}, fewer than {name}={window} + 1")

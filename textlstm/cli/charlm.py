@@ -7,20 +7,41 @@ from textlstm.schema import SAMPLERS as SAMPLER_NAMES
 
 
 @click.command("charlm")
-@click.option("--data", "data_paths", multiple=True, type=click.Path(), callback=existing(directory_ok=True),
-              help="Training text: a UTF-8 file or a directory of them (repeatable). Default: built-in corpus.")
-@click.option("--valid", type=click.Path(), callback=existing(), help="Validation text file (default: hold out data.valid_fraction).")
+@click.option(
+    "--data",
+    "data_paths",
+    multiple=True,
+    type=click.Path(),
+    callback=existing(directory_ok=True),
+    help="Training text: a UTF-8 file or a directory of them (repeatable). Default: built-in corpus.",
+)
+@click.option(
+    "--valid",
+    type=click.Path(),
+    callback=existing(),
+    help="Validation text file (default: hold out data.valid_fraction).",
+)
 @recipe_options
 @click.option("--epochs", type=int, callback=checked("train.epochs"), help="Number of epochs (train.epochs).")
-@click.option("--max-steps", type=int, callback=checked("train.max_steps"), help="Cap on optimizer steps in all (train.max_steps).")
+@click.option(
+    "--max-steps",
+    type=int,
+    callback=checked("train.max_steps"),
+    help="Cap on optimizer steps in all (train.max_steps).",
+)
 def train_charlm_command(data_paths, valid, recipe, overrides, run_dir, seed, resume, epochs, max_steps):
     """Train a character-level language model, then print a short sample."""
     from textlstm.charlm.generate import generate
     from textlstm.charlm.model import DEFAULTS
     from textlstm.charlm.train import train_charlm
 
-    cli_values = {"data.paths": list(data_paths) or None, "data.valid": valid, "train.epochs": epochs,
-                  "train.max_steps": max_steps, "train.seed": seed}
+    cli_values = {
+        "data.paths": list(data_paths) or None,
+        "data.valid": valid,
+        "train.epochs": epochs,
+        "train.max_steps": max_steps,
+        "train.seed": seed,
+    }
     resolved, run_dir = resolve_cli_recipe(DEFAULTS, recipe, overrides, cli_values, run_dir, resume, "charlm")
     run, metrics = train_charlm(resolved, run_dir, resume=resume)
     if metrics is None:  # a worker of a distributed run: the chief reports
@@ -32,24 +53,62 @@ def train_charlm_command(data_paths, valid, recipe, overrides, run_dir, seed, re
 
 @click.command("generate")
 @click.argument("run_dir", type=click.Path())
-@click.option("-p", "--prompt", default="\n", show_default=False, callback=valid_text, help="Text that primes the model (default: a newline).")
-@click.option("-n", "--length", type=int, callback=checked("decode.length", "charlm"),
-              help="Characters to generate, pieces for a subword LM (default: the recipe's decode.length).")
-@click.option("--sampler", type=click.Choice(SAMPLER_NAMES),
-              help="How the next character is chosen (default: the recipe's decode.sampler, or the one the "
-                   "options below imply).")
-@click.option("-t", "--temperature", type=float, callback=checked("decode.temperature", "charlm"),
-              help="Softmax temperature (default: the recipe's decode.temperature).")
-@click.option("-k", "--top-k", type=int, callback=checked("decode.top_k", "charlm"),
-              help="Sample among the k most likely characters.")
-@click.option("--top-p", type=float, callback=checked("decode.top_p", "charlm"),
-              help="Nucleus sampling: the smallest set with probability >= p. With --top-k: top-k first, "
-                   "then top-p among those.")
+@click.option(
+    "-p",
+    "--prompt",
+    default="\n",
+    show_default=False,
+    callback=valid_text,
+    help="Text that primes the model (default: a newline).",
+)
+@click.option(
+    "-n",
+    "--length",
+    type=int,
+    callback=checked("decode.length", "charlm"),
+    help="Characters to generate, pieces for a subword LM (default: the recipe's decode.length).",
+)
+@click.option(
+    "--sampler",
+    type=click.Choice(SAMPLER_NAMES),
+    help="How the next character is chosen (default: the recipe's decode.sampler, or the one the options below imply).",
+)
+@click.option(
+    "-t",
+    "--temperature",
+    type=float,
+    callback=checked("decode.temperature", "charlm"),
+    help="Softmax temperature (default: the recipe's decode.temperature).",
+)
+@click.option(
+    "-k",
+    "--top-k",
+    type=int,
+    callback=checked("decode.top_k", "charlm"),
+    help="Sample among the k most likely characters.",
+)
+@click.option(
+    "--top-p",
+    type=float,
+    callback=checked("decode.top_p", "charlm"),
+    help="Nucleus sampling: the smallest set with probability >= p. With --top-k: top-k first, then top-p among those.",
+)
 @click.option("--greedy", is_flag=True, help="Always take the most likely character (same as --sampler greedy).")
-@click.option("-s", "--seed", type=int, callback=checked("generate.seed"),
-              help="Same seed, same text (default: a fresh one, printed on stderr as 'seed: N').")
-@click.option("--num-samples", type=int, default=1, show_default=True, callback=checked("generate.num_samples"),
-              help="Samples generated together as one batch.")
+@click.option(
+    "-s",
+    "--seed",
+    type=int,
+    callback=checked("generate.seed"),
+    help="Same seed, same text (default: a fresh one, printed on stderr as 'seed: N').",
+)
+@click.option(
+    "--num-samples",
+    type=int,
+    default=1,
+    show_default=True,
+    callback=checked("generate.num_samples"),
+    help="Samples generated together as one batch.",
+)
 def generate_command(run_dir, prompt, length, sampler, temperature, top_k, top_p, greedy, seed, num_samples):
     """Generate text from a trained char LM in RUN_DIR.
 
@@ -69,8 +128,9 @@ def generate_command(run_dir, prompt, length, sampler, temperature, top_k, top_p
             raise UserError(f"--greedy and --sampler {sampler} contradict each other: give one of them")
         sampler = "greedy"
     options = dict(sampler=sampler, temperature=temperature, top_k=top_k, top_p=top_p)
-    _, _, _, seed, drawn = CharLM.check_options(run_dir, length=length, seed=seed, num_samples=num_samples,
-                                                **options)  # before the model is loaded
+    _, _, _, seed, drawn = CharLM.check_options(
+        run_dir, length=length, seed=seed, num_samples=num_samples, **options
+    )  # before the model is loaded
     lm = CharLM(run_dir)
     if drawn:
         click.echo(f"seed: {seed}", err=True)

@@ -3,8 +3,17 @@
 
 def register(main, train):
     """Add each model family's commands; their modules import TensorFlow only when run."""
-    from textlstm.cli import (charlm, doctor_cmd, evaluate, export_cmd, inspect_cmd, recipes_cmd, seq2seq,
-                              serve_cmd, tagger)
+    from textlstm.cli import (
+        charlm,
+        doctor_cmd,
+        evaluate,
+        export_cmd,
+        inspect_cmd,
+        recipes_cmd,
+        seq2seq,
+        serve_cmd,
+        tagger,
+    )
 
     train.add_command(charlm.train_charlm_command)
     main.add_command(charlm.generate_command)

@@ -8,10 +8,25 @@ from textlstm.cli.options import checked
 @click.command("export")
 @click.argument("run_dir", type=click.Path())
 @click.argument("out_dir", type=click.Path())
-@click.option("-f", "--format", "export_format", type=click.Choice(["saved_model", "onnx"]), default="saved_model",
-              show_default=True, help="A TensorFlow SavedModel, or ONNX (needs the [onnx] extra).")
-@click.option("--overwrite", is_flag=True, help="Replace OUT_DIR when it holds a previous export (nothing else is ever replaced).")
-@click.option("-b", "--beam-size", type=int, callback=checked("decode.beam_size", "seq2seq"), help="Translator: beam size of the exported search (default: the recipe's).")
+@click.option(
+    "-f",
+    "--format",
+    "export_format",
+    type=click.Choice(["saved_model", "onnx"]),
+    default="saved_model",
+    show_default=True,
+    help="A TensorFlow SavedModel, or ONNX (needs the [onnx] extra).",
+)
+@click.option(
+    "--overwrite", is_flag=True, help="Replace OUT_DIR when it holds a previous export (nothing else is ever replaced)."
+)
+@click.option(
+    "-b",
+    "--beam-size",
+    type=int,
+    callback=checked("decode.beam_size", "seq2seq"),
+    help="Translator: beam size of the exported search (default: the recipe's).",
+)
 def export_command(run_dir, out_dir, export_format, overwrite, beam_size):
     """Export the model in RUN_DIR to OUT_DIR, to run with TensorFlow (or onnxruntime) alone."""
     from textlstm.export import export

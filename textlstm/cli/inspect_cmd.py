@@ -17,19 +17,55 @@ def _format_of(out, fmt):
 @click.option("--text", "text_path", type=click.Path(), help="UTF-8 text file to run through the model.")
 @click.option("-p", "--prompt", callback=valid_text, help="Text to run through the model, given on the command line.")
 @click.option("-o", "--out", help="Where to write the report (default: report.html, .json or .npz).")
-@click.option("--format", "fmt", type=click.Choice(["html", "json", "npz"]),
-              help="Report format (default: from --out's extension, else html).")
-@click.option("--max-chars", type=int, callback=checked("inspect.max_chars"), default=2000, show_default=True,
-              help="Characters whose activations are recorded and shown.")
-@click.option("--analysis-chars", type=int, callback=checked("inspect.analysis_chars"), default=20000, show_default=True,
-              help="Characters on which saturation and interpretable units are measured.")
-@click.option("--top-k", type=int, callback=checked("inspect.top_k"), default=5, show_default=True, help="Next-character predictions kept per character.")
-@click.option("--span-distance", type=int, callback=checked("inspect.span_distance"), default=1000, show_default=True,
-              help="Longest distance (characters back) at which the memory span is measured.")
-@click.option("--span-windows", type=int, callback=checked("inspect.span_windows"), default=16, show_default=True,
-              help="Windows of the text averaged for the memory span.")
-def inspect_command(run_dir, text_path, prompt, out, fmt, max_chars, analysis_chars, top_k, span_distance,
-                    span_windows):
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["html", "json", "npz"]),
+    help="Report format (default: from --out's extension, else html).",
+)
+@click.option(
+    "--max-chars",
+    type=int,
+    callback=checked("inspect.max_chars"),
+    default=2000,
+    show_default=True,
+    help="Characters whose activations are recorded and shown.",
+)
+@click.option(
+    "--analysis-chars",
+    type=int,
+    callback=checked("inspect.analysis_chars"),
+    default=20000,
+    show_default=True,
+    help="Characters on which saturation and interpretable units are measured.",
+)
+@click.option(
+    "--top-k",
+    type=int,
+    callback=checked("inspect.top_k"),
+    default=5,
+    show_default=True,
+    help="Next-character predictions kept per character.",
+)
+@click.option(
+    "--span-distance",
+    type=int,
+    callback=checked("inspect.span_distance"),
+    default=1000,
+    show_default=True,
+    help="Longest distance (characters back) at which the memory span is measured.",
+)
+@click.option(
+    "--span-windows",
+    type=int,
+    callback=checked("inspect.span_windows"),
+    default=16,
+    show_default=True,
+    help="Windows of the text averaged for the memory span.",
+)
+def inspect_command(
+    run_dir, text_path, prompt, out, fmt, max_chars, analysis_chars, top_k, span_distance, span_windows
+):
     """Record the gates of the char LM in RUN_DIR on a text; write an HTML report (or raw JSON/NPZ)."""
     from textlstm.errors import UserError
     from textlstm.textio import read_text_file
@@ -45,22 +81,32 @@ def inspect_command(run_dir, text_path, prompt, out, fmt, max_chars, analysis_ch
     from textlstm.inspection.analysis import FEATURE_DESCRIPTIONS
     from textlstm.inspection.report import inspect_run, write_report
 
-    inspection = inspect_run(run_dir, text, max_chars=max_chars, analysis_chars=analysis_chars, top_k=top_k,
-                             span_distance=span_distance, span_windows=span_windows)
+    inspection = inspect_run(
+        run_dir,
+        text,
+        max_chars=max_chars,
+        analysis_chars=analysis_chars,
+        top_k=top_k,
+        span_distance=span_distance,
+        span_windows=span_windows,
+    )
     if inspection.unknown_chars:
-        click.echo(f"note: characters not in the vocabulary, read as unknown: {''.join(inspection.unknown_chars)!r}",
-                   err=True)
+        click.echo(
+            f"note: characters not in the vocabulary, read as unknown: {''.join(inspection.unknown_chars)!r}", err=True
+        )
     write_report(inspection, out, fmt)
     rec = inspection.recording
     click.echo(f"{rec.cell_type.upper()}, {_count(len(rec.layers), 'layer')}, {len(rec.text):,} characters recorded")
     if inspection.span is not None:
         click.echo(inspection.span.describe())
     for row in inspection.interpretable[:5]:
-        click.echo(f"layer {row['layer']} unit {row['unit']}: r = {row['correlation']:+.3f} with "
-                   f"{row['feature']} ({FEATURE_DESCRIPTIONS[row['feature']]})")
+        click.echo(
+            f"layer {row['layer']} unit {row['unit']}: r = {row['correlation']:+.3f} with "
+            f"{row['feature']} ({FEATURE_DESCRIPTIONS[row['feature']]})"
+        )
     click.echo(f"wrote {out}")
 
 
 def _count(number, noun):
-    """"1 layer", "2 layers"."""
+    """ "1 layer", "2 layers"."""
     return f"{number} {noun}{'' if number == 1 else 's'}"

@@ -6,7 +6,6 @@ import click
 
 from textlstm.distribute import STRATEGIES  # light: TensorFlow is imported only when a strategy is made
 
-
 STRATEGY_KEY = "textlstm.strategy"  # where --strategy waits in the click context for resolve_cli_recipe
 OVERWRITE_KEY = "textlstm.overwrite"  # and --overwrite
 
@@ -61,7 +60,7 @@ def existing(directory_ok=False):
             return value
         from textlstm.textio import check_text
 
-        for path in (value if isinstance(value, tuple) else (value,)):
+        for path in value if isinstance(value, tuple) else (value,):
             if path is not None:
                 check_text(path, max(param.opts, key=len), from_os=True)  # the recipe records it as UTF-8
                 check_input_path(path, directory_ok=directory_ok)
@@ -89,22 +88,53 @@ def recipe_options(command):
     a parameter, so commands keep their signatures.
     """
     decorators = [
-        click.option("-r", "--recipe", help="A recipe: a TOML file, or the name of a shipped one "
-                                            "(e.g. charlm-shakespeare; 'textlstm recipes' lists them)."),
-        click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
-                     help="Override one recipe value (repeatable), e.g. --set model.units=512."),
-        click.option("-o", "--run-dir", default=None, type=click.Path(),
-                     help="Run directory for the model, vocabulary, recipe, logs and checkpoints (default: runs/KIND-DATE-TIME)."),
+        click.option(
+            "-r",
+            "--recipe",
+            help="A recipe: a TOML file, or the name of a shipped one "
+            "(e.g. charlm-shakespeare; 'textlstm recipes' lists them).",
+        ),
+        click.option(
+            "--set",
+            "overrides",
+            multiple=True,
+            metavar="SECTION.KEY=VALUE",
+            help="Override one recipe value (repeatable), e.g. --set model.units=512.",
+        ),
+        click.option(
+            "-o",
+            "--run-dir",
+            default=None,
+            type=click.Path(),
+            help="Run directory for the model, vocabulary, recipe, logs and checkpoints "
+            "(default: runs/KIND-DATE-TIME).",
+        ),
         click.option("--seed", type=int, callback=checked("train.seed"), help="Random seed (train.seed)."),
-        click.option("--resume", is_flag=True, is_eager=True, help="Continue the run in --run-dir from its last checkpoint."),
-        click.option("--overwrite", is_flag=True, expose_value=False, callback=_stash_overwrite,
-                     help="Replace the run already in --run-dir (without it, training into an existing run "
-                          "is refused)."),
-        click.option("--strategy", type=click.Choice(STRATEGIES), expose_value=False, callback=_stash_strategy,
-                     help="Devices and hosts to train on (train.strategy; default auto: all local GPUs, or the "
-                          "TF_CONFIG cluster). Allowed with --resume."),
-        click.option("--import-tensorflow-quietly", hidden=True, is_flag=True, expose_value=False,
-                     callback=_import_tensorflow_quietly),
+        click.option(
+            "--resume", is_flag=True, is_eager=True, help="Continue the run in --run-dir from its last checkpoint."
+        ),
+        click.option(
+            "--overwrite",
+            is_flag=True,
+            expose_value=False,
+            callback=_stash_overwrite,
+            help="Replace the run already in --run-dir (without it, training into an existing run is refused).",
+        ),
+        click.option(
+            "--strategy",
+            type=click.Choice(STRATEGIES),
+            expose_value=False,
+            callback=_stash_strategy,
+            help="Devices and hosts to train on (train.strategy; default auto: all local GPUs, or the "
+            "TF_CONFIG cluster). Allowed with --resume.",
+        ),
+        click.option(
+            "--import-tensorflow-quietly",
+            hidden=True,
+            is_flag=True,
+            expose_value=False,
+            callback=_import_tensorflow_quietly,
+        ),
     ]
     return functools.reduce(lambda f, decorate: decorate(f), reversed(decorators), command)
 
@@ -143,12 +173,16 @@ def resolve_cli_recipe(defaults, recipe_name, overrides, cli_values, run_dir, re
     if resume:
         run = RunDir.open(run_dir, kind)
         if not run.file(RECIPE_FILE).is_file():  # stopped before it was written: nothing was trained there
-            raise UserError(f"cannot resume: {run_dir} holds no {RECIPE_FILE} (it stopped before training started); "
-                            f"start it again without --resume")
+            raise UserError(
+                f"cannot resume: {run_dir} holds no {RECIPE_FILE} (it stopped before training started); "
+                f"start it again without --resume"
+            )
         recipe = run.read_recipe(defaults)
         from textlstm.training import extend_recipe
 
-        extend_recipe(recipe, run_dir, epochs=cli_values.get("train.epochs"), max_steps=cli_values.get("train.max_steps"))
+        extend_recipe(
+            recipe, run_dir, epochs=cli_values.get("train.epochs"), max_steps=cli_values.get("train.max_steps")
+        )
     else:
         path = find_recipe(recipe_name, kind) if recipe_name else None
         options = [f"{key}={_toml_value(value)}" for key, value in cli_values.items() if value is not None]
@@ -184,8 +218,10 @@ def _refuse_recipe_changes_on_resume():
         if param.name in RESUME_OPTIONS or context.get_parameter_source(param.name) != ParameterSource.COMMANDLINE:
             continue
         flag = max(param.opts, key=len)
-        raise UserError(f"--resume continues the run with its own recipe, which {flag} would change; drop {flag}, "
-                        f"or start a new run in another --run-dir (--epochs and --max-steps extend a resumed run)")
+        raise UserError(
+            f"--resume continues the run with its own recipe, which {flag} would change; drop {flag}, "
+            f"or start a new run in another --run-dir (--epochs and --max-steps extend a resumed run)"
+        )
 
 
 def _toml_value(value):

@@ -6,24 +6,49 @@ from textlstm.cli.options import checked, existing, recipe_options, resolve_cli_
 
 
 @click.command("seq2seq")
-@click.option("--src", type=click.Path(), callback=existing(), help="Training source sentences, one per line (data.src).")
-@click.option("--tgt", type=click.Path(), callback=existing(), help="Training target sentences, line-aligned with --src (data.tgt).")
-@click.option("--tsv", type=click.Path(), callback=existing(), help="Or one file of source<TAB>target lines (data.tsv).")
+@click.option(
+    "--src", type=click.Path(), callback=existing(), help="Training source sentences, one per line (data.src)."
+)
+@click.option(
+    "--tgt",
+    type=click.Path(),
+    callback=existing(),
+    help="Training target sentences, line-aligned with --src (data.tgt).",
+)
+@click.option(
+    "--tsv", type=click.Path(), callback=existing(), help="Or one file of source<TAB>target lines (data.tsv)."
+)
 @click.option("--valid-src", type=click.Path(), callback=existing(), help="Dev source sentences (data.valid_src).")
 @click.option("--valid-tgt", type=click.Path(), callback=existing(), help="Dev target sentences (data.valid_tgt).")
-@click.option("--valid-tsv", type=click.Path(), callback=existing(), help="Or dev source<TAB>target lines (data.valid_tsv).")
+@click.option(
+    "--valid-tsv", type=click.Path(), callback=existing(), help="Or dev source<TAB>target lines (data.valid_tsv)."
+)
 @recipe_options
 @click.option("--epochs", type=int, callback=checked("train.epochs"), help="Number of epochs (train.epochs).")
-@click.option("--max-steps", type=int, callback=checked("train.max_steps"), help="Cap on optimizer steps in all (train.max_steps).")
-def train_seq2seq_command(src, tgt, tsv, valid_src, valid_tgt, valid_tsv, recipe, overrides, run_dir, seed,
-                          resume, epochs, max_steps):
+@click.option(
+    "--max-steps",
+    type=int,
+    callback=checked("train.max_steps"),
+    help="Cap on optimizer steps in all (train.max_steps).",
+)
+def train_seq2seq_command(
+    src, tgt, tsv, valid_src, valid_tgt, valid_tsv, recipe, overrides, run_dir, seed, resume, epochs, max_steps
+):
     """Train an attention encoder-decoder translator (subwords are trained first)."""
     from textlstm.seq2seq.model import DEFAULTS
     from textlstm.seq2seq.train import train_seq2seq
 
-    cli_values = {"data.src": src, "data.tgt": tgt, "data.tsv": tsv, "data.valid_src": valid_src,
-                  "data.valid_tgt": valid_tgt, "data.valid_tsv": valid_tsv, "train.epochs": epochs,
-                  "train.max_steps": max_steps, "train.seed": seed}
+    cli_values = {
+        "data.src": src,
+        "data.tgt": tgt,
+        "data.tsv": tsv,
+        "data.valid_src": valid_src,
+        "data.valid_tgt": valid_tgt,
+        "data.valid_tsv": valid_tsv,
+        "train.epochs": epochs,
+        "train.max_steps": max_steps,
+        "train.seed": seed,
+    }
     resolved, run_dir = resolve_cli_recipe(DEFAULTS, recipe, overrides, cli_values, run_dir, resume, "seq2seq")
     train_seq2seq(resolved, run_dir, resume=resume)
 
@@ -31,20 +56,50 @@ def train_seq2seq_command(src, tgt, tsv, valid_src, valid_tgt, valid_tsv, recipe
 @click.command("translate")
 @click.argument("run_dir", type=click.Path())
 @click.argument("input_path", metavar="[INPUT]", default="-", type=click.Path())
-@click.option("-b", "--beam-size", type=int, callback=checked("decode.beam_size", "seq2seq"), help="Hypotheses kept per sentence; 1 = greedy (default: the recipe's).")
-@click.option("--length-penalty", type=float, callback=checked("decode.length_penalty", "seq2seq"), help="GNMT length penalty alpha >= 0 (default: the recipe's).")
-@click.option("--max-length", type=int, callback=checked("decode.max_length", "seq2seq"), help="Most subwords generated per sentence (default: the recipe's).")
-@click.option("-n", "--n-best", type=int, callback=checked("decode.n_best", "seq2seq"), help="Print the n best hypotheses as 'LINE ||| TEXT ||| SCORE'.")
-@click.option("--batch-size", type=int, callback=checked("decode.batch_size", "seq2seq"), help="Sentences translated together (default: the recipe's).")
-@click.option("--alignments", is_flag=True,
-              help="Append a tab and the word alignment ('src-tgt' pairs from attention) to each line.")
+@click.option(
+    "-b",
+    "--beam-size",
+    type=int,
+    callback=checked("decode.beam_size", "seq2seq"),
+    help="Hypotheses kept per sentence; 1 = greedy (default: the recipe's).",
+)
+@click.option(
+    "--length-penalty",
+    type=float,
+    callback=checked("decode.length_penalty", "seq2seq"),
+    help="GNMT length penalty alpha >= 0 (default: the recipe's).",
+)
+@click.option(
+    "--max-length",
+    type=int,
+    callback=checked("decode.max_length", "seq2seq"),
+    help="Most subwords generated per sentence (default: the recipe's).",
+)
+@click.option(
+    "-n",
+    "--n-best",
+    type=int,
+    callback=checked("decode.n_best", "seq2seq"),
+    help="Print the n best hypotheses as 'LINE ||| TEXT ||| SCORE'.",
+)
+@click.option(
+    "--batch-size",
+    type=int,
+    callback=checked("decode.batch_size", "seq2seq"),
+    help="Sentences translated together (default: the recipe's).",
+)
+@click.option(
+    "--alignments",
+    is_flag=True,
+    help="Append a tab and the word alignment ('src-tgt' pairs from attention) to each line.",
+)
 def translate_command(run_dir, input_path, beam_size, length_penalty, max_length, n_best, batch_size, alignments):
     """Translate INPUT (a file, or standard input when absent or '-'), one sentence per line.
 
     Output lines follow the input order; an empty input line gives an empty output line.
     """
-    from textlstm.rundir import RunDir
     from textlstm.api import Translator
+    from textlstm.rundir import RunDir
     from textlstm.seq2seq.translate import KIND, check_options
     from textlstm.textio import empty_input_note, open_text_stream
 
@@ -58,9 +113,16 @@ def translate_command(run_dir, input_path, beam_size, length_penalty, max_length
     if lines and lines[-1] == "":
         lines.pop()
     translator = Translator(run_dir)
-    results = translator.hypotheses(lines, beam_size=beam_size, length_penalty=length_penalty,
-                                   max_length=max_length, n_best=n_best, batch_size=batch_size,
-                                   alignments=alignments, warn=lambda message: click.echo(message, err=True))
+    results = translator.hypotheses(
+        lines,
+        beam_size=beam_size,
+        length_penalty=length_penalty,
+        max_length=max_length,
+        n_best=n_best,
+        batch_size=batch_size,
+        alignments=alignments,
+        warn=lambda message: click.echo(message, err=True),
+    )
     nbest = (n_best or translator.recipe["decode"]["n_best"]) > 1
     for number, hypotheses in enumerate(results):
         for hypothesis in hypotheses:

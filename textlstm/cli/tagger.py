@@ -7,34 +7,108 @@ from textlstm.schema import TAG_INPUT_FORMATS, TAG_OUTPUT_FORMATS
 
 
 @click.command("tagger")
-@click.option("--train", "train_path", type=click.Path(), callback=existing(), help="Tagged training file, CoNLL-U or CoNLL columns (data.train).")
-@click.option("--dev", "dev_path", type=click.Path(), callback=existing(), help="Tagged development file; its score picks the best model (data.dev).")
-@click.option("-f", "--format", "file_format", type=click.Choice(["auto", "conllu", "conll"]),
-              help="Format of the tagged files (data.format; default: guessed).")
-@click.option("-c", "--column", callback=checked("data.column", "tagger"), help="CoNLL-U tag column: upos, xpos or feats:KEY (data.column).")
-@click.option("--tag-column", type=int, callback=checked("data.tag_column", "tagger"), help="CoNLL column files: index of the tag column, -1 = last (data.tag_column).")
-@click.option("--scheme", type=click.Choice(["auto", "IOB1", "IOB2", "BIO", "BIOES", "IOBES"], case_sensitive=False),
-              help="Entity tags: the scheme the model learns (data.scheme; auto keeps the file's).")
-@click.option("--invalid-tags", type=click.Choice(["error", "repair"]),
-              help="An ill-formed entity tag sequence: stop with an error, or repair it (data.invalid_tags).")
-@click.option("--word-vectors", type=click.Path(), callback=existing(), help="Pretrained word vectors, word2vec/GloVe text (data.word_vectors).")
-@click.option("--charlm", "charlm_runs", multiple=True, type=click.Path(), callback=existing(directory_ok=True),
-              help="A char LM run directory whose hidden states become word features; repeatable: a forward "
-                   "and a backward LM (model.charlm).")
+@click.option(
+    "--train",
+    "train_path",
+    type=click.Path(),
+    callback=existing(),
+    help="Tagged training file, CoNLL-U or CoNLL columns (data.train).",
+)
+@click.option(
+    "--dev",
+    "dev_path",
+    type=click.Path(),
+    callback=existing(),
+    help="Tagged development file; its score picks the best model (data.dev).",
+)
+@click.option(
+    "-f",
+    "--format",
+    "file_format",
+    type=click.Choice(["auto", "conllu", "conll"]),
+    help="Format of the tagged files (data.format; default: guessed).",
+)
+@click.option(
+    "-c",
+    "--column",
+    callback=checked("data.column", "tagger"),
+    help="CoNLL-U tag column: upos, xpos or feats:KEY (data.column).",
+)
+@click.option(
+    "--tag-column",
+    type=int,
+    callback=checked("data.tag_column", "tagger"),
+    help="CoNLL column files: index of the tag column, -1 = last (data.tag_column).",
+)
+@click.option(
+    "--scheme",
+    type=click.Choice(["auto", "IOB1", "IOB2", "BIO", "BIOES", "IOBES"], case_sensitive=False),
+    help="Entity tags: the scheme the model learns (data.scheme; auto keeps the file's).",
+)
+@click.option(
+    "--invalid-tags",
+    type=click.Choice(["error", "repair"]),
+    help="An ill-formed entity tag sequence: stop with an error, or repair it (data.invalid_tags).",
+)
+@click.option(
+    "--word-vectors",
+    type=click.Path(),
+    callback=existing(),
+    help="Pretrained word vectors, word2vec/GloVe text (data.word_vectors).",
+)
+@click.option(
+    "--charlm",
+    "charlm_runs",
+    multiple=True,
+    type=click.Path(),
+    callback=existing(directory_ok=True),
+    help="A char LM run directory whose hidden states become word features; repeatable: a forward "
+    "and a backward LM (model.charlm).",
+)
 @recipe_options
 @click.option("--epochs", type=int, callback=checked("train.epochs"), help="Number of epochs (train.epochs).")
-@click.option("--max-steps", type=int, callback=checked("train.max_steps"), help="Cap on optimizer steps in all (train.max_steps).")
-def train_tagger_command(train_path, dev_path, file_format, column, tag_column, scheme, invalid_tags, word_vectors,
-                         charlm_runs, recipe, overrides, run_dir, seed, resume, epochs, max_steps):
+@click.option(
+    "--max-steps",
+    type=int,
+    callback=checked("train.max_steps"),
+    help="Cap on optimizer steps in all (train.max_steps).",
+)
+def train_tagger_command(
+    train_path,
+    dev_path,
+    file_format,
+    column,
+    tag_column,
+    scheme,
+    invalid_tags,
+    word_vectors,
+    charlm_runs,
+    recipe,
+    overrides,
+    run_dir,
+    seed,
+    resume,
+    epochs,
+    max_steps,
+):
     """Train a sequence tagger (POS or entities): BiLSTM with char features and a CRF."""
     from textlstm.tagger.model import DEFAULTS
     from textlstm.tagger.train import train_tagger
 
-    cli_values = {"data.train": train_path, "data.dev": dev_path, "data.format": file_format, "data.column": column,
-                  "data.tag_column": tag_column, "data.scheme": scheme and scheme.upper(),
-                  "data.invalid_tags": invalid_tags, "data.word_vectors": word_vectors,
-                  "model.charlm": list(charlm_runs) or None,
-                  "train.epochs": epochs, "train.max_steps": max_steps, "train.seed": seed}
+    cli_values = {
+        "data.train": train_path,
+        "data.dev": dev_path,
+        "data.format": file_format,
+        "data.column": column,
+        "data.tag_column": tag_column,
+        "data.scheme": scheme and scheme.upper(),
+        "data.invalid_tags": invalid_tags,
+        "data.word_vectors": word_vectors,
+        "model.charlm": list(charlm_runs) or None,
+        "train.epochs": epochs,
+        "train.max_steps": max_steps,
+        "train.seed": seed,
+    }
     if scheme and scheme.lower() == "auto":
         cli_values["data.scheme"] = "auto"
     resolved, run_dir = resolve_cli_recipe(DEFAULTS, recipe, overrides, cli_values, run_dir, resume, "tagger")
@@ -44,13 +118,35 @@ def train_tagger_command(train_path, dev_path, file_format, column, tag_column, 
 @click.command("tag")
 @click.argument("run_dir", type=click.Path())
 @click.argument("input_path", metavar="[INPUT]", required=False, type=click.Path(allow_dash=True))
-@click.option("-i", "--input-format", type=click.Choice(TAG_INPUT_FORMATS), default="auto",
-              show_default=True, help="Input: CoNLL-U, CoNLL columns, or plain text (one sentence per line).")
-@click.option("-O", "--output-format", type=click.Choice(TAG_OUTPUT_FORMATS),
-              help="Output format (default: that of the input; CoNLL columns for plain text).")
-@click.option("-b", "--batch-size", type=int, callback=checked("decode.batch_size", "tagger"), help="Sentences tagged together (decode.batch_size).")
-@click.option("--n-best", type=int, default=1, show_default=True, callback=checked("tag.n_best"),
-              help="The K best tag sequences with their probabilities: jsonl \"n_best\", or K tag columns in CoNLL.")
+@click.option(
+    "-i",
+    "--input-format",
+    type=click.Choice(TAG_INPUT_FORMATS),
+    default="auto",
+    show_default=True,
+    help="Input: CoNLL-U, CoNLL columns, or plain text (one sentence per line).",
+)
+@click.option(
+    "-O",
+    "--output-format",
+    type=click.Choice(TAG_OUTPUT_FORMATS),
+    help="Output format (default: that of the input; CoNLL columns for plain text).",
+)
+@click.option(
+    "-b",
+    "--batch-size",
+    type=int,
+    callback=checked("decode.batch_size", "tagger"),
+    help="Sentences tagged together (decode.batch_size).",
+)
+@click.option(
+    "--n-best",
+    type=int,
+    default=1,
+    show_default=True,
+    callback=checked("tag.n_best"),
+    help='The K best tag sequences with their probabilities: jsonl "n_best", or K tag columns in CoNLL.',
+)
 def tag_command(run_dir, input_path, input_format, output_format, batch_size, n_best):
     """Tag INPUT (a file, or stdin when absent or -) with the tagger in RUN_DIR; writes to stdout."""
     import sys

@@ -42,9 +42,7 @@ _Numbers = collections.namedtuple("_Numbers", "max_length penalties n_best")
 
 def _check_int(name, value, minimum):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise UserError(
-            f"beam search option '{name}' must be an integer >= {minimum}, got {value!r}"
-        )
+        raise UserError(f"beam search option '{name}' must be an integer >= {minimum}, got {value!r}")
 
 
 def _penalties(max_length, alpha):
@@ -151,9 +149,7 @@ def _search(step_fn, cfg, numbers, state, constants, batch_size):
         done = done | _row_done(beams, numbers.n_best, penalties[numbers.max_length])
 
         flat_parents = tf.reshape(parents + k * tf.range(batch_size)[:, None], [-1])
-        state = tf.nest.map_structure(
-            lambda s: tf.ensure_shape(tf.gather(s, flat_parents), s.shape), state
-        )
+        state = tf.nest.map_structure(lambda s: tf.ensure_shape(tf.gather(s, flat_parents), s.shape), state)
         history = dict(history)
         history["tokens"] = history["tokens"].write(t, new_tokens)
         history["parents"] = history["parents"].write(t, parents)
@@ -165,8 +161,7 @@ def _search(step_fn, cfg, numbers, state, constants, batch_size):
     start = tf.fill([batch_size * k], tf.constant(cfg.start_id, tf.int32))
     done = tf.zeros([batch_size], tf.bool)
     steps, _, _, beams, _, history = tf.while_loop(
-        lambda t, _tokens, _state, _beams, done, _history: (t < numbers.max_length)
-        & ~tf.reduce_all(done),
+        lambda t, _tokens, _state, _beams, done, _history: (t < numbers.max_length) & ~tf.reduce_all(done),
         body,
         (tf.constant(0), start, state, beams, done, history),
     )
@@ -206,9 +201,7 @@ def _backtrack(steps, history, cfg, numbers, batch_size):
         return t - 1, tf.where(ran, parent, index), outputs
 
     index = tf.tile(tf.range(numbers.n_best)[None], [batch_size, 1])
-    _, _, outputs = tf.while_loop(
-        lambda t, *_: t >= 0, body, (numbers.max_length - 1, index, outputs)
-    )
+    _, _, outputs = tf.while_loop(lambda t, *_: t >= 0, body, (numbers.max_length - 1, index, outputs))
     return outputs
 
 
@@ -287,22 +280,17 @@ def beam_search(
     _check_int("max_length", max_length, 1)
     _check_int("n_best", n_best, 1)
     if n_best > beam_size:
-        raise UserError(
-            f"beam search option 'n_best' must be <= beam_size ({beam_size}), got {n_best}"
-        )
-    if (
-        isinstance(length_penalty, bool)
-        or not isinstance(length_penalty, numbers.Real)
-        or length_penalty < 0
-    ):
-        raise UserError(
-            f"beam search option 'length_penalty' must be a number >= 0, got {length_penalty!r}"
-        )
+        raise UserError(f"beam search option 'n_best' must be <= beam_size ({beam_size}), got {n_best}")
+    if isinstance(length_penalty, bool) or not isinstance(length_penalty, numbers.Real) or length_penalty < 0:
+        raise UserError(f"beam search option 'length_penalty' must be a number >= 0, got {length_penalty!r}")
     if isinstance(batch_size, numbers.Integral):
         _check_int("batch_size", batch_size, 1)
     cfg = _Config(int(start_id), int(end_id), int(beam_size), bool(with_extras), constants is not None)
-    tensors = _Numbers(tf.constant(int(max_length), tf.int32), _penalties(int(max_length), float(length_penalty)),
-                       tf.constant(int(n_best), tf.int32))
+    tensors = _Numbers(
+        tf.constant(int(max_length), tf.int32),
+        _penalties(int(max_length), float(length_penalty)),
+        tf.constant(int(n_best), tf.int32),
+    )
     batch_size = tf.convert_to_tensor(batch_size, dtype=tf.int32)
     if tf.inside_function():
         return _decode(step_fn, cfg, tensors, initial_state, constants, batch_size)

@@ -72,9 +72,8 @@ def _draw(logits, seed):
     Reference: Gumbel, "Statistical Theory of Extreme Values", 1954; Maddison, Tarlow
     and Minka, "A* Sampling", NeurIPS 2014.
     """
-    bits = tf.random.stateless_uniform(tf.shape(logits), seed, minval=None, maxval=None, dtype=tf.uint32,
-                                       alg="philox")
-    uniform = (tf.cast(tf.bitwise.right_shift(bits, 8), tf.float32) + 0.5) * (2.0 ** -24)  # in (0, 1)
+    bits = tf.random.stateless_uniform(tf.shape(logits), seed, minval=None, maxval=None, dtype=tf.uint32, alg="philox")
+    uniform = (tf.cast(tf.bitwise.right_shift(bits, 8), tf.float32) + 0.5) * (2.0**-24)  # in (0, 1)
     gumbel = -tf.math.log(-tf.math.log(uniform))
     return tf.argmax(logits + gumbel, axis=-1, output_type=tf.int32)
 
@@ -88,11 +87,12 @@ def _draw_among_first(ranked, k, seed):
     [B, k] draw would have, and the columns past `k` are -inf.
     """
     shape = tf.shape(ranked)
-    flat = tf.random.stateless_uniform([shape[0] * shape[1]], seed, minval=None, maxval=None, dtype=tf.uint32,
-                                       alg="philox")
+    flat = tf.random.stateless_uniform(
+        [shape[0] * shape[1]], seed, minval=None, maxval=None, dtype=tf.uint32, alg="philox"
+    )
     columns = tf.range(shape[1])
     where = tf.minimum(tf.range(shape[0])[:, None] * k + columns[None, :], shape[0] * shape[1] - 1)
-    uniform = (tf.cast(tf.bitwise.right_shift(tf.gather(flat, where), 8), tf.float32) + 0.5) * (2.0 ** -24)
+    uniform = (tf.cast(tf.bitwise.right_shift(tf.gather(flat, where), 8), tf.float32) + 0.5) * (2.0**-24)
     kept = tf.where(columns[None, :] < k, ranked, tf.constant(-float("inf")))
     return tf.argmax(kept - tf.math.log(-tf.math.log(uniform)), axis=-1, output_type=tf.int32)
 
@@ -240,8 +240,13 @@ SAMPLERS = {
 }
 
 # What each sampler reads from a recipe's [decode] (and from the command line).
-USES = {"greedy": (), "temperature": ("temperature",), "top_k": ("temperature", "top_k"),
-        "top_p": ("temperature", "top_p"), "top_k_top_p": ("temperature", "top_k", "top_p")}
+USES = {
+    "greedy": (),
+    "temperature": ("temperature",),
+    "top_k": ("temperature", "top_k"),
+    "top_p": ("temperature", "top_p"),
+    "top_k_top_p": ("temperature", "top_k", "top_p"),
+}
 _FIELD = {"temperature": "temperature", "top_k": "k", "top_p": "p"}
 
 
@@ -258,8 +263,11 @@ def choose_sampler(defaults, sampler=None, temperature=None, top_k=None, top_p=N
 
     Returns `(name, sampler)`.
     """
-    given = {name: value for name, value in (("temperature", temperature), ("top_k", top_k), ("top_p", top_p))
-             if value is not None}
+    given = {
+        name: value
+        for name, value in (("temperature", temperature), ("top_k", top_k), ("top_p", top_p))
+        if value is not None
+    }
     if sampler is None:
         if "top_k" in given and "top_p" in given:
             sampler = "top_k_top_p"
@@ -295,9 +303,7 @@ def get_sampler(name, **options):
     for option in options:
         if option not in allowed:
             accepted = ", ".join(allowed) if allowed else "no options"
-            raise UserError(
-                f"sampler {name!r} does not take option {option!r}; it accepts: {accepted}"
-            )
+            raise UserError(f"sampler {name!r} does not take option {option!r}; it accepts: {accepted}")
     return cls(**options)
 
 
@@ -379,18 +385,20 @@ def _compiled_loop(step_fn, kind, banned_ids, jit_compile):
 
         return _sampling_loop(step_fn, sampler, banned_ids, start_tokens, state, length, seed, offset, size)
 
-    return compiled(("sample", step_fn, kind, jit_compile, banned_ids),
-                    lambda: tf.function(loop, jit_compile=jit_compile, reduce_retracing=True))
+    return compiled(
+        ("sample", step_fn, kind, jit_compile, banned_ids),
+        lambda: tf.function(loop, jit_compile=jit_compile, reduce_retracing=True),
+    )
 
 
 def _as_tensors(options):
-    return {name: tf.constant(value, tf.int32 if isinstance(value, numbers.Integral) else tf.float32)
-            for name, value in options.items()}
+    return {
+        name: tf.constant(value, tf.int32 if isinstance(value, numbers.Integral) else tf.float32)
+        for name, value in options.items()
+    }
 
 
-def sample_sequence(
-    step_fn, start_tokens, state, sampler, length, seed, offset=0, jit_compile=False, banned_ids=()
-):
+def sample_sequence(step_fn, start_tokens, state, sampler, length, seed, offset=0, jit_compile=False, banned_ids=()):
     """Generate `length` tokens by feeding each sampled token back into `step_fn`.
 
     The whole loop runs inside one compiled `tf.function`, cached per step function and

@@ -34,14 +34,20 @@ def export(run_dir, out_dir, export_format="saved_model", overwrite=False, beam_
         _converter()  # the [onnx] extra is there, before anything is loaded
     model = textlstm.load(run_dir)
     if export_format == "saved_model" and getattr(getattr(model, "vocab", None), "unit", "char") == "subword":
-        raise TextlstmError(f"{run_dir} is a subword LM (data.unit = \"subword\"); the SavedModel 'generate' "
-                            f"signature looks up characters: export it with --format onnx (one step)")
+        raise TextlstmError(
+            f"{run_dir} is a subword LM (data.unit = \"subword\"); the SavedModel 'generate' "
+            f"signature looks up characters: export it with --format onnx (one step)"
+        )
     if getattr(model, "kind", None) == "tagger" and model.recipe["model"]["charlm"]:
-        raise TextlstmError(f"{run_dir}: a tagger with char-LM features (model.charlm) cannot be exported yet; "
-                            "tag with textlstm tag or textlstm.load instead")
+        raise TextlstmError(
+            f"{run_dir}: a tagger with char-LM features (model.charlm) cannot be exported yet; "
+            "tag with textlstm tag or textlstm.load instead"
+        )
     if export_format == "saved_model" and getattr(model, "backward", False):
-        raise TextlstmError(f"{run_dir} is a backward char LM (data.direction = \"backward\"); the SavedModel "
-                            f"'generate' signature reads prompts forwards: export it with --format onnx (one step)")
+        raise TextlstmError(
+            f'{run_dir} is a backward char LM (data.direction = "backward"); the SavedModel '
+            f"'generate' signature reads prompts forwards: export it with --format onnx (one step)"
+        )
     with fresh_directory(out_dir, run_dir, overwrite, export_format) as temp:
         if export_format == "onnx":
             from textlstm.export.onnx import export_onnx

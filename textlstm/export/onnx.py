@@ -38,8 +38,9 @@ def _converter():
     try:
         import tf2onnx
     except ImportError:
-        raise TextlstmError("ONNX export needs the [onnx] extra: pip install 'textlstm[onnx]' "
-                            "(tf2onnx and onnxruntime)") from None
+        raise TextlstmError(
+            "ONNX export needs the [onnx] extra: pip install 'textlstm[onnx]' (tf2onnx and onnxruntime)"
+        ) from None
     return tf2onnx
 
 
@@ -59,7 +60,8 @@ def charlm_step_function(lm):
     state = stepper.initial_state(1)
     flat = tf.nest.flatten(state)
     specs = [tf.TensorSpec([None], tf.int32, name="char_ids")] + [
-        tf.TensorSpec([None, s.shape[1]], tf.float32, name=f"state_{i}") for i, s in enumerate(flat)]
+        tf.TensorSpec([None, s.shape[1]], tf.float32, name=f"state_{i}") for i, s in enumerate(flat)
+    ]
 
     def step(char_ids, *states):
         logits, new_state = stepper(char_ids, tf.nest.pack_sequence_as(state, list(states)))
@@ -69,8 +71,10 @@ def charlm_step_function(lm):
 
 
 def tagger_function(tagger):
-    specs = [tf.TensorSpec([None, None], tf.int32, name="words"),
-             tf.TensorSpec([None, None, None], tf.int32, name="chars")]
+    specs = [
+        tf.TensorSpec([None, None], tf.int32, name="words"),
+        tf.TensorSpec([None, None, None], tf.int32, name="chars"),
+    ]
     model = tagger.model
     return tf.function(lambda words, chars: model([words, chars], training=False), input_signature=specs), specs
 
@@ -90,16 +94,19 @@ def export_onnx(model, out_dir):
         name = "tagger.onnx"
         crf = model.model.crf_layer()
         if crf is not None:
-            weights = {key: tf.convert_to_tensor(w).numpy().tolist()
-                       for key, w in zip(("transitions", "start", "end"), crf._crf_weights())}
+            weights = {
+                key: tf.convert_to_tensor(w).numpy().tolist()
+                for key, w in zip(("transitions", "start", "end"), crf._crf_weights())
+            }
             (out_dir / "crf.json").write_text(json.dumps(weights), encoding="utf-8")
         for vocab in ("words.json", "chars.json", "tags.json", "tagset.json"):
             shutil.copy2(model.run_dir / vocab, out_dir / vocab)
     else:
-        raise TextlstmError("ONNX export covers the tagger and the char LM; export a translator as a "
-                            "SavedModel (--format saved_model): its beam search and nested decoder state "
-                            "do not convert")
+        raise TextlstmError(
+            "ONNX export covers the tagger and the char LM; export a translator as a "
+            "SavedModel (--format saved_model): its beam search and nested decoder state "
+            "do not convert"
+        )
     with portable_kernels():
-        tf2onnx.convert.from_function(function, input_signature=specs, opset=OPSET,
-                                      output_path=str(out_dir / name))
+        tf2onnx.convert.from_function(function, input_signature=specs, opset=OPSET, output_path=str(out_dir / name))
     return name

@@ -64,8 +64,11 @@ def export_entries(directory) -> list[str] | None:
             return sorted(set(written) | {MANIFEST})
         return None
     for marker, layout in _OLD_LAYOUTS.items():
-        if marker in entries and entries <= layout and (
-                marker != "saved_model.pb" or (directory / "assets" / "textlstm_export.json").is_file()):
+        if (
+            marker in entries
+            and entries <= layout
+            and (marker != "saved_model.pb" or (directory / "assets" / "textlstm_export.json").is_file())
+        ):
             return sorted(layout)
     return None
 
@@ -92,8 +95,9 @@ def check_out_dir(out_dir, run_dir=None, overwrite=False) -> pathlib.Path:
         if _inside(out, run):
             raise TextlstmError(f"{given} lies inside the run directory {run_dir}; choose a directory outside it")
         if _inside(run, out):
-            raise TextlstmError(f"{given} contains the run directory {run_dir} being exported; "
-                                "choose a directory that does not hold it")
+            raise TextlstmError(
+                f"{given} contains the run directory {run_dir} being exported; choose a directory that does not hold it"
+            )
     if out.exists() and not out.is_dir():
         raise TextlstmError(f"{given} is a file; the export needs a directory")
     if not out.is_dir():
@@ -104,26 +108,32 @@ def check_out_dir(out_dir, run_dir=None, overwrite=False) -> pathlib.Path:
         raise TextlstmError(describe_os_error(error, "read", given)) from None
     entries = None if empty else export_entries(out)
     if out == _resolved(os.getcwd()) and entries is None:
-        raise TextlstmError(f"{given} is the current directory and not a previous export; "
-                            "choose a new directory for the export")
+        raise TextlstmError(
+            f"{given} is the current directory and not a previous export; choose a new directory for the export"
+        )
     if empty:
         return out
     if entries is None:
         run = _run_directory_below(out)
         if run is not None:
             raise TextlstmError(f"{given} contains the run directory {run}; choose a new directory for the export")
-        raise TextlstmError(f"{given} exists and is not a previous export (no {MANIFEST}); choose a new or "
-                            "empty directory (--overwrite replaces only a previous export)")
+        raise TextlstmError(
+            f"{given} exists and is not a previous export (no {MANIFEST}); choose a new or "
+            "empty directory (--overwrite replaces only a previous export)"
+        )
     extra = sorted({entry.name for entry in out.iterdir()} - set(entries))
     if extra:
-        raise TextlstmError(f"{given} holds a previous export and also {', '.join(extra[:5])}, which the export "
-                            "did not write; move them out or choose another directory")
+        raise TextlstmError(
+            f"{given} holds a previous export and also {', '.join(extra[:5])}, which the export "
+            "did not write; move them out or choose another directory"
+        )
     run = _run_directory_below(out)
     if run is not None:
         raise TextlstmError(f"{given} contains the run directory {run}; choose a new directory for the export")
     if not overwrite:
-        raise TextlstmError(f"{given} holds a previous export; pass --overwrite to replace it, "
-                            "or choose another directory")
+        raise TextlstmError(
+            f"{given} holds a previous export; pass --overwrite to replace it, or choose another directory"
+        )
     return out
 
 
@@ -137,7 +147,7 @@ def _readable_modes(directory: pathlib.Path):
     """Directories get mkdir's mode and files open()'s, under the umask (0755 and 0644 under
     022), whatever the writer used: tempfile's 0700, or a copied file's own mode. A server
     reading the export often runs as another user."""
-    for root, directories, files in os.walk(directory):
+    for root, _directories, files in os.walk(directory):
         os.chmod(root, DIRECTORY_MODE)
         for name in files:
             path = os.path.join(root, name)

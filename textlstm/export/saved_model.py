@@ -18,8 +18,8 @@ Each kind gets a `tf.Module` holding the Keras model (its variables) and the voc
 - translator, `translate`: `source_ids` int32[B, L] (SentencePiece ids of the source model,
   0-padded, no BOS/EOS) -> `target_ids` int32[B, T] (0 after the end), `lengths` int32[B],
   `scores` float32[B]: the encoder and the batched beam search (beam size fixed at export)
-  in the graph; an empty batch gives empty outputs. The SentencePiece models are in the SavedModel's assets/ (client code in
-  the README), because subword encoding inside a graph needs tensorflow-text.
+  in the graph; an empty batch gives empty outputs. The SentencePiece models are in the
+  SavedModel's assets/ (client code in the README), because subword encoding inside a graph needs tensorflow-text.
 
 Reference: the SavedModel format and `tf.saved_model.save` (TensorFlow guide "Using the
 SavedModel format"); OpenNMT-tf's exporter does the same for its models.
@@ -85,19 +85,26 @@ class CharLMModule(tf.Module):
                 return TemperatureSampler.draw(logits, step_seed, temperature)
 
             banned = (unknown_id,)  # as textlstm: the unknown entry is never sampled
-            tokens, _, _ = _sampling_loop(self.stepper, sampler, banned, start, state, length, seed, tf.constant(0),
-                                          size)
+            tokens, _, _ = _sampling_loop(
+                self.stepper, sampler, banned, start, state, length, seed, tf.constant(0), size
+            )
             return tokens
 
         self._sample = sample
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="prompt"),
-                                  tf.TensorSpec([], tf.int32, name="length"),
-                                  tf.TensorSpec([], tf.float32, name="temperature"),
-                                  tf.TensorSpec([], tf.int32, name="seed")])
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None], tf.string, name="prompt"),
+            tf.TensorSpec([], tf.int32, name="length"),
+            tf.TensorSpec([], tf.float32, name="temperature"),
+            tf.TensorSpec([], tf.int32, name="seed"),
+        ]
+    )
     def generate(self, prompt, length, temperature, seed):
-        checks = [_refuse_outside("length", length, CHARLM["decode.length"]),
-                  _refuse_outside("temperature", temperature, CHARLM["decode.temperature"])]
+        checks = [
+            _refuse_outside("length", length, CHARLM["decode.length"]),
+            _refuse_outside("temperature", temperature, CHARLM["decode.temperature"]),
+        ]
         with tf.control_dependencies(checks):
             return self._generate(prompt, tf.identity(length), tf.identity(temperature), seed)
 
@@ -110,10 +117,11 @@ class CharLMModule(tf.Module):
         state = self.stepper.initial_state(batch)
         for t in tf.range(tf.shape(ids)[1] - 1):  # feed all but each row's last prompt character
             tf.autograph.experimental.set_loop_options(
-                shape_invariants=[(state, tf.nest.map_structure(lambda s: tf.TensorShape([None, s.shape[1]]), state))])
+                shape_invariants=[(state, tf.nest.map_structure(lambda s: tf.TensorShape([None, s.shape[1]]), state))]
+            )
             _, new_state = self.stepper(ids[:, t], state)
             keep = (t < lengths - 1)[:, None]
-            state = tf.nest.map_structure(lambda new, old: tf.where(keep, new, old), new_state, state)
+            state = tf.nest.map_structure(lambda new, old, keep=keep: tf.where(keep, new, old), new_state, state)
         last = tf.gather(ids, lengths - 1, batch_dims=1)
         tokens = self._sample(last, state, length, seed_pair(seed), temperature, _buffer_size(length))[:, :length]
         return {"text": tf.strings.reduce_join(tf.gather(self.chars, tokens), axis=1)}
@@ -224,8 +232,9 @@ class TranslatorModule(tf.Module):
         self.model = translator.model
         self._beam_search = beam_search
         self.unknown_id = UNK_ID
-        self.options = dict(start_id=BOS_ID, end_id=EOS_ID, beam_size=beam_size, max_length=max_length,
-                            length_penalty=length_penalty)
+        self.options = dict(
+            start_id=BOS_ID, end_id=EOS_ID, beam_size=beam_size, max_length=max_length, length_penalty=length_penalty
+        )
 
     @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32, name="source_ids")])
     def translate(self, source_ids):
@@ -241,8 +250,17 @@ class TranslatorModule(tf.Module):
         state, memory = self.model.encode(source)
         o = self.options
         tokens, scores, lengths = self._beam_search(
-            self.model.decode_step, state, tf.shape(source)[0], o["start_id"], o["end_id"], o["beam_size"],
-            o["max_length"], o["length_penalty"], 1, constants=memory)[:3]
+            self.model.decode_step,
+            state,
+            tf.shape(source)[0],
+            o["start_id"],
+            o["end_id"],
+            o["beam_size"],
+            o["max_length"],
+            o["length_penalty"],
+            1,
+            constants=memory,
+        )[:3]
         lengths = tf.cast(lengths[:rows, 0], tf.int32)
         ids = tf.cast(tokens[:rows, 0], tf.int32)
         ids = tf.where(tf.range(tf.shape(ids)[1])[None, :] < lengths[:, None], ids, 0)
@@ -256,8 +274,10 @@ def export_saved_model(model, out_dir, beam_size=None, length_penalty=None, max_
 
     out_dir = pathlib.Path(out_dir)
     if out_dir.is_dir() and any(out_dir.iterdir()):  # never mixed into a run or another export
-        raise TextlstmError(f"{out_dir} is not empty; export_saved_model writes into a new or empty directory "
-                            "(textlstm.export.export replaces a previous export)")
+        raise TextlstmError(
+            f"{out_dir} is not empty; export_saved_model writes into a new or empty directory "
+            "(textlstm.export.export replaces a previous export)"
+        )
     if isinstance(model, CharLM):
         module = CharLMModule(model)
         signature = module.generate
@@ -266,9 +286,12 @@ def export_saved_model(model, out_dir, beam_size=None, length_penalty=None, max_
         signature = module.tag
     elif isinstance(model, Translator):
         decode = model.recipe["decode"]
-        module = TranslatorModule(model, beam_size or decode["beam_size"],
-                                  decode["length_penalty"] if length_penalty is None else length_penalty,
-                                  max_length or decode["max_length"])
+        module = TranslatorModule(
+            model,
+            beam_size or decode["beam_size"],
+            decode["length_penalty"] if length_penalty is None else length_penalty,
+            max_length or decode["max_length"],
+        )
         signature = module.translate
     else:
         raise TextlstmError(f"cannot export a {type(model).__name__}; expected a textlstm.load() object")

@@ -20,7 +20,7 @@ CLOSE_QUOTES = "\u201d\u00bb\u2019"  # ” » ’ (’ only when it is not an ap
 OPENING, CLOSING = "([{", ")]}"
 
 FEATURE_DESCRIPTIONS = {
-    "inside_quotes": "between opening and closing quotes (\" \u201c \u201d \u201e \u2018 \u2019 \u00ab \u00bb)",
+    "inside_quotes": 'between opening and closing quotes (" \u201c \u201d \u201e \u2018 \u2019 \u00ab \u00bb)',
     "inside_brackets": "inside (), [] or {} (any depth)",
     "position_in_line": "fraction of the current line read so far (0 at its start, 1 at its end)",
     "line_length_so_far": "characters since the last newline",
@@ -32,8 +32,12 @@ def saturation(recording):
     """`{layer: {gate: (left [units], right [units])}}` for the sigmoid gates."""
     result = []
     for gates in recording.layers:
-        result.append({name: ((gates[name] < LEFT).mean(axis=0), (gates[name] > RIGHT).mean(axis=0))
-                       for name in SIGMOID_GATES[recording.cell_type]})
+        result.append(
+            {
+                name: ((gates[name] < LEFT).mean(axis=0), (gates[name] > RIGHT).mean(axis=0))
+                for name in SIGMOID_GATES[recording.cell_type]
+            }
+        )
     return result
 
 
@@ -97,8 +101,13 @@ def text_features(text):
             fraction[line_start:t] = np.arange(1, length + 1) / length
         if char == "\n":
             line_start = t + 1
-    return {"inside_quotes": quotes, "inside_brackets": brackets, "position_in_line": fraction,
-            "line_length_so_far": column, "after_newline": newline}
+    return {
+        "inside_quotes": quotes,
+        "inside_brackets": brackets,
+        "position_in_line": fraction,
+        "line_length_so_far": column,
+        "after_newline": newline,
+    }
 
 
 def correlations(states, feature):
@@ -106,7 +115,7 @@ def correlations(states, feature):
     either does not vary."""
     centred = states - states.mean(axis=0)
     f = feature - feature.mean()
-    denominator = np.sqrt((centred ** 2).sum(axis=0) * (f ** 2).sum())
+    denominator = np.sqrt((centred**2).sum(axis=0) * (f**2).sum())
     with np.errstate(invalid="ignore", divide="ignore"):
         r = (centred * f[:, None]).sum(axis=0) / denominator
     return np.where(denominator > 1e-12, r, np.nan)
@@ -131,7 +140,9 @@ def interpretable_units(recording, per_feature=3):
             r = correlations(memory, feature.astype(np.float64))
             candidates += [(abs(value), layer, unit, value) for unit, value in enumerate(r) if np.isfinite(value)]
         candidates.sort(key=lambda row: (-row[0], row[1], row[2]))
-        rows += [{"feature": name, "layer": layer, "unit": int(unit), "correlation": float(value)}
-                 for _, layer, unit, value in candidates[:per_feature]]
+        rows += [
+            {"feature": name, "layer": layer, "unit": int(unit), "correlation": float(value)}
+            for _, layer, unit, value in candidates[:per_feature]
+        ]
     rows.sort(key=lambda row: -abs(row["correlation"]))
     return rows, constant

@@ -80,7 +80,9 @@ SCRIPT = r"""
     const s = selection();
     let line = "char " + t + " " + JSON.stringify(data.chars[t]) + "   " + s.gate + "[" + s.unit + "] = " +
       value(s.layer, s.gate, s.unit, t).toFixed(3) + "\nnext:";
-    data.top_ids[t].forEach((id, j) => { line += "  " + show(data.vocab[id]) + " " + data.top_probs[t][j].toFixed(3); });
+    data.top_ids[t].forEach((id, j) => {
+      line += "  " + show(data.vocab[id]) + " " + data.top_probs[t][j].toFixed(3);
+    });
     if (t + 1 < n) line += "\nactual next " + show(data.chars[t + 1]) + " had p = " + data.next_prob[t].toFixed(3);
     return line;
   }

@@ -45,18 +45,23 @@ class Recording:
 
     def first(self, count):
         """The recording of the first `count` characters only."""
-        return Recording(self.text[:count], self.char_ids[:count], self.cell_type,
-                         [{gate: values[:count] for gate, values in layer.items()} for layer in self.layers],
-                         self.top_ids[:count], self.top_probs[:count], self.next_prob[:count])
+        return Recording(
+            self.text[:count],
+            self.char_ids[:count],
+            self.cell_type,
+            [{gate: values[:count] for gate, values in layer.items()} for layer in self.layers],
+            self.top_ids[:count],
+            self.top_probs[:count],
+            self.next_prob[:count],
+        )
 
 
 def cell_type_of(model):
-    """"lstm" or "gru" for a char LM built of our layers; a UserError for anything else."""
+    """ "lstm" or "gru" for a char LM built of our layers; a UserError for anything else."""
     layers = recurrent_layers(model)
     if not layers:
         raise UserError("this model has no recurrent layers named rnn_0, rnn_1, …; is it a textlstm char LM?")
-    kinds = {"lstm" if isinstance(layer, tl.LSTM) else "gru" if isinstance(layer, tl.GRU) else None
-             for layer in layers}
+    kinds = {"lstm" if isinstance(layer, tl.LSTM) else "gru" if isinstance(layer, tl.GRU) else None for layer in layers}
     if None in kinds or len(kinds) != 1:
         raise UserError("inspect supports char LMs whose recurrent layers are all textlstm LSTM or all GRU layers")
     return kinds.pop()
@@ -99,5 +104,12 @@ def record_activations(model, char_ids, text, top_k=5):
     top_probs = np.take_along_axis(probs, top_ids, axis=-1)
     next_prob = np.full(len(char_ids), np.nan, dtype=np.float32)
     next_prob[:-1] = probs[np.arange(len(char_ids) - 1), np.asarray(char_ids[1:])]
-    return Recording(text, np.asarray(char_ids, dtype=np.int32), cell_type, layers,
-                     top_ids.astype(np.int32), top_probs.astype(np.float32), next_prob)
+    return Recording(
+        text,
+        np.asarray(char_ids, dtype=np.int32),
+        cell_type,
+        layers,
+        top_ids.astype(np.int32),
+        top_probs.astype(np.float32),
+        next_prob,
+    )

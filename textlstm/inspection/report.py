@@ -39,8 +39,7 @@ class Inspection:
     run_path: str
 
 
-def inspect_run(run_path, text, max_chars=2000, analysis_chars=20000, top_k=5, span_distance=1000,
-                span_windows=16):
+def inspect_run(run_path, text, max_chars=2000, analysis_chars=20000, top_k=5, span_distance=1000, span_windows=16):
     """Everything the report shows, for the char LM in `run_path` reading `text`.
 
     Saturation and interpretable units are measured on the first `analysis_chars`
@@ -55,19 +54,25 @@ def inspect_run(run_path, text, max_chars=2000, analysis_chars=20000, top_k=5, s
 
     kind = RunDir.read_kind(run_path)
     if kind != KIND:
-        raise UserError(f"{run_path} holds a {kind!r} model; textlstm inspect supports char LM run "
-                        f"directories (kind {KIND!r}, made by `textlstm train charlm`)")
+        raise UserError(
+            f"{run_path} holds a {kind!r} model; textlstm inspect supports char LM run "
+            f"directories (kind {KIND!r}, made by `textlstm train charlm`)"
+        )
     if not text:
         raise UserError("the text to inspect is empty")
     if max_chars < 1:
         raise UserError(f"--max-chars must be at least 1, got {max_chars}")
     recipe = RunDir.open(run_path, KIND).read_recipe(DEFAULTS)
     if is_backward(recipe):
-        raise UserError(f"{run_path} is a backward char LM (data.direction = \"backward\"); textlstm inspect "
-                        f"reads text forwards and supports forward char LMs only")
+        raise UserError(
+            f'{run_path} is a backward char LM (data.direction = "backward"); textlstm inspect '
+            f"reads text forwards and supports forward char LMs only"
+        )
     if is_subword(recipe):
-        raise UserError(f"{run_path} is a subword LM (data.unit = \"subword\"); textlstm inspect records one "
-                        f"step per character and supports char LMs of characters only")
+        raise UserError(
+            f'{run_path} is a subword LM (data.unit = "subword"); textlstm inspect records one '
+            f"step per character and supports char LMs of characters only"
+        )
     model, vocab = load_char_lm(run_path)
     ids = vocab.encode(text)
     analysed = min(len(text), max(max_chars, analysis_chars))
@@ -75,8 +80,18 @@ def inspect_run(run_path, text, max_chars=2000, analysis_chars=20000, top_k=5, s
     interpretable, constant = analysis.interpretable_units(recording)
     saturation = analysis.saturation(recording)
     span = memory_span(model, ids, distance=span_distance, windows=span_windows)
-    return Inspection(recording.first(max_chars), vocab.chars, saturation, interpretable, constant,
-                      span, vocab.unknown_chars(text), len(text), analysed, str(run_path))
+    return Inspection(
+        recording.first(max_chars),
+        vocab.chars,
+        saturation,
+        interpretable,
+        constant,
+        span,
+        vocab.unknown_chars(text),
+        len(text),
+        analysed,
+        str(run_path),
+    )
 
 
 def write_report(inspection, path, fmt):
@@ -96,17 +111,23 @@ def write_report(inspection, path, fmt):
 def _notes(inspection):
     notes = []
     if inspection.unknown_chars:
-        notes.append(f"{len(inspection.unknown_chars)} distinct characters are not in the model's vocabulary "
-                     f"and were read as the unknown entry: {''.join(inspection.unknown_chars)!r}")
+        notes.append(
+            f"{len(inspection.unknown_chars)} distinct characters are not in the model's vocabulary "
+            f"and were read as the unknown entry: {''.join(inspection.unknown_chars)!r}"
+        )
     if inspection.full_length > len(inspection.recording.text):
-        notes.append(f"activations are shown for the first {len(inspection.recording.text):,} of "
-                     f"{inspection.full_length:,} characters (--max-chars); saturation and interpretable units "
-                     f"are measured on the first {inspection.analysed:,} (--analysis-chars)")
+        notes.append(
+            f"activations are shown for the first {len(inspection.recording.text):,} of "
+            f"{inspection.full_length:,} characters (--max-chars); saturation and interpretable units "
+            f"are measured on the first {inspection.analysed:,} (--analysis-chars)"
+        )
     if inspection.span is None:
         notes.append("the text is too short (fewer than 3 characters) to measure the memory span")
     if inspection.constant_features:
-        notes.append("features that do not vary in this text, so no unit can track them: "
-                     + ", ".join(inspection.constant_features))
+        notes.append(
+            "features that do not vary in this text, so no unit can track them: "
+            + ", ".join(inspection.constant_features)
+        )
     return notes
 
 
@@ -114,17 +135,30 @@ def raw_summary(inspection, with_activations=False):
     """A JSON-ready dict of every result; with the activations as nested lists if asked."""
     rec = inspection.recording
     summary = {
-        "run_dir": inspection.run_path, "cell": rec.cell_type, "layers": len(rec.layers),
-        "units": int(rec.layers[0]["h"].shape[1]), "vocab": inspection.vocab, "text": rec.text,
-        "unknown_chars": inspection.unknown_chars, "notes": _notes(inspection),
+        "run_dir": inspection.run_path,
+        "cell": rec.cell_type,
+        "layers": len(rec.layers),
+        "units": int(rec.layers[0]["h"].shape[1]),
+        "vocab": inspection.vocab,
+        "text": rec.text,
+        "unknown_chars": inspection.unknown_chars,
+        "notes": _notes(inspection),
         "characters_analysed": inspection.analysed,
-        "saturation": [{gate: {"left": left.tolist(), "right": right.tolist()} for gate, (left, right) in
-                        layer.items()} for layer in inspection.saturation],
+        "saturation": [
+            {gate: {"left": left.tolist(), "right": right.tolist()} for gate, (left, right) in layer.items()}
+            for layer in inspection.saturation
+        ],
         "interpretable_units": inspection.interpretable,
-        "memory_span": None if inspection.span is None else {
-            "span": inspection.span.span, "threshold": inspection.span.threshold,
-            "windows": inspection.span.windows, "sensitivity": inspection.span.sensitivity.tolist()},
-        "top_ids": rec.top_ids.tolist(), "top_probs": np.round(rec.top_probs, 5).tolist(),
+        "memory_span": None
+        if inspection.span is None
+        else {
+            "span": inspection.span.span,
+            "threshold": inspection.span.threshold,
+            "windows": inspection.span.windows,
+            "sensitivity": inspection.span.sensitivity.tolist(),
+        },
+        "top_ids": rec.top_ids.tolist(),
+        "top_probs": np.round(rec.top_probs, 5).tolist(),
     }
     if with_activations:
         summary["activations"] = [{gate: values.tolist() for gate, values in layer.items()} for layer in rec.layers]
@@ -152,8 +186,11 @@ def _encode_gate(values, signed):
         scale = np.ones(values.shape[1])
         q = values
     codes = np.clip(np.round(q * 255.0), 0, 255).astype(np.uint8).T
-    return {"bytes": base64.b64encode(codes.tobytes()).decode("ascii"), "signed": signed,
-            "scale": np.round(scale, 5).tolist()}
+    return {
+        "bytes": base64.b64encode(codes.tobytes()).decode("ascii"),
+        "signed": signed,
+        "scale": np.round(scale, 5).tolist(),
+    }
 
 
 def _payload(inspection):
@@ -161,11 +198,14 @@ def _payload(inspection):
     start = inspection.interpretable[0] if inspection.interpretable else {"layer": 0, "unit": 0}
     return {
         "chars": list(rec.text),  # a list, not a string: JavaScript would split astral characters in two
-        "vocab": inspection.vocab, "gates": list(rec.gate_names),
+        "vocab": inspection.vocab,
+        "gates": list(rec.gate_names),
         "units": int(rec.layers[0]["h"].shape[1]),
-        "layers": [{gate: _encode_gate(values, gate in SIGNED_GATES) for gate, values in layer.items()}
-                   for layer in rec.layers],
-        "top_ids": rec.top_ids.tolist(), "top_probs": np.round(rec.top_probs, 3).tolist(),
+        "layers": [
+            {gate: _encode_gate(values, gate in SIGNED_GATES) for gate, values in layer.items()} for layer in rec.layers
+        ],
+        "top_ids": rec.top_ids.tolist(),
+        "top_probs": np.round(rec.top_probs, 3).tolist(),
         "next_prob": [None if np.isnan(p) else round(float(p), 4) for p in rec.next_prob],
         "start": {"layer": start["layer"], "gate": STATE_GATE[rec.cell_type], "unit": start["unit"]},
     }
@@ -175,14 +215,17 @@ def _interpretable_table(inspection):
     gate = STATE_GATE[inspection.recording.cell_type]
     rows = "".join(
         f'<tr class="pick" data-layer="{row["layer"]}" data-gate="{gate}" data-unit="{row["unit"]}">'
-        f'<td>{html.escape(row["feature"])}</td><td>{row["layer"]}</td><td>{row["unit"]}</td>'
-        f'<td>{row["correlation"]:+.3f}</td><td>{html.escape(analysis.FEATURE_DESCRIPTIONS[row["feature"]])}</td></tr>'
-        for row in inspection.interpretable)
-    return (f"<p>Correlation of each unit's {'cell state' if gate == 'c' else 'hidden state'} with simple "
-            f"features of the text, over its first {inspection.analysed:,} characters; click a row to colour "
-            "the text by that unit.</p>"
-            "<table><tr><th>feature</th><th>layer</th><th>unit</th><th>correlation</th><th>feature means"
-            f"</th></tr>{rows}</table>")
+        f"<td>{html.escape(row['feature'])}</td><td>{row['layer']}</td><td>{row['unit']}</td>"
+        f"<td>{row['correlation']:+.3f}</td><td>{html.escape(analysis.FEATURE_DESCRIPTIONS[row['feature']])}</td></tr>"
+        for row in inspection.interpretable
+    )
+    return (
+        f"<p>Correlation of each unit's {'cell state' if gate == 'c' else 'hidden state'} with simple "
+        f"features of the text, over its first {inspection.analysed:,} characters; click a row to colour "
+        "the text by that unit.</p>"
+        "<table><tr><th>feature</th><th>layer</th><th>unit</th><th>correlation</th><th>feature means"
+        f"</th></tr>{rows}</table>"
+    )
 
 
 def render_html(inspection):
@@ -192,14 +235,18 @@ def render_html(inspection):
     payload = json.dumps(_payload(inspection), ensure_ascii=True).replace("<", "\\u003c")
     notes = "".join(f'<p class="note">{html.escape(note)}</p>' for note in _notes(inspection))
     gates = SIGMOID_GATES[rec.cell_type]
-    scatters = "".join(plots.saturation_scatter(gate, [layer[gate] for layer in inspection.saturation])
-                       for gate in gates)
+    scatters = "".join(
+        plots.saturation_scatter(gate, [layer[gate] for layer in inspection.saturation]) for gate in gates
+    )
     span = inspection.span
-    span_section = ("<p>The text is too short to measure it.</p>" if span is None else
-                    f"<p><b>{html.escape(span.describe())}</b></p>{plots.memory_span_plot(span)}"
-                    "<p>Mean norm of the gradient of the next character's log-probability with respect to "
-                    "the input embedding k characters back (k = 1: the character just read), relative to its "
-                    "value at k = 1.</p>")
+    span_section = (
+        "<p>The text is too short to measure it.</p>"
+        if span is None
+        else f"<p><b>{html.escape(span.describe())}</b></p>{plots.memory_span_plot(span)}"
+        "<p>Mean norm of the gradient of the next character's log-probability with respect to "
+        "the input embedding k characters back (k = 1: the character just read), relative to its "
+        "value at k = 1.</p>"
+    )
     title = f"textlstm inspect: {html.escape(pathlib.Path(inspection.run_path).name)}"
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>
@@ -208,7 +255,7 @@ def render_html(inspection):
 <style>{page_assets.STYLE}</style></head>
 <body>
 <h1>{title}</h1>
-<p>{rec.cell_type.upper()} char LM, {layers} layer{'s' if layers > 1 else ''} of {units} units,
+<p>{rec.cell_type.upper()} char LM, {layers} layer{"s" if layers > 1 else ""} of {units} units,
 vocabulary of {len(inspection.vocab)}; {len(rec.text):,} characters inspected.</p>
 {notes}
 <h2>Activations on the text</h2>

@@ -34,10 +34,14 @@ class MemorySpan:
 
     def describe(self):
         if self.span is None:
-            return (f"effective memory span > {self.distance} characters (sensitivity stayed above "
-                    f"{self.threshold:.0%} of its k=1 value; {self.windows} windows)")
-        return (f"effective memory span: {self.span} characters (sensitivity below {self.threshold:.0%} "
-                f"of its k=1 value; {self.distance} distances, {self.windows} windows)")
+            return (
+                f"effective memory span > {self.distance} characters (sensitivity stayed above "
+                f"{self.threshold:.0%} of its k=1 value; {self.windows} windows)"
+            )
+        return (
+            f"effective memory span: {self.span} characters (sensitivity below {self.threshold:.0%} "
+            f"of its k=1 value; {self.distance} distances, {self.windows} windows)"
+        )
 
 
 def window_starts(length, distance, windows):
@@ -73,8 +77,8 @@ def memory_span(model, char_ids, distance=1000, windows=16, threshold=THRESHOLD)
     starts = window_starts(len(char_ids), distance, windows)
     totals = np.zeros(distance, dtype=np.float64)
     for begin in range(0, len(starts), BATCH):
-        chunk = starts[begin:begin + BATCH]
-        inputs = np.stack([char_ids[s:s + distance] for s in chunk])
+        chunk = starts[begin : begin + BATCH]
+        inputs = np.stack([char_ids[s : s + distance] for s in chunk])
         targets = char_ids[chunk + distance]
         totals += input_sensitivity(model, inputs, targets)[:, ::-1].sum(axis=0)
     sensitivity = totals / len(starts)

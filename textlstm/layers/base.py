@@ -36,9 +36,7 @@ class DropoutCellMixin:
         if self._sequence_masks is not None:
             return self._sequence_masks
         input_mask = self._draw_mask(inputs, self.dropout) if training and self.dropout else None
-        recurrent_mask = (
-            self._draw_mask(h, self.recurrent_dropout) if training and self.recurrent_dropout else None
-        )
+        recurrent_mask = self._draw_mask(h, self.recurrent_dropout) if training and self.recurrent_dropout else None
         return input_mask, recurrent_mask
 
     def begin_sequence(self, first_inputs, h0, training):

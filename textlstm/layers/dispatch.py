@@ -75,9 +75,7 @@ def fused_blockers(layer):
     if _activation_name(cell.activation) != "tanh":
         reasons.append(f"activation is {_activation_name(cell.activation)!r}, not 'tanh'")
     if _activation_name(cell.recurrent_activation) != "sigmoid":
-        reasons.append(
-            f"recurrent_activation is {_activation_name(cell.recurrent_activation)!r}, not 'sigmoid'"
-        )
+        reasons.append(f"recurrent_activation is {_activation_name(cell.recurrent_activation)!r}, not 'sigmoid'")
     if cell.recurrent_dropout:
         reasons.append(f"recurrent_dropout={cell.recurrent_dropout} (must be 0)")
     if layer.unroll:
@@ -129,9 +127,7 @@ def kernel_plan(layer):
 def _forced_plan(layer, kernel, not_cudnn):
     blockers = {CUDNN: not_cudnn, FUSED: fused_blockers(layer), PORTABLE: []}[kernel]
     if blockers:
-        raise ValueError(
-            f"Layer {layer.name!r} cannot run the forced kernel {kernel!r}: " + "; ".join(blockers) + "."
-        )
+        raise ValueError(f"Layer {layer.name!r} cannot run the forced kernel {kernel!r}: " + "; ".join(blockers) + ".")
     return kernel, [] if kernel == CUDNN else not_cudnn + [f"kernel forced to {kernel!r}"]
 
 

@@ -17,7 +17,6 @@ import tensorflow as tf
 
 from textlstm.layers.fused_lstm import compiled_loops, step_masks, untracked, use_compiled_loop
 
-
 # The XLA-compiled inference loop of the GRU loses to the graph loop from smaller sizes
 # than the LSTM's (measured single-threaded on size c, 32 x 128 -> 384: 13.2 against
 # 11.7 ms for a Bidirectional layer); its training loops follow the shared limit.

@@ -82,7 +82,9 @@ def _differentiable_loop(lean, masked, compiled):
         def grad(d_states, d_last_c):
             states, cells, gates, tanh_cells = saved if saved is not None else forward(*inputs, mask)
             d_states, d_last_c = _zeros_for_missing(d_states, d_last_c, states, inputs[3])
-            grads = backward(d_states, d_last_c, inputs[1], inputs[2], inputs[3], states, cells, gates, tanh_cells, mask)
+            grads = backward(
+                d_states, d_last_c, inputs[1], inputs[2], inputs[3], states, cells, gates, tanh_cells, mask
+            )
             return (*grads, None) if masked else grads
 
         return outputs, grad
@@ -135,9 +137,7 @@ def _inference(projected_inputs, recurrent_kernel, h0, c0, mask):
         h_new, c_new, _, _ = _cell_step(projected_inputs[t] + tf.matmul(h, recurrent_kernel), h, c, m)
         return t + 1, h_new, c_new, states.write(t, h_new)
 
-    _, _, last_c, states = tf.while_loop(
-        lambda t, *_: t < steps, body, (0, h0, c0, states), maximum_iterations=steps
-    )
+    _, _, last_c, states = tf.while_loop(lambda t, *_: t < steps, body, (0, h0, c0, states), maximum_iterations=steps)
     return states.stack(), last_c
 
 

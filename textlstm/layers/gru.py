@@ -178,7 +178,8 @@ class GRUCell(StepCellMixin, DropoutCellMixin, keras.layers.Layer):
         """`gate_values` given the input projection `x W + b_input` (e.g. from a lookup table)."""
         h = states[0] if isinstance(states, (list, tuple)) else states
         projected, h, recurrent_kernel, recurrent_bias = self.in_compute_dtype(
-            projected, h, self.recurrent_kernel, self.split_bias()[1])
+            projected, h, self.recurrent_kernel, self.split_bias()[1]
+        )
         h_dropped = h if recurrent_mask is None else h * keras.ops.cast(recurrent_mask, h.dtype)
         x_z, x_r, x_h = keras.ops.split(projected, 3, axis=-1)
         units = self.units
@@ -347,12 +348,23 @@ class GRU(RecurrentLayer):
         input_bias, recurrent_bias = cell.split_bias()
         if recurrent_bias is None:
             recurrent_bias = tf.zeros([3 * cell.units], dtype=inputs.dtype)
-        if (not training and inputs.shape[0] != 0 and worth_overlapping()
-                and not use_compiled_loop(inputs, cell.recurrent_kernel, INFERENCE_MAX_STEP_MACS)):
+        if (
+            not training
+            and inputs.shape[0] != 0
+            and worth_overlapping()
+            and not use_compiled_loop(inputs, cell.recurrent_kernel, INFERENCE_MAX_STEP_MACS)
+        ):
             if input_bias is None:
                 input_bias = tf.zeros([3 * cell.units], inputs.dtype)
-            states = gru_inference(inputs, cell.kernel, input_bias, cell.recurrent_kernel,
-                                   tf.convert_to_tensor(recurrent_bias), initial_state[0], mask)  # overlap.py
+            states = gru_inference(
+                inputs,
+                cell.kernel,
+                input_bias,
+                cell.recurrent_kernel,
+                tf.convert_to_tensor(recurrent_bias),
+                initial_state[0],
+                mask,
+            )  # overlap.py
             return states, [states[-1]]
         projected = self._project(inputs, cell.kernel, input_bias)
         states = gru_recurrence(

@@ -337,19 +337,27 @@ class LSTM(RecurrentLayer):
     def _cudnn_loop(self, sequences, initial_state, mask):
         from keras.src import backend
 
-        return self._keras_cudnn(backend.lstm, sequences, initial_state_h=initial_state[0],
-                                 initial_state_c=initial_state[1], mask=mask)
+        return self._keras_cudnn(
+            backend.lstm, sequences, initial_state_h=initial_state[0], initial_state_c=initial_state[1], mask=mask
+        )
 
     def _fused_loop(self, inputs, initial_state, mask, training):
         cell = self.cell
-        if (not training and inputs.shape[0] != 0 and not use_compiled_loop(inputs, cell.recurrent_kernel)
-                and worth_overlapping()):
+        if (
+            not training
+            and inputs.shape[0] != 0
+            and not use_compiled_loop(inputs, cell.recurrent_kernel)
+            and worth_overlapping()
+        ):
             bias = cell.bias if cell.bias is not None else tf.zeros([4 * cell.units], inputs.dtype)
-            states, last_c = lstm_inference(inputs, cell.kernel, bias, cell.recurrent_kernel, initial_state[0],
-                                            initial_state[1], mask)  # the projection overlaps the loop (overlap.py)
+            states, last_c = lstm_inference(
+                inputs, cell.kernel, bias, cell.recurrent_kernel, initial_state[0], initial_state[1], mask
+            )  # the projection overlaps the loop (overlap.py)
             return states, [states[-1], last_c]
         projected = self._project(inputs, cell.kernel, cell.bias)
-        states, last_c = lstm_recurrence(projected, cell.recurrent_kernel, initial_state[0], initial_state[1], mask, training)
+        states, last_c = lstm_recurrence(
+            projected, cell.recurrent_kernel, initial_state[0], initial_state[1], mask, training
+        )
         return states, [states[-1], last_c]
 
     def get_config(self):

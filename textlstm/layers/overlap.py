@@ -91,14 +91,16 @@ def _lstm_ahead(inputs, kernel, bias, recurrent_kernel, h0, c0, mask):
 
     def body(t, h, c, projected, states):
         following = project_step(inputs, kernel, bias, tf.minimum(t + 1, steps - 1))
-        h_new, c_new, _, _ = _cell_step(projected + tf.matmul(h, recurrent_kernel), h, c,
-                                        None if keep is None else keep[t])
+        h_new, c_new, _, _ = _cell_step(
+            projected + tf.matmul(h, recurrent_kernel), h, c, None if keep is None else keep[t]
+        )
         return t + 1, h_new, c_new, following, states.write(t, h_new)
 
     states = tf.TensorArray(inputs.dtype, size=steps)
     first = project_step(inputs, kernel, bias, 0)
-    _, _, last_c, _, states = tf.while_loop(lambda t, *_: t < steps, body, (0, h0, c0, first, states),
-                                            maximum_iterations=steps)
+    _, _, last_c, _, states = tf.while_loop(
+        lambda t, *_: t < steps, body, (0, h0, c0, first, states), maximum_iterations=steps
+    )
     return states.stack(), last_c
 
 
@@ -135,8 +137,14 @@ def lstm_inference(inputs, kernel, bias, recurrent_kernel, h0, c0, mask=None):
     Returns:
         `(states [time, batch, units], last_c [batch, units])`, as `lstm_recurrence`.
     """
-    tensors = [inputs, tf.convert_to_tensor(kernel), tf.convert_to_tensor(bias), tf.convert_to_tensor(recurrent_kernel),
-               h0, c0]
+    tensors = [
+        inputs,
+        tf.convert_to_tensor(kernel),
+        tf.convert_to_tensor(bias),
+        tf.convert_to_tensor(recurrent_kernel),
+        h0,
+        c0,
+    ]
     if mask is not None:
         tensors.append(tf.cast(mask, inputs.dtype))
     return from_inputs(_LSTM_AHEAD, lstm_recurrence, mask is not None)(*tensors)
@@ -154,8 +162,14 @@ def gru_inference(inputs, kernel, input_bias, recurrent_kernel, recurrent_bias, 
     Returns:
         The hidden state after every step, `[time, batch, units]`, as `gru_recurrence`.
     """
-    tensors = [inputs, tf.convert_to_tensor(kernel), tf.convert_to_tensor(input_bias),
-               tf.convert_to_tensor(recurrent_kernel), tf.convert_to_tensor(recurrent_bias), h0]
+    tensors = [
+        inputs,
+        tf.convert_to_tensor(kernel),
+        tf.convert_to_tensor(input_bias),
+        tf.convert_to_tensor(recurrent_kernel),
+        tf.convert_to_tensor(recurrent_bias),
+        h0,
+    ]
     if mask is not None:
         tensors.append(tf.cast(mask, inputs.dtype))
     return from_inputs(_GRU_AHEAD, gru_recurrence, mask is not None)(*tensors)

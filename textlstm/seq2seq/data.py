@@ -31,8 +31,10 @@ def read_parallel(source_path="", target_path="", tsv_path=""):
         for number, line in enumerate(read_lines(tsv_path), start=1):
             fields = line.split("\t")
             if len(fields) != 2:
-                raise UserError(f"{tsv_path}, line {number}: expected a source and a target separated by "
-                                f"one tab, found {len(fields) - 1} tabs")
+                raise UserError(
+                    f"{tsv_path}, line {number}: expected a source and a target separated by "
+                    f"one tab, found {len(fields) - 1} tabs"
+                )
             sources.append(fields[0])
             targets.append(fields[1])
         return sources, targets, str(tsv_path)
@@ -40,8 +42,10 @@ def read_parallel(source_path="", target_path="", tsv_path=""):
         raise UserError("parallel data need both a source file (--src) and a target file (--tgt), or --tsv")
     sources, targets = read_lines(source_path), read_lines(target_path)
     if len(sources) != len(targets):
-        raise UserError(f"parallel files are misaligned: {source_path} has {len(sources):,} lines but "
-                        f"{target_path} has {len(targets):,}")
+        raise UserError(
+            f"parallel files are misaligned: {source_path} has {len(sources):,} lines but "
+            f"{target_path} has {len(targets):,}"
+        )
     return sources, targets, f"{source_path} + {target_path}"
 
 
@@ -118,8 +122,9 @@ def training_batches(sources, targets, batch_size, seed, start_step=0):
 def evaluation_batches(sources, targets, batch_size):
     """Every pair once, sorted by length (fixed order, little padding)."""
     order = sorted(range(len(sources)), key=lambda i: (len(sources[i]), len(targets[i])))
-    examples = [make_example([sources[i] for i in order[s : s + batch_size]],
-                             [targets[i] for i in order[s : s + batch_size]])
-                for s in range(0, len(order), batch_size)]
+    examples = [
+        make_example([sources[i] for i in order[s : s + batch_size]], [targets[i] for i in order[s : s + batch_size]])
+        for s in range(0, len(order), batch_size)
+    ]
     dataset = tf.data.Dataset.from_generator(lambda: iter(examples), output_signature=_signature())
     return dataset.apply(tf.data.experimental.assert_cardinality(len(examples)))  # a known end: no warning

@@ -23,14 +23,29 @@ def score_translations(hypotheses, references):
     bleu_score = bleu.corpus_score(hypotheses, [references])
     bleu_lc_score = bleu_lc.corpus_score(hypotheses, [references])
     chrf_score = chrf.corpus_score(hypotheses, [references])
-    return {"bleu": bleu_score.score, "bleu_detail": str(bleu_score),
-            "bleu_lc": bleu_lc_score.score, "bleu_lc_detail": str(bleu_lc_score), "chrf": chrf_score.score,
-            "bleu_signature": str(bleu.get_signature()), "bleu_lc_signature": str(bleu_lc.get_signature()),
-            "chrf_signature": str(chrf.get_signature()), "sentences": len(hypotheses)}
+    return {
+        "bleu": bleu_score.score,
+        "bleu_detail": str(bleu_score),
+        "bleu_lc": bleu_lc_score.score,
+        "bleu_lc_detail": str(bleu_lc_score),
+        "chrf": chrf_score.score,
+        "bleu_signature": str(bleu.get_signature()),
+        "bleu_lc_signature": str(bleu_lc.get_signature()),
+        "chrf_signature": str(chrf.get_signature()),
+        "sentences": len(hypotheses),
+    }
 
 
-def evaluate_seq2seq(run_path, source_path, reference_path, beam_size=None, length_penalty=None,
-                     batch_size=None, warn=print, translator=None):
+def evaluate_seq2seq(
+    run_path,
+    source_path,
+    reference_path,
+    beam_size=None,
+    length_penalty=None,
+    batch_size=None,
+    warn=print,
+    translator=None,
+):
     """Translate `source_path` with the run's model and score it against `reference_path`.
 
     `translator` is the run's `seq2seq.translate.Translator` when already loaded."""
@@ -38,9 +53,12 @@ def evaluate_seq2seq(run_path, source_path, reference_path, beam_size=None, leng
 
     sources, references = read_lines(source_path), read_lines(reference_path)
     if len(sources) != len(references):
-        raise UserError(f"{source_path} has {len(sources):,} lines but {reference_path} has "
-                        f"{len(references):,}; source and reference must be line-aligned")
+        raise UserError(
+            f"{source_path} has {len(sources):,} lines but {reference_path} has "
+            f"{len(references):,}; source and reference must be line-aligned"
+        )
     translator = translator or Translator(run_path)
-    results = translator.translate(sources, beam_size=beam_size, length_penalty=length_penalty,
-                                   batch_size=batch_size, n_best=1, warn=warn)
+    results = translator.translate(
+        sources, beam_size=beam_size, length_penalty=length_penalty, batch_size=batch_size, n_best=1, warn=warn
+    )
     return score_translations([r[0].text for r in results], references)

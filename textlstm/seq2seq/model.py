@@ -101,9 +101,20 @@ class Seq2Seq(keras.Model):
         Language Models" (tying).
     """
 
-    def __init__(self, source_vocab_size, target_vocab_size, cell="lstm", num_layers=1, units=256,
-                 embedding_dim=256, attention="general", input_feeding=False, dropout=0.3,
-                 tie_embeddings=False, **kwargs):
+    def __init__(
+        self,
+        source_vocab_size,
+        target_vocab_size,
+        cell="lstm",
+        num_layers=1,
+        units=256,
+        embedding_dim=256,
+        attention="general",
+        input_feeding=False,
+        dropout=0.3,
+        tie_embeddings=False,
+        **kwargs,
+    ):
         if cell not in RECURRENT_LAYERS:
             raise UserError(f"model.cell must be one of {', '.join(RECURRENT_LAYERS)}, got {cell!r}")
         if attention not in SCORES:
@@ -124,16 +135,19 @@ class Seq2Seq(keras.Model):
             tl.Bidirectional(layer(units // 2, return_sequences=True, return_state=True), name=f"encoder_{i}")
             for i in range(num_layers)
         ]
-        self.decoders = [layer(units, return_sequences=True, return_state=True, name=f"decoder_{i}")
-                         for i in range(num_layers)]
+        self.decoders = [
+            layer(units, return_sequences=True, return_state=True, name=f"decoder_{i}") for i in range(num_layers)
+        ]
         self.attender = Attention(attention, units, name="attention")
         self.combine = keras.layers.Dense(units, activation="tanh", use_bias=False, name="combine")
         self.drop = keras.layers.Dropout(dropout, name="dropout")
         if tie_embeddings:
-            self.to_embedding = (keras.layers.Dense(embedding_dim, use_bias=False, name="to_embedding")
-                                 if embedding_dim != units else None)
-            self.output_bias = self.add_weight(shape=(target_vocab_size,), initializer="zeros",
-                                               name="output_bias")
+            self.to_embedding = (
+                keras.layers.Dense(embedding_dim, use_bias=False, name="to_embedding")
+                if embedding_dim != units
+                else None
+            )
+            self.output_bias = self.add_weight(shape=(target_vocab_size,), initializer="zeros", name="output_bias")
         else:
             self.projection = keras.layers.Dense(target_vocab_size, name="projection")
 
@@ -231,11 +245,17 @@ class Seq2Seq(keras.Model):
 
     def get_config(self):
         return {
-            "name": self.name, "trainable": self.trainable,
-            "source_vocab_size": self.source_vocab_size, "target_vocab_size": self.target_vocab_size,
-            "cell": self.cell, "num_layers": self.num_layers, "units": self.units,
-            "embedding_dim": self.embedding_dim, "attention": self.attention,
-            "input_feeding": self.input_feeding, "dropout": self.dropout,
+            "name": self.name,
+            "trainable": self.trainable,
+            "source_vocab_size": self.source_vocab_size,
+            "target_vocab_size": self.target_vocab_size,
+            "cell": self.cell,
+            "num_layers": self.num_layers,
+            "units": self.units,
+            "embedding_dim": self.embedding_dim,
+            "attention": self.attention,
+            "input_feeding": self.input_feeding,
+            "dropout": self.dropout,
             "tie_embeddings": self.tie_embeddings,
         }
 
@@ -268,8 +288,12 @@ class MaskedCrossEntropy(keras.losses.Loss):
         return keras.ops.sum(nll * mask) / keras.ops.maximum(count, 1.0)
 
     def get_config(self):
-        return {"name": self.name, "reduction": self.reduction, "label_smoothing": self.label_smoothing,
-                "pad_id": self.pad_id}
+        return {
+            "name": self.name,
+            "reduction": self.reduction,
+            "label_smoothing": self.label_smoothing,
+            "pad_id": self.pad_id,
+        }
 
 
 def build_and_compile(recipe, source_vocab_size, target_vocab_size, total_steps=1):
@@ -279,10 +303,17 @@ def build_and_compile(recipe, source_vocab_size, target_vocab_size, total_steps=
     model_recipe, train = recipe["model"], recipe["train"]
     keras.utils.set_random_seed(train["seed"])
     model = Seq2Seq(
-        source_vocab_size, target_vocab_size, cell=model_recipe["cell"], num_layers=model_recipe["layers"],
-        units=model_recipe["units"], embedding_dim=model_recipe["embedding_dim"],
-        attention=model_recipe["attention"], input_feeding=model_recipe["input_feeding"],
-        dropout=model_recipe["dropout"], tie_embeddings=model_recipe["tie_embeddings"], name="seq2seq",
+        source_vocab_size,
+        target_vocab_size,
+        cell=model_recipe["cell"],
+        num_layers=model_recipe["layers"],
+        units=model_recipe["units"],
+        embedding_dim=model_recipe["embedding_dim"],
+        attention=model_recipe["attention"],
+        input_feeding=model_recipe["input_feeding"],
+        dropout=model_recipe["dropout"],
+        tie_embeddings=model_recipe["tie_embeddings"],
+        name="seq2seq",
     )
     model.build()
     model.compile(

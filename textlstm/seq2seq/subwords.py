@@ -32,7 +32,10 @@ def train_model(sentences, vocab_size, model_type, seed_sentences=2_000_000, **o
         vocab_size=vocab_size,
         model_type=model_type,
         character_coverage=1.0,  # keep every character of the training text (umlauts, ß)
-        pad_id=PAD_ID, unk_id=UNK_ID, bos_id=BOS_ID, eos_id=EOS_ID,
+        pad_id=PAD_ID,
+        unk_id=UNK_ID,
+        bos_id=BOS_ID,
+        eos_id=EOS_ID,
         hard_vocab_limit=False,  # a small corpus gets a smaller vocabulary, not an error
         input_sentence_size=seed_sentences,
         shuffle_input_sentence=False,  # same input, same model
@@ -41,13 +44,14 @@ def train_model(sentences, vocab_size, model_type, seed_sentences=2_000_000, **o
     )
     sentences = _Watched(sentences)
     try:
-        spm.SentencePieceTrainer.train(sentence_iterator=sentences, model_writer=buffer,
-                                       **{**settings, **options})
+        spm.SentencePieceTrainer.train(sentence_iterator=sentences, model_writer=buffer, **{**settings, **options})
     except RuntimeError as error:
         if sentences.error is not None:  # SentencePiece reports it as its own RuntimeError
             raise sentences.error from None
-        raise UserError(f"SentencePiece could not train a {model_type} model of "
-                        f"{vocab_size} pieces: {str(error).strip().splitlines()[-1]}") from None
+        raise UserError(
+            f"SentencePiece could not train a {model_type} model of "
+            f"{vocab_size} pieces: {str(error).strip().splitlines()[-1]}"
+        ) from None
     return buffer.getvalue()
 
 

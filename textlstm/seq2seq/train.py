@@ -58,8 +58,10 @@ def _last_logged_bleu(run):
 def _encode_pairs(subwords, sources, targets, max_length, name):
     source_ids, target_ids = subwords.encode_source(sources), subwords.encode_target(targets)
     kept_source, kept_target, dropped = data_lib.filter_pairs(source_ids, target_ids, max_length)
-    print(f"{name}: {len(kept_source):,} pairs kept, {dropped['empty']:,} with an empty side and "
-          f"{dropped['too_long']:,} longer than {max_length} subwords dropped")
+    print(
+        f"{name}: {len(kept_source):,} pairs kept, {dropped['empty']:,} with an empty side and "
+        f"{dropped['too_long']:,} longer than {max_length} subwords dropped"
+    )
     if not kept_source:
         raise UserError(f"no {name} pairs left after filtering (data.max_length={max_length})")
     return kept_source, kept_target
@@ -77,17 +79,23 @@ def train_seq2seq(recipe, run_path, resume=False):
     data, train = recipe["data"], recipe["train"]
     check_recipe(recipe, KIND)  # every key in its declared range (textlstm.schema), before any work
     vocab = data["vocab_size"]  # the subword models are not trained yet: their size is at most this
-    memory.check_fits(memory.seq2seq_bytes(recipe, vocab, vocab), memory.recipe_sizes(
-        recipe, "model.layers", "model.units", "model.embedding_dim", "data.vocab_size", "train.batch_size"))
-    strategy = distribute.make_strategy(train["strategy"], train["batch_size"])  # first: multi-worker sets up TensorFlow's runtime
-    training.absolute_paths(recipe, "data.src", "data.tgt", "data.tsv", "data.valid_src", "data.valid_tgt",
-                            "data.valid_tsv")  # the saved recipe works from any directory
+    memory.check_fits(
+        memory.seq2seq_bytes(recipe, vocab, vocab),
+        memory.recipe_sizes(
+            recipe, "model.layers", "model.units", "model.embedding_dim", "data.vocab_size", "train.batch_size"
+        ),
+    )
+    strategy = distribute.make_strategy(
+        train["strategy"], train["batch_size"]
+    )  # first: multi-worker sets up TensorFlow's runtime
+    training.absolute_paths(
+        recipe, "data.src", "data.tgt", "data.tsv", "data.valid_src", "data.valid_tgt", "data.valid_tsv"
+    )  # the saved recipe works from any directory
     resume = training.resume_or_restart(run_path, KIND, resume)  # no checkpoint yet: from the beginning
     train_src, train_tgt, description = data_lib.read_parallel(data["src"], data["tgt"], data["tsv"])
     if not (data["valid_src"] or data["valid_tsv"]):
         raise UserError("seq2seq training needs dev data: --valid-src/--valid-tgt or --valid-tsv")
-    dev_src, dev_tgt, dev_description = data_lib.read_parallel(data["valid_src"], data["valid_tgt"],
-                                                               data["valid_tsv"])
+    dev_src, dev_tgt, dev_description = data_lib.read_parallel(data["valid_src"], data["valid_tgt"], data["valid_tsv"])
     print(f"corpus: {description}: {len(train_src):,} pairs; dev: {dev_description}: {len(dev_src):,} pairs")
     previous = None
     if resume:
@@ -96,18 +104,27 @@ def train_seq2seq(recipe, run_path, resume=False):
         subwords = Subwords.load(run)
     else:
         run = training.start_run(run_path, KIND, recipe)  # the data were readable: now the run may start
-        print(f"training {data['subword_model']} subword models ({data['vocab_size']} pieces, "
-              f"{'joint' if data['joint_vocab'] else 'separate'})")
-        subwords = Subwords.train(run, train_src, train_tgt, data["vocab_size"], data["subword_model"],
-                                  data["joint_vocab"])
+        print(
+            f"training {data['subword_model']} subword models ({data['vocab_size']} pieces, "
+            f"{'joint' if data['joint_vocab'] else 'separate'})"
+        )
+        subwords = Subwords.train(
+            run, train_src, train_tgt, data["vocab_size"], data["subword_model"], data["joint_vocab"]
+        )
     print(f"subword vocabularies: source {subwords.source_vocab_size}, target {subwords.target_vocab_size}")
     sources, targets = _encode_pairs(subwords, train_src, train_tgt, data["max_length"], "training")
     dev_sources, dev_targets = _encode_pairs(subwords, dev_src, dev_tgt, data["max_length"], "dev")
 
     batch_size = train["batch_size"]
     schedule = training.plan_schedule(
-        data_lib.batches_per_epoch(len(sources), batch_size), train["epochs"], train["steps_per_epoch"],
-        train["max_steps"], previous=previous, monitor="val_bleu", mode="max", patience=train["patience"],
+        data_lib.batches_per_epoch(len(sources), batch_size),
+        train["epochs"],
+        train["steps_per_epoch"],
+        train["max_steps"],
+        previous=previous,
+        monitor="val_bleu",
+        mode="max",
+        patience=train["patience"],
     )
     with strategy.scope():
         if resume:
@@ -116,22 +133,34 @@ def train_seq2seq(recipe, run_path, resume=False):
             if distribute.is_chief():
                 run.write_recipe(recipe)  # --epochs/--max-steps may have extended it
         else:
-            model = build_and_compile(recipe, subwords.source_vocab_size, subwords.target_vocab_size,
-                                      train["epochs"] * schedule.steps_per_epoch)  # max_steps only stops early
+            model = build_and_compile(
+                recipe,
+                subwords.source_vocab_size,
+                subwords.target_vocab_size,
+                train["epochs"] * schedule.steps_per_epoch,
+            )  # max_steps only stops early
             state = None
     bleu_pairs = [(s, t) for s, t in zip(dev_src, dev_tgt) if s.strip()]
     if train["bleu_sentences"]:
         bleu_pairs = bleu_pairs[: train["bleu_sentences"]]
     bleu = DevBleu(
-        [ids or [1] for ids in subwords.encode_source([s for s, _ in bleu_pairs])], [t for _, t in bleu_pairs],
-        subwords, max(1, train["bleu_every"]), schedule.epochs, recipe["decode"]["max_length"],
+        [ids or [1] for ids in subwords.encode_source([s for s, _ in bleu_pairs])],
+        [t for _, t in bleu_pairs],
+        subwords,
+        max(1, train["bleu_every"]),
+        schedule.epochs,
+        recipe["decode"]["max_length"],
         previous=_last_logged_bleu(run) if resume else 0.0,
     )
     final = training.fit(
-        model, run,
+        model,
+        run,
         lambda start: data_lib.training_batches(sources, targets, batch_size, train["seed"], start),
-        schedule, data_lib.evaluation_batches(dev_sources, dev_targets, batch_size),
-        state=state, callbacks=[bleu], seed=train["seed"],
+        schedule,
+        data_lib.evaluation_batches(dev_sources, dev_targets, batch_size),
+        state=state,
+        callbacks=[bleu],
+        seed=train["seed"],
     )
     if not distribute.is_chief():  # the chief reports; this worker's part is done
         return run, None

@@ -44,16 +44,22 @@ def _groups(lengths, batch_size):
 
 def check_options(beam_size=None, n_best=None, max_length=None, batch_size=None, length_penalty=None):
     """Refuse impossible decoding options in one line; options left as None are not checked."""
-    for name, value in (("--beam-size", beam_size), ("--max-length", max_length), ("--batch-size", batch_size),
-                        ("--n-best", n_best), ("--length-penalty", length_penalty)):
+    for name, value in (
+        ("--beam-size", beam_size),
+        ("--max-length", max_length),
+        ("--batch-size", batch_size),
+        ("--n-best", n_best),
+        ("--length-penalty", length_penalty),
+    ):
         if value is not None:  # ranges declared in textlstm.schema (finite, bounded)
             check_option(name, KIND, "decode." + name[2:].replace("-", "_"), value)
     if beam_size is not None and n_best is not None and n_best > beam_size:
         raise UserError(f"--n-best ({n_best}) cannot exceed --beam-size ({beam_size})")
 
 
-def translate_ids(model, sources, beam_size=1, length_penalty=0.0, max_length=100, n_best=1, batch_size=32,
-                  with_attention=False):
+def translate_ids(
+    model, sources, beam_size=1, length_penalty=0.0, max_length=100, n_best=1, batch_size=32, with_attention=False
+):
     """Decode non-empty source id lists; for each, `n_best` tuples `(ids, score, attention or None)`."""
     check_options(beam_size, n_best, max_length, batch_size)
     encode = compiled(("encode", model.encode), lambda: tf.function(model.encode, reduce_retracing=True))
@@ -64,14 +70,28 @@ def translate_ids(model, sources, beam_size=1, length_penalty=0.0, max_length=10
         if len(rows) == 1:
             rows = rows * 2  # see the module docstring
         state, memory = encode(tf.constant(pad(rows, padded)))
-        outputs = beam_search(step, state, len(rows), BOS_ID, EOS_ID, beam_size, max_length, length_penalty,
-                              n_best, constants=memory, with_extras=with_attention)
+        outputs = beam_search(
+            step,
+            state,
+            len(rows),
+            BOS_ID,
+            EOS_ID,
+            beam_size,
+            max_length,
+            length_penalty,
+            n_best,
+            constants=memory,
+            with_extras=with_attention,
+        )
         tokens, scores, lengths = (np.asarray(t) for t in outputs[:3])
         attention = np.asarray(outputs[3]) if with_attention else None
         for row, index in enumerate(members):
             results[index] = [
-                (tokens[row, k, : lengths[row, k]].tolist(), float(scores[row, k]),
-                 attention[row, k, : lengths[row, k], : len(sources[index])] if with_attention else None)
+                (
+                    tokens[row, k, : lengths[row, k]].tolist(),
+                    float(scores[row, k]),
+                    attention[row, k, : lengths[row, k], : len(sources[index])] if with_attention else None,
+                )
                 for k in range(n_best)
             ]
     return results
@@ -103,14 +123,24 @@ class Translator:
         self.subwords = Subwords.load(self.run)
         self.model = load_best_or_last(self.run)
 
-    def translate(self, lines, beam_size=None, length_penalty=None, max_length=None, n_best=None,
-                  batch_size=None, alignments=False, warn=print):
+    def translate(
+        self,
+        lines,
+        beam_size=None,
+        length_penalty=None,
+        max_length=None,
+        n_best=None,
+        batch_size=None,
+        alignments=False,
+        warn=print,
+    ):
         """For each line, its `n_best` hypotheses (`Hypothesis(text, score, alignment)`)."""
         decode = self.recipe["decode"]
         beam_size = decode["beam_size"] if beam_size is None else beam_size
         n_best = decode["n_best"] if n_best is None else n_best
         options = dict(
-            beam_size=beam_size, n_best=n_best,
+            beam_size=beam_size,
+            n_best=n_best,
             length_penalty=decode["length_penalty"] if length_penalty is None else length_penalty,
             max_length=decode["max_length"] if max_length is None else max_length,
             batch_size=decode["batch_size"] if batch_size is None else batch_size,
@@ -121,18 +151,26 @@ class Translator:
         sources = self.subwords.encode_source([lines[i] for i in wanted])
         cut = sum(len(s) > cap for s in sources)
         if cut:
-            warn(f"warning: {cut} input line(s) longer than {cap} subwords were cut to {cap} "
-                 f"(decode.max_source_length)")
+            warn(
+                f"warning: {cut} input line(s) longer than {cap} subwords were cut to {cap} (decode.max_source_length)"
+            )
         sources = [s[:cap] for s in sources]
-        decoded = translate_ids(self.model, [s or [UNK_ID] for s in sources], with_attention=alignments,
-                                **options) if sources else []
+        decoded = (
+            translate_ids(self.model, [s or [UNK_ID] for s in sources], with_attention=alignments, **options)
+            if sources
+            else []
+        )
         results = [[Hypothesis("", 0.0, "" if alignments else None)] for _ in lines]
         for index, source, hypotheses in zip(wanted, sources, decoded):
             source_pieces = [self.subwords.source.id_to_piece(i) for i in source]
             results[index] = [
-                Hypothesis(self.subwords.decode_target(ids), score,
-                           word_alignment(source_pieces, self.subwords.target_pieces(ids), attention)
-                           if alignments and ids and source else ("" if alignments else None))
+                Hypothesis(
+                    self.subwords.decode_target(ids),
+                    score,
+                    word_alignment(source_pieces, self.subwords.target_pieces(ids), attention)
+                    if alignments and ids and source
+                    else ("" if alignments else None),
+                )
                 for ids, score, attention in hypotheses
             ]
         return results

@@ -24,5 +24,6 @@ def require_extra():
         import starlette  # noqa: F401
         import uvicorn  # noqa: F401
     except ImportError as error:
-        raise TextlstmError(f"textlstm serve needs the [serve] extra ({error.name} is not installed): "
-                            f"{INSTALL_HINT}") from None
+        raise TextlstmError(
+            f"textlstm serve needs the [serve] extra ({error.name} is not installed): {INSTALL_HINT}"
+        ) from None

@@ -18,7 +18,6 @@ timeout; 500 any other error in the model (logged with its traceback; the server
 """
 
 import asyncio
-
 import json
 import logging
 import secrets
@@ -107,8 +106,11 @@ def build_app(slots, limits, allow_hosts=(), allow_origins=()):
             raise HTTPError(404, f"no model named {name!r}; loaded: {', '.join(slots) or 'none'}")
         slot = slots[name]
         if slot.kind != ENDPOINT_KIND[endpoint]:
-            raise HTTPError(409, f"model {name!r} is a {slot.kind} model; it has no /{endpoint} "
-                                 f"(that is for {ENDPOINT_KIND[endpoint]} models)")
+            raise HTTPError(
+                409,
+                f"model {name!r} is a {slot.kind} model; it has no /{endpoint} "
+                f"(that is for {ENDPOINT_KIND[endpoint]} models)",
+            )
         return slot
 
     async def index(request):
@@ -143,8 +145,9 @@ def build_app(slots, limits, allow_hosts=(), allow_origins=()):
                 log.exception("model %r failed while streaming", slot.name)
                 yield _sse("error", {"error": f"model error: {type(error).__name__}: {error}"})
 
-        return StreamingResponse(events(), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        return StreamingResponse(
+            events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        )
 
     async def tag(slot, body, deadline):
         kwargs = tag_args(body, limits)
@@ -156,8 +159,9 @@ def build_app(slots, limits, allow_hosts=(), allow_origins=()):
         result = await slot.call(lambda model: model.translate(**kwargs), deadline)
         if kwargs["n_best"] == 1:
             return JSONResponse({"translations": result})
-        return JSONResponse({"n_best": [[{"text": text, "score": float(score)} for text, score in hyps]
-                                        for hyps in result]})
+        return JSONResponse(
+            {"n_best": [[{"text": text, "score": float(score)} for text, score in hyps] for hyps in result]}
+        )
 
     handlers = {"generate": generate, "tag": tag, "translate": translate}
 
@@ -191,6 +195,12 @@ def build_app(slots, limits, allow_hosts=(), allow_origins=()):
 
     middleware = [Middleware(HostOriginGuard, allow_hosts=tuple(allow_hosts), allow_origins=tuple(allow_origins))]
     if allow_origins:  # pages of those origins may read the answers
-        middleware.append(Middleware(CORSMiddleware, allow_origins=list(allow_origins), allow_methods=["GET", "POST"],
-                                     allow_headers=["Content-Type"]))
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(allow_origins),
+                allow_methods=["GET", "POST"],
+                allow_headers=["Content-Type"],
+            )
+        )
     return Starlette(routes=routes, exception_handlers={HTTPException: not_found}, middleware=middleware)

@@ -46,8 +46,15 @@ def _type(value):
     non-finite number (NaN, Infinity), whose kind would not say what was wrong with it."""
     if isinstance(value, float) and not math.isfinite(value):
         return repr(value)
-    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null",
-            int: "an integer", float: "a number"}.get(type(value), type(value).__name__)
+    return {
+        dict: "an object",
+        list: "an array",
+        str: "a string",
+        bool: "a boolean",
+        type(None): "null",
+        int: "an integer",
+        float: "a number",
+    }.get(type(value), type(value).__name__)
 
 
 def _int(body, name, minimum, maximum=None):
@@ -103,10 +110,15 @@ def generate_args(body, limits):
     sampler = body.get("sampler")
     if sampler is not None and not isinstance(sampler, str):
         raise BadRequest(f"sampler must be a string, got {_type(sampler)}")
-    kwargs = {"prompt": prompt, "length": _int(body, "length", 1, limits.max_length), "sampler": sampler,
-              "temperature": _float(body, "temperature", schema.TEMPERATURE),
-              "top_k": _int(body, "top_k", 1, schema.TOP_K.high),
-              "top_p": _float(body, "top_p", schema.TOP_P), "seed": _int(body, "seed", 0, 2**31 - 1)}
+    kwargs = {
+        "prompt": prompt,
+        "length": _int(body, "length", 1, limits.max_length),
+        "sampler": sampler,
+        "temperature": _float(body, "temperature", schema.TEMPERATURE),
+        "top_k": _int(body, "top_k", 1, schema.TOP_K.high),
+        "top_p": _float(body, "top_p", schema.TOP_P),
+        "seed": _int(body, "seed", 0, 2**31 - 1),
+    }
     return kwargs, _bool(body, "stream")
 
 
@@ -143,7 +155,10 @@ def translate_args(body, limits):
     for `Translator.translate` (None: the recipe's value)."""
     _fields(body, ("sentences", "beam_size", "length_penalty", "n_best", "max_length"), required=("sentences",))
     length_penalty = _float(body, "length_penalty", schema.SEQ2SEQ["decode.length_penalty"])
-    return {"sentences": _sentences(body, limits, allow_tokens=False),
-            "beam_size": _int(body, "beam_size", 1, limits.max_beam_size), "length_penalty": length_penalty,
-            "n_best": _int(body, "n_best", 1, limits.max_beam_size) or 1,
-            "max_length": _int(body, "max_length", 1, limits.max_output_subwords)}
+    return {
+        "sentences": _sentences(body, limits, allow_tokens=False),
+        "beam_size": _int(body, "beam_size", 1, limits.max_beam_size),
+        "length_penalty": length_penalty,
+        "n_best": _int(body, "n_best", 1, limits.max_beam_size) or 1,
+        "max_length": _int(body, "max_length", 1, limits.max_output_subwords),
+    }

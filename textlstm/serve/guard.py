@@ -66,25 +66,44 @@ class HostOriginGuard:
 
     def origin_allowed(self, origin, host, scheme):
         origin = origin.strip().lower().rstrip("/")
-        return (self.any_origin or origin in self.allow_origins
-                or (host is not None and origin == f"{scheme}://{host.strip().lower()}"))
+        return (
+            self.any_origin
+            or origin in self.allow_origins
+            or (host is not None and origin == f"{scheme}://{host.strip().lower()}")
+        )
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http":
-            headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]
-                       if name in (b"host", b"origin")}
+            headers = {
+                name.decode("latin-1"): value.decode("latin-1")
+                for name, value in scope["headers"]
+                if name in (b"host", b"origin")
+            }
             host, origin = headers.get("host"), headers.get("origin")
             if host is not None and not self.host_allowed(host, scope.get("server")):
-                return await _refuse(send, 421, f"Host {host!r} is not this server; a server reached by that "
-                                                "name on purpose is started with --allow-host")
+                return await _refuse(
+                    send,
+                    421,
+                    f"Host {host!r} is not this server; a server reached by that "
+                    "name on purpose is started with --allow-host",
+                )
             if origin is not None and not self.origin_allowed(origin, host, scope.get("scheme", "http")):
-                return await _refuse(send, 403, f"requests from pages of {origin!r} are refused; a server meant "
-                                                "for them is started with --allow-origin")
+                return await _refuse(
+                    send,
+                    403,
+                    f"requests from pages of {origin!r} are refused; a server meant "
+                    "for them is started with --allow-origin",
+                )
         await self.app(scope, receive, send)
 
 
 async def _refuse(send, status, message):
     body = json.dumps({"error": message}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

@@ -19,7 +19,7 @@ def parse_specs(specs):
         name, sep, path = spec.partition("=")
         if not sep or not name or "/" in name:
             name, path = pathlib.Path(spec).resolve().name, spec
-        if not name or any(c in name for c in "/?#% ") :
+        if not name or any(c in name for c in "/?#% "):
             raise TextlstmError(f"cannot name a model after {spec!r}; give NAME=RUN_DIR")
         if name in named:
             raise TextlstmError(f"two models named {name!r} ({named[name]} and {path}); name one with NAME=RUN_DIR")
@@ -58,10 +58,15 @@ def uvicorn_config(app, limits):
 
     from textlstm.serve.connections import HeadDeadlineProtocol
 
-    return uvicorn.Config(app, log_level="warning", access_log=False,
-                          http=functools.partial(HeadDeadlineProtocol, head_timeout_s=limits.header_timeout_s),
-                          timeout_keep_alive=limits.keep_alive_s, limit_concurrency=limits.max_connections,
-                          h11_max_incomplete_event_size=limits.max_body_bytes + 16384)
+    return uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,
+        http=functools.partial(HeadDeadlineProtocol, head_timeout_s=limits.header_timeout_s),
+        timeout_keep_alive=limits.keep_alive_s,
+        limit_concurrency=limits.max_connections,
+        h11_max_incomplete_event_size=limits.max_body_bytes + 16384,
+    )
 
 
 def _room_for(connections):
@@ -74,8 +79,9 @@ def _room_for(connections):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     wanted = connections + 256
     if soft != resource.RLIM_INFINITY and soft < wanted:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted if hard == resource.RLIM_INFINITY else min(wanted, hard),
-                                                    hard))
+        resource.setrlimit(
+            resource.RLIMIT_NOFILE, (wanted if hard == resource.RLIM_INFINITY else min(wanted, hard), hard)
+        )
 
 
 def serve(specs, host="127.0.0.1", port=8080, limits=None, echo=print, allow_hosts=(), allow_origins=()):
@@ -102,16 +108,21 @@ def serve(specs, host="127.0.0.1", port=8080, limits=None, echo=print, allow_hos
     if not named:
         raise TextlstmError("give at least one RUN_DIR to serve")
     if not is_loopback(host):
-        print(f"warning: listening on {host}, beyond this machine; the server has no authentication, "
-              "anyone who can reach the port can use the models", file=sys.stderr)
+        print(
+            f"warning: listening on {host}, beyond this machine; the server has no authentication, "
+            "anyone who can reach the port can use the models",
+            file=sys.stderr,
+        )
     for path in named.values():
         RunDir.read_kind(path)  # a missing or foreign directory fails before anything is bound
     sock = bind(host, port)  # before loading: a port in use fails fast
     slots = {name: ModelSlot(name, textlstm.load(path)) for name, path in named.items()}
     bound_host, bound_port = sock.getsockname()[:2]
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
-    echo(f"serving {len(slots)} model(s) at http://{shown}:{bound_port}/: "
-         + ", ".join(f"{name} ({slot.kind})" for name, slot in slots.items()))
+    echo(
+        f"serving {len(slots)} model(s) at http://{shown}:{bound_port}/: "
+        + ", ".join(f"{name} ({slot.kind})" for name, slot in slots.items())
+    )
     sys.stdout.flush()
     _room_for(limits.max_connections)
     config = uvicorn_config(build_app(slots, limits, allow_hosts, allow_origins), limits)

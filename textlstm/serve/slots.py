@@ -45,8 +45,12 @@ class ModelSlot:
         """`{"name", "kind", "run_dir", "recipe": {"model": ..., "decode": ...}}` plus the
         tagger's tag set, as plain JSON values."""
         recipe = self.model.recipe
-        info = {"name": self.name, "kind": self.kind, "run_dir": self.model.run_dir.name,
-                "recipe": {section: recipe.get(section, {}) for section in ("model", "decode")}}
+        info = {
+            "name": self.name,
+            "kind": self.kind,
+            "run_dir": self.model.run_dir.name,
+            "recipe": {section: recipe.get(section, {}) for section in ("model", "decode")},
+        }
         if self.kind == "tagger":
             info["tags"] = self.model.tags
         return info

@@ -22,8 +22,16 @@ import keras
 from keras import ops
 
 OTHER, LOWER, UPPER, DIGIT = 0, 1, 2, 3
-FEATURES = ("all_digits", "mainly_digits", "has_digit", "all_lower", "all_upper", "initial_upper",
-            "mixed_case", "no_letters")
+FEATURES = (
+    "all_digits",
+    "mainly_digits",
+    "has_digit",
+    "all_lower",
+    "all_upper",
+    "initial_upper",
+    "mixed_case",
+    "no_letters",
+)
 
 
 def char_classes(char_vocab):

@@ -38,7 +38,7 @@ from keras import ops
 from textlstm.charlm.corpus import VOCAB_FILE, CharVocabulary, is_subword, reading_order
 from textlstm.charlm.model import RECURRENT_LAYERS
 from textlstm.errors import UserError
-from textlstm.rundir import RunDir, atomic_save_model, atomic_write_text, load_keras_model
+from textlstm.rundir import RunDir, atomic_save_model, atomic_write_text
 from textlstm.training import load_best_or_last
 
 LM_KIND, LM_MODEL_FILE = "charlm", "best.keras"
@@ -99,8 +99,7 @@ class CharLMFeatures(keras.layers.Layer):
     Reference: Akbik et al. (2018), "Contextual String Embeddings for Sequence Labeling".
     """
 
-    def __init__(self, vocab_size, embedding_dim, cell="lstm", units=256, num_layers=1, direction="forward",
-                 **kwargs):
+    def __init__(self, vocab_size, embedding_dim, cell="lstm", units=256, num_layers=1, direction="forward", **kwargs):
         super().__init__(**kwargs)
         if cell not in RECURRENT_LAYERS:
             raise ValueError(f"cell must be one of {sorted(RECURRENT_LAYERS)}, received cell={cell!r}")
@@ -109,8 +108,9 @@ class CharLMFeatures(keras.layers.Layer):
         self.vocab_size, self.embedding_dim = int(vocab_size), int(embedding_dim)
         self.cell, self.units, self.num_layers, self.direction = cell, int(units), int(num_layers), direction
         self.embedding = keras.layers.Embedding(self.vocab_size, self.embedding_dim, name="embedding")
-        self.rnns = [RECURRENT_LAYERS[cell](self.units, return_sequences=True, name=f"rnn_{i}")
-                     for i in range(self.num_layers)]
+        self.rnns = [
+            RECURRENT_LAYERS[cell](self.units, return_sequences=True, name=f"rnn_{i}") for i in range(self.num_layers)
+        ]
 
     def build(self, input_shape):
         self.embedding.build((None, None))
@@ -131,8 +131,16 @@ class CharLMFeatures(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"vocab_size": self.vocab_size, "embedding_dim": self.embedding_dim, "cell": self.cell,
-                       "units": self.units, "num_layers": self.num_layers, "direction": self.direction})
+        config.update(
+            {
+                "vocab_size": self.vocab_size,
+                "embedding_dim": self.embedding_dim,
+                "cell": self.cell,
+                "units": self.units,
+                "num_layers": self.num_layers,
+                "direction": self.direction,
+            }
+        )
         return config
 
 
@@ -157,8 +165,9 @@ class LanguageModel:
 
     def layer(self, name):
         """A `CharLMFeatures` layer holding this LM's weights."""
-        layer = CharLMFeatures(len(self.vocab), self.embedding_dim, self.cell, self.units, self.num_layers,
-                               self.direction, name=name)
+        layer = CharLMFeatures(
+            len(self.vocab), self.embedding_dim, self.cell, self.units, self.num_layers, self.direction, name=name
+        )
         layer.build(None)
         load_lm_weights(layer, self.model, self.path)
         return layer
@@ -182,8 +191,9 @@ def _check_usable(path, recipe):
     """The LM's direction, once its recipe shows it reads characters in a known direction; else one line."""
     direction = recipe.get("data", {}).get("direction", "forward")
     if is_subword(recipe):
-        raise UserError(f"{path} is a char LM of subword units; word features need one state per character "
-                        "(data.unit = \"char\")")
+        raise UserError(
+            f'{path} is a char LM of subword units; word features need one state per character (data.unit = "char")'
+        )
     if direction not in DIRECTIONS:
         raise UserError(f"{path}: data.direction must be one of {', '.join(DIRECTIONS)}, got {direction!r}")
     return direction
@@ -234,7 +244,9 @@ class CharLMSet:
         return sum(lm.units for lm in self.lms)
 
     def describe(self):
-        return ", ".join(f"{lm.direction} {lm.num_layers}x{lm.units} {lm.cell} ({len(lm.vocab)} chars)" for lm in self.lms)
+        return ", ".join(
+            f"{lm.direction} {lm.num_layers}x{lm.units} {lm.cell} ({len(lm.vocab)} chars)" for lm in self.lms
+        )
 
     def layers(self):
         """One `CharLMFeatures` per LM, named charlm_0, charlm_1, ..., with the LMs' weights."""

@@ -189,13 +189,16 @@ def parse_conll(text, token_column=0, tag_column=-1, source="<text>"):
         fields = _split_fields(line, tabbed)
         if len(fields) != expected:
             raise UserError(
-                f"{source}:{number}: expected {expected} columns like the first token line, "
-                f"found {len(fields)}"
+                f"{source}:{number}: expected {expected} columns like the first token line, found {len(fields)}"
             )
         if current is None:
             current = Sentence(
-                tokens=[], tags=None if tag_index is None else [], columns=[],
-                tag_column=tag_index, separator="\t" if tabbed else " ", before=pending,
+                tokens=[],
+                tags=None if tag_index is None else [],
+                columns=[],
+                tag_column=tag_index,
+                separator="\t" if tabbed else " ",
+                before=pending,
             )
             pending = []
         current.tokens.append(fields[token_index])
@@ -215,9 +218,7 @@ def _resolve_columns(count, token_column, tag_column, source):
     def resolve(index, name):
         resolved = index + count if index < 0 else index
         if not 0 <= resolved < count:
-            raise UserError(
-                f"{source}: {name} {index} does not exist; token lines have {count} column(s)"
-            )
+            raise UserError(f"{source}: {name} {index} does not exist; token lines have {count} column(s)")
         return resolved
 
     token_index = resolve(token_column, "token column")
@@ -249,8 +250,7 @@ def read_plain(text):
     if lines and lines[-1] == "":
         lines.pop()
     return [
-        Sentence(tokens=line.split(), line_numbers=[number] * len(line.split()))
-        for number, line in enumerate(lines, 1)
+        Sentence(tokens=line.split(), line_numbers=[number] * len(line.split())) for number, line in enumerate(lines, 1)
     ]
 
 
@@ -259,9 +259,7 @@ def _check_lengths(sentences, predicted_tags):
         raise ValueError(f"{len(sentences)} sentences but {len(predicted_tags)} tag sequences")
     for number, (sentence, tags) in enumerate(zip(sentences, predicted_tags), 1):
         if len(sentence.tokens) != len(tags):
-            raise ValueError(
-                f"sentence {number} has {len(sentence.tokens)} tokens but {len(tags)} tags"
-            )
+            raise ValueError(f"sentence {number} has {len(sentence.tokens)} tokens but {len(tags)} tags")
 
 
 def _set_feature(feats, key, value):

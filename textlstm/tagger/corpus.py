@@ -16,7 +16,7 @@ FORMATS = ("auto", "conllu", "conll")
 
 
 def resolve_format(path, requested):
-    """"conllu" or "conll" for a tagged file: the requested one, or a guess from its content."""
+    """ "conllu" or "conll" for a tagged file: the requested one, or a guess from its content."""
     if requested not in FORMATS:
         raise UserError(f"data.format must be one of {', '.join(FORMATS)}, got {requested!r}")
     if requested != "auto":
@@ -48,9 +48,7 @@ def read_untagged(text, source, file_format, data_recipe):
     if file_format == "conllu":
         return conll.parse_conllu(text, column=data_recipe["column"], source=source)
     if file_format == "conll":
-        first = next(
-            (line for line in text.splitlines() if line.strip() and line.split()[0] != conll.DOCSTART), ""
-        )
+        first = next((line for line in text.splitlines() if line.strip() and line.split()[0] != conll.DOCSTART), "")
         fields = len(first.split("\t")) if "\t" in first else len(first.split())
         tag_column = data_recipe["tag_column"] if fields > 1 else None
         return conll.parse_conll(text, data_recipe["token_column"], tag_column, source=source)
@@ -96,8 +94,12 @@ def prepare_entity_tags(sentences, path, file_scheme, model_scheme, invalid):
 
 def unknown_tags(sentences, tag_vocab):
     """(tag, line number) of every gold tag the model was not trained with."""
-    return [(tag, line) for sentence in sentences for tag, line in zip(sentence.tags, sentence.line_numbers)
-            if tag not in tag_vocab]
+    return [
+        (tag, line)
+        for sentence in sentences
+        for tag, line in zip(sentence.tags, sentence.line_numbers)
+        if tag not in tag_vocab
+    ]
 
 
 def unseen_tags_warning(sentences, tag_vocab, path):
@@ -112,8 +114,10 @@ def unseen_tags_warning(sentences, tag_vocab, path):
         return None
     names = sorted({tag for tag, _ in unknown})
     shown = ", ".join(repr(tag) for tag in names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
-    return (f"warning: {path}: {len(unknown)} token(s) have tags never seen in training ({shown}; first at "
-            f"line {unknown[0][1]}); they count as errors")
+    return (
+        f"warning: {path}: {len(unknown)} token(s) have tags never seen in training ({shown}; first at "
+        f"line {unknown[0][1]}); they count as errors"
+    )
 
 
 def check_tag_variety(sentences, path, column="tags"):
@@ -121,5 +125,7 @@ def check_tag_variety(sentences, path, column="tags"):
     tags = {tag for sentence in sentences for tag in sentence.tags}
     if len(tags) < 2:
         found = f"only the tag {next(iter(tags))!r}" if tags else "no tags"
-        raise UserError(f"{path}: {found} in column {column}; a tagger needs at least two distinct tags "
-                        "(is --column / --tag-column right?)")
+        raise UserError(
+            f"{path}: {found} in column {column}; a tagger needs at least two distinct tags "
+            "(is --column / --tag-column right?)"
+        )

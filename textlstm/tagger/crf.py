@@ -53,9 +53,7 @@ def _unpack(step):
 
 def crf_log_partition(emissions, mask, transitions, start, end):
     """log Z [B]: log-sum-exp of the scores of all tag paths (forward algorithm)."""
-    emissions, mask, lengths, transitions, start, end = _prepare(
-        emissions, mask, transitions, start, end
-    )
+    emissions, mask, lengths, transitions, start, end = _prepare(emissions, mask, transitions, start, end)
     steps = ops.transpose(emissions, (1, 0, 2))
     step_masks = ops.transpose(mask, (1, 0))[:, :, None]
     length = ops.shape(steps)[0]
@@ -78,9 +76,7 @@ def crf_log_partition(emissions, mask, transitions, start, end):
 
 def crf_sequence_score(emissions, tags, mask, transitions, start, end):
     """score(y) [B] of the given tag paths; tags at padded steps are ignored."""
-    emissions, mask, lengths, transitions, start, end = _prepare(
-        emissions, mask, transitions, start, end
-    )
+    emissions, mask, lengths, transitions, start, end = _prepare(emissions, mask, transitions, start, end)
     num_tags = ops.shape(transitions)[0]
     weights = ops.cast(mask, emissions.dtype)
     tags = ops.where(mask, ops.cast(tags, "int32"), 0)
@@ -116,9 +112,7 @@ def crf_nll_loss(emissions, tags, mask, transitions, start, end):
 
 def viterbi_decode(emissions, mask, transitions, start, end):
     """The best tag path per sequence: (tags int32 [B, L], scores [B]); padded steps get 0."""
-    emissions, mask, lengths, transitions, start, end = _prepare(
-        emissions, mask, transitions, start, end
-    )
+    emissions, mask, lengths, transitions, start, end = _prepare(emissions, mask, transitions, start, end)
     num_tags = ops.shape(transitions)[0]
     alpha = start[None, :] + emissions[:, 0]
     rest = _time_major_rest(emissions, mask)
@@ -162,10 +156,8 @@ def nbest_viterbi_decode(emissions, mask, transitions, start, end, k):
         raise ValueError(f"k must be a positive integer, received k={k}")
     emissions = np.asarray(ops.convert_to_numpy(emissions), dtype=np.float64)
     batch, length, num_tags = emissions.shape
-    mask = (np.ones((batch, length), bool) if mask is None
-            else np.asarray(ops.convert_to_numpy(mask)).astype(bool))
-    transitions, start, end = (np.asarray(ops.convert_to_numpy(w), dtype=np.float64)
-                               for w in (transitions, start, end))
+    mask = np.ones((batch, length), bool) if mask is None else np.asarray(ops.convert_to_numpy(mask)).astype(bool)
+    transitions, start, end = (np.asarray(ops.convert_to_numpy(w), dtype=np.float64) for w in (transitions, start, end))
     all_tags = np.zeros((batch, k, length), np.int32)
     all_scores = np.full((batch, k), -np.inf, np.float32)
     for b in range(batch):
@@ -246,9 +238,7 @@ class CRF(keras.layers.Layer):
         self.start_transitions = self.add_weight(
             shape=(self.num_tags,), initializer=initializer, name="start_transitions"
         )
-        self.end_transitions = self.add_weight(
-            shape=(self.num_tags,), initializer=initializer, name="end_transitions"
-        )
+        self.end_transitions = self.add_weight(shape=(self.num_tags,), initializer=initializer, name="end_transitions")
 
     def _crf_weights(self):
         return self.transitions, self.start_transitions, self.end_transitions

@@ -59,12 +59,15 @@ def encode_sentences(sentences, word_vocab, char_vocab, tag_vocab=None, max_len=
             tags = None
             if tag_vocab is not None:
                 tags = np.asarray(tag_vocab.encode(sentence.tags[start:end]), np.int32)
-            examples.append(Example(
-                sentence=index, start=start,
-                word_ids=np.asarray(word_vocab.encode(tokens), np.int32),
-                char_ids=[char_vocab.encode(token[:max_word_chars]) or [1] for token in tokens],
-                tag_ids=tags,
-            ))
+            examples.append(
+                Example(
+                    sentence=index,
+                    start=start,
+                    word_ids=np.asarray(word_vocab.encode(tokens), np.int32),
+                    char_ids=[char_vocab.encode(token[:max_word_chars]) or [1] for token in tokens],
+                    tag_ids=tags,
+                )
+            )
     return examples
 
 
@@ -184,7 +187,8 @@ def sorted_batches(examples, batch_size):
 
 def evaluation_batches(examples, batch_size):
     """A finite tf.data set of every example once, length-sorted, for the validation loss."""
-    batches = [pad_batch([examples[i] for i in indexes], rows=batch_size)
-               for indexes in sorted_batches(examples, batch_size)]
+    batches = [
+        pad_batch([examples[i] for i in indexes], rows=batch_size) for indexes in sorted_batches(examples, batch_size)
+    ]
     dataset = tf.data.Dataset.from_generator(lambda: iter(batches), output_signature=batch_signature(examples))
     return dataset.apply(tf.data.experimental.assert_cardinality(len(batches)))

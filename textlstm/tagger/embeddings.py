@@ -37,11 +37,9 @@ def _is_number(text):
 def _parse_vector(parts, dim, where):
     """(word, values) of one split line whose vector must have `dim` numbers."""
     if len(parts) - 1 != dim and len(parts) > dim + 1 and not _is_number(parts[1]):
-        parts = [" ".join(parts[: len(parts) - dim])] + parts[len(parts) - dim:]  # word with spaces
+        parts = [" ".join(parts[: len(parts) - dim])] + parts[len(parts) - dim :]  # word with spaces
     if len(parts) - 1 != dim:
-        raise UserError(
-            f"{where}: expected a word and {dim} numbers, found {len(parts) - 1} numbers"
-        )
+        raise UserError(f"{where}: expected a word and {dim} numbers, found {len(parts) - 1} numbers")
     try:
         return parts[0], np.asarray(parts[1:], dtype=np.float32)
     except ValueError:
@@ -89,8 +87,10 @@ def _rows(path, max_rows=0, found_dim=None):
                     raise UserError(f"{path}:{number}: expected a word and its vector")
             yield _parse_vector(parts, dim, f"{path}:{number}")
     except FileNotFoundError:
-        raise UserError(f"{no_such_file(path, 'word-vector file')} (data.word_vectors: give the file with "
-                        f"--word-vectors PATH; a recipe without vectors, such as tagger-ner, needs none)") from None
+        raise UserError(
+            f"{no_such_file(path, 'word-vector file')} (data.word_vectors: give the file with "
+            f"--word-vectors PATH; a recipe without vectors, such as tagger-ner, needs none)"
+        ) from None
     except (OSError, EOFError) as error:
         if isinstance(error, OSError) and error.errno is not None:  # the machine (EACCES, EIO), not the file
             raise UserError(describe_os_error(error, "read word vectors", path)) from None
@@ -186,8 +186,13 @@ def extend_with_vectors(path, vocab, max_rows=0, seed=0, scale=0.1):
         matrix[index] = vector
     del added_rows
     reserved = 2 if vocab.unknown else 1
-    extended = type(vocab)(vocab.items[reserved:] + list(added), unknown=vocab.unknown, lowercase=vocab.lowercase,
-                           trainable_rows=len(vocab), lowercase_fallback=not vocab.lowercase, vector_dim=dim)
+    extended = type(vocab)(
+        vocab.items[reserved:] + list(added),
+        unknown=vocab.unknown,
+        lowercase=vocab.lowercase,
+        trainable_rows=len(vocab),
+        lowercase_fallback=not vocab.lowercase,
+        vector_dim=dim,
+    )
     assert len(extended) == len(matrix), (len(extended), len(matrix))
     return extended, matrix, found
-

@@ -20,9 +20,7 @@ def _flat_pairs(gold, pred):
             pairs.append((gold_item, pred_item))
             continue
         if len(gold_item) != len(pred_item):
-            raise ValueError(
-                f"sequence {number} has {len(gold_item)} gold tags but {len(pred_item)} predicted"
-            )
+            raise ValueError(f"sequence {number} has {len(gold_item)} gold tags but {len(pred_item)} predicted")
         pairs.extend(zip(gold_item, pred_item))
     return pairs
 
@@ -47,8 +45,12 @@ def _prf(correct, predicted, support):
     recall = _ratio(correct, support)
     f1 = _ratio(2 * precision * recall, precision + recall)
     return {
-        "precision": precision, "recall": recall, "f1": f1,
-        "support": support, "predicted": predicted, "correct": correct,
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "support": support,
+        "predicted": predicted,
+        "correct": correct,
     }
 
 
@@ -59,9 +61,7 @@ def _averages(rows):
     for key in ("precision", "recall", "f1"):
         values = [row[key] for row in rows.values()]
         macro[key] = _ratio(sum(values), len(values))
-        weighted[key] = _ratio(
-            sum(row[key] * row["support"] for row in rows.values()), total_support
-        )
+        weighted[key] = _ratio(sum(row[key] * row["support"] for row in rows.values()), total_support)
     macro["support"] = weighted["support"] = total_support
     return macro, weighted
 
@@ -78,21 +78,15 @@ def span_scores(gold_seqs, pred_seqs, scheme="IOB2"):
     gold_count, pred_count, correct_count = (collections.Counter() for _ in range(3))
     for number, (gold, pred) in enumerate(zip(gold_seqs, pred_seqs)):
         if len(gold) != len(pred):
-            raise ValueError(
-                f"sequence {number} has {len(gold)} gold tags but {len(pred)} predicted"
-            )
+            raise ValueError(f"sequence {number} has {len(gold)} gold tags but {len(pred)} predicted")
         gold_spans = set(schemes.spans(gold, scheme))
         pred_spans = set(schemes.spans(pred, scheme))
         gold_count.update(span[0] for span in gold_spans)
         pred_count.update(span[0] for span in pred_spans)
         correct_count.update(span[0] for span in gold_spans & pred_spans)
     types = sorted(set(gold_count) | set(pred_count))
-    per_type = {
-        name: _prf(correct_count[name], pred_count[name], gold_count[name]) for name in types
-    }
-    micro = _prf(
-        sum(correct_count.values()), sum(pred_count.values()), sum(gold_count.values())
-    )
+    per_type = {name: _prf(correct_count[name], pred_count[name], gold_count[name]) for name in types}
+    micro = _prf(sum(correct_count.values()), sum(pred_count.values()), sum(gold_count.values()))
     macro, weighted = _averages(per_type)
     return {
         "per_type": per_type,
@@ -110,8 +104,9 @@ def _table(title, rows, footer):
     lines = [header, "-" * len(header)]
 
     def line(name, row):
-        return (f"{name:<{width}}  {row['precision']:>9.4f}  {row['recall']:>9.4f}  "
-                f"{row['f1']:>9.4f}  {row['support']:>8d}")
+        return (
+            f"{name:<{width}}  {row['precision']:>9.4f}  {row['recall']:>9.4f}  {row['f1']:>9.4f}  {row['support']:>8d}"
+        )
 
     lines.extend(line(name, row) for name, row in rows.items())
     lines.append("-" * len(header))
@@ -121,8 +116,7 @@ def _table(title, rows, footer):
 
 def format_report(scores):
     """A per-entity-type table with micro, macro and weighted averages, from `span_scores`."""
-    footer = {"micro avg": scores["micro"], "macro avg": scores["macro"],
-              "weighted avg": scores["weighted"]}
+    footer = {"micro avg": scores["micro"], "macro avg": scores["macro"], "weighted avg": scores["weighted"]}
     return _table("type", scores["per_type"], footer)
 
 

@@ -182,8 +182,15 @@ class CharFeatures(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"kind": self.kind, "vocab_size": self.vocab_size, "char_dim": self.char_dim,
-                       "units": self.units, "kernel_size": self.kernel_size})
+        config.update(
+            {
+                "kind": self.kind,
+                "vocab_size": self.vocab_size,
+                "char_dim": self.char_dim,
+                "units": self.units,
+                "kernel_size": self.kernel_size,
+            }
+        )
         return config
 
 
@@ -254,8 +261,17 @@ def _check_choice(name, value, choices):
         raise UserError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
 
 
-def build_model(num_words, num_chars, num_tags, model_recipe, seed, word_vectors=None, charlm=None,
-                trainable_words=None, char_classes=None):
+def build_model(
+    num_words,
+    num_chars,
+    num_tags,
+    model_recipe,
+    seed,
+    word_vectors=None,
+    charlm=None,
+    trainable_words=None,
+    char_classes=None,
+):
     """The tagger network. `word_vectors` ([num_words, dim] float32) makes the word embedding a
     `WordEmbedding`: that frozen table beside trainable rows of `model.word_dim` for the ids
     below `trainable_words` (default: all ids); `charlm` (a `CharLMSet`) adds the char LMs'
@@ -272,18 +288,28 @@ def build_model(num_words, num_chars, num_tags, model_recipe, seed, word_vectors
     chars = keras.Input((None, None), dtype="int32", name="chars")
     word_ids = WordDropout(model_recipe["word_dropout"], seed=seed, name="word_dropout")(words)
     if word_vectors is not None:
-        embedding = WordEmbedding(num_words, word_vectors.shape[1], trainable_words or num_words,
-                                  model_recipe["word_dim"], name="word_embedding")
+        embedding = WordEmbedding(
+            num_words,
+            word_vectors.shape[1],
+            trainable_words or num_words,
+            model_recipe["word_dim"],
+            name="word_embedding",
+        )
         embedding.set_vectors(word_vectors)
     else:
-        embedding = keras.layers.Embedding(num_words, model_recipe["word_dim"], mask_zero=True,
-                                           name="word_embedding")
+        embedding = keras.layers.Embedding(num_words, model_recipe["word_dim"], mask_zero=True, name="word_embedding")
     parts = [embedding(word_ids)]
     if model_recipe["char_features"] != "none":
-        parts.append(CharFeatures(
-            model_recipe["char_features"], num_chars, model_recipe["char_dim"], model_recipe["char_units"],
-            model_recipe["char_kernel"], name="char_features",
-        )(chars))
+        parts.append(
+            CharFeatures(
+                model_recipe["char_features"],
+                num_chars,
+                model_recipe["char_dim"],
+                model_recipe["char_units"],
+                model_recipe["char_kernel"],
+                name="char_features",
+            )(chars)
+        )
     if model_recipe.get("casing"):
         if char_classes is None:
             raise ValueError("model.casing needs char_classes (casing.char_classes of the character vocabulary)")
@@ -294,17 +320,17 @@ def build_model(num_words, num_chars, num_tags, model_recipe, seed, word_vectors
         parts.append(inputs[-1])
     elif charlm is not None and len(charlm):
         for k, layer in enumerate(charlm.layers()):
-            lm_inputs = [keras.Input((None,), dtype="int32", name=f"charlm_{k}_chars"),
-                         keras.Input((None,), dtype="int32", name=f"charlm_{k}_positions")]
+            lm_inputs = [
+                keras.Input((None,), dtype="int32", name=f"charlm_{k}_chars"),
+                keras.Input((None,), dtype="int32", name=f"charlm_{k}_positions"),
+            ]
             inputs += lm_inputs
             parts.append(layer(lm_inputs))
     x = parts[0] if len(parts) == 1 else keras.layers.Concatenate(name="word_features")(parts)
     x = keras.layers.Dropout(dropout, name="dropout_in")(x)
     layer_class = RECURRENT_LAYERS[model_recipe["cell"]]
     for i in range(model_recipe["layers"]):
-        x = tl.Bidirectional(
-            layer_class(model_recipe["units"], return_sequences=True), name=f"birnn_{i}"
-        )(x)
+        x = tl.Bidirectional(layer_class(model_recipe["units"], return_sequences=True), name=f"birnn_{i}")(x)
         x = keras.layers.Dropout(dropout, name=f"dropout_{i}")(x)
     scores = TagScores(num_tags, name="tag_scores")(x)
     if model_recipe["decoder"] == "crf":
@@ -323,11 +349,29 @@ def compile_model(model, train_recipe, steps_per_epoch=1):
     model.compile(optimizer=optim.optimizer(train_recipe, rate=learning_rate), jit_compile=False)
 
 
-def build_and_compile(num_words, num_chars, num_tags, recipe, word_vectors=None, steps_per_epoch=1, charlm=None,
-                      trainable_words=None, char_classes=None):
+def build_and_compile(
+    num_words,
+    num_chars,
+    num_tags,
+    recipe,
+    word_vectors=None,
+    steps_per_epoch=1,
+    charlm=None,
+    trainable_words=None,
+    char_classes=None,
+):
     """Build and compile in one place, so a distribution-strategy scope can wrap both."""
-    model = build_model(num_words, num_chars, num_tags, recipe["model"], recipe["train"]["seed"], word_vectors,
-                        charlm, trainable_words, char_classes)
+    model = build_model(
+        num_words,
+        num_chars,
+        num_tags,
+        recipe["model"],
+        recipe["train"]["seed"],
+        word_vectors,
+        charlm,
+        trainable_words,
+        char_classes,
+    )
     compile_model(model, recipe["train"], steps_per_epoch)
     return model
 

@@ -80,8 +80,11 @@ def predict_nbest(scorer, crf, sentences, vocabs, data_recipe, batch_size, k, ch
         for row, example in enumerate(batch):
             n = len(example)
             # a path through the padding tag (score -10000, never a real answer) is left out
-            paths = [(float(log_probs[row, r]), [int(t) for t in tags[row, r, :n]])
-                     for r in range(k) if np.isfinite(log_probs[row, r]) and tags[row, r, :n].all()]
+            paths = [
+                (float(log_probs[row, r]), [int(t) for t in tags[row, r, :n]])
+                for r in range(k)
+                if np.isfinite(log_probs[row, r]) and tags[row, r, :n].all()
+            ]
             chunks[example.sentence].append((example.start, paths))
     results = []
     for parts in chunks:
@@ -116,8 +119,9 @@ def distinct_nbest(scorer, crf, sentences, vocabs, data_recipe, batch_size, k, o
     pending = list(range(len(sentences)))
     fetch = 4 * k
     while pending:
-        paths = predict_nbest(scorer, crf, [sentences[i] for i in pending], vocabs, data_recipe, batch_size, fetch,
-                              charlm)
+        paths = predict_nbest(
+            scorer, crf, [sentences[i] for i in pending], vocabs, data_recipe, batch_size, fetch, charlm
+        )
         left = []
         for i, candidates in zip(pending, paths):
             results[i] = merge_outputs(candidates, output, k)
@@ -131,9 +135,15 @@ def write_jsonl_nbest(sentences, nbest):
     """One JSON object per sentence: {"tokens", "tags" (the best), "n_best": [{"tags", "prob"}]}."""
     _check_lengths(sentences, [paths[0][0] for paths in nbest])
     return "".join(
-        json.dumps({"tokens": list(sentence.tokens), "tags": list(paths[0][0]),
-                    "n_best": [{"tags": list(tags), "prob": prob} for tags, prob in paths]},
-                   ensure_ascii=False) + "\n"
+        json.dumps(
+            {
+                "tokens": list(sentence.tokens),
+                "tags": list(paths[0][0]),
+                "n_best": [{"tags": list(tags), "prob": prob} for tags, prob in paths],
+            },
+            ensure_ascii=False,
+        )
+        + "\n"
         for sentence, paths in zip(sentences, nbest)
     )
 
@@ -152,7 +162,7 @@ def write_conll_nbest(sentences, nbest, k):
             tags = [path[position] for path, _ in paths] + ["_"] * (k - len(paths))
             fields = list(fields)
             if sentence.columns is not None and sentence.tag_column is not None:
-                fields[sentence.tag_column: sentence.tag_column + 1] = tags
+                fields[sentence.tag_column : sentence.tag_column + 1] = tags
             else:
                 fields.extend(tags)
             lines.append(sentence.separator.join(fields))

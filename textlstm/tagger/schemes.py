@@ -22,9 +22,7 @@ def normalize_scheme(name):
     """The canonical scheme name ("IOB1", "IOB2" or "BIOES") for a name or alias, any case."""
     canonical = ALIASES.get(str(name).upper())
     if canonical is None:
-        raise UserError(
-            f"unknown tag scheme {name!r}; expected one of IOB1, IOB2 (BIO), BIOES (IOBES)"
-        )
+        raise UserError(f"unknown tag scheme {name!r}; expected one of IOB1, IOB2 (BIO), BIOES (IOBES)")
     return canonical
 
 
@@ -139,19 +137,17 @@ def validate(tags, scheme):
         if scheme == "IOB2" and prefix == "I" and not continues:
             problems.append((position, f"{tag} does not follow B-{entity_type} or {tag}"))
         if scheme == "IOB1" and prefix == "B" and not continues:
-            problems.append(
-                (position, f"{tag} in IOB1 must directly follow an entity of type {entity_type}")
-            )
+            problems.append((position, f"{tag} in IOB1 must directly follow an entity of type {entity_type}"))
         if scheme == "BIOES":
             if prefix in ("I", "E") and not continues:
-                problems.append(
-                    (position, f"{tag} does not follow B-{entity_type} or I-{entity_type}")
-                )
+                problems.append((position, f"{tag} does not follow B-{entity_type} or I-{entity_type}"))
             if prev_prefix in ("B", "I") and not (prefix in ("I", "E") and continues):
                 where = "the end" if at_end else tag
                 problems.append(
-                    (position - 1, f"{prev_prefix}-{prev_type} is followed by {where}, "
-                     f"not I-{prev_type} or E-{prev_type}")
+                    (
+                        position - 1,
+                        f"{prev_prefix}-{prev_type} is followed by {where}, not I-{prev_type} or E-{prev_type}",
+                    )
                 )
         prev_prefix, prev_type = prefix, entity_type
     return problems

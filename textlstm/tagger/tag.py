@@ -99,8 +99,9 @@ class TaggerRun:
             batch_size = self.recipe["decode"]["batch_size"]
         elif batch_size < 1:  # `tag` and `evaluate` both pass --batch-size here
             raise UserError(f"--batch-size must be at least 1, got {batch_size}")
-        ids = predict_tags(self.predictor, sentences, self.vocabs, self.recipe["data"], batch_size, progress,
-                           self.charlm)
+        ids = predict_tags(
+            self.predictor, sentences, self.vocabs, self.recipe["data"], batch_size, progress, self.charlm
+        )
         return [self.tag_strings(row) for row in ids]
 
     def tag_nbest(self, sentences, k, batch_size=None, progress=None):
@@ -116,8 +117,9 @@ class TaggerRun:
             raise UserError(f"--n-best must be at least 1, got {k}")
         if self._scorer is None:
             self._scorer = make_scorer(self.model, self.charlm)
-        return distinct_nbest(*self._scorer, sentences, self.vocabs, self.recipe["data"], batch_size, k,
-                              self.tag_strings, self.charlm)
+        return distinct_nbest(
+            *self._scorer, sentences, self.vocabs, self.recipe["data"], batch_size, k, self.tag_strings, self.charlm
+        )
 
     def tag_strings(self, tag_ids):
         tags = self.vocabs[2].decode(tag_ids)
@@ -147,15 +149,19 @@ def read_tagset(run):
     if not isinstance(tagset, dict):
         raise UserError(f"tag set {path} is damaged (expected a JSON object, found {json.dumps(tagset)[:40]})")
     if not isinstance(tagset.get("entities"), bool):
-        raise UserError(f"tag set {path} is damaged (\"entities\" must be true or false)")
+        raise UserError(f'tag set {path} is damaged ("entities" must be true or false)')
     if tagset.get("format") not in ("conllu", "conll"):
-        raise UserError(f"tag set {path} is damaged (\"format\" must be \"conllu\" or \"conll\", "
-                        f"found {json.dumps(tagset.get('format'))})")
+        raise UserError(
+            f'tag set {path} is damaged ("format" must be "conllu" or "conll", '
+            f"found {json.dumps(tagset.get('format'))})"
+        )
     for key in ("file_scheme", "model_scheme"):
         value = tagset.get(key)
         if tagset["entities"] and value not in schemes.PREFIXES:
-            raise UserError(f"tag set {path} is damaged ({key!r} must be one of {', '.join(schemes.PREFIXES)}, "
-                            f"found {json.dumps(value)})")
+            raise UserError(
+                f"tag set {path} is damaged ({key!r} must be one of {', '.join(schemes.PREFIXES)}, "
+                f"found {json.dumps(value)})"
+            )
     return tagset
 
 
@@ -194,8 +200,16 @@ def read_input(input_path):
     return conll.decode_bytes(data, "<stdin>"), "<stdin>"
 
 
-def tag_text(run_path, input_path=None, input_format="auto", output_format=None, batch_size=None, warn=None,
-             n_best=1, tagger=None):
+def tag_text(
+    run_path,
+    input_path=None,
+    input_format="auto",
+    output_format=None,
+    batch_size=None,
+    warn=None,
+    n_best=1,
+    tagger=None,
+):
     """Tag a file (or stdin) with the tagger in `run_path`; returns the output text.
 
     The output format defaults to the input's (CoNLL columns for plain text); CoNLL-U output

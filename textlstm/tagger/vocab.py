@@ -42,8 +42,9 @@ class Vocabulary:
         vector_dim: the size of the frozen vectors of an extended vocabulary (default None).
     """
 
-    def __init__(self, items=(), unknown=True, lowercase=False, trainable_rows=None, lowercase_fallback=False,
-                 vector_dim=None):
+    def __init__(
+        self, items=(), unknown=True, lowercase=False, trainable_rows=None, lowercase_fallback=False, vector_dim=None
+    ):
         self.unknown = bool(unknown)
         self.lowercase = bool(lowercase)
         self.lowercase_fallback = bool(lowercase_fallback)
@@ -57,8 +58,10 @@ class Vocabulary:
                 self.stoi[item] = len(self.itos)
                 self.itos.append(item)
         if trainable_rows is not None and not len(reserved) <= trainable_rows <= len(self.itos):
-            raise ValueError(f"trainable_rows must be between {len(reserved)} and {len(self.itos)}, "
-                             f"received trainable_rows={trainable_rows}")
+            raise ValueError(
+                f"trainable_rows must be between {len(reserved)} and {len(self.itos)}, "
+                f"received trainable_rows={trainable_rows}"
+            )
         self._trainable_rows = None if trainable_rows is None else int(trainable_rows)
 
     @classmethod
@@ -140,8 +143,11 @@ class Vocabulary:
         reserved = 2 if self.unknown else 1
         data = {"format": FORMAT, "unknown": self.unknown, "lowercase": self.lowercase}
         if self.extended:  # only then: other vocabularies are written as before
-            data.update(trainable_rows=self._trainable_rows, lowercase_fallback=self.lowercase_fallback,
-                        vector_dim=self.vector_dim)
+            data.update(
+                trainable_rows=self._trainable_rows,
+                lowercase_fallback=self.lowercase_fallback,
+                vector_dim=self.vector_dim,
+            )
         data["items"] = self.itos[reserved:]
         return data
 
@@ -155,15 +161,24 @@ class Vocabulary:
         unknown = data.get("unknown", True)
         trainable_rows = data.get("trainable_rows")
         reserved = 2 if unknown else 1
-        if trainable_rows is not None and (type(trainable_rows) is not int
-                                           or not reserved <= trainable_rows <= reserved + len(items)):
-            raise UserError(f"{source}: 'trainable_rows' must be an integer from {reserved} to "
-                            f"{reserved + len(items)}, found {json.dumps(trainable_rows)}")
+        if trainable_rows is not None and (
+            type(trainable_rows) is not int or not reserved <= trainable_rows <= reserved + len(items)
+        ):
+            raise UserError(
+                f"{source}: 'trainable_rows' must be an integer from {reserved} to "
+                f"{reserved + len(items)}, found {json.dumps(trainable_rows)}"
+            )
         vector_dim = data.get("vector_dim")
         if vector_dim is not None and (type(vector_dim) is not int or vector_dim < 1):
             raise UserError(f"{source}: 'vector_dim' must be a positive integer, found {json.dumps(vector_dim)}")
-        return cls(items, unknown=unknown, lowercase=data.get("lowercase", False), trainable_rows=trainable_rows,
-                   lowercase_fallback=bool(data.get("lowercase_fallback", False)), vector_dim=vector_dim)
+        return cls(
+            items,
+            unknown=unknown,
+            lowercase=data.get("lowercase", False),
+            trainable_rows=trainable_rows,
+            lowercase_fallback=bool(data.get("lowercase_fallback", False)),
+            vector_dim=vector_dim,
+        )
 
     def to_json(self):
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=0)
@@ -203,9 +218,7 @@ def build_word_vocab(sentences, min_freq=1, max_size=None, lowercase=False):
 
 def build_char_vocab(sentences, min_freq=1):
     """Character vocabulary (with unknown id) from every character of every token."""
-    counts = collections.Counter(
-        char for sentence in sentences for token in sentence.tokens for char in token
-    )
+    counts = collections.Counter(char for sentence in sentences for token in sentence.tokens for char in token)
     return Vocabulary.from_counts(counts, min_freq=min_freq)
 
 

@@ -49,21 +49,23 @@ class WordEmbedding(keras.layers.Layer):
         self.vocab_size, self.vectors_dim = int(vocab_size), int(vectors_dim)
         self.trainable_rows, self.word_dim, self.unknown_id = int(trainable_rows), int(word_dim), int(unknown_id)
         if not 0 <= self.unknown_id < self.trainable_rows <= self.vocab_size:
-            raise ValueError(f"need 0 <= unknown_id < trainable_rows <= vocab_size, received unknown_id="
-                             f"{unknown_id}, trainable_rows={trainable_rows}, vocab_size={vocab_size}")
+            raise ValueError(
+                f"need 0 <= unknown_id < trainable_rows <= vocab_size, received unknown_id="
+                f"{unknown_id}, trainable_rows={trainable_rows}, vocab_size={vocab_size}"
+            )
         self.embedding = keras.layers.Embedding(self.trainable_rows, self.word_dim, name="trainable_embedding")
 
     def build(self, input_shape=None):
-        self.vectors = self.add_weight(shape=(self.vocab_size, self.vectors_dim), initializer="zeros",
-                                       trainable=False, name="vectors")
+        self.vectors = self.add_weight(
+            shape=(self.vocab_size, self.vectors_dim), initializer="zeros", trainable=False, name="vectors"
+        )
         self.embedding.build((None, None))
 
     def set_vectors(self, matrix):
         """Fill the frozen table from a [vocab_size, vectors_dim] array (float32)."""
         matrix = np.asarray(matrix, dtype="float32")
         if matrix.shape != (self.vocab_size, self.vectors_dim):
-            raise ValueError(f"vectors must have shape {(self.vocab_size, self.vectors_dim)}, "
-                             f"received {matrix.shape}")
+            raise ValueError(f"vectors must have shape {(self.vocab_size, self.vectors_dim)}, received {matrix.shape}")
         if not self.built:
             self.build()
         self.vectors.assign(matrix)
@@ -83,7 +85,13 @@ class WordEmbedding(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"vocab_size": self.vocab_size, "vectors_dim": self.vectors_dim,
-                       "trainable_rows": self.trainable_rows, "word_dim": self.word_dim,
-                       "unknown_id": self.unknown_id})
+        config.update(
+            {
+                "vocab_size": self.vocab_size,
+                "vectors_dim": self.vectors_dim,
+                "trainable_rows": self.trainable_rows,
+                "word_dim": self.word_dim,
+                "unknown_id": self.unknown_id,
+            }
+        )
         return config

@@ -1,0 +1,1 @@
+"""Helpers the tests share: tiny data, runs, servers and checks (imported as `support.NAME`)."""
