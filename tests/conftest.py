@@ -18,3 +18,19 @@ def shared_data():
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real corpora not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture
+def browser(tmp_path):
+    """Headless Chromium driven over the DevTools pipe (`support.cdp_pipe.Browser`); skips where
+    Chromium is not installed, unless TEXTLSTM_EXPECT_CHROMIUM=1 (CI installed it), where it fails."""
+    from support.cdp_pipe import Browser, find_chromium
+
+    binary = find_chromium()
+    if binary is None:
+        if os.environ.get("TEXTLSTM_EXPECT_CHROMIUM") == "1":
+            pytest.fail("TEXTLSTM_EXPECT_CHROMIUM=1 but no chromium binary is on PATH")
+        pytest.skip("chromium is not installed")
+    opened = Browser(binary, tmp_path / "profile")
+    yield opened
+    opened.close()

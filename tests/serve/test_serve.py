@@ -4,7 +4,6 @@ fake models for what a real model will not do on demand (fail, hang)."""
 
 import asyncio
 import json
-import os
 import pathlib
 import threading
 import time
@@ -376,20 +375,6 @@ def test_past_max_connections_requests_are_answered_503():
 
 
 # --- the page, in headless Chromium ----------------------------------------------------------
-
-
-@pytest.fixture
-def browser(tmp_path):
-    from support.cdp_pipe import Browser, find_chromium
-
-    binary = find_chromium()
-    if binary is None:
-        if os.environ.get("TEXTLSTM_EXPECT_CHROMIUM") == "1":
-            pytest.fail("TEXTLSTM_EXPECT_CHROMIUM=1 but no chromium binary is on PATH")
-        pytest.skip("chromium is not installed")
-    opened = Browser(binary, tmp_path / "profile")
-    yield opened
-    opened.close()
 
 
 def test_the_page_tries_each_model_in_a_browser(server, browser):
