@@ -4,8 +4,6 @@ Each command parses its options, resolves the recipe and calls one library funct
 TensorFlow is imported inside the commands, never here, so `textlstm --help` is instant.
 """
 
-import sys
-
 import click
 
 from textlstm import __version__
@@ -84,18 +82,44 @@ def one_line_error(error: BaseException) -> str | None:
 def main(ctx):
     """Recurrent-network text toolkit: train and use char-level language models,
     sequence taggers and seq2seq translators built on textlstm's own LSTM/GRU layers."""
-    if ctx.invoked_subcommand not in _WITHOUT_TENSORFLOW and not _ASKS_FOR_HELP & set(sys.argv[1:]):
-        # TensorFlow's native start-up lines would bury the command's own output and error line
-        from textlstm._backend import import_tensorflow_quietly
-
-        try:
-            import_tensorflow_quietly()
-        except Exception:  # a broken install: the command's own import fails again and says so (doctor)
-            pass
 
 
-_WITHOUT_TENSORFLOW = {None, "recipes", "train"}  # never import TensorFlow; train: after its options are checked
-_ASKS_FOR_HELP = {"-h", "--help"}
+_WITHOUT_TENSORFLOW = {"recipes", "checkpoints", "data"}  # commands that never import TensorFlow
+
+
+def _import_tensorflow_quietly(ctx, param, value):
+    """TensorFlow's quiet import, as the callback of a hidden option every model command gets
+    (`quiet_tensorflow_import`). Click runs the callbacks of the options given on the command
+    line first and this one, declared last and never given, after them, and a mistyped option
+    stops parsing before any callback: so a typo, a bad value or a missing input path is
+    reported at once, and TensorFlow (seconds) is imported only for a command that will run.
+    Imported quietly: its native start-up lines would bury the command's output and error line."""
+    from textlstm._backend import import_tensorflow_quietly
+
+    try:
+        import_tensorflow_quietly()
+    except Exception:  # a broken install: the command's own import fails again and says so (doctor)
+        pass
+
+
+def quiet_tensorflow_import(command):
+    """Give `command` (a click command; a group: each of its commands) the hidden option whose
+    callback imports TensorFlow quietly once the given options are checked."""
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            quiet_tensorflow_import(sub)
+    elif command.name not in _WITHOUT_TENSORFLOW and not any(
+        p.name == "import_tensorflow_quietly" for p in command.params
+    ):
+        command.params.append(
+            click.Option(
+                ["--import-tensorflow-quietly"],
+                hidden=True,
+                is_flag=True,
+                expose_value=False,
+                callback=_import_tensorflow_quietly,
+            )
+        )
 
 
 @main.group(cls=_Group)
@@ -110,6 +134,7 @@ def _register_commands():
     from textlstm.cli import commands
 
     commands.register(main, train)
+    quiet_tensorflow_import(main)
 
 
 _register_commands()
