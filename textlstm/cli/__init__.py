@@ -94,7 +94,12 @@ def main(ctx):
             pass
 
 
-_WITHOUT_TENSORFLOW = {None, "recipes", "train"}  # never import TensorFlow; train: after its options are checked
+_WITHOUT_TENSORFLOW = {
+    None,
+    "recipes",
+    "train",
+    "data",
+}  # never import TensorFlow; train: after its options are checked
 _ASKS_FOR_HELP = {"-h", "--help"}
 
 
