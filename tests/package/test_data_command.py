@@ -177,6 +177,17 @@ def test_a_server_that_ignores_range_sends_the_whole_file_again(mirror, tmp_path
     assert _sha256(datasets.path("wnut17") / TRAIN) == _sha256(shared_data / "wnut17" / TRAIN)
 
 
+@pytest.mark.data
+def test_a_stale_folder_is_replaced_whole(mirror, tmp_path):
+    stale = tmp_path / "cache" / "wnut17"
+    stale.mkdir(parents=True)
+    (stale / TRAIN).write_text("half a file")
+    (stale / "junk.txt").write_text("left by hand")
+    assert invoke("data", "download", "wnut17").exit_code == 0
+    assert sorted(p.name for p in stale.iterdir()) == [".textlstm-data.json", "emerging.dev.conll", TRAIN]
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == ["wnut17"]
+
+
 def mirror_url(server):
     return f"http://127.0.0.1:{server.server_port}"
 

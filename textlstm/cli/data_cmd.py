@@ -46,10 +46,13 @@ def download_command(names):
 
     Prints each corpus's licence terms first. Every file is checked against its pinned SHA-256 before it is
     kept; an interrupted download is resumed by running the same command again."""
+    from textlstm.cli import on_interrupt
     from textlstm.datasets import corpus, download
+    from textlstm.errors import Interrupted
 
     for name in names:
         corpus(name)  # every name is checked before anything is fetched
+    on_interrupt(lambda: Interrupted("interrupted; run the same command again to resume the download"))
     for name in names:
         download(name, echo=click.echo, progress=_progress_printer())
 
