@@ -105,12 +105,12 @@ def _import_tensorflow_quietly(ctx, param, value):
 def quiet_tensorflow_import(command):
     """Give `command` (a click command; a group: each of its commands) the hidden option whose
     callback imports TensorFlow quietly once the given options are checked."""
+    if command.name in _WITHOUT_TENSORFLOW:
+        return
     if isinstance(command, click.Group):
         for sub in command.commands.values():
             quiet_tensorflow_import(sub)
-    elif command.name not in _WITHOUT_TENSORFLOW and not any(
-        p.name == "import_tensorflow_quietly" for p in command.params
-    ):
+    elif not any(p.name == "import_tensorflow_quietly" for p in command.params):
         command.params.append(
             click.Option(
                 ["--import-tensorflow-quietly"],
