@@ -31,6 +31,9 @@ def load(run_dir):
 
     See `textlstm.api.load` for the details.
     """
+    from textlstm._backend import import_tensorflow_quietly
+
+    import_tensorflow_quietly()  # TensorFlow's native start-up lines stay off stderr, as on the command line
     from textlstm.api.loading import load as _load
 
     return _load(run_dir)

@@ -13,9 +13,13 @@ a second call with inputs of the same shape runs without tracing again. The comm
 (`generate`, `tag`, `translate`, `evaluate`) calls these same objects.
 """
 
-from textlstm.api.charlm import CharLM
-from textlstm.api.loading import load
-from textlstm.api.tagger import Tagger
-from textlstm.api.translator import Translator
+from textlstm._backend import import_tensorflow_quietly
+
+import_tensorflow_quietly()  # before the modules below import TensorFlow: its native start-up lines stay off stderr
+
+from textlstm.api.charlm import CharLM  # noqa: E402
+from textlstm.api.loading import load  # noqa: E402
+from textlstm.api.tagger import Tagger  # noqa: E402
+from textlstm.api.translator import Translator  # noqa: E402
 
 __all__ = ["load", "CharLM", "Tagger", "Translator"]
