@@ -32,13 +32,16 @@ def environment():
     cuda = info.get("cuda_version") if info.get("is_cuda_build") else None
     cudnn = info.get("cudnn_version") if cuda else None
     devices = tf.config.list_physical_devices()
+    gpus = [d for d in devices if d.device_type == "GPU"]
+    gpu_note = f"used on {len(gpus)} GPU(s)" if gpus else "unused: no GPU visible to TensorFlow"
     return [
         ("textlstm", textlstm.__version__),
         ("Python", platform.python_version()),
         ("TensorFlow", tf.__version__),
         ("Keras", f"{keras.__version__} (backend {keras.backend.backend()})"),
-        ("CUDA", cuda or "none (TensorFlow built without CUDA)"),
-        ("cuDNN", cudnn or "none (TensorFlow built without cuDNN)"),
+        # the versions TensorFlow was built against, not what this machine has installed or can use
+        ("CUDA", f"{cuda} (TensorFlow's build; {gpu_note})" if cuda else "none (TensorFlow built without CUDA)"),
+        ("cuDNN", f"{cudnn} (TensorFlow's build)" if cudnn else "none (TensorFlow built without cuDNN)"),
         ("devices", ", ".join(f"{d.name.removeprefix('/physical_device:')}" for d in devices) or "none"),
         ("XLA", xla_status()),
     ]
