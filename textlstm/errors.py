@@ -21,9 +21,19 @@ import re
 
 
 class TextlstmError(Exception):
-    """A problem with the user's input, paths, settings or arguments, explained in one line."""
+    """A problem with the user's input, paths, settings or arguments, explained in one line.
+
+    The message names a Python caller's parameters ("n_best (3) cannot exceed beam_size (2)");
+    `names` maps each parameter it mentions to the setting it stands for (`{"n_best":
+    "decode.n_best"}`), so that the CLI can show the option instead ("--n-best (3) cannot exceed
+    --beam-size (2)": `textlstm.cli.one_line_error`, `textlstm.schema.flag_of`).
+    """
 
     exit_code = 1
+
+    def __init__(self, *args, names: dict | None = None):
+        super().__init__(*args)
+        self.names = dict(names or {})
 
 
 UserError = TextlstmError  # the name the library used first; the same class

@@ -149,7 +149,7 @@ def _charlm(path, recipe):
 
     if is_subword(recipe):
         from textlstm.charlm.subword import SUBWORD_FILE
-        from textlstm.seq2seq.subwords import load_processor
+        from textlstm.sentencepiece_models import load_processor
 
         source, field = path / SUBWORD_FILE, "the number of pieces"
         size = load_processor(source, path).get_piece_size()

@@ -93,7 +93,7 @@ def test_the_stream_decoder_joins_a_character_split_between_chunks(vocab):
 @pytest.mark.parametrize("cut", [1, 7, 50, 333])
 def test_the_encoder_gives_the_same_pieces_however_the_text_is_cut(vocab, cut):
     text = prose(WORDS, 3, 900) + TRICKY
-    encoder = subword_lib.SubwordEncoder(vocab)
+    encoder = tokens_lib.SubwordEncoder(vocab)
     parts = [encoder(text[i : i + cut]) for i in range(0, len(text), cut)] + [encoder.flush()]
     np.testing.assert_array_equal(np.concatenate(parts), vocab.encode(text))
     assert parts[0].dtype == np.uint16
@@ -125,7 +125,7 @@ def test_the_token_file_holds_the_pieces_of_each_part(tmp_path, direction):
     np.testing.assert_array_equal(np.asarray(corpus.train), vocab.encode(text[:train_chars])[order])
     np.testing.assert_array_equal(np.asarray(corpus.valid), vocab.encode(text[train_chars:])[order])
     assert corpus.text_chars == (train_chars, valid_chars)
-    counted = subword_lib.ids_at_least(vocab, data, train_scan, valid_scan, train_chars, valid_chars, 10**9)
+    counted = tokens_lib.ids_at_least(vocab, data, train_scan, valid_scan, train_chars, valid_chars, 10**9)
     assert counted == (corpus.train_chars, corpus.valid_chars)  # exact where the bounds are not enough
     reopened = tokens_lib.TokenCorpus.open(run, len(vocab), data)
     assert reopened.text_chars == corpus.text_chars and reopened.train_chars == corpus.train_chars

@@ -1,8 +1,8 @@
 """Argument checks of the Python API: a wrong type or value is one `TextlstmError` that names
 the argument, what was expected and what was received.
 
-Caps and choices are not written here: `check_declared` checks an argument against the
-declaration in `textlstm.schema` that the CLI option and the recipe key use, and every string
+Types, caps and choices are not written here: `check_declared` checks an argument with the one
+validator (`textlstm.spec`) against the declaration that the CLI option and the recipe key use, and every string
 is checked to be valid Unicode text (`textio.check_text`) before it reaches SentencePiece or
 TensorFlow.
 """
@@ -11,25 +11,15 @@ import numbers
 import os
 
 from textlstm.errors import TextlstmError
+from textlstm.schema import check_argument
 from textlstm.textio import check_text
 
 
-def check_int(name, value, minimum=None, allow_none=False):
-    if value is None and allow_none:
-        return None
+def check_int(name, value):
+    """`value` if it is an integer (not a bool); a range is for `check_declared`."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TextlstmError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
-    if minimum is not None and value < minimum:
-        raise TextlstmError(f"{name} must be at least {minimum}, got {value}")
     return int(value)
-
-
-def check_float(name, value, allow_none=True):
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TextlstmError(f"{name} must be a number, got {type(value).__name__} {value!r}")
-    return float(value)
 
 
 def check_str(name, value):
@@ -42,12 +32,11 @@ def check_str(name, value):
 def check_declared(name, value, key, kind=None, allow_none=True):
     """`value` checked against the declaration of `key` ("decode.batch_size", "tag.n_best") in
     `textlstm.schema`, for the family `kind` (None: an option every family shares); the error
-    names the argument, as "batch_size must be an integer >= 1 and <= 1_000_000, got 1000000000"."""
-    from textlstm.schema import spec_of
-
+    names the argument, as "batch_size must be an integer >= 1 and <= 1_000_000, got 1000000000", and
+    carries `key` (`TextlstmError.names`), so the CLI names its option instead."""
     if value is None and allow_none:
         return None
-    return spec_of(kind, key).check(name, value)
+    return check_argument(name, value, key, kind)
 
 
 def check_path(name, value):

@@ -7,8 +7,9 @@ from collections import Counter
 
 import numpy as np
 
+from textlstm.charlm.subword import SubwordVocabulary
 from textlstm.errors import UserError
-from textlstm.rundir import atomic_write_json, read_json_file
+from textlstm.files import atomic_write_json, read_json_file
 
 DEFAULT_CORPUS_CHARS = 2_000_000  # ~2 MB: enough to learn from, small enough for minutes on a laptop
 UNKNOWN = "\ufffd"  # stands for any character never seen in training
@@ -19,8 +20,6 @@ def load_vocabulary(run, data):
     """The vocabulary of a char LM run: its characters (`vocab.json`), or for `data.unit =
     "subword"` its SentencePiece model (`subwords.model`). Missing or damaged: one `UserError`."""
     if is_subword({"data": data}):
-        from textlstm.charlm.subword import SubwordVocabulary
-
         return SubwordVocabulary.load(run)
     return CharVocabulary.load(run.file(VOCAB_FILE))
 

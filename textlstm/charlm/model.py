@@ -12,50 +12,9 @@ import textlstm.layers as tl
 from textlstm.errors import UserError
 from textlstm.optim import optimizer
 from textlstm.precision import policy, with_loss_scaling
+from textlstm.schema import defaults
 
-DEFAULTS = {
-    "data": {
-        "paths": [],  # text files or directories; empty = the built-in corpus
-        "valid": "",  # a validation file; empty = hold out valid_fraction of the data
-        "valid_fraction": 0.05,
-        "seq_len": 100,  # characters per training window (truncated backprop length)
-        "eval_window": 0,  # characters per validation/evaluation window, each from a zero state; 0 = seq_len
-        "max_valid_chars": 1_000_000,  # validation characters evaluated each epoch (the first ones); 0 = all
-        "direction": "forward",  # "backward": the model reads the text from its end (tokens.py reverses it)
-        "unit": "char",  # "subword": SentencePiece pieces of the training text (charlm/subword.py)
-        "vocab_size": 2000,  # pieces, subword units only: 260 are bytes and control pieces, ~1700 learned
-    },
-    "model": {
-        "cell": "lstm",  # "lstm" or "gru"
-        "layers": 2,
-        "units": 256,
-        "embedding_dim": 64,
-        "dropout": 0.1,  # between layers and before the output
-        "input_dropout": 0.0,  # on each recurrent layer's inputs, one mask per sequence (Gal and Ghahramani 2016)
-    },
-    "train": {
-        "batch_size": 64,  # the global batch: split over all devices and workers of a distributed run
-        "epochs": 3,
-        "steps_per_epoch": 100,  # 0 = one pass over the training windows; 100 keeps the default run to minutes
-        "max_steps": 0,  # 0 = no cap; else at most this many optimizer steps in all
-        "learning_rate": 0.002,
-        "lr_schedule": "constant",  # "constant", or "cosine": from learning_rate down to min_learning_rate
-        "min_learning_rate": 0.0,  # where "cosine" ends, at the last step the run plans
-        "weight_decay": 0.0,  # > 0: AdamW, decoupled weight decay (per unit of learning rate)
-        "clipnorm": 5.0,  # gradient-norm clipping keeps early LSTM training stable
-        "patience": 3,  # epochs without validation improvement before stopping
-        "seed": 1234,
-        "strategy": "auto",  # auto | one-device | mirrored | multi-worker (textlstm.distribute)
-        "precision": "float32",  # or "mixed_bfloat16" (bfloat16 compute, float32 weights); "mixed_float16" on a GPU
-    },
-    "decode": {
-        "length": 500,
-        "sampler": "temperature",  # greedy | temperature | top_k | top_p | top_k_top_p (top-k, then top-p)
-        "temperature": 0.8,
-        "top_k": 40,
-        "top_p": 0.95,
-    },
-}
+DEFAULTS = defaults("charlm")  # the built-in recipe: each key's default, range and help in textlstm/settings.py
 
 RECURRENT_LAYERS = {"lstm": tl.LSTM, "gru": tl.GRU}
 

@@ -1,6 +1,6 @@
 """Subword units for the LM (`data.unit = "subword"`): a SentencePiece model of the training text.
 
-The model is trained with `textlstm.seq2seq.subwords.train_model` (the translator's trainer)
+The model is trained with `textlstm.sentencepiece_models.train_model` (the translator's trainer)
 on lines sampled evenly from the training part (at most `SAMPLE_CHARS` characters, however
 large the corpus), and kept in the run directory as `subwords.model`. Its settings make the
 segmentation lossless, so generated pieces decode to exact text and bits per character can
@@ -26,9 +26,9 @@ import re
 
 import numpy as np
 
+from textlstm import sentencepiece_models as spm_models
 from textlstm.errors import UserError
-from textlstm.rundir import atomic_write_bytes
-from textlstm.seq2seq import subwords as spm_models
+from textlstm.files import atomic_write_bytes
 
 SUBWORD_FILE = "subwords.model"
 SAMPLE_CHARS = 10_000_000  # characters of training text SentencePiece learns from (its memory stays bounded)
@@ -125,31 +125,6 @@ def _piece_bytes(processor, i):
     return piece.replace("\u2581", " ").encode("utf-8")
 
 
-class SubwordEncoder:
-    """Texts to piece ids for the token file (`tokens.write_tokens`). The text of consecutive
-    calls is one text: everything after its last newline waits for the next call (or `flush`),
-    so the 4 MB pieces a corpus is read in never cut a word (SentencePiece segments each
-    stretch between spaces and newlines on its own)."""
-
-    def __init__(self, vocab):
-        from textlstm.charlm.tokens import token_dtype
-
-        self.vocab, self.dtype, self.unknown, self.carry = vocab, token_dtype(len(vocab)), set(), ""
-
-    def __call__(self, text):
-        text = self.carry + text
-        cut = text.rfind("\n") + 1
-        self.carry = text[cut:]
-        return self._encode(text[:cut])
-
-    def flush(self):
-        text, self.carry = self.carry, ""
-        return self._encode(text)
-
-    def _encode(self, text):
-        return np.asarray(self.vocab.processor.encode(text), dtype=self.dtype) if text else np.zeros(0, self.dtype)
-
-
 def sample_lines(pieces, chars, budget=SAMPLE_CHARS):
     """Lines of the first `chars` characters of the scanned `pieces` (`(TextPiece, length)`),
     about `budget` characters in all, taken evenly: the start of each piece's share."""
@@ -185,27 +160,6 @@ def train_vocabulary(train_scan, train_chars, vocab_size):
 
 def save_model(run, data):
     atomic_write_bytes(run.file(SUBWORD_FILE), data)
-
-
-def ids_at_least(vocab, data, train_scan, valid_scan, train_chars, valid_chars, batch_ids):
-    """`(training ids, validation ids)`, or lower bounds of them (a piece has at most
-    `MAX_PIECE_CHARS` characters) where those already show one batch of `batch_ids` and one
-    window fit; else counted exactly by encoding (then the text is small)."""
-    from textlstm.charlm.data import evaluation_window
-    from textlstm.charlm.tokens import part_texts
-
-    train_ids, valid_ids = -(-train_chars // MAX_PIECE_CHARS), -(-valid_chars // MAX_PIECE_CHARS)
-    if train_ids > batch_ids and valid_ids > evaluation_window(data):
-        return train_ids, valid_ids
-    encoder, counts = SubwordEncoder(vocab), [0]
-    for item in part_texts(data, train_scan, valid_scan):
-        if item is None:
-            counts[-1] += len(encoder.flush())
-            counts.append(0)
-        else:
-            counts[-1] += len(encoder(item[1]))
-    counts[-1] += len(encoder.flush())
-    return counts[0], counts[1]
 
 
 def ids_per_char(vocab, corpus, valid_ids, seq_len):

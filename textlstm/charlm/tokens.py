@@ -28,9 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
+from textlstm.charlm import subword
 from textlstm.charlm.corpus import UNKNOWN, CharVocabulary, default_corpus, is_backward
 from textlstm.errors import UserError
-from textlstm.rundir import _temp_beside, atomic_write_json
+from textlstm.files import _temp_beside, atomic_write_json
 from textlstm.textio import TextPiece, stream_text_file, stream_text_sources
 
 TOKENS_FILE = "tokens.bin"
@@ -209,15 +210,36 @@ class Encoder:
         return ids
 
     def flush(self):
-        """The ids still held back at the end of a text: none (see `subword.SubwordEncoder`)."""
+        """The ids still held back at the end of a text: none (see `SubwordEncoder`)."""
         return np.zeros(0, self.dtype)
+
+
+class SubwordEncoder:
+    """Texts to piece ids for the token file (`tokens.write_tokens`). The text of consecutive
+    calls is one text: everything after its last newline waits for the next call (or `flush`),
+    so the 4 MB pieces a corpus is read in never cut a word (SentencePiece segments each
+    stretch between spaces and newlines on its own)."""
+
+    def __init__(self, vocab):
+        self.vocab, self.dtype, self.unknown, self.carry = vocab, token_dtype(len(vocab)), set(), ""
+
+    def __call__(self, text):
+        text = self.carry + text
+        cut = text.rfind("\n") + 1
+        self.carry = text[cut:]
+        return self._encode(text[:cut])
+
+    def flush(self):
+        text, self.carry = self.carry, ""
+        return self._encode(text)
+
+    def _encode(self, text):
+        return np.asarray(self.vocab.processor.encode(text), dtype=self.dtype) if text else np.zeros(0, self.dtype)
 
 
 def make_encoder(vocab):
     """The encoder of `vocab`'s units: `Encoder` for characters, `SubwordEncoder` for pieces."""
     if getattr(vocab, "unit", "char") == "subword":
-        from textlstm.charlm.subword import SubwordEncoder
-
         return SubwordEncoder(vocab)
     return Encoder(vocab)
 
@@ -371,6 +393,26 @@ def part_texts(data, train_scan, valid_scan):
         yield None
         for piece in valid_scan.pieces:
             yield piece, piece.text()
+
+
+def ids_at_least(vocab, data, train_scan, valid_scan, train_chars, valid_chars, batch_ids):
+    """`(training ids, validation ids)`, or lower bounds of them (a piece has at most
+    `subword.MAX_PIECE_CHARS` characters) where those already show one batch of `batch_ids` and one
+    window fit; else counted exactly by encoding (then the text is small)."""
+    from textlstm.charlm.data import evaluation_window  # not at the top: that module imports TensorFlow
+
+    train_ids, valid_ids = -(-train_chars // subword.MAX_PIECE_CHARS), -(-valid_chars // subword.MAX_PIECE_CHARS)
+    if train_ids > batch_ids and valid_ids > evaluation_window(data):
+        return train_ids, valid_ids
+    encoder, counts = SubwordEncoder(vocab), [0]
+    for item in part_texts(data, train_scan, valid_scan):
+        if item is None:
+            counts[-1] += len(encoder.flush())
+            counts.append(0)
+        else:
+            counts[-1] += len(encoder(item[1]))
+    counts[-1] += len(encoder.flush())
+    return counts[0], counts[1]
 
 
 def build_token_file(run, data, vocab, train_scan, valid_scan):

@@ -81,7 +81,7 @@ def train_charlm(recipe, run_path, resume=False):
         elif not resume:
             vocab = tokens_lib.vocabulary_of(train_scan, train_chars)
         if subword:  # ids are pieces: count them where the text is small enough for it to matter
-            train_chars, valid_chars = subword_lib.ids_at_least(
+            train_chars, valid_chars = tokens_lib.ids_at_least(
                 vocab, data, train_scan, valid_scan, train_chars, valid_chars, data["seq_len"] * train["batch_size"]
             )
     else:

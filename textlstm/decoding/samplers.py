@@ -15,7 +15,6 @@ Example:
 
 import collections
 import dataclasses
-import math
 import numbers
 import secrets
 
@@ -46,10 +45,13 @@ def compiled(key, make):
     return function
 
 
-def _check_number(name, value, ok, expected, integer=False):
-    kind = numbers.Integral if integer else numbers.Real
-    if isinstance(value, bool) or not isinstance(value, kind) or not math.isfinite(value) or not ok(value):
-        raise UserError(f"sampler option '{name}' must be {expected}, got {value!r}")
+_DECLARED = {"temperature": schema.TEMPERATURE, "k": schema.TOP_K, "p": schema.TOP_P}  # decode.temperature, ...
+
+
+def _check_number(name, value):
+    """The sampler option `name` ("temperature", "k", "p") against the declaration of its
+    `decode.*` key (`textlstm.settings`), with the one validator: one `UserError` line."""
+    _DECLARED[name].check(f"sampler option '{name}'", value)
 
 
 def _scaled(logits, temperature):
@@ -141,7 +143,7 @@ class TemperatureSampler(_Sampler):
     temperature: float = 1.0
 
     def __post_init__(self):
-        _check_number("temperature", self.temperature, lambda t: t > 0, "a finite number > 0")
+        _check_number("temperature", self.temperature)
 
     @staticmethod
     def draw(logits, seed, temperature):
@@ -161,8 +163,8 @@ class TopKSampler(_Sampler):
     temperature: float = 1.0
 
     def __post_init__(self):
-        _check_number("k", self.k, lambda k: k >= 1, "an integer >= 1", integer=True)
-        _check_number("temperature", self.temperature, lambda t: t > 0, "a finite number > 0")
+        _check_number("k", self.k)
+        _check_number("temperature", self.temperature)
 
     @staticmethod
     def draw(logits, seed, k, temperature):
@@ -189,8 +191,8 @@ class TopPSampler(_Sampler):
     temperature: float = 1.0
 
     def __post_init__(self):
-        _check_number("p", self.p, lambda p: 0 < p <= 1, "a number in (0, 1]")
-        _check_number("temperature", self.temperature, lambda t: t > 0, "a finite number > 0")
+        _check_number("p", self.p)
+        _check_number("temperature", self.temperature)
 
     @staticmethod
     def draw(logits, seed, p, temperature):

@@ -19,58 +19,11 @@ import textlstm.layers as tl
 from textlstm.distribute import summed_over_replicas
 from textlstm.errors import UserError
 from textlstm.optim import optimizer
+from textlstm.schema import defaults
 from textlstm.seq2seq.attention import SCORES, Attention
 from textlstm.seq2seq.subwords import PAD_ID
 
-DEFAULTS = {
-    "data": {
-        "src": "",  # training source file (one sentence per line)
-        "tgt": "",  # training target file, line-aligned with src
-        "tsv": "",  # or one file of "source<TAB>target" lines
-        "valid_src": "",
-        "valid_tgt": "",
-        "valid_tsv": "",
-        "subword_model": "unigram",  # "unigram" or "bpe" (SentencePiece)
-        "joint_vocab": False,  # one subword model for both languages
-        "vocab_size": 4000,  # pieces per model; the output softmax costs time in proportion
-        "max_length": 64,  # training pairs longer than this (in subwords, either side) are dropped
-    },
-    "model": {
-        "cell": "lstm",  # "lstm" or "gru"
-        "layers": 1,  # encoder and decoder layers each
-        "units": 256,  # decoder width; each encoder direction has units/2
-        "embedding_dim": 256,
-        "attention": "general",  # "dot", "general" (Luong) or "bahdanau" (additive)
-        "input_feeding": False,  # feed h̃ back into the next step (step-by-step training, slower)
-        "dropout": 0.3,
-        "tie_embeddings": False,  # share the target embedding with the output projection
-    },
-    "train": {
-        "batch_size": 64,
-        "epochs": 10,
-        "steps_per_epoch": 0,  # 0 = one pass over the training pairs
-        "max_steps": 0,  # 0 = no cap; else at most this many optimizer steps in all
-        "learning_rate": 0.002,
-        "lr_schedule": "constant",  # "constant", or "cosine": from learning_rate down to min_learning_rate
-        "min_learning_rate": 0.0,  # where "cosine" ends, at the last step the run plans
-        "warmup_steps": 0,  # steps of a linear ramp up to learning_rate before the cosine
-        "clipnorm": 5.0,
-        "label_smoothing": 0.1,
-        "patience": 0,  # epochs without dev BLEU improvement before stopping; 0 = never
-        "bleu_every": 1,  # dev BLEU (greedy) every N epochs and after the last
-        "bleu_sentences": 500,  # dev sentences translated for it; 0 = all
-        "seed": 1234,
-        "strategy": "auto",  # distribution strategy (multi-device training)
-    },
-    "decode": {
-        "beam_size": 5,
-        "length_penalty": 0.6,  # GNMT alpha; 0 ranks by the plain log-probability
-        "max_length": 100,  # subwords generated at most per sentence
-        "max_source_length": 256,  # longer inputs are cut to this many subwords (with a warning)
-        "n_best": 1,
-        "batch_size": 32,
-    },
-}
+DEFAULTS = defaults("seq2seq")  # the built-in recipe: each key's default, range and help in textlstm/settings.py
 
 RECURRENT_LAYERS = {"lstm": tl.LSTM, "gru": tl.GRU}
 

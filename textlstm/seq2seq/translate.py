@@ -17,9 +17,8 @@ import tensorflow as tf
 
 from textlstm.decoding import beam_search
 from textlstm.decoding.samplers import compiled
-from textlstm.errors import UserError
 from textlstm.rundir import RunDir
-from textlstm.schema import check_option
+from textlstm.schema import check_argument, check_n_best
 from textlstm.seq2seq.data import pad
 from textlstm.seq2seq.model import DEFAULTS
 from textlstm.seq2seq.subwords import BOS_ID, EOS_ID, UNK_ID, Subwords
@@ -43,18 +42,19 @@ def _groups(lengths, batch_size):
 
 
 def check_options(beam_size=None, n_best=None, max_length=None, batch_size=None, length_penalty=None):
-    """Refuse impossible decoding options in one line; options left as None are not checked."""
+    """Refuse impossible decoding options in one line naming the parameter (the CLI shows its
+    option: `UserError.names`); options left as None are not checked."""
     for name, value in (
-        ("--beam-size", beam_size),
-        ("--max-length", max_length),
-        ("--batch-size", batch_size),
-        ("--n-best", n_best),
-        ("--length-penalty", length_penalty),
+        ("beam_size", beam_size),
+        ("max_length", max_length),
+        ("batch_size", batch_size),
+        ("n_best", n_best),
+        ("length_penalty", length_penalty),
     ):
-        if value is not None:  # ranges declared in textlstm.schema (finite, bounded)
-            check_option(name, KIND, "decode." + name[2:].replace("-", "_"), value)
-    if beam_size is not None and n_best is not None and n_best > beam_size:
-        raise UserError(f"--n-best ({n_best}) cannot exceed --beam-size ({beam_size})")
+        if value is not None:  # ranges declared in textlstm.settings (finite, bounded)
+            check_argument(name, value, f"decode.{name}", KIND)
+    if beam_size is not None and n_best is not None:
+        check_n_best(n_best, beam_size)
 
 
 def translate_ids(

@@ -4,14 +4,17 @@ Pure Python (no web framework), so the rules are testable alone. Every function 
 decoded JSON value and the `Limits`, and returns keyword arguments for the model object; a
 wrong type, an unknown field or a value over a cap raises `BadRequest` (answered as 400).
 No field names a file: models are addressed only by the names the server was started with.
-Sampler numbers are checked against their declarations in `textlstm.schema` (the ranges of the
-CLI and the API), so an answer never depends on how far a request got before failing.
+Every range is checked by the one validator (`textlstm.spec`): sampler numbers against their
+declarations (the ranges of the CLI, the API and the recipe, in the same words), the rest
+against this server's caps (`Limits`), so an answer never depends on how far a request got
+before failing.
 """
 
 import math
 
 from textlstm import schema
 from textlstm.errors import UserError
+from textlstm.spec import Spec, shown
 
 
 class BadRequest(ValueError):
@@ -30,17 +33,6 @@ def _fields(body, allowed, required=()):
     return body
 
 
-def _shown(value):
-    """`value` for an error line: an integer of many digits by its size (its digits would fill
-    the line, and past Python's limit could not even be written out)."""
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**18:
-        try:
-            return f"an integer of {len(str(abs(value)))} digits"
-        except ValueError:  # past sys.get_int_max_str_digits()
-            return "an integer of too many digits to write out"
-    return value
-
-
 def _type(value):
     """How an error names what it got: the kind of JSON value, or the value itself for a
     non-finite number (NaN, Infinity), whose kind would not say what was wrong with it."""
@@ -57,16 +49,15 @@ def _type(value):
     }.get(type(value), type(value).__name__)
 
 
-def _int(body, name, minimum, maximum=None):
+def _int(body, name, minimum, maximum=None, spec=None):
+    """An integer of JSON within `spec` (a declaration of `textlstm.settings`), else within
+    `minimum`..`maximum` (this server's caps), both checked by the one validator (`textlstm.spec`)."""
     value = body.get(name)
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
         raise BadRequest(f"{name} must be an integer, got {_type(value)}")
-    if value < minimum or (maximum is not None and value > maximum):
-        upper = f" and at most {maximum}" if maximum is not None else ""
-        raise BadRequest(f"{name} must be at least {minimum}{upper}, got {_shown(value)}")
-    return value
+    return _declared(name, value, spec if spec is not None else Spec(int, minimum, maximum))
 
 
 def _float(body, name, spec=None):
@@ -75,7 +66,7 @@ def _float(body, name, spec=None):
     if value is None:
         return None
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**300:
-        raise BadRequest(f"{name} must be a finite number, got {_shown(value)}")  # float() would overflow
+        raise BadRequest(f"{name} must be a finite number, got {shown(value)}")  # float() would overflow
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise BadRequest(f"{name} must be a finite number, got {_type(value)}")
     return _declared(name, float(value), spec)
@@ -115,7 +106,7 @@ def generate_args(body, limits):
         "length": _int(body, "length", 1, limits.max_length),
         "sampler": sampler,
         "temperature": _float(body, "temperature", schema.TEMPERATURE),
-        "top_k": _int(body, "top_k", 1, schema.TOP_K.high),
+        "top_k": _int(body, "top_k", 1, spec=schema.TOP_K),
         "top_p": _float(body, "top_p", schema.TOP_P),
         "seed": _int(body, "seed", 0, 2**31 - 1),
     }

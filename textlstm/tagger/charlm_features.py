@@ -39,12 +39,12 @@ from textlstm.charlm.corpus import VOCAB_FILE, CharVocabulary, is_subword, readi
 from textlstm.charlm.model import RECURRENT_LAYERS
 from textlstm.errors import UserError
 from textlstm.rundir import RunDir, atomic_save_model, atomic_write_text
+from textlstm.tagger.data import pad_lm_inputs
 from textlstm.training import load_best_or_last
 
 LM_KIND, LM_MODEL_FILE = "charlm", "best.keras"
 COPIES = "charlm"  # the tagger run's folder of LM copies: charlm/0, charlm/1, ... (recipe order)
 DIRECTIONS = ("forward", "backward")
-TEXT_MULTIPLE = 16  # LM texts are padded to multiples of 16 characters: few shapes to compile
 
 
 def sentence_text(tokens):
@@ -289,8 +289,6 @@ class CharLMSet:
         Examples are batched by text length (little padding), in an order that depends only
         on the examples, so a resumed training computes the same values bit for bit.
         """
-        from textlstm.tagger.data import pad_lm_inputs
-
         order = np.argsort([len(example.lm_inputs[0][0]) for example in examples], kind="stable")
         for begin in range(0, len(order), batch_size):
             batch = [examples[i] for i in order[begin : begin + batch_size]]

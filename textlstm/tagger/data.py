@@ -20,6 +20,7 @@ import tensorflow as tf
 from textlstm.training import batches_from_step
 
 LENGTH_MULTIPLE = 8
+TEXT_MULTIPLE = 16  # LM texts are padded to multiples of 16 characters: few shapes to compile
 
 
 @dataclasses.dataclass
@@ -71,6 +72,18 @@ def encode_sentences(sentences, word_vocab, char_vocab, tag_vocab=None, max_len=
     return examples
 
 
+def encode_untagged(sentences, vocabs, data_recipe, charlm=None):
+    """Examples (chunks) of untagged sentences, with their char-LM inputs when the run has LMs
+    (`charlm`: the run's `charlm_features.CharLMSet`)."""
+    word_vocab, char_vocab = vocabs[0], vocabs[1]
+    examples = encode_sentences(
+        sentences, word_vocab, char_vocab, None, data_recipe["max_len"], data_recipe["max_word_chars"]
+    )
+    if charlm is not None and len(charlm):
+        charlm.encode(examples, sentences)
+    return examples
+
+
 def _round_up(value, multiple):
     return -(-value // multiple) * multiple
 
@@ -114,8 +127,6 @@ def pad_lm_inputs(examples, rows, length):
     """`(ids_0 [B, T0], positions_0 [B, L], ids_1, ...)`: each LM's text, right-padded to a
     multiple of 16 characters (with id 0; the LMs read left to right, so padding after the
     text changes no position read), and the character index each word's feature is read at."""
-    from textlstm.tagger.charlm_features import TEXT_MULTIPLE
-
     tensors = []
     for k in range(len(examples[0].lm_inputs)):
         width = _round_up(max(len(example.lm_inputs[k][0]) for example in examples), TEXT_MULTIPLE)

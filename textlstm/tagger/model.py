@@ -23,61 +23,12 @@ import textlstm.layers as tl
 from textlstm import optim
 from textlstm.distribute import summed_over_replicas
 from textlstm.errors import UserError
+from textlstm.schema import defaults
 from textlstm.tagger.casing import CasingFeatures
 from textlstm.tagger.crf import CRF
 from textlstm.tagger.word_embedding import WordEmbedding
 
-DEFAULTS = {
-    "data": {
-        "train": "",  # training file
-        "dev": "",  # development file: the dev metric each epoch picks the best model
-        "format": "auto",  # "conllu", "conll" or "auto" (guessed from the training file)
-        "column": "upos",  # CoNLL-U tag column: "upos", "xpos" or "feats:KEY"
-        "token_column": 0,  # CoNLL column files: where the token is ...
-        "tag_column": -1,  # ... and where the tag is (-1 = last)
-        "scheme": "auto",  # entity tags: "auto" (keep the file's), "IOB1", "IOB2" or "BIOES"
-        "invalid_tags": "error",  # an ill-formed entity sequence: "error" or "repair"
-        "lowercase": False,  # lowercase words before the vocabulary lookup (characters keep case)
-        "min_freq": 1,  # words seen fewer times become <unk> (characters still describe them)
-        "max_len": 100,  # tokens per chunk; longer sentences are split into chunks of this size
-        "max_word_chars": 20,  # characters per word seen by the char features (the rest is cut)
-        "word_vectors": "",  # optional word2vec/GloVe text file: frozen vectors for its every word
-        "max_vectors": 0,  # read only the vectors file's first rows (0 = all; GloVe/word2vec list frequent words first)
-    },
-    "model": {
-        "word_dim": 100,  # trainable word embedding size (beside the frozen vectors when a file is given)
-        "char_features": "cnn",  # "cnn", "lstm" (char BiLSTM) or "none"
-        "char_dim": 30,
-        "char_units": 50,  # CNN filters, or the two directions of the char BiLSTM together
-        "char_kernel": 3,  # CNN window in characters
-        "casing": False,  # 8 casing features per word (all caps, initial capital, digits...): see casing.py
-        "cell": "lstm",  # "lstm" or "gru"
-        "layers": 1,  # stacked bidirectional layers
-        "units": 128,  # per direction
-        "dropout": 0.33,  # on the embeddings and between/after the recurrent layers
-        "word_dropout": 0.05,  # share of training words replaced by <unk>: teaches the unknown word
-        "decoder": "crf",  # "crf" or "softmax"
-        "charlm": [],  # char LM run directories whose hidden states become word features (Akbik et al. 2018)
-        "charlm_trainable": False,  # false: frozen, features computed once; true: fine-tuned in the tagger
-    },
-    "train": {
-        "batch_size": 32,
-        "epochs": 20,
-        "steps_per_epoch": 0,  # 0 = one pass over the training sentences
-        "max_steps": 0,  # 0 = no cap; else at most this many optimizer steps in all
-        "optimizer": "adam",  # "adam" or "sgd" (with momentum, as Lample et al. 2016 and Ma and Hovy 2016)
-        "momentum": 0.9,  # SGD's momentum (unused by Adam)
-        "learning_rate": 0.002,
-        "lr_decay": 0.9,  # the learning rate is multiplied by this after every epoch (1.0 = constant)
-        "clipnorm": 5.0,
-        "patience": 4,  # epochs without a better dev metric before stopping
-        "seed": 1234,
-        "strategy": "auto",  # distribution strategy (multi-device training); "auto" = the default one
-    },
-    "decode": {
-        "batch_size": 128,  # sentences tagged together
-    },
-}
+DEFAULTS = defaults("tagger")  # the built-in recipe: each key's default, range and help in textlstm/settings.py
 
 RECURRENT_LAYERS = {"lstm": tl.LSTM, "gru": tl.GRU}
 CHAR_FEATURES = ("cnn", "lstm", "none")

@@ -68,9 +68,7 @@ def predict_nbest(scorer, crf, sentences, vocabs, data_recipe, batch_size, k, ch
     """For each sentence, up to `k` pairs `(tag ids, probability)`, best first ([([], 1.0)] for
     an empty sentence). Fewer than k when a sentence has fewer possible tag sequences
     (sequences through the padding tag are not counted). `charlm`: the run's `CharLMSet`."""
-    from textlstm.tagger.tag import encode_untagged
-
-    examples = encode_untagged(sentences, vocabs, data_recipe, charlm)
+    examples = data_lib.encode_untagged(sentences, vocabs, data_recipe, charlm)
     chunks = [[] for _ in sentences]  # per sentence: (start, [(log prob, tags)])
     rows = min(batch_size, len(examples))  # one row count (one trace); no more rows than chunks
     for indexes in data_lib.sorted_batches(examples, batch_size):

@@ -16,6 +16,7 @@ from textlstm.errors import UserError
 from textlstm.rundir import RunDir, read_json_file
 from textlstm.tagger import conll, corpus, schemes
 from textlstm.tagger import data as data_lib
+from textlstm.tagger.data import encode_untagged
 from textlstm.tagger.model import DEFAULTS, decode_tags
 from textlstm.tagger.vocab import CHARS_FILE, TAGS_FILE, WORDS_FILE, Vocabulary
 from textlstm.textio import empty_input_note
@@ -35,17 +36,6 @@ def make_predictor(model, charlm=None):
         return decode_tags(model, emissions, tf.not_equal(inputs[0], 0))
 
     return predict
-
-
-def encode_untagged(sentences, vocabs, data_recipe, charlm=None):
-    """Examples (chunks) of untagged sentences, with their char-LM inputs when the run has LMs."""
-    word_vocab, char_vocab = vocabs[0], vocabs[1]
-    examples = data_lib.encode_sentences(
-        sentences, word_vocab, char_vocab, None, data_recipe["max_len"], data_recipe["max_word_chars"]
-    )
-    if charlm is not None and len(charlm):
-        charlm.encode(examples, sentences)
-    return examples
 
 
 def predict_tags(predictor, sentences, vocabs, data_recipe, batch_size, progress=None, charlm=None, examples=None):

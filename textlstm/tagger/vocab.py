@@ -16,7 +16,7 @@ import json
 import os
 
 from textlstm.errors import UserError, describe_os_error, no_such_file
-from textlstm.rundir import atomic_write_text
+from textlstm.files import atomic_write_text
 
 WORDS_FILE, CHARS_FILE, TAGS_FILE = "words.json", "chars.json", "tags.json"  # a tagger run's vocabularies
 PAD = "<pad>"
