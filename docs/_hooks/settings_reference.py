@@ -2,8 +2,9 @@
 
 A page containing the line `<!-- textlstm:settings -->` gets, in its place, one table per
 model family listing every recipe key with its default, its allowed values and its meaning,
-read from `textlstm.schema` (the one declaration recipes, `--set`, options, the Python API and
-the server all check against), so the reference cannot drift from the code.
+read from `textlstm.schema.reference` (the declarations in `textlstm/settings.py`, which recipes,
+`--set`, options, the Python API and the server all check against), so the reference cannot
+drift from the code.
 """
 
 MARKER = "<!-- textlstm:settings -->"
@@ -23,20 +24,6 @@ def _default(value):
     return f"`{value}`"
 
 
-def _rows(kind):
-    """(key, default, allowed values, meaning) for every recipe key of `kind`."""
-    import importlib
-
-    from textlstm import schema
-
-    defaults = importlib.import_module(f"textlstm.{kind}.model").DEFAULTS
-    for section, table in defaults.items():
-        for key, default in table.items():
-            name = f"{section}.{key}"
-            spec = schema.SCHEMAS[kind].get(name)
-            yield name, default, spec.describe() if spec else "", ""
-
-
 def settings_tables():
     """Markdown: a section per family with a row per recipe key (key, default, allowed, meaning)."""
     from textlstm import families, schema
@@ -46,8 +33,10 @@ def settings_tables():
         title = families.family(kind).title
         parts.append(f"## {kind} ({title})\n")
         parts.append("| key | default | allowed values | meaning |\n|---|---|---|---|")
-        for name, default, allowed, meaning in _rows(kind):
-            parts.append(f"| `{name}` | {_default(default)} | {_cell(allowed)} | {_cell(meaning)} |")
+        for row in schema.reference(kind):
+            parts.append(
+                f"| `{row['key']}` | {_default(row['default'])} | {_cell(row['range'])} | {_cell(row['help'])} |"
+            )
         parts.append("")
     return "\n".join(parts)
 
