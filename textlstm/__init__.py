@@ -26,11 +26,12 @@ select_tensorflow_backend()
 _registry.install()
 
 
-def load(run_dir):
-    """The trained model of a run directory, ready to use: a `CharLM`, `Tagger` or `Translator`.
+def load(run_dir, checkpoint=None):
+    """The trained model of a run directory, ready to use: a `CharLM`, `Tagger` or `Translator`;
+    `checkpoint` picks best (default), "last", an epoch N or a .keras file (`textlstm.checkpoints`).
 
     See `textlstm.api.load` for the details.
     """
     from textlstm.api.loading import load as _load
 
-    return _load(run_dir)
+    return _load(run_dir, checkpoint=checkpoint)

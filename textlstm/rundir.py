@@ -54,7 +54,8 @@ RUN_ARTEFACTS = (
     "target.model",
     "tensorboard",
     "charlm",
-)  # charlm/: a tagger's copies of its char LMs
+    "checkpoints",
+)  # charlm/: a tagger's copies of its char LMs; checkpoints/: the epoch checkpoints (textlstm.checkpoints)
 
 
 def _current_umask() -> int:

@@ -131,6 +131,7 @@ TRAIN = {  # every family's [train] shares these
     "train.learning_rate": Spec(float, 0.0, 10.0, low_open=True),
     "train.clipnorm": Spec(float, 0.0, 1e6, low_open=True),
     "train.patience": size(1_000_000, low=0),
+    "train.keep_checkpoints": size(1_000_000, low=0),  # epoch checkpoints kept (the last ones); 0 = none
     "train.seed": SEED,
     "train.strategy": Spec(str, choices=STRATEGIES),
 }

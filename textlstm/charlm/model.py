@@ -44,6 +44,7 @@ DEFAULTS = {
         "weight_decay": 0.0,  # > 0: AdamW, decoupled weight decay (per unit of learning rate)
         "clipnorm": 5.0,  # gradient-norm clipping keeps early LSTM training stable
         "patience": 3,  # epochs without validation improvement before stopping
+        "keep_checkpoints": 3,  # checkpoints/epoch-NNN.keras of the last 3 epochs (textlstm.checkpoints); 0 = none
         "seed": 1234,
         "strategy": "auto",  # auto | one-device | mirrored | multi-worker (textlstm.distribute)
         "precision": "float32",  # or "mixed_bfloat16" (bfloat16 compute, float32 weights); "mixed_float16" on a GPU

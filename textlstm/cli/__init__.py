@@ -94,7 +94,8 @@ def main(ctx):
             pass
 
 
-_WITHOUT_TENSORFLOW = {None, "recipes", "train"}  # never import TensorFlow; train: after its options are checked
+# never import TensorFlow; train: after its options are checked
+_WITHOUT_TENSORFLOW = {None, "recipes", "train", "checkpoints"}
 _ASKS_FOR_HELP = {"-h", "--help"}
 
 

@@ -57,6 +57,7 @@ DEFAULTS = {
         "clipnorm": 5.0,
         "label_smoothing": 0.1,
         "patience": 0,  # epochs without dev BLEU improvement before stopping; 0 = never
+        "keep_checkpoints": 3,  # checkpoints/epoch-NNN.keras of the last 3 epochs (textlstm.checkpoints); 0 = none
         "bleu_every": 1,  # dev BLEU (greedy) every N epochs and after the last
         "bleu_sentences": 500,  # dev sentences translated for it; 0 = all
         "seed": 1234,

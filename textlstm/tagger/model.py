@@ -71,6 +71,7 @@ DEFAULTS = {
         "lr_decay": 0.9,  # the learning rate is multiplied by this after every epoch (1.0 = constant)
         "clipnorm": 5.0,
         "patience": 4,  # epochs without a better dev metric before stopping
+        "keep_checkpoints": 3,  # checkpoints/epoch-NNN.keras of the last 3 epochs (textlstm.checkpoints); 0 = none
         "seed": 1234,
         "strategy": "auto",  # distribution strategy (multi-device training); "auto" = the default one
     },
