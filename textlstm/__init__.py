@@ -26,8 +26,9 @@ select_tensorflow_backend()
 _registry.install()
 
 
-def load(run_dir):
-    """The trained model of a run directory, ready to use: a `CharLM`, `Tagger` or `Translator`.
+def load(run_dir, checkpoint=None):
+    """The trained model of a run directory, ready to use: a `CharLM`, `Tagger` or `Translator`;
+    `checkpoint` picks best (default), "last", an epoch N or a .keras file (`textlstm.checkpoints`).
 
     See `textlstm.api.load` for the details.
     """
@@ -36,4 +37,4 @@ def load(run_dir):
     import_tensorflow_quietly()  # TensorFlow's native start-up lines stay off stderr, as on the command line
     from textlstm.api.loading import load as _load
 
-    return _load(run_dir)
+    return _load(run_dir, checkpoint=checkpoint)

@@ -7,7 +7,8 @@ whole `.keras` archive); this module checks what no single file can show, for ev
   same `Spec`s that check a recipe file and `--set` (an edited `data.seq_len = 0` or
   `data.direction = "sideways"` is refused here, not as a ZeroDivisionError later);
 - the sizes that the vocabularies give against the layer shapes recorded in each model file
-  (`best.keras`, `last.keras`): for a char LM the characters of `vocab.json` (or the pieces of
+  (`best.keras`, `last.keras`; an epoch checkpoint or a `--checkpoint PATH` file when it is loaded,
+  `check_model_file`): for a char LM the characters of `vocab.json` (or the pieces of
   `subwords.model`) against the embedding's rows and the output layer's units, and the recipe's
   `model.embedding_dim`, `model.units` and `model.layers` (the tagger's char-LM features rebuild
   the LM from them); for a tagger the entries of `words.json` (and its `trainable_rows` and
@@ -57,22 +58,35 @@ def check_run(path, kind: str):
     if _PASSED.get(key) == signature:
         return
     recipe = check_saved_recipe(path / RECIPE_FILE, kind)
-    models = {name: layers for name in MODEL_FILES if (layers := model_layers(path / name)) is not None}
-    if recipe is not None and models and kind in FAMILIES:
-        for source, field, found, layer, setting in FAMILIES[kind](path, recipe):
-            for model_name, layers in models.items():
-                expected = _setting(layers, layer, setting)
-                if expected is not None and found is not None and expected != found:
-                    where = (
-                        f"its {layer.replace('*', '0')}, {layer.replace('*', '1')}, ... layers"
-                        if setting == COUNT
-                        else f"layer {layer!r}, {setting}"
-                    )
-                    raise UserError(
-                        f"{source}: {field} is {found}, but the model {path / model_name} was built "
-                        f"for {expected} ({where}); the run's files do not belong together"
-                    )
+    _check_models(path, kind, recipe, [path / name for name in MODEL_FILES])
     _PASSED[key] = signature
+
+
+def check_model_file(path, kind: str, model_path):
+    """Check one more model file of the run in `path` (an epoch checkpoint, or any `.keras` file given
+    as `--checkpoint PATH`) as `check_run` checks `best.keras` and `last.keras`; raises `UserError`."""
+    path = pathlib.Path(path)
+    _check_models(path, kind, check_saved_recipe(path / RECIPE_FILE, kind), [pathlib.Path(model_path)])
+
+
+def _check_models(path, kind, recipe, model_paths):
+    """The layer shapes of each readable model file in `model_paths` against what the run's files say."""
+    models = {model: layers for model in model_paths if (layers := model_layers(model)) is not None}
+    if recipe is None or not models or kind not in FAMILIES:
+        return
+    for source, field, found, layer, setting in FAMILIES[kind](path, recipe):
+        for model_path, layers in models.items():
+            expected = _setting(layers, layer, setting)
+            if expected is not None and found is not None and expected != found:
+                where = (
+                    f"its {layer.replace('*', '0')}, {layer.replace('*', '1')}, ... layers"
+                    if setting == COUNT
+                    else f"layer {layer!r}, {setting}"
+                )
+                raise UserError(
+                    f"{source}: {field} is {found}, but the model {model_path} was built "
+                    f"for {expected} ({where}); the run's files do not belong together"
+                )
 
 
 def _setting(layers: dict, layer: str, setting: str):

@@ -66,7 +66,8 @@ RUN_ARTEFACTS = (
     "target.model",
     "tensorboard",
     "charlm",
-)  # charlm/: a tagger's copies of its char LMs
+    "checkpoints",
+)  # charlm/: a tagger's copies of its char LMs; checkpoints/: the epoch checkpoints (textlstm.checkpoints)
 
 
 def tf_config() -> dict:

@@ -49,13 +49,16 @@ SHARED_TRAIN = {  # the [train] keys of every family (the schedule: of those tha
     "patience": Setting(
         0, size(1_000_000, low=0), "epochs without a better validation metric before stopping; 0 = never"
     ),
+    "keep_checkpoints": Setting(
+        3, size(1_000_000, low=0), "epoch checkpoints kept (checkpoints/epoch-NNN.keras, the last ones); 0 = none"
+    ),
     "seed": Setting(1234, SEED, "random seed of the weights, dropout and data order"),
     "strategy": Setting(
         "auto", Spec(str, choices=STRATEGIES), 'distribution strategy (textlstm.distribute); "auto" picks one'
     ),
 }
 COMMON_TRAIN = ("batch_size", "epochs", "steps_per_epoch", "max_steps", "learning_rate", "clipnorm", "patience")
-COMMON_TRAIN += ("seed", "strategy")  # the shared keys that every family has
+COMMON_TRAIN += ("keep_checkpoints", "seed", "strategy")  # the shared keys that every family has
 
 
 def shared(*names, **defaults):
@@ -125,6 +128,7 @@ CHARLM = {
             0.0, Spec(float, 0.0, 10.0), "> 0: AdamW, decoupled weight decay (per unit of learning rate); 0 = Adam"
         ),
         **shared("clipnorm", patience=3),
+        **shared("keep_checkpoints"),
         **shared("seed", "strategy"),
         "precision": Setting(
             "float32",
@@ -232,6 +236,7 @@ TAGGER = {
             "the learning rate is multiplied by this after every epoch (1.0 = constant)",
         ),
         **shared("clipnorm", patience=4),
+        **shared("keep_checkpoints"),
         **shared("seed", "strategy"),
     },
     "decode": {
@@ -295,6 +300,7 @@ SEQ2SEQ = {
         **shared("clipnorm"),
         "label_smoothing": Setting(0.1, fraction(), "share of each target's probability spread over all pieces"),
         **shared(patience=0),  # epochs without dev BLEU improvement
+        **shared("keep_checkpoints"),
         "bleu_every": Setting(1, size(1_000_000), "dev BLEU (greedy) every N epochs and after the last"),
         "bleu_sentences": Setting(500, size(MAX_INT32, low=0), "dev sentences translated for it; 0 = all"),
         **shared("seed", "strategy"),

@@ -7,6 +7,8 @@ batches an uninterrupted run would. The run directory receives, atomically:
     last.keras     model with optimizer state after the last finished epoch, at Ctrl-C, or at
                    train.max_steps (which may stop training inside an epoch)
     best.keras     model at the best value of the monitored metric
+    checkpoints/   the model at the end of each of the last train.keep_checkpoints epochs, and
+                   its index (`textlstm.checkpoints`)
     state.json     epochs done, global step, best value, epochs without improvement
     metrics.csv    one row per epoch (CSVLogger); tensorboard/ for TensorBoard
 
@@ -40,6 +42,7 @@ import sys
 import keras
 import numpy as np
 
+from textlstm import checkpoints
 from textlstm.distribute import shard_by_slices, trainer_for
 from textlstm.errors import UserError, naming_path
 from textlstm.interrupts import interrupted_at
@@ -254,11 +257,12 @@ def _check_finite(model, run, value=None, name=None):
 
 
 class _Checkpointer(keras.callbacks.Callback):
-    """Saves last/best checkpoints and state each epoch, and stops early."""
+    """Saves the best, epoch (`train.keep_checkpoints`) and last checkpoints and the state each epoch; stops early."""
 
     def __init__(self, run, schedule, state):
         super().__init__()
         self.run, self.schedule, self.state = run, schedule, state
+        self.keep = checkpoints.keep_count(run) if is_chief() else 0  # train.keep_checkpoints of the saved recipe
 
     def _improved(self, value):
         if self.state.best is None:
@@ -272,12 +276,17 @@ class _Checkpointer(keras.callbacks.Callback):
             raise UserError(f"metric {self.schedule.monitor!r} was not computed; known: {', '.join(sorted(logs))}")
         _check_finite(self.model, self.run, logs.get("loss"), "the training loss")
         self.state.epoch = epoch + 1
-        if self._improved(value):
+        improved = self._improved(value)
+        if improved:
             self.state.best = float(value)
             self.state.epochs_without_improvement = 0
             save_model(self.model, self.run.file(BEST))
         else:
             self.state.epochs_without_improvement += 1
+        if is_chief():  # checkpoints/epoch-NNN.keras and its index, before last.keras (see textlstm.checkpoints)
+            save = lambda path: atomic_save_model(self.model, path)  # noqa: E731
+            step, monitor = _step(self.model), self.schedule.monitor
+            checkpoints.record_epoch(self.run, save, self.state.epoch, step, monitor, value, self.keep, improved)
         patience = self.schedule.patience
         if patience and self.state.epochs_without_improvement >= patience:
             print(f"early stopping: {self.schedule.monitor} has not improved for {patience} epochs")
@@ -353,7 +362,14 @@ def has_checkpoint(run):
     return TrainingState.load(run.file(STATE)).step > 0
 
 
-STARTED_FILES = (LAST, BEST, STATE, "metrics.csv", "tensorboard")  # what fit writes; see resume_or_restart
+STARTED_FILES = (
+    LAST,
+    BEST,
+    STATE,
+    "metrics.csv",
+    "tensorboard",
+    checkpoints.DIRECTORY,
+)  # what fit writes; see resume_or_restart
 
 
 def resume_or_restart(run_path, kind, resume):
@@ -527,10 +543,7 @@ def _finish_epoch(model, trainer, epoch, validation_data, callbacks):
         callback.on_epoch_end(epoch, logs)
 
 
-def load_best_or_last(run, custom_objects=None):
-    """The best checkpoint for inference (the last one if no epoch finished yet)."""
-    path = run.file(BEST) if run.file(BEST).is_file() else run.file(LAST)
-    if not path.is_file():
-        raise UserError(f"{run.path} holds no trained model yet (no {BEST} or {LAST}); train it first")
-    model = load_keras_model(path, custom_objects=custom_objects)
-    return model
+def load_best_or_last(run, custom_objects=None, checkpoint=None):
+    """The best checkpoint for inference (the last one if no epoch finished yet), or the one that
+    `checkpoint` names ("last", an epoch number, a .keras path): `checkpoints.load_model`."""
+    return checkpoints.load_model(run, checkpoint, custom_objects=custom_objects)

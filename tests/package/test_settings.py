@@ -16,7 +16,7 @@ RECIPE_ORDER = {  # the order recipe_to_toml writes: recipe.toml files of old ru
         "data": "paths valid valid_fraction seq_len eval_window max_valid_chars direction unit vocab_size",
         "model": "cell layers units embedding_dim dropout input_dropout",
         "train": "batch_size epochs steps_per_epoch max_steps learning_rate lr_schedule min_learning_rate "
-        "weight_decay clipnorm patience seed strategy precision",
+        "weight_decay clipnorm patience keep_checkpoints seed strategy precision",
         "decode": "length sampler temperature top_k top_p",
     },
     "tagger": {
@@ -25,14 +25,14 @@ RECIPE_ORDER = {  # the order recipe_to_toml writes: recipe.toml files of old ru
         "model": "word_dim char_features char_dim char_units char_kernel casing cell layers units dropout "
         "word_dropout decoder charlm charlm_trainable",
         "train": "batch_size epochs steps_per_epoch max_steps optimizer momentum learning_rate lr_decay clipnorm "
-        "patience seed strategy",
+        "patience keep_checkpoints seed strategy",
         "decode": "batch_size",
     },
     "seq2seq": {
         "data": "src tgt tsv valid_src valid_tgt valid_tsv subword_model joint_vocab vocab_size max_length",
         "model": "cell layers units embedding_dim attention input_feeding dropout tie_embeddings",
         "train": "batch_size epochs steps_per_epoch max_steps learning_rate lr_schedule min_learning_rate "
-        "warmup_steps clipnorm label_smoothing patience bleu_every bleu_sentences seed strategy",
+        "warmup_steps clipnorm label_smoothing patience keep_checkpoints bleu_every bleu_sentences seed strategy",
         "decode": "beam_size length_penalty max_length max_source_length n_best batch_size",
     },
 }

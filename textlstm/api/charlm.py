@@ -12,6 +12,8 @@ class CharLM:
 
     Args:
         run_dir: path of a run directory of kind "charlm".
+        checkpoint: which model to load: None or "best" (default), "last", an epoch number
+            or a path to a .keras file (`textlstm.checkpoints`).
 
     Raises:
         TextlstmError: missing, damaged or other-kind run directory, or one whose files do
@@ -29,7 +31,7 @@ class CharLM:
 
     kind = "charlm"
 
-    def __init__(self, run_dir):
+    def __init__(self, run_dir, checkpoint=None):
         from textlstm.charlm.corpus import is_backward
         from textlstm.charlm.generate import load_char_lm
         from textlstm.charlm.model import DEFAULTS, CharStepper, char_loss
@@ -39,7 +41,7 @@ class CharLM:
         run = RunDir.open(run_dir, self.kind)
         self.run_dir = run.path
         self.recipe = run.read_recipe(DEFAULTS)
-        self.model, self.vocab = load_char_lm(run.path)
+        self.model, self.vocab = load_char_lm(run.path, checkpoint)
         self.backward = is_backward(self.recipe)  # data.direction = "backward": reads text from its end
         self.model.compile(loss=char_loss())
         self.stepper = CharStepper(self.model)

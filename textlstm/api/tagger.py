@@ -42,6 +42,8 @@ class Tagger:
 
     Args:
         run_dir: path of a run directory of kind "tagger".
+        checkpoint: which model to load: None or "best" (default), "last", an epoch number
+            or a path to a .keras file (`textlstm.checkpoints`).
 
     Raises:
         TextlstmError: missing, damaged or other-kind run directory, or one whose files do
@@ -59,11 +61,11 @@ class Tagger:
 
     kind = "tagger"
 
-    def __init__(self, run_dir):
+    def __init__(self, run_dir, checkpoint=None):
         from textlstm.tagger.tag import TaggerRun
 
         check_path("run_dir", run_dir)
-        self._run = TaggerRun.load(run_dir)
+        self._run = TaggerRun.load(run_dir, checkpoint)
         self.run_dir = self._run.run.path
         self.recipe = self._run.recipe
         self.model = self._run.model

@@ -26,6 +26,8 @@ class Translator:
 
     Args:
         run_dir: path of a run directory of kind "seq2seq".
+        checkpoint: which model to load: None or "best" (default), "last", an epoch number
+            or a path to a .keras file (`textlstm.checkpoints`).
 
     Raises:
         TextlstmError: missing, damaged or other-kind run directory, or one whose files do
@@ -42,11 +44,11 @@ class Translator:
 
     kind = "seq2seq"
 
-    def __init__(self, run_dir):
+    def __init__(self, run_dir, checkpoint=None):
         from textlstm.seq2seq.translate import Translator as _Translator
 
         check_path("run_dir", run_dir)
-        self._translator = _Translator(run_dir)
+        self._translator = _Translator(run_dir, checkpoint)
         self.run_dir = self._translator.run.path
         self.recipe = self._translator.recipe
         self.model = self._translator.model

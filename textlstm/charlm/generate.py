@@ -25,12 +25,13 @@ from textlstm.training import load_best_or_last
 CHUNK = 64  # characters per compiled call when streaming: small enough to look live
 
 
-def load_char_lm(run_path):
-    """`(model, vocab)` of a char LM run directory: its best checkpoint (else the last), and its
-    characters or, for subword units, its pieces (`corpus.load_vocabulary`)."""
+def load_char_lm(run_path, checkpoint=None):
+    """`(model, vocab)` of a char LM run directory: its best checkpoint (else the last; or the one
+    `checkpoint` names, see `textlstm.checkpoints`), and its characters or, for subword units, its
+    pieces (`corpus.load_vocabulary`)."""
     run = RunDir.open(run_path, KIND)
     vocab = load_vocabulary(run, run.read_recipe(DEFAULTS)["data"])
-    return load_best_or_last(run), vocab
+    return load_best_or_last(run, checkpoint=checkpoint), vocab
 
 
 def load_generator(run_path):

@@ -2,7 +2,7 @@
 
 import click
 
-from textlstm.cli.options import checked, existing, recipe_options, resolve_cli_recipe, valid_text
+from textlstm.cli.options import checked, checkpoint_option, existing, recipe_options, resolve_cli_recipe, valid_text
 from textlstm.schema import SAMPLERS as SAMPLER_NAMES
 
 
@@ -109,7 +109,10 @@ def train_charlm_command(data_paths, valid, recipe, overrides, run_dir, seed, re
     callback=checked("generate.num_samples"),
     help="Samples generated together as one batch.",
 )
-def generate_command(run_dir, prompt, length, sampler, temperature, top_k, top_p, greedy, seed, num_samples):
+@checkpoint_option
+def generate_command(
+    run_dir, prompt, length, sampler, temperature, top_k, top_p, greedy, seed, num_samples, checkpoint
+):
     """Generate text from a trained char LM in RUN_DIR.
 
     A backward LM (data.direction = "backward") takes the prompt as the end of the text and
@@ -131,7 +134,7 @@ def generate_command(run_dir, prompt, length, sampler, temperature, top_k, top_p
     _, _, _, seed, drawn = CharLM.check_options(
         run_dir, length=length, seed=seed, num_samples=num_samples, **options
     )  # before the model is loaded
-    lm = CharLM(run_dir)
+    lm = CharLM(run_dir, checkpoint=checkpoint)
     if drawn:
         click.echo(f"seed: {seed}", err=True)
     unknown = lm.unknown_chars(prompt)

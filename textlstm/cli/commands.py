@@ -5,6 +5,7 @@ def register(main, train):
     """Add each model family's commands; their modules import TensorFlow only when run."""
     from textlstm.cli import (
         charlm,
+        checkpoints_cmd,
         data_cmd,
         doctor_cmd,
         evaluate,
@@ -29,3 +30,4 @@ def register(main, train):
     main.add_command(recipes_cmd.recipes_command)
     main.add_command(serve_cmd.serve_command)
     main.add_command(data_cmd.data_command)
+    main.add_command(checkpoints_cmd.checkpoints_command)

@@ -2,7 +2,7 @@
 
 import click
 
-from textlstm.cli.options import checked
+from textlstm.cli.options import checked, checkpoint_option
 
 KIND_NAMES = {"charlm": "char LM", "tagger": "tagger", "seq2seq": "translator (seq2seq)"}
 # Which kinds of run each option is for: given for another kind, it is refused, not ignored.
@@ -45,7 +45,10 @@ OPTION_KINDS = {
     callback=checked("decode.batch_size", "tagger"),
     help="Tagger: sentences tagged together (decode.batch_size).",
 )
-def evaluate_command(run_dir, data_path, source_path, reference_path, beam_size, length_penalty, batch_size):
+@checkpoint_option
+def evaluate_command(
+    run_dir, data_path, source_path, reference_path, beam_size, length_penalty, batch_size, checkpoint
+):
     """Evaluate the model in RUN_DIR on held-out data."""
     from textlstm.errors import UserError
     from textlstm.rundir import RunDir
@@ -71,23 +74,23 @@ def evaluate_command(run_dir, data_path, source_path, reference_path, beam_size,
         click.echo(empty_input_note(empty[0], "evaluate"), err=True)
         return
     if kind == "charlm":
-        _evaluate_charlm(run_dir, data_path)
+        _evaluate_charlm(run_dir, data_path, checkpoint)
     elif kind == "tagger":
-        _evaluate_tagger(run_dir, data_path, batch_size)
+        _evaluate_tagger(run_dir, data_path, batch_size, checkpoint)
     elif kind == "seq2seq":
-        _evaluate_seq2seq(run_dir, source_path, reference_path, beam_size, length_penalty)
+        _evaluate_seq2seq(run_dir, source_path, reference_path, beam_size, length_penalty, checkpoint)
     else:
         raise UserError(f"evaluating a {kind!r} run directory is not supported (charlm, tagger, seq2seq are)")
 
 
-def _evaluate_charlm(run_dir, data_path):
+def _evaluate_charlm(run_dir, data_path, checkpoint=None):
     from textlstm.api import CharLM
     from textlstm.charlm.corpus import unknown_characters_note
     from textlstm.errors import UserError
 
     if not data_path:
         raise UserError("--data FILE is required to evaluate a char LM")
-    metrics = CharLM(run_dir).evaluate(data_path)
+    metrics = CharLM(run_dir, checkpoint=checkpoint).evaluate(data_path)
     click.echo(
         f"characters: {metrics['characters']:,}  loss: {metrics['loss']:.4f} nats/char  "
         f"bits/char: {metrics['bits_per_char']:.4f}  perplexity: {metrics['perplexity']:.3f}"
@@ -101,13 +104,13 @@ def _evaluate_charlm(run_dir, data_path):
         click.echo(unknown_characters_note(metrics["unknown_chars"]), err=True)
 
 
-def _evaluate_tagger(run_dir, data_path, batch_size):
+def _evaluate_tagger(run_dir, data_path, batch_size, checkpoint=None):
     from textlstm.api import Tagger
     from textlstm.errors import UserError
 
     if not data_path:
         raise UserError("--data FILE is required to evaluate a tagger (a tagged file like the training data)")
-    metrics = Tagger(run_dir).evaluate(data_path, batch_size)
+    metrics = Tagger(run_dir, checkpoint=checkpoint).evaluate(data_path, batch_size)
     click.echo(metrics["per_tag"])
     if "report" in metrics:
         click.echo("\nentities (exact span match, conlleval semantics):")
@@ -119,13 +122,13 @@ def _evaluate_tagger(run_dir, data_path, batch_size):
     )
 
 
-def _evaluate_seq2seq(run_dir, source_path, reference_path, beam_size, length_penalty):
+def _evaluate_seq2seq(run_dir, source_path, reference_path, beam_size, length_penalty, checkpoint=None):
     from textlstm.api import Translator
     from textlstm.errors import UserError
 
     if not source_path or not reference_path:
         raise UserError("--src FILE and --ref FILE are required to evaluate a translator")
-    metrics = Translator(run_dir).evaluate(
+    metrics = Translator(run_dir, checkpoint=checkpoint).evaluate(
         source_path,
         reference_path,
         beam_size=beam_size,

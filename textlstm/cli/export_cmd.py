@@ -2,7 +2,7 @@
 
 import click
 
-from textlstm.cli.options import checked
+from textlstm.cli.options import checked, checkpoint_option
 
 
 @click.command("export")
@@ -27,11 +27,12 @@ from textlstm.cli.options import checked
     callback=checked("decode.beam_size", "seq2seq"),
     help="Translator: beam size of the exported search (default: the recipe's).",
 )
-def export_command(run_dir, out_dir, export_format, overwrite, beam_size):
+@checkpoint_option
+def export_command(run_dir, out_dir, export_format, overwrite, beam_size, checkpoint):
     """Export the model in RUN_DIR to OUT_DIR, to run with TensorFlow (or onnxruntime) alone."""
     from textlstm.export import export
     from textlstm.rundir import RunDir
 
     RunDir.read_kind(run_dir)  # the run directory is named first; export() checks OUT_DIR before loading
-    written = export(run_dir, out_dir, export_format, overwrite=overwrite, beam_size=beam_size)
+    written = export(run_dir, out_dir, export_format, overwrite=overwrite, beam_size=beam_size, checkpoint=checkpoint)
     click.echo(f"wrote {export_format} to {out_dir}: {written}")

@@ -2,7 +2,7 @@
 
 import click
 
-from textlstm.cli.options import checked, valid_text
+from textlstm.cli.options import checked, checkpoint_option, valid_text
 
 
 def _format_of(out, fmt):
@@ -63,8 +63,9 @@ def _format_of(out, fmt):
     show_default=True,
     help="Windows of the text averaged for the memory span.",
 )
+@checkpoint_option
 def inspect_command(
-    run_dir, text_path, prompt, out, fmt, max_chars, analysis_chars, top_k, span_distance, span_windows
+    run_dir, text_path, prompt, out, fmt, max_chars, analysis_chars, top_k, span_distance, span_windows, checkpoint
 ):
     """Record the gates of the char LM in RUN_DIR on a text; write an HTML report (or raw JSON/NPZ)."""
     from textlstm.errors import UserError
@@ -89,6 +90,7 @@ def inspect_command(
         top_k=top_k,
         span_distance=span_distance,
         span_windows=span_windows,
+        checkpoint=checkpoint,
     )
     if inspection.unknown_chars:
         click.echo(

@@ -69,6 +69,17 @@ def existing(directory_ok=False):
     return callback
 
 
+def checkpoint_option(command):
+    """--checkpoint: which of the run's checkpoints a command loads (`textlstm.checkpoints`); passed
+    through as the `checkpoint` argument of `textlstm.load`."""
+    return click.option(
+        "--checkpoint",
+        metavar="best|last|N|PATH",
+        help="The checkpoint to load: best (default: best.keras, else last.keras), last, the kept "
+        "checkpoint of epoch N ('textlstm checkpoints RUN_DIR' lists them) or a .keras file.",
+    )(command)
+
+
 def _import_tensorflow_quietly(ctx, param, value):
     """TensorFlow's quiet import for `train` (`textlstm.cli.main` leaves it to this group): click
     processes the options not given on the command line, this one among them, after those given,

@@ -2,7 +2,7 @@
 
 import click
 
-from textlstm.cli.options import checked, existing, recipe_options, resolve_cli_recipe
+from textlstm.cli.options import checked, checkpoint_option, existing, recipe_options, resolve_cli_recipe
 
 
 @click.command("seq2seq")
@@ -93,7 +93,10 @@ def train_seq2seq_command(
     is_flag=True,
     help="Append a tab and the word alignment ('src-tgt' pairs from attention) to each line.",
 )
-def translate_command(run_dir, input_path, beam_size, length_penalty, max_length, n_best, batch_size, alignments):
+@checkpoint_option
+def translate_command(
+    run_dir, input_path, beam_size, length_penalty, max_length, n_best, batch_size, alignments, checkpoint
+):
     """Translate INPUT (a file, or standard input when absent or '-'), one sentence per line.
 
     Output lines follow the input order; an empty input line gives an empty output line.
@@ -112,7 +115,7 @@ def translate_command(run_dir, input_path, beam_size, length_penalty, max_length
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
-    translator = Translator(run_dir)
+    translator = Translator(run_dir, checkpoint=checkpoint)
     results = translator.hypotheses(
         lines,
         beam_size=beam_size,

@@ -2,7 +2,7 @@
 
 import click
 
-from textlstm.cli.options import checked
+from textlstm.cli.options import checked, checkpoint_option
 
 
 @click.command("serve")
@@ -110,7 +110,8 @@ from textlstm.cli.options import checked
     callback=checked("serve.max_connections"),
     help="Open connections, idle ones included; past it requests are answered 503.",
 )
-def serve_command(run_dirs, host, port, allow_hosts, allow_origins, **caps):
+@checkpoint_option
+def serve_command(run_dirs, host, port, allow_hosts, allow_origins, checkpoint, **caps):
     """Serve trained models over HTTP: JSON endpoints and a page at / to try them.
 
     Each model is named after its run directory's last path component, or NAME=RUN_DIR.
@@ -122,4 +123,13 @@ def serve_command(run_dirs, host, port, allow_hosts, allow_origins, **caps):
     from textlstm.serve.limits import Limits
     from textlstm.serve.server import serve
 
-    serve(run_dirs, host, port, Limits(**caps), echo=click.echo, allow_hosts=allow_hosts, allow_origins=allow_origins)
+    serve(
+        run_dirs,
+        host,
+        port,
+        Limits(**caps),
+        echo=click.echo,
+        allow_hosts=allow_hosts,
+        allow_origins=allow_origins,
+        checkpoint=checkpoint,
+    )

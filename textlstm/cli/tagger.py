@@ -2,7 +2,7 @@
 
 import click
 
-from textlstm.cli.options import checked, existing, recipe_options, resolve_cli_recipe
+from textlstm.cli.options import checked, checkpoint_option, existing, recipe_options, resolve_cli_recipe
 from textlstm.schema import TAG_INPUT_FORMATS, TAG_OUTPUT_FORMATS
 
 
@@ -147,7 +147,8 @@ def train_tagger_command(
     callback=checked("tag.n_best"),
     help='The K best tag sequences with their probabilities: jsonl "n_best", or K tag columns in CoNLL.',
 )
-def tag_command(run_dir, input_path, input_format, output_format, batch_size, n_best):
+@checkpoint_option
+def tag_command(run_dir, input_path, input_format, output_format, batch_size, n_best, checkpoint):
     """Tag INPUT (a file, or stdin when absent or -) with the tagger in RUN_DIR; writes to stdout."""
     import sys
 
@@ -155,4 +156,6 @@ def tag_command(run_dir, input_path, input_format, output_format, batch_size, n_
     from textlstm.rundir import RunDir
 
     RunDir.open(run_dir, Tagger.kind)  # the kind is checked before any input is read
-    sys.stdout.write(Tagger(run_dir).tag_file(input_path, input_format, output_format, batch_size, n_best))
+    sys.stdout.write(
+        Tagger(run_dir, checkpoint=checkpoint).tag_file(input_path, input_format, output_format, batch_size, n_best)
+    )

@@ -6,7 +6,7 @@ fresh directory atomically.
 """
 
 
-def export(run_dir, out_dir, export_format="saved_model", overwrite=False, beam_size=None):
+def export(run_dir, out_dir, export_format="saved_model", overwrite=False, beam_size=None, checkpoint=None):
     """Load `run_dir` with `textlstm.load` and export it into `out_dir` (atomically: the
     directory appears complete or not at all). Returns a short description of what was written.
 
@@ -32,7 +32,7 @@ def export(run_dir, out_dir, export_format="saved_model", overwrite=False, beam_
         from textlstm.export.onnx import _converter
 
         _converter()  # the [onnx] extra is there, before anything is loaded
-    model = textlstm.load(run_dir)
+    model = textlstm.load(run_dir, checkpoint=checkpoint)  # checkpoint: see textlstm.checkpoints
     if export_format == "saved_model" and getattr(getattr(model, "vocab", None), "unit", "char") == "subword":
         raise TextlstmError(
             f"{run_dir} is a subword LM (data.unit = \"subword\"); the SavedModel 'generate' "

@@ -39,7 +39,9 @@ class Inspection:
     run_path: str
 
 
-def inspect_run(run_path, text, max_chars=2000, analysis_chars=20000, top_k=5, span_distance=1000, span_windows=16):
+def inspect_run(
+    run_path, text, max_chars=2000, analysis_chars=20000, top_k=5, span_distance=1000, span_windows=16, checkpoint=None
+):
     """Everything the report shows, for the char LM in `run_path` reading `text`.
 
     Saturation and interpretable units are measured on the first `analysis_chars`
@@ -73,7 +75,7 @@ def inspect_run(run_path, text, max_chars=2000, analysis_chars=20000, top_k=5, s
             f'{run_path} is a subword LM (data.unit = "subword"); textlstm inspect records one '
             f"step per character and supports char LMs of characters only"
         )
-    model, vocab = load_char_lm(run_path)
+    model, vocab = load_char_lm(run_path, checkpoint)  # checkpoint: see textlstm.checkpoints
     ids = vocab.encode(text)
     analysed = min(len(text), max(max_chars, analysis_chars))
     recording = record_activations(model, ids[:analysed], text[:analysed], top_k=top_k)

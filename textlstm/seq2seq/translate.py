@@ -117,11 +117,11 @@ def word_alignment(source_pieces, target_pieces, attention):
 class Translator:
     """A trained run directory, ready to translate lines of text."""
 
-    def __init__(self, run_path):
+    def __init__(self, run_path, checkpoint=None):
         self.run = RunDir.open(run_path, KIND)
         self.recipe = self.run.read_recipe(DEFAULTS)
         self.subwords = Subwords.load(self.run)
-        self.model = load_best_or_last(self.run)
+        self.model = load_best_or_last(self.run, checkpoint=checkpoint)  # see textlstm.checkpoints
 
     def translate(
         self,

@@ -76,12 +76,13 @@ class TaggerRun:
         self._scorer = None  # the n-best scorer, compiled on first use
 
     @classmethod
-    def load(cls, run_path):
+    def load(cls, run_path, checkpoint=None):
         run = RunDir.open(run_path, KIND)
         recipe = run.read_recipe(DEFAULTS)
         vocabs = tuple(Vocabulary.load(run.file(name)) for name in (WORDS_FILE, CHARS_FILE, TAGS_FILE))
         tagset = read_tagset(run)
-        return cls(run, recipe, vocabs, tagset, load_best_or_last(run), open_charlm_copies(run, recipe))
+        model = load_best_or_last(run, checkpoint=checkpoint)  # checkpoint: see textlstm.checkpoints
+        return cls(run, recipe, vocabs, tagset, model, open_charlm_copies(run, recipe))
 
     def tag(self, sentences, batch_size=None, progress=None):
         """Tag strings per sentence, in the scheme of the training file for entity tags."""
