@@ -20,7 +20,7 @@ from textlstm._backend import select_tensorflow_backend
 from textlstm.errors import TextlstmError
 
 __version__ = "0.1.0"
-__all__ = ["load", "TextlstmError", "__version__"]
+__all__ = ["load", "train", "TextlstmError", "__version__"]
 
 select_tensorflow_backend()
 _registry.install()
@@ -34,3 +34,13 @@ def load(run_dir):
     from textlstm.api.loading import load as _load
 
     return _load(run_dir)
+
+
+def train(kind, run_dir=None, **arguments):
+    """Train (or resume) a model of `kind` ("charlm", "tagger", "seq2seq") and return it loaded.
+
+    See `textlstm.api.train` for the arguments and details.
+    """
+    from textlstm.api.training import train as _train
+
+    return _train(kind, run_dir, **arguments)
