@@ -20,7 +20,7 @@ from textlstm._backend import select_tensorflow_backend
 from textlstm.errors import TextlstmError
 
 __version__ = "0.1.0"
-__all__ = ["load", "TextlstmError", "__version__"]
+__all__ = ["load", "train", "TextlstmError", "__version__"]
 
 select_tensorflow_backend()
 _registry.install()
@@ -38,3 +38,37 @@ def load(run_dir, checkpoint=None):
     from textlstm.api.loading import load as _load
 
     return _load(run_dir, checkpoint=checkpoint)
+
+
+def train(
+    kind,
+    run_dir=None,
+    *,
+    recipe=None,
+    overrides=None,
+    resume=False,
+    overwrite=False,
+    strategy=None,
+    epochs=None,
+    max_steps=None,
+    seed=None,
+):
+    """Train (or resume) a model of `kind` ("charlm", "tagger", "seq2seq") and return it loaded
+    (what `load` returns). See `textlstm.api.train` for the arguments and details."""
+    from textlstm._backend import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
+    from textlstm.api.training import train as _train
+
+    return _train(
+        kind,
+        run_dir,
+        recipe=recipe,
+        overrides=overrides,
+        resume=resume,
+        overwrite=overwrite,
+        strategy=strategy,
+        epochs=epochs,
+        max_steps=max_steps,
+        seed=seed,
+    )

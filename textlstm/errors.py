@@ -49,6 +49,35 @@ class Interrupted(UserError):
     exit_code = 130
 
 
+class ParameterError(TextlstmError):
+    """A refusal that names the parameters of a library call, spelled as its caller gave them.
+
+    `template` holds a `{field}` for each parameter it names; `parameters` maps each field to
+    `(name, value)`: the Python parameter and the value given (None: the name alone). `str()`
+    spells them in Python (`run_dir`, `epochs=1`, `resume=True`, `overrides['data.paths']`);
+    `spelled(spell)` with another spelling, `spell(name, value) -> str` (the CLI: its flags).
+    """
+
+    def __init__(self, template: str, **parameters):
+        self.template, self.parameters = template, parameters
+        super().__init__(self.spelled(python_spelling))
+
+    def spelled(self, spell) -> str:
+        text = self.template
+        for field, (name, value) in self.parameters.items():
+            text = text.replace("{" + field + "}", spell(name, value))
+        return text
+
+
+def python_spelling(name: str, value=None) -> str:
+    """How `ParameterError` names a parameter to a Python caller."""
+    if value is None:
+        return name
+    if name == "overrides":  # the override's "section.key=value" string: named by its key
+        return f"overrides[{str(value).split('=', 1)[0].strip()!r}]"
+    return f"{name}={value!r}"
+
+
 def no_such_file(path, what: str = "file") -> TextlstmError:
     """The one wording of a missing input path in every command: "no such file: PATH"
     (`what` names the kind of file, e.g. "no such vocabulary file: PATH"). Returns the error to raise."""

@@ -1,18 +1,30 @@
 """The optimizer and learning-rate schedule a recipe's `[train]` block asks for, shared by the families.
 
+One factory for every family: each family's schedule is a setting of it, read from its recipe.
+
 Keys read: `train.learning_rate`, `train.lr_schedule` ("constant" or "cosine"),
 `train.min_learning_rate` (the cosine floor), `train.warmup_steps` (a linear ramp before the
-cosine, optional), `train.weight_decay` (AdamW when > 0, optional), `train.optimizer` and
-`train.momentum` (SGD with momentum instead of Adam, optional) and `train.clipnorm`.
+cosine, optional), `train.lr_decay` (a per-epoch decay, the tagger's, optional),
+`train.weight_decay` (AdamW when > 0, optional), `train.optimizer` and `train.momentum` (SGD
+with momentum instead of Adam, optional), `train.clipnorm`, and `train.precision`
+("mixed_float16" wraps the optimizer in Keras's loss scaling, optional).
+
+    char LM    cosine (or constant) rate, Adam or AdamW, loss scaling for mixed_float16
+    tagger     rate × lr_decay after every epoch (a staircase `ExponentialDecay`), Adam or SGD
+    seq2seq    constant, or cosine with a linear warm-up, Adam
+
+The optimizer's class and settings are saved with the model (`last.keras`), so a resumed run
+continues with the very optimizer it started with.
 """
 
 import keras
 
 from textlstm.errors import UserError
+from textlstm.precision import with_loss_scaling
 from textlstm.schema import check_learning_rate_floor
 
 
-def learning_rate(train_recipe, total_steps):
+def learning_rate(train_recipe, total_steps, steps_per_epoch=1):
     """The optimizer's learning rate: a number, or a schedule over the optimizer step.
 
     `train.lr_schedule = "cosine"` follows half a cosine from `train.learning_rate` at step 0
@@ -25,11 +37,20 @@ def learning_rate(train_recipe, total_steps):
     continues it exactly; a run made longer with `--resume --epochs` goes on at
     `min_learning_rate` (refused at 0: `check_schedule_covers`).
 
+    `train.lr_decay` (where the recipe has it, and not 1.0) multiplies the rate by itself after
+    every `steps_per_epoch` optimizer steps (`keras.optimizers.schedules.ExponentialDecay`,
+    staircase), as the taggers of Lample et al. (2016) and Ma and Hovy (2016) were trained.
+
     Raises:
         UserError: `min_learning_rate` above `learning_rate`.
     """
     check_learning_rate_floor(train_recipe)
     rate, floor = train_recipe["learning_rate"], train_recipe.get("min_learning_rate", 0.0)
+    decay = train_recipe.get("lr_decay", 1.0)
+    if decay != 1.0:
+        return keras.optimizers.schedules.ExponentialDecay(
+            rate, decay_steps=steps_per_epoch, decay_rate=decay, staircase=True
+        )
     if train_recipe.get("lr_schedule", "constant") == "constant":
         return rate
     warmup = int(train_recipe.get("warmup_steps", 0))
@@ -40,26 +61,30 @@ def learning_rate(train_recipe, total_steps):
     )
 
 
-def optimizer(train_recipe, total_steps=1, rate=None):
+def optimizer(train_recipe, total_steps=1, steps_per_epoch=1, rate=None):
     """Adam (Kingma and Ba 2015) with gradient-norm clipping and the recipe's learning-rate schedule;
     AdamW (Loshchilov and Hutter 2019, `keras.optimizers.AdamW`) when `train.weight_decay` > 0;
     SGD with `train.momentum` (heavy ball, as Lample et al. 2016 and Ma and Hovy 2016 trained
-    their taggers) when `train.optimizer = "sgd"`. `rate` (a number or a Keras schedule)
-    replaces the schedule `learning_rate` would build, for a family with a schedule of its own.
+    their taggers) when `train.optimizer = "sgd"`; wrapped in `keras.optimizers.LossScaleOptimizer`
+    when `train.precision = "mixed_float16"`. `total_steps` and `steps_per_epoch` are the run's
+    plan (`learning_rate`); `rate` (a number or a Keras schedule) replaces the schedule
+    `learning_rate` would build.
 
     AdamW shrinks every weight (kernels, biases, the embedding) by `learning_rate × weight_decay`
     of itself each step, apart from the gradient, so the decay follows the schedule. The class and
     its settings are saved with the model, so `--resume` continues with the same optimizer.
     """
-    rate = learning_rate(train_recipe, total_steps) if rate is None else rate
+    rate = learning_rate(train_recipe, total_steps, steps_per_epoch) if rate is None else rate
     clipnorm, decay = train_recipe["clipnorm"], train_recipe.get("weight_decay", 0.0)
     if train_recipe.get("optimizer", "adam") == "sgd":
         if decay > 0:
             raise UserError('train.weight_decay is AdamW\'s; with train.optimizer = "sgd" set it to 0')
-        return keras.optimizers.SGD(rate, momentum=train_recipe.get("momentum", 0.9), clipnorm=clipnorm)
-    if decay > 0:
-        return keras.optimizers.AdamW(rate, weight_decay=decay, clipnorm=clipnorm)
-    return keras.optimizers.Adam(rate, clipnorm=clipnorm)
+        chosen = keras.optimizers.SGD(rate, momentum=train_recipe.get("momentum", 0.9), clipnorm=clipnorm)
+    elif decay > 0:
+        chosen = keras.optimizers.AdamW(rate, weight_decay=decay, clipnorm=clipnorm)
+    else:
+        chosen = keras.optimizers.Adam(rate, clipnorm=clipnorm)
+    return with_loss_scaling(chosen, train_recipe.get("precision", "float32"))
 
 
 def check_schedule_covers(opt, total_steps):

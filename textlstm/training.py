@@ -44,7 +44,7 @@ import numpy as np
 
 from textlstm import checkpoints
 from textlstm.distribute import shard_by_slices, trainer_for
-from textlstm.errors import UserError, naming_path
+from textlstm.errors import ParameterError, UserError, naming_path
 from textlstm.interrupts import interrupted_at
 from textlstm.rundir import (
     RunDir,
@@ -146,7 +146,7 @@ def plan_schedule(batches_in_data, epochs, steps_per_epoch=0, max_steps=0, previ
 
 
 def extend_recipe(recipe, run_path, epochs=None, max_steps=None):
-    """The saved `recipe` of the run in `run_path`, lengthened as `--resume --epochs/--max-steps` ask.
+    """The saved `recipe` of the run in `run_path`, lengthened as `resume` with `epochs`/`max_steps` asks.
 
     `epochs` sets `train.epochs` (an older `train.max_steps` that would stop sooner is dropped:
     the explicit option wins); `max_steps` sets `train.max_steps` and raises `train.epochs`
@@ -155,14 +155,19 @@ def extend_recipe(recipe, run_path, epochs=None, max_steps=None):
     train = recipe["train"]
     done = _recorded(run_path)
     if epochs is not None and epochs < done.get("epoch", 0):
-        raise UserError(
-            f"--epochs {epochs} is fewer than the {done['epoch']} epochs this run has done; "
-            f"--resume can only train longer"
+        raise ParameterError(
+            "{epochs} is fewer than the "
+            + f"{done['epoch']} epochs this run has done; "
+            + "{resume} can only train longer",
+            epochs=("epochs", epochs),
+            resume=("resume", True),
         )
     if max_steps is not None and 0 < max_steps < done.get("step", 0):
-        raise UserError(
-            f"--max-steps {max_steps} is fewer than the {done['step']} steps this run has done; "
-            f"--resume can only train longer"
+        raise ParameterError(
+            "{max_steps} is fewer than the " + f"{done['step']} steps this run has done; "
+            "{resume} can only train longer",
+            max_steps=("max_steps", max_steps),
+            resume=("resume", True),
         )
     if epochs is not None:
         train["epochs"] = epochs

@@ -5,17 +5,15 @@ The runs that need more devices or several processes are in test_distributed_tra
 
 import json
 
-import click
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from click.testing import CliRunner
 
 from support.cli import assert_one_error_line, invoke
 from textlstm import distribute
+from textlstm.api.training import prepare_training
 from textlstm.charlm.model import DEFAULTS as CHARLM_DEFAULTS
-from textlstm.cli.options import recipe_options, resolve_cli_recipe
 from textlstm.errors import UserError
 from textlstm.rundir import RunDir
 from textlstm.strategy_loop import StrategyLoop
@@ -76,40 +74,32 @@ def test_a_worker_writes_its_run_directory_in_a_scratch_place(two_workers, tmp_p
     assert RunDir.read_kind(run.path) == "charlm"
 
 
-# --strategy reaches the recipe without changing the signature of the commands.
-@click.command()
-@recipe_options
-def show_recipe(recipe, overrides, run_dir, seed, resume):
-    resolved, _ = resolve_cli_recipe(DEFAULTS, recipe, overrides, {"train.seed": seed}, run_dir, resume, "charlm")
-    click.echo(f"strategy={resolved['train']['strategy']}")
-
-
-def _show(*args):
-    return CliRunner().invoke(show_recipe, list(args), catch_exceptions=False)
+# strategy= (--strategy) reaches the recipe: textlstm.api.training.prepare_training folds it in.
+def _strategy_of(run_dir, **arguments):
+    resolved, _, claim = prepare_training("charlm", str(run_dir), **arguments)
+    claim.release()
+    return resolved["train"]["strategy"]
 
 
 def test_strategy_option_folds_into_the_recipe(tmp_path):
-    assert "strategy=auto" in _show("--run-dir", tmp_path).output
-    assert "strategy=mirrored" in _show("--run-dir", tmp_path, "--strategy", "mirrored").output
-    # The explicit option beats --set, as every explicit option does.
-    result = _show("--run-dir", tmp_path, "--set", 'train.strategy="one-device"', "--strategy", "multi-worker")
-    assert "strategy=multi-worker" in result.output
+    assert _strategy_of(tmp_path) == "auto"
+    assert _strategy_of(tmp_path, strategy="mirrored") == "mirrored"
+    # The explicit argument beats overrides, as every explicit option does.
+    assert _strategy_of(tmp_path, overrides={"train.strategy": "one-device"}, strategy="multi-worker") == "multi-worker"
 
 
 def test_strategy_may_change_on_resume(tmp_path):
     run = RunDir.create(tmp_path / "run", "charlm")
     run.write_recipe({**DEFAULTS, "train": {**DEFAULTS["train"], "strategy": "one-device"}})
-    assert "strategy=one-device" in _show("--run-dir", run.path, "--resume").output
-    assert "strategy=mirrored" in _show("--run-dir", run.path, "--resume", "--strategy", "mirrored").output
+    assert _strategy_of(run.path, resume=True) == "one-device"
+    assert _strategy_of(run.path, resume=True, strategy="mirrored") == "mirrored"
 
 
 def test_strategy_option_errors(tmp_path):
-    result = CliRunner().invoke(show_recipe, ["--run-dir", str(tmp_path), "--strategy", "tpu"])
+    result = invoke("train", "charlm", "--run-dir", tmp_path, "--strategy", "tpu")
     assert result.exit_code == 2 and "Invalid value for '--strategy'" in result.output
-    with pytest.raises(UserError, match="--strategy is not supported by 'train demo'"):
-        with click.Context(show_recipe) as context:
-            context.meta["textlstm.strategy"] = "mirrored"
-            resolve_cli_recipe({"train": {}}, None, (), {}, str(tmp_path), False, "demo")
+    with pytest.raises(UserError, match="strategy must be one of"):
+        prepare_training("charlm", str(tmp_path / "x"), strategy="tpu")
 
 
 def test_cli_refuses_mirrored_in_a_cluster_before_writing_anything(two_workers, tmp_path):

@@ -11,7 +11,7 @@ import tensorflow as tf
 import textlstm.layers as tl
 from textlstm.errors import UserError
 from textlstm.optim import optimizer
-from textlstm.precision import policy, with_loss_scaling
+from textlstm.precision import policy
 from textlstm.schema import defaults
 
 DEFAULTS = defaults("charlm")  # the built-in recipe: each key's default, range and help in textlstm/settings.py
@@ -52,11 +52,15 @@ def char_loss():
     return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
 
+def compile_settings():
+    """`model.compile`'s arguments besides the optimizer: the loss, in nats per character."""
+    return {"loss": char_loss()}
+
+
 def compile_model(model, train_recipe, total_steps=1):
-    """The recipe's optimizer (`optimizer`), wrapped in Keras's `LossScaleOptimizer` for
-    `train.precision = "mixed_float16"`; loss in nats per character."""
-    opt = with_loss_scaling(optimizer(train_recipe, total_steps), train_recipe.get("precision", "float32"))
-    model.compile(optimizer=opt, loss=char_loss())
+    """The recipe's optimizer (`textlstm.optim.optimizer`: loss scaling for `train.precision =
+    "mixed_float16"` included) over `total_steps` planned steps, and `compile_settings`."""
+    model.compile(optimizer=optimizer(train_recipe, total_steps), **compile_settings())
 
 
 def recurrent_layers(model):

@@ -133,7 +133,7 @@ def train():
     """Train a model; each model family is a subcommand."""
     from textlstm.interrupts import BEFORE_START
 
-    on_interrupt(lambda: Interrupted(BEFORE_START))  # until the command knows its run (resolve_cli_recipe)
+    on_interrupt(lambda: Interrupted(BEFORE_START))  # until the command knows its run (textlstm.api.training)
 
 
 def _register_commands():

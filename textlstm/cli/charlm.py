@@ -2,7 +2,7 @@
 
 import click
 
-from textlstm.cli.options import checked, checkpoint_option, existing, recipe_options, resolve_cli_recipe, valid_text
+from textlstm.cli.options import checked, checkpoint_option, existing, recipe_options, train_from_cli, valid_text
 from textlstm.schema import SAMPLERS as SAMPLER_NAMES
 
 
@@ -22,32 +22,16 @@ from textlstm.schema import SAMPLERS as SAMPLER_NAMES
     help="Validation text file (default: hold out data.valid_fraction).",
 )
 @recipe_options
-@click.option("--epochs", type=int, callback=checked("train.epochs"), help="Number of epochs (train.epochs).")
-@click.option(
-    "--max-steps",
-    type=int,
-    callback=checked("train.max_steps"),
-    help="Cap on optimizer steps in all (train.max_steps).",
-)
-def train_charlm_command(data_paths, valid, recipe, overrides, run_dir, seed, resume, epochs, max_steps):
+def train_charlm_command(data_paths, valid, **shared):
     """Train a character-level language model, then print a short sample."""
     from textlstm.charlm.generate import generate
-    from textlstm.charlm.model import DEFAULTS
-    from textlstm.charlm.train import train_charlm
 
-    cli_values = {
-        "data.paths": list(data_paths) or None,
-        "data.valid": valid,
-        "train.epochs": epochs,
-        "train.max_steps": max_steps,
-        "train.seed": seed,
-    }
-    resolved, run_dir = resolve_cli_recipe(DEFAULTS, recipe, overrides, cli_values, run_dir, resume, "charlm")
-    run, metrics = train_charlm(resolved, run_dir, resume=resume)
-    if metrics is None:  # a worker of a distributed run: the chief reports
+    options = {"data.paths": list(data_paths) or None, "data.valid": valid}
+    trained = train_from_cli("charlm", options, {"data.paths": "--data", "data.valid": "--valid"}, **shared)
+    if trained.metrics is None:  # a worker of a distributed run: the chief reports
         return
     click.echo("sample:")  # with the recipe's [decode] sampler and the training seed
-    text = generate(run.path, prompt="\n", length=200, seed=resolved["train"]["seed"])[0]
+    text = generate(trained.run_dir, prompt="\n", length=200, seed=trained.recipe["train"]["seed"])[0]
     click.echo(text)
 
 

@@ -6,18 +6,6 @@ import click
 
 from textlstm.distribute import STRATEGIES  # light: TensorFlow is imported only when a strategy is made
 
-STRATEGY_KEY = "textlstm.strategy"  # where --strategy waits in the click context for resolve_cli_recipe
-OVERWRITE_KEY = "textlstm.overwrite"  # and --overwrite
-
-
-def _stash_strategy(ctx, param, value):
-    if value is not None:
-        ctx.meta[STRATEGY_KEY] = value
-
-
-def _stash_overwrite(ctx, param, value):
-    ctx.meta[OVERWRITE_KEY] = bool(value)
-
 
 def checked(name, kind=None):
     """A click callback that checks an option standing for `name` ("train.max_steps") against its
@@ -51,7 +39,7 @@ def existing(directory_ok=False):
     error line ("no such file: PATH"). It runs while the
     options are parsed, so a wrong path stops the command before the recipe is printed or
     TensorFlow is imported. With --resume (an eager option, so known here) any data option is
-    refused by `resolve_cli_recipe` instead, with the reason."""
+    refused by `textlstm.train` instead, with the reason."""
 
     def callback(ctx, param, value):
         from textlstm.textio import check_input_path
@@ -93,11 +81,8 @@ def _import_tensorflow_quietly(ctx, param, value):
 
 
 def recipe_options(command):
-    """--recipe, --set, --run-dir, --seed, --resume, --overwrite, --strategy.
-
-    --overwrite and --strategy reach the command through `resolve_cli_recipe` (as `train.strategy`), not as
-    a parameter, so commands keep their signatures.
-    """
+    """--recipe, --set, --run-dir, --seed, --resume, --overwrite, --strategy: every `train` command's
+    options that `train_from_cli` maps onto `textlstm.train`'s arguments."""
     decorators = [
         click.option(
             "-r",
@@ -127,15 +112,11 @@ def recipe_options(command):
         click.option(
             "--overwrite",
             is_flag=True,
-            expose_value=False,
-            callback=_stash_overwrite,
             help="Replace the run already in --run-dir (without it, training into an existing run is refused).",
         ),
         click.option(
             "--strategy",
             type=click.Choice(STRATEGIES),
-            expose_value=False,
-            callback=_stash_strategy,
             help="Devices and hosts to train on (train.strategy; default auto: all local GPUs, or the "
             "TF_CONFIG cluster). Allowed with --resume.",
         ),
@@ -146,93 +127,54 @@ def recipe_options(command):
             expose_value=False,
             callback=_import_tensorflow_quietly,
         ),
+        click.option("--epochs", type=int, callback=checked("train.epochs"), help="Number of epochs (train.epochs)."),
+        click.option(
+            "--max-steps",
+            type=int,
+            callback=checked("train.max_steps"),
+            help="Cap on optimizer steps in all (train.max_steps).",
+        ),
     ]
     return functools.reduce(lambda f, decorate: decorate(f), reversed(decorators), command)
 
 
-def resolve_cli_recipe(defaults, recipe_name, overrides, cli_values, run_dir, resume, kind):
-    """`(recipe, run_dir)`: defaults < recipe file < --set < explicit options; on --resume,
-    the run's own recipe (--strategy may still change: it changes no result). Without
-    --run-dir a new `runs/KIND-DATE-TIME` is used.
+FLAGS = {"run_dir": "--run-dir", "max_steps": "--max-steps"}  # textlstm.train's parameters: else --NAME
 
-    Prints the resolved recipe, which training then saves in the run directory. The run
-    directory is locked for this command (`rundir.claim_for_training`); a run already there
-    is refused unless --resume or --overwrite. From then on Ctrl-C ends with the line that
-    says how to continue the run (`textlstm.interrupts.interrupted`), the sample or final
-    evaluation after training included. On --resume, a directory whose recipe was never saved
-    is refused with one line: there is nothing to continue, run the command without --resume.
+
+def train_from_cli(kind, data_options, flags, *, overrides=(), **arguments):
+    """Run `textlstm.train`'s training from a `train KIND` command: `Trained(run_dir, recipe, metrics)`.
+
+    `data_options` maps recipe keys to the values of the command's own options (None: not given),
+    `flags` those keys to the options' flags ("data.paths": "--data"); they join the --set
+    overrides after them. `arguments` are the shared options (`recipe_options`), named as
+    `textlstm.train`'s parameters. A refusal that names parameters (`ParameterError`) is shown
+    with the flags that gave them; from the end of training on, Ctrl-C says the run is trained.
     """
-    import time
-
+    from textlstm.api.training import run_training
     from textlstm.cli import on_interrupt
-    from textlstm.errors import UserError
+    from textlstm.errors import ParameterError, UserError
     from textlstm.interrupts import interrupted
-    from textlstm.recipes import find_recipe, recipe_to_toml, resolve_recipe
-    from textlstm.rundir import RECIPE_FILE, RunDir, claim_for_training
-    from textlstm.schema import check_recipe
 
-    if run_dir is None:
-        if resume:
-            raise UserError("--resume needs --run-dir: the run directory to continue")
-        run_dir = f"runs/{kind}-{time.strftime('%Y%m%d-%H%M%S')}"
-    if resume:
-        _refuse_recipe_changes_on_resume()  # before the run directory is touched
-    context = click.get_current_context(silent=True)
-    claim = claim_for_training(run_dir, kind, resume, bool(context and context.meta.get(OVERWRITE_KEY)))
-    if claim is not None and context is not None:
-        context.call_on_close(claim.release)
-    if resume:
-        run = RunDir.open(run_dir, kind)
-        if not run.file(RECIPE_FILE).is_file():  # stopped before it was written: nothing was trained there
-            raise UserError(
-                f"cannot resume: {run_dir} holds no {RECIPE_FILE} (it stopped before training started); "
-                f"start it again without --resume"
-            )
-        recipe = run.read_recipe(defaults)
-        from textlstm.training import extend_recipe
-
-        extend_recipe(
-            recipe, run_dir, epochs=cli_values.get("train.epochs"), max_steps=cli_values.get("train.max_steps")
-        )
-    else:
-        path = find_recipe(recipe_name, kind) if recipe_name else None
-        options = [f"{key}={_toml_value(value)}" for key, value in cli_values.items() if value is not None]
-        recipe = resolve_recipe(defaults, path, list(overrides) + options, kind=kind)
-    strategy = context.meta.get(STRATEGY_KEY) if context else None
-    if strategy is not None:
-        if "strategy" not in recipe.get("train", {}):
-            raise UserError(f"--strategy is not supported by 'train {kind}' (its recipe has no train.strategy)")
-        recipe["train"]["strategy"] = strategy
-    check_recipe(recipe, kind)  # also a resumed run's own recipe
-    on_interrupt(lambda: interrupted(run_dir, kind, recipe, resume))
-    click.echo(f"run directory: {run_dir}\nrecipe:\n" + recipe_to_toml(recipe))
-    return recipe, run_dir
+    given = {f"{key}={_toml_value(value)}": flags[key] for key, value in data_options.items() if value is not None}
+    items = list(overrides) + list(given)
+    try:
+        trained = run_training(kind, overrides=items or None, **arguments)
+    except ParameterError as error:
+        raise UserError(error.spelled(_flag_spelling(given))) from None
+    on_interrupt(lambda: interrupted(trained.run_dir, kind, trained.recipe, arguments.get("resume", False)))
+    return trained
 
 
-RESUME_OPTIONS = {"run_dir", "resume", "epochs", "max_steps", "strategy", "overwrite"}  # --resume may take these
+def _flag_spelling(given):
+    """`spell(name, value)` for `ParameterError.spelled`: the flag of a parameter, with its value."""
 
+    def spell(name, value):
+        if name == "overrides":
+            return given.get(value, "--set")
+        flag = FLAGS.get(name, f"--{name.replace('_', '-')}")
+        return flag if value is None or isinstance(value, bool) else f"{flag} {value}"
 
-def _refuse_recipe_changes_on_resume():
-    """One line naming the first option that would change a resumed run's recipe (data, --set, -r, ...).
-
-    --epochs and --max-steps extend the run, and --strategy changes no result; anything else
-    would train on other data or with other settings than the checkpoint was made with.
-    """
-    from click.core import ParameterSource
-
-    from textlstm.errors import UserError
-
-    context = click.get_current_context(silent=True)
-    if context is None:
-        return
-    for param in context.command.params:
-        if param.name in RESUME_OPTIONS or context.get_parameter_source(param.name) != ParameterSource.COMMANDLINE:
-            continue
-        flag = max(param.opts, key=len)
-        raise UserError(
-            f"--resume continues the run with its own recipe, which {flag} would change; drop {flag}, "
-            f"or start a new run in another --run-dir (--epochs and --max-steps extend a resumed run)"
-        )
+    return spell
 
 
 def _toml_value(value):

@@ -2,7 +2,7 @@
 
 import click
 
-from textlstm.cli.options import checked, checkpoint_option, existing, recipe_options, resolve_cli_recipe
+from textlstm.cli.options import checked, checkpoint_option, existing, recipe_options, train_from_cli
 
 
 @click.command("seq2seq")
@@ -24,33 +24,17 @@ from textlstm.cli.options import checked, checkpoint_option, existing, recipe_op
     "--valid-tsv", type=click.Path(), callback=existing(), help="Or dev source<TAB>target lines (data.valid_tsv)."
 )
 @recipe_options
-@click.option("--epochs", type=int, callback=checked("train.epochs"), help="Number of epochs (train.epochs).")
-@click.option(
-    "--max-steps",
-    type=int,
-    callback=checked("train.max_steps"),
-    help="Cap on optimizer steps in all (train.max_steps).",
-)
-def train_seq2seq_command(
-    src, tgt, tsv, valid_src, valid_tgt, valid_tsv, recipe, overrides, run_dir, seed, resume, epochs, max_steps
-):
+def train_seq2seq_command(src, tgt, tsv, valid_src, valid_tgt, valid_tsv, **shared):
     """Train an attention encoder-decoder translator (subwords are trained first)."""
-    from textlstm.seq2seq.model import DEFAULTS
-    from textlstm.seq2seq.train import train_seq2seq
-
-    cli_values = {
+    options = {
         "data.src": src,
         "data.tgt": tgt,
         "data.tsv": tsv,
         "data.valid_src": valid_src,
         "data.valid_tgt": valid_tgt,
         "data.valid_tsv": valid_tsv,
-        "train.epochs": epochs,
-        "train.max_steps": max_steps,
-        "train.seed": seed,
     }
-    resolved, run_dir = resolve_cli_recipe(DEFAULTS, recipe, overrides, cli_values, run_dir, resume, "seq2seq")
-    train_seq2seq(resolved, run_dir, resume=resume)
+    train_from_cli("seq2seq", options, {key: "--" + key[5:].replace("_", "-") for key in options}, **shared)
 
 
 @click.command("translate")

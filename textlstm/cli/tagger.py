@@ -2,7 +2,7 @@
 
 import click
 
-from textlstm.cli.options import checked, checkpoint_option, existing, recipe_options, resolve_cli_recipe
+from textlstm.cli.options import checked, checkpoint_option, existing, recipe_options, train_from_cli
 from textlstm.schema import TAG_INPUT_FORMATS, TAG_OUTPUT_FORMATS
 
 
@@ -66,53 +66,35 @@ from textlstm.schema import TAG_INPUT_FORMATS, TAG_OUTPUT_FORMATS
     "and a backward LM (model.charlm).",
 )
 @recipe_options
-@click.option("--epochs", type=int, callback=checked("train.epochs"), help="Number of epochs (train.epochs).")
-@click.option(
-    "--max-steps",
-    type=int,
-    callback=checked("train.max_steps"),
-    help="Cap on optimizer steps in all (train.max_steps).",
-)
 def train_tagger_command(
-    train_path,
-    dev_path,
-    file_format,
-    column,
-    tag_column,
-    scheme,
-    invalid_tags,
-    word_vectors,
-    charlm_runs,
-    recipe,
-    overrides,
-    run_dir,
-    seed,
-    resume,
-    epochs,
-    max_steps,
+    train_path, dev_path, file_format, column, tag_column, scheme, invalid_tags, word_vectors, charlm_runs, **shared
 ):
     """Train a sequence tagger (POS or entities): BiLSTM with char features and a CRF."""
-    from textlstm.tagger.model import DEFAULTS
-    from textlstm.tagger.train import train_tagger
-
-    cli_values = {
+    options = {
         "data.train": train_path,
         "data.dev": dev_path,
         "data.format": file_format,
         "data.column": column,
         "data.tag_column": tag_column,
-        "data.scheme": scheme and scheme.upper(),
+        "data.scheme": scheme and (scheme.upper() if scheme.lower() != "auto" else "auto"),
         "data.invalid_tags": invalid_tags,
         "data.word_vectors": word_vectors,
         "model.charlm": list(charlm_runs) or None,
-        "train.epochs": epochs,
-        "train.max_steps": max_steps,
-        "train.seed": seed,
     }
-    if scheme and scheme.lower() == "auto":
-        cli_values["data.scheme"] = "auto"
-    resolved, run_dir = resolve_cli_recipe(DEFAULTS, recipe, overrides, cli_values, run_dir, resume, "tagger")
-    train_tagger(resolved, run_dir, resume=resume)
+    train_from_cli("tagger", options, TAGGER_FLAGS, **shared)
+
+
+TAGGER_FLAGS = {
+    "data.train": "--train",
+    "data.dev": "--dev",
+    "data.format": "--format",
+    "data.column": "--column",
+    "data.tag_column": "--tag-column",
+    "data.scheme": "--scheme",
+    "data.invalid_tags": "--invalid-tags",
+    "data.word_vectors": "--word-vectors",
+    "model.charlm": "--charlm",
+}
 
 
 @click.command("tag")

@@ -253,6 +253,13 @@ def build_and_compile(recipe, source_vocab_size, target_vocab_size, total_steps=
     """A new compiled model; one function so a distribution strategy's scope can wrap it.
 
     `total_steps`: the optimizer steps the run plans, where a cosine schedule ends (`textlstm.optim`)."""
+    model = build_model(recipe, source_vocab_size, target_vocab_size)
+    model.compile(optimizer=optimizer(recipe["train"], total_steps), **compile_settings(recipe["train"]))
+    return model
+
+
+def build_model(recipe, source_vocab_size, target_vocab_size):
+    """A new, built, uncompiled `Seq2Seq` of the recipe's `[model]` (Keras's seed set from `train.seed` first)."""
     model_recipe, train = recipe["model"], recipe["train"]
     keras.utils.set_random_seed(train["seed"])
     model = Seq2Seq(
@@ -269,8 +276,9 @@ def build_and_compile(recipe, source_vocab_size, target_vocab_size, total_steps=
         name="seq2seq",
     )
     model.build()
-    model.compile(
-        optimizer=optimizer(train, total_steps),
-        loss=MaskedCrossEntropy(train["label_smoothing"]),
-    )
     return model
+
+
+def compile_settings(train_recipe):
+    """`model.compile`'s arguments besides the optimizer: the masked (label-smoothed) cross-entropy."""
+    return {"loss": MaskedCrossEntropy(train_recipe["label_smoothing"])}

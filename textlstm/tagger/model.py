@@ -289,15 +289,18 @@ def build_model(
     return SequenceTagger(inputs, scores, name="tagger")
 
 
+def compile_settings():
+    """`model.compile`'s arguments besides the optimizer (the model computes its own loss).
+
+    Batch shapes vary between length buckets: a whole-step XLA compile per shape would cost
+    more than it saves (the recurrent layers compile their own loops)."""
+    return {"jit_compile": False}
+
+
 def compile_model(model, train_recipe, steps_per_epoch=1):
-    learning_rate = train_recipe["learning_rate"]
-    if train_recipe["lr_decay"] != 1.0:
-        learning_rate = keras.optimizers.schedules.ExponentialDecay(
-            learning_rate, decay_steps=steps_per_epoch, decay_rate=train_recipe["lr_decay"], staircase=True
-        )
-    # Batch shapes vary between length buckets: a whole-step XLA compile per shape would cost
-    # more than it saves (the recurrent layers compile their own loops).
-    model.compile(optimizer=optim.optimizer(train_recipe, rate=learning_rate), jit_compile=False)
+    """The recipe's optimizer (`textlstm.optim.optimizer`: `train.lr_decay` after every
+    `steps_per_epoch` steps) and `compile_settings`."""
+    model.compile(optimizer=optim.optimizer(train_recipe, steps_per_epoch=steps_per_epoch), **compile_settings())
 
 
 def build_and_compile(

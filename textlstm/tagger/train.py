@@ -1,20 +1,17 @@
-"""`textlstm train tagger`, top to bottom: recipe → data → vocabularies → model → fit → dev score."""
+"""The tagger's training contract (`textlstm.driver`): data → vocabularies → model → dev score."""
 
 import sys
 import time
 
-import keras
-
 from textlstm import distribute, memory, training
+from textlstm.driver import FamilyTraining, train_family
 from textlstm.errors import UserError
-from textlstm.interrupts import interruptible
-from textlstm.rundir import RunDir, atomic_write_json
-from textlstm.schema import check_recipe
+from textlstm.rundir import atomic_write_json
 from textlstm.tagger import corpus, metrics, schemes
 from textlstm.tagger import data as data_lib
 from textlstm.tagger.casing import char_classes
 from textlstm.tagger.embeddings import extend_with_vectors
-from textlstm.tagger.model import build_and_compile
+from textlstm.tagger.model import build_model, compile_settings
 from textlstm.tagger.tag import (
     CHARS_FILE,
     KIND,
@@ -39,39 +36,6 @@ def dev_scores(gold_sentences, predicted, tagset):
         micro = metrics.span_scores(gold, predicted, tagset["file_scheme"])["micro"]
         scores.update(f1=micro["f1"], precision=micro["precision"], recall=micro["recall"])
     return scores
-
-
-class DevMetrics(keras.callbacks.Callback):
-    """Tags the dev set after each epoch and adds val_accuracy (and val_f1 etc.) to the logs,
-    so the checkpointer keeps best.keras by them and the progress line shows them."""
-
-    def __init__(self, dev_sentences, vocabs, tagset, data_recipe, batch_size, charlm=None, dev_examples=None):
-        super().__init__()
-        self.dev_sentences, self.vocabs, self.tagset = dev_sentences, vocabs, tagset
-        self.data_recipe, self.batch_size = data_recipe, batch_size
-        self.charlm, self.dev_examples = charlm, dev_examples  # frozen LMs: dev features computed once
-        self._predictor, self._for_model = None, None
-
-    def on_epoch_end(self, epoch, logs=None):
-        if logs is None:
-            return
-        if self._for_model is not self.model:
-            self._predictor, self._for_model = make_predictor(self.model, self.charlm), self.model
-        ids = predict_tags(
-            self._predictor,
-            self.dev_sentences,
-            self.vocabs,
-            self.data_recipe,
-            self.batch_size,
-            charlm=self.charlm,
-            examples=self.dev_examples,
-        )
-        predicted = [to_file_scheme(self.vocabs[2].decode(row), self.tagset) for row in ids]
-        scores = dev_scores(self.dev_sentences, predicted, self.tagset)
-        logs.update({f"val_{name}": value for name, value in scores.items()})
-        shown = "  ".join(f"dev {name} {value:.4f}" for name, value in scores.items())
-        after_bar = "\n" if training.progress_verbosity() == 1 else ""  # a terminal's bar has no newline yet
-        print(f"{after_bar}epoch {epoch + 1}: {shown}", flush=True)
 
 
 def load_training_data(recipe):
@@ -114,133 +78,142 @@ def build_vocabularies(train, data):
     )
 
 
-@interruptible(KIND)
-def train_tagger(recipe, run_path, resume=False):
-    """Train (or resume) a tagger into `run_path`; returns (run, best dev scores).
+class TaggerTraining(FamilyTraining):
+    """The tagger's part of a training (`textlstm.driver`): tagged files read and checked, word,
+    character and tag vocabularies (and pretrained vectors, char LM copies) kept in the run, the
+    dev set tagged after every epoch (accuracy, and span F1 for entity tags: the monitored metric)."""
 
-    Under a multi-worker strategy, workers other than the chief return `(run, None)`.
-    `resume` on a run stopped before its first checkpoint trains it from the beginning.
-    Raises `UserError` for unusable data or settings, and `Interrupted` on Ctrl-C at any
-    moment (`textlstm.interrupts`: the line says how to continue).
-    """
-    data, train_recipe = recipe["data"], recipe["train"]
-    check_recipe(recipe, KIND)  # every key in its declared range (textlstm.schema), before any work
-    strategy = distribute.make_strategy(
-        train_recipe["strategy"], train_recipe["batch_size"]
-    )  # first: multi-worker sets up TensorFlow's runtime
-    training.absolute_paths(recipe, "data.train", "data.dev", "data.word_vectors", "model.charlm")  # works anywhere
-    resume = training.resume_or_restart(run_path, KIND, resume)  # no checkpoint yet: from the beginning
-    train, dev, tagset = load_training_data(recipe)
-    previous = None
-    if resume:
-        run = RunDir.open(run_path, KIND)
-        previous = training.load_state(run)
-        vocabs = tuple(Vocabulary.load(run.file(name)) for name in (WORDS_FILE, CHARS_FILE, TAGS_FILE))
-        tagset = read_tagset(run)
-        charlm = open_charlm_copies(run, recipe)  # the run's own copies: the sources may be gone
-    else:
-        vocabs = build_vocabularies(train, data)
-        vectors, vocabs = _word_vectors(data, vocabs)  # the file's words join the vocabulary
-        charlm = open_charlm_sources(recipe["model"])
-    tag_vocab = vocabs[2]
-    lm_size = charlm.size if charlm is not None else 0
-    stored = 0 if charlm is None or charlm.trainable else 4 * lm_size * sum(len(s.tokens) for s in train + dev)
-    memory.check_fits(
-        memory.tagger_bytes(
+    kind = KIND
+    path_keys = ("data.train", "data.dev", "data.word_vectors", "model.charlm")
+    mode = "max"
+
+    def read(self, run):
+        recipe, data = self.recipe, self.recipe["data"]
+        self.train, self.dev, self.tagset = load_training_data(recipe)
+        self.vectors = None
+        if run is not None:
+            self.vocabs = tuple(Vocabulary.load(run.file(name)) for name in (WORDS_FILE, CHARS_FILE, TAGS_FILE))
+            self.tagset = read_tagset(run)
+            self.charlm = open_charlm_copies(run, recipe)  # the run's own copies: the sources may be gone
+        else:
+            vocabs = build_vocabularies(self.train, data)
+            self.vectors, self.vocabs = _word_vectors(data, vocabs)  # the file's words join the vocabulary
+            self.charlm = open_charlm_sources(recipe["model"])
+        self.monitor = "val_f1" if self.tagset["entities"] else "val_accuracy"
+
+    def memory_estimate(self):
+        recipe, vocabs, charlm, train, dev = self.recipe, self.vocabs, self.charlm, self.train, self.dev
+        lm_size = charlm.size if charlm is not None else 0
+        stored = 0 if charlm is None or charlm.trainable else 4 * lm_size * sum(len(s.tokens) for s in train + dev)
+        needed = memory.tagger_bytes(
             recipe,
             *map(len, vocabs),
             lm_features=lm_size,
             trainable_words=vocabs[0].trainable_rows,
             vector_dim=vocabs[0].vector_dim or 0,
         )
-        + stored,
-        memory.recipe_sizes(recipe, "model.layers", "model.units", "model.word_dim", "train.batch_size", "data.max_len")
-        + (f", word vectors {len(vocabs[0]):,} x {vocabs[0].vector_dim}" if vocabs[0].extended else ""),
-    )
-    warning = corpus.unseen_tags_warning(dev, predictable_tags(tag_vocab, tagset), data["dev"])
-    if warning:  # not fatal: they count as errors, as in `evaluate`
-        print(warning, file=sys.stderr)
-    examples = data_lib.encode_sentences(
-        train, vocabs[0], vocabs[1], tag_vocab, data["max_len"], data["max_word_chars"]
-    )
-    scorable = [s for s in _in_model_scheme(dev, tagset) if all(tag in tag_vocab for tag in s.tags)]
-    dev_examples = data_lib.encode_sentences(  # for val_loss: sentences whose tags training saw
-        scorable or train[:1], vocabs[0], vocabs[1], tag_vocab, data["max_len"], data["max_word_chars"]
-    )
-    decode_batch = recipe["decode"]["batch_size"]
-    dev_tagging = None  # the dev set's chunks for the dev metric, with frozen LM features computed once
-    if charlm is not None:
-        charlm.encode(examples, train)
-        charlm.encode(dev_examples, scorable or train[:1])
-        if not charlm.trainable:
-            dev_tagging = encode_untagged(dev, vocabs, data, charlm)
-            _attach_features(charlm, [examples, dev_examples, dev_tagging], decode_batch)
-    tokens = sum(len(sentence.tokens) for sentence in train)
-    print(
-        f"data: {len(train):,} training sentences ({tokens:,} tokens, {len(examples):,} chunks), "
-        f"{len(dev):,} dev sentences; {vocabs[0].trainable_rows:,} words, {len(vocabs[1]):,} characters, "
-        f"{len(tag_vocab) - 1} tags" + (f" ({tagset['model_scheme']})" if tagset["entities"] else "")
-    )
-    monitor = "val_f1" if tagset["entities"] else "val_accuracy"
-    batch_size = train_recipe["batch_size"]
-    schedule = training.plan_schedule(
-        data_lib.batches_per_epoch(examples, batch_size),
-        train_recipe["epochs"],
-        train_recipe["steps_per_epoch"],
-        train_recipe["max_steps"],
-        previous=previous,
-        monitor=monitor,
-        mode="max",
-        patience=train_recipe["patience"],
-    )
-    if resume:
-        with strategy.scope():
-            model, state = training.load_checkpoint(run)
-        if distribute.is_chief():
-            run.write_recipe(recipe)  # --epochs/--max-steps may have extended it
-    else:
-        run = training.start_run(run_path, KIND, recipe)  # only once the data are known to be usable
-        if charlm is not None and distribute.is_chief():
-            charlm.save_copies(run)  # the run is self-contained: tagging never reads the LM run dirs
-        with strategy.scope():
-            model = build_and_compile(
-                len(vocabs[0]),
-                len(vocabs[1]),
-                len(tag_vocab),
-                recipe,
-                vectors,
-                schedule.steps_per_epoch,
-                charlm,
-                vocabs[0].trainable_rows,
-                char_classes(vocabs[1]),
-            )
-        del vectors  # the model holds its own copy
-        for vocab, name in zip(vocabs, (WORDS_FILE, CHARS_FILE, TAGS_FILE)):
-            vocab.save(run.file(name))
-        atomic_write_json(run.file(TAGSET_FILE), tagset)
-        state = None
-    callback = DevMetrics(dev, vocabs, tagset, data, decode_batch, charlm, dev_tagging)
-    training.fit(
-        model,
-        run,
-        lambda start: data_lib.training_batches(examples, batch_size, train_recipe["seed"], start),
-        schedule,
-        data_lib.evaluation_batches(dev_examples, decode_batch),
-        state=state,
-        callbacks=[callback],
-        seed=train_recipe["seed"],
-    )
-    if not distribute.is_chief():  # the chief reports; this worker's part is done
-        return run, None
-    best = training.load_best_or_last(run)
-    ids = predict_tags(
-        make_predictor(best, charlm), dev, vocabs, data, decode_batch, charlm=charlm, examples=dev_tagging
-    )
-    scores = dev_scores(dev, [to_file_scheme(tag_vocab.decode(row), tagset) for row in ids], tagset)
-    shown = ", ".join(f"{name} {value:.4f}" for name, value in scores.items())
-    which = "best model" if run.file(training.BEST).is_file() else "model (no whole epoch done: last.keras)"
-    print(f"{which}: dev {shown}")
-    return run, scores
+        sizes = memory.recipe_sizes(
+            recipe, "model.layers", "model.units", "model.word_dim", "train.batch_size", "data.max_len"
+        ) + (f", word vectors {len(vocabs[0]):,} x {vocabs[0].vector_dim}" if vocabs[0].extended else "")
+        return needed + stored, sizes
+
+    def prepare(self, run):
+        recipe, data, vocabs, tagset, charlm = self.recipe, self.recipe["data"], self.vocabs, self.tagset, self.charlm
+        train, dev, tag_vocab = self.train, self.dev, vocabs[2]
+        if not self.resume:
+            if charlm is not None and distribute.is_chief():
+                charlm.save_copies(run)  # the run is self-contained: tagging never reads the LM run dirs
+            for vocab, name in zip(vocabs, (WORDS_FILE, CHARS_FILE, TAGS_FILE)):
+                vocab.save(run.file(name))
+            atomic_write_json(run.file(TAGSET_FILE), tagset)
+        warning = corpus.unseen_tags_warning(dev, predictable_tags(tag_vocab, tagset), data["dev"])
+        if warning:  # not fatal: they count as errors, as in `evaluate`
+            print(warning, file=sys.stderr)
+        self.examples = data_lib.encode_sentences(
+            train, vocabs[0], vocabs[1], tag_vocab, data["max_len"], data["max_word_chars"]
+        )
+        scorable = [s for s in _in_model_scheme(dev, tagset) if all(tag in tag_vocab for tag in s.tags)]
+        self.dev_examples = data_lib.encode_sentences(  # for val_loss: sentences whose tags training saw
+            scorable or train[:1], vocabs[0], vocabs[1], tag_vocab, data["max_len"], data["max_word_chars"]
+        )
+        self.decode_batch = recipe["decode"]["batch_size"]
+        self.dev_tagging = None  # the dev set's chunks for the dev metric, with frozen LM features computed once
+        if charlm is not None:
+            charlm.encode(self.examples, train)
+            charlm.encode(self.dev_examples, scorable or train[:1])
+            if not charlm.trainable:
+                self.dev_tagging = encode_untagged(dev, vocabs, data, charlm)
+                _attach_features(charlm, [self.examples, self.dev_examples, self.dev_tagging], self.decode_batch)
+        tokens = sum(len(sentence.tokens) for sentence in train)
+        print(
+            f"data: {len(train):,} training sentences ({tokens:,} tokens, {len(self.examples):,} chunks), "
+            f"{len(dev):,} dev sentences; {vocabs[0].trainable_rows:,} words, {len(vocabs[1]):,} characters, "
+            f"{len(tag_vocab) - 1} tags" + (f" ({tagset['model_scheme']})" if tagset["entities"] else "")
+        )
+        self._predictor, self._for_model = None, None
+
+    def batches_per_epoch(self):
+        return data_lib.batches_per_epoch(self.examples, self.recipe["train"]["batch_size"])
+
+    def build(self):
+        vocabs = self.vocabs
+        return build_model(
+            len(vocabs[0]),
+            len(vocabs[1]),
+            len(vocabs[2]),
+            self.recipe["model"],
+            self.recipe["train"]["seed"],
+            self.vectors,
+            self.charlm,
+            vocabs[0].trainable_rows,
+            char_classes(vocabs[1]),
+        )
+
+    def after_build(self):
+        self.vectors = None  # the model holds its own copy
+
+    def compile_settings(self):
+        return compile_settings()
+
+    def training_batches(self, start_step):
+        train = self.recipe["train"]
+        return data_lib.training_batches(self.examples, train["batch_size"], train["seed"], start_step)
+
+    def evaluation_batches(self):
+        return data_lib.evaluation_batches(self.dev_examples, self.decode_batch)
+
+    def _dev_scores(self, model):
+        if self._for_model is not model:
+            self._predictor, self._for_model = make_predictor(model, self.charlm), model
+        ids = predict_tags(
+            self._predictor,
+            self.dev,
+            self.vocabs,
+            self.recipe["data"],
+            self.decode_batch,
+            charlm=self.charlm,
+            examples=self.dev_tagging,
+        )
+        predicted = [to_file_scheme(self.vocabs[2].decode(row), self.tagset) for row in ids]
+        return dev_scores(self.dev, predicted, self.tagset)
+
+    def dev_metric(self, model, epoch):
+        return self._dev_scores(model)
+
+    def dev_line(self, scores):
+        return "  ".join(f"dev {name} {value:.4f}" for name, value in scores.items())
+
+    def report(self, run, state):
+        scores = self._dev_scores(training.load_best_or_last(run))
+        shown = ", ".join(f"{name} {value:.4f}" for name, value in scores.items())
+        which = "best model" if run.file(training.BEST).is_file() else "model (no whole epoch done: last.keras)"
+        print(f"{which}: dev {shown}")
+        return scores
+
+
+def train_tagger(recipe, run_path, resume=False):
+    """`textlstm.driver.train_family("tagger", ...)`: `(run, best dev scores)`, without the run's lock."""
+    return train_family(KIND, recipe, run_path, resume)
 
 
 def open_charlm_sources(model_recipe):

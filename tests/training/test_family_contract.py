@@ -1,0 +1,122 @@
+"""The contract every model family keeps, checked once for all three through `textlstm.train`.
+
+Train tiny; stop after the first epoch (`max_steps`) and resume to the end: the weights and
+optimizer variables equal an uninterrupted run's bit for bit. Then the run loads, evaluates,
+exports (`textlstm.export`) and serves (one server for the three runs).
+"""
+
+import numpy as np
+import pytest
+
+import textlstm
+from support.server import Server
+from support.tagger_data import conllu_text
+from textlstm.export import export
+from textlstm.rundir import load_keras_model
+
+SPE, EPOCHS = 2, 2
+KINDS = ("charlm", "tagger", "seq2seq")
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data")
+    rng = np.random.default_rng(5)
+    words = "north wind sun cloud rain field barn lamp the a of and".split()
+    (root / "corpus.txt").write_text("\n".join(" ".join(rng.choice(words, 9)) for _ in range(30)) + "\n")
+    (root / "train.conllu").write_text(conllu_text(1, 10), encoding="utf-8")
+    (root / "dev.conllu").write_text(conllu_text(2, 3), encoding="utf-8")
+    greek = "alpha beta gamma delta eps zeta eta theta".split()
+    pairs = [" ".join(rng.choice(greek, rng.integers(1, 5))) for _ in range(50)]
+    (root / "train.tsv").write_text("".join(f"{s}\t{s.upper()}\n" for s in pairs))
+    (root / "dev.tsv").write_text("".join(f"{s}\t{s.upper()}\n" for s in pairs[:4]))
+    (root / "dev.src").write_text("".join(f"{s}\n" for s in pairs[:4]))
+    (root / "dev.tgt").write_text("".join(f"{s.upper()}\n" for s in pairs[:4]))
+    return root
+
+
+def overrides(kind, root):
+    """A tiny model of `kind` with dropout on (resuming must draw the same masks), 2 epochs of 2 steps."""
+    schedule = {"train.steps_per_epoch": SPE, "train.epochs": EPOCHS, "train.batch_size": 4, "train.seed": 3}
+    return {
+        "charlm": {
+            "data.paths": [str(root / "corpus.txt")],
+            "data.seq_len": 10,
+            "model.units": 8,
+            "model.layers": 1,
+            "model.embedding_dim": 4,
+            "model.dropout": 0.3,
+        },
+        "tagger": {
+            "data.train": str(root / "train.conllu"),
+            "data.dev": str(root / "dev.conllu"),
+            "model.units": 6,
+            "model.word_dim": 6,
+            "model.char_dim": 4,
+            "model.char_units": 4,
+            "model.dropout": 0.5,
+        },
+        "seq2seq": {
+            "data.tsv": str(root / "train.tsv"),
+            "data.valid_tsv": str(root / "dev.tsv"),
+            "data.vocab_size": 30,
+            "model.units": 8,
+            "model.embedding_dim": 6,
+            "model.dropout": 0.3,
+            "train.bleu_sentences": 4,
+            "decode.max_length": 6,
+        },
+    }[kind] | schedule
+
+
+@pytest.fixture(scope="module")
+def trained(data, tmp_path_factory):
+    """{kind: run_dir}: each family's run, stopped after its first epoch and resumed (filled by the tests)."""
+    return {}
+
+
+def assert_bit_identical(run_dir, reference_dir):
+    ours = load_keras_model(run_dir / "last.keras", compile=True)
+    theirs = load_keras_model(reference_dir / "last.keras", compile=True)
+    assert int(ours.optimizer.iterations.numpy()) == SPE * EPOCHS
+    for mine, expected in zip(ours.weights, theirs.weights, strict=True):
+        np.testing.assert_array_equal(np.asarray(mine), np.asarray(expected), err_msg=mine.path)
+    assert len(ours.optimizer.variables) == len(theirs.optimizer.variables) > 1
+    for mine, expected in zip(ours.optimizer.variables, theirs.optimizer.variables, strict=True):
+        np.testing.assert_array_equal(np.asarray(mine), np.asarray(expected), err_msg=mine.path)
+
+
+def evaluate(model, kind, root):
+    if kind == "charlm":
+        return model.evaluate(root / "corpus.txt")
+    if kind == "tagger":
+        return model.evaluate(root / "dev.conllu")
+    return model.evaluate(root / "dev.src", root / "dev.tgt")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_family_trains_resumes_exactly_loads_evaluates_and_exports(kind, data, trained, tmp_path):
+    settings = overrides(kind, data)
+    reference = textlstm.train(kind, tmp_path / "reference", overrides=settings)
+    run_dir = tmp_path / "run"
+    textlstm.train(kind, run_dir, overrides=settings, max_steps=SPE)  # stops after the first epoch
+    model = textlstm.train(kind, run_dir, resume=True, max_steps=0)  # the cap lifted: on to the end
+    assert_bit_identical(run_dir, tmp_path / "reference")
+    assert type(model) is type(reference) is type(textlstm.load(run_dir))
+    assert evaluate(model, kind, data) == evaluate(reference, kind, data)
+    described = export(run_dir, tmp_path / "export")
+    assert (tmp_path / "export").is_dir() and described
+    trained[kind] = run_dir
+
+
+def test_the_three_runs_serve(trained, data):
+    if set(trained) != set(KINDS):
+        pytest.skip("needs the three runs of the test above")
+    with Server([f"{kind}={run_dir}" for kind, run_dir in trained.items()]) as server:
+        assert server.get("/health") == (200, {"status": "ok", "models": 3})
+        status, answer = server.post("/models/tagger/tag", {"sentences": ["the a of"]})
+        assert status == 200 and answer == {"tags": textlstm.load(trained["tagger"]).tag(["the a of"])}
+        status, answer = server.post("/models/seq2seq/translate", {"sentences": ["alpha beta"]})
+        assert status == 200 and answer == {"translations": textlstm.load(trained["seq2seq"]).translate(["alpha beta"])}
+        status, answer = server.post("/models/charlm/generate", {"prompt": "a", "length": 5, "seed": 1})
+        assert status == 200 and answer["text"]
