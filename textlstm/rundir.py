@@ -28,6 +28,7 @@ import time
 import zipfile
 
 import textlstm
+from textlstm import families
 from textlstm.errors import UserError, describe_os_error, naming_path, os_error_of
 from textlstm.recipes import load_recipe_file, recipe_to_toml, resolve_recipe
 
@@ -36,7 +37,8 @@ RECIPE_FILE = "recipe.toml"
 LOCK_FILE = "train.lock"
 TRAINED_FILES = ("state.json", "last.keras", "best.keras")  # a run with these has trained
 TEMP_MARK = ".partial"  # temp files are ".NAME.<random>.partial[.keras]" beside NAME
-# What a run writes, removed by `--overwrite` before the new run starts (nothing else is touched).
+# What a run writes, removed by `--overwrite` before the new run starts (nothing else is touched):
+# the files every run writes, then each family's own (`families.Family.artefacts`).
 RUN_ARTEFACTS = (
     RUN_FILE,
     RECIPE_FILE,
@@ -44,17 +46,8 @@ RUN_ARTEFACTS = (
     "metrics.csv",
     "best.keras",
     "last.keras",
-    "vocab.json",
-    "words.json",
-    "chars.json",
-    "tags.json",
-    "tagset.json",
-    "subwords.model",
-    "source.model",
-    "target.model",
     "tensorboard",
-    "charlm",
-)  # charlm/: a tagger's copies of its char LMs
+) + families.artefacts()
 
 
 def _current_umask() -> int:

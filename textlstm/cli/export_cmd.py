@@ -2,6 +2,7 @@
 
 import click
 
+from textlstm import families
 from textlstm.cli.options import checked
 
 
@@ -24,7 +25,7 @@ from textlstm.cli.options import checked
     "-b",
     "--beam-size",
     type=int,
-    callback=checked("decode.beam_size", "seq2seq"),
+    callback=checked("decode.beam_size", families.SEQ2SEQ),
     help="Translator: beam size of the exported search (default: the recipe's).",
 )
 def export_command(run_dir, out_dir, export_format, overwrite, beam_size):

@@ -160,7 +160,7 @@ class TaggerModule(tf.Module):
         super().__init__()
         from textlstm.tagger.model import decode_tags
 
-        run = tagger._run
+        run = tagger  # a textlstm.api.Tagger: vocabs, recipe, model, tagset
         words, chars, tags = run.vocabs
         data = run.recipe["data"]
         self.model = run.model

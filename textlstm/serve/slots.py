@@ -42,8 +42,8 @@ class ModelSlot:
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"model-{name}")
 
     def summary(self):
-        """`{"name", "kind", "run_dir", "recipe": {"model": ..., "decode": ...}}` plus the
-        tagger's tag set, as plain JSON values."""
+        """`{"name", "kind", "run_dir", "recipe": {"model": ..., "decode": ...}}` plus what the
+        model's class adds (`serving_fields`: the tagger's tag set), as plain JSON values."""
         recipe = self.model.recipe
         info = {
             "name": self.name,
@@ -51,8 +51,7 @@ class ModelSlot:
             "run_dir": self.model.run_dir.name,
             "recipe": {section: recipe.get(section, {}) for section in ("model", "decode")},
         }
-        if self.kind == "tagger":
-            info["tags"] = self.model.tags
+        info.update(self.model.serving_fields())
         return info
 
     async def _acquire(self, deadline):
