@@ -106,7 +106,7 @@ def build_app(slots, limits, allow_hosts=(), allow_origins=()):
         if name not in slots:
             raise HTTPError(404, f"no model named {name!r}; loaded: {', '.join(slots) or 'none'}")
         slot = slots[name]
-        if slot.model.endpoint != endpoint:
+        if slot.endpoint != endpoint:
             raise HTTPError(
                 409,
                 f"model {name!r} is a {slot.kind} model; it has no /{endpoint} "

@@ -19,6 +19,8 @@ import concurrent.futures
 import threading
 import time
 
+from textlstm import families
+
 
 class Timeout(Exception):
     """The request ran past its deadline (waiting for the model included)."""
@@ -36,6 +38,7 @@ class ModelSlot:
         self.name = name
         self.model = model
         self.kind = model.kind
+        self.endpoint = families.model_class(self.kind).endpoint  # the route its family's class serves
         self._lock = asyncio.Lock()
         # One thread per model: calls of one model are serialised anyway, and a
         # stuck model never takes a thread from another.
