@@ -29,10 +29,11 @@ import time
 import numpy as np
 
 import textlstm  # noqa: F401  (TensorFlow backend)
+from textlstm.api import Tagger
 from textlstm.tagger import conll, corpus
 from textlstm.tagger import data as data_lib
 from textlstm.tagger.model import DEFAULTS, build_and_compile
-from textlstm.tagger.tag import TaggerRun, make_predictor, predict_tags, read_input
+from textlstm.tagger.tag import make_predictor, predict_tags, read_input
 from textlstm.tagger.vocab import Vocabulary
 
 
@@ -208,7 +209,7 @@ def main():
     if args.vectors_ratio:
         return vectors_ratio(args)
     if args.run_dir:
-        tagger = TaggerRun.load(args.run_dir)
+        tagger = Tagger(args.run_dir)
         recipe, vocabs, model, charlm = tagger.recipe, tagger.vocabs, tagger.model, tagger.charlm
         path = args.data or recipe["data"]["dev"]
         text, _ = read_input(path)

@@ -19,9 +19,10 @@ import keras
 import numpy as np
 
 import textlstm  # noqa: F401  (TensorFlow backend)
+from textlstm.api import Translator
 from textlstm.recipes import find_recipe, resolve_recipe
 from textlstm.seq2seq.model import DEFAULTS, Seq2Seq
-from textlstm.seq2seq.translate import Translator, translate_ids
+from textlstm.seq2seq.translate import translate_ids
 from textlstm.textio import read_lines
 
 

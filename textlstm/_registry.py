@@ -12,13 +12,11 @@ import importlib.abc
 import importlib.util
 import sys
 
-MODULES = (  # every module that defines a class registered under the "textlstm" package
-    "textlstm.layers",
-    "textlstm.charlm.model",
-    "textlstm.tagger.model",
-    "textlstm.tagger.charlm_features",
-    "textlstm.seq2seq.model",
-)
+from textlstm import families
+
+# every module that defines a class registered under the "textlstm" package: the shared layers,
+# then each family's (`families.Family.keras_modules`)
+MODULES = ("textlstm.layers",) + families.keras_modules()
 
 
 def register_all():

@@ -14,10 +14,11 @@ import keras
 import tensorflow as tf
 
 import textlstm
+from textlstm import families
 from textlstm.layers import dispatch
 from textlstm.layers.base import RecurrentLayer
+from textlstm.models import load_best_or_last
 from textlstm.rundir import RunDir
-from textlstm.training import load_best_or_last
 
 KERNEL_NAMES = {
     dispatch.CUDNN: "cuDNN",
@@ -110,14 +111,10 @@ def default_model():
 
 
 def _register_layers_of(kind):
-    """Import the model family of `kind` (e.g. textlstm.tagger.model) where there is one, so the
-    custom layers its saved models use are registered before loading."""
-    for name in (f"textlstm.{kind}", f"textlstm.{kind}.model"):
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as error:
-            if error.name is None or not name.startswith(error.name):
-                raise
+    """Import the modules of `kind`'s family that define Keras classes (`families.Family.keras_modules`),
+    so the custom layers its saved models use are registered before loading."""
+    for name in families.family(kind).keras_modules:
+        importlib.import_module(name)
 
 
 def doctor_lines(run_path=None, findings=None):

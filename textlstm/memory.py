@@ -13,6 +13,8 @@ all in float32, and refuses in one line when that exceeds the machine's physical
 Frozen weights (the tagger's table of pretrained word vectors) count once: they have no
 gradients and no optimizer moments.
 It is an estimate (within a small factor), meant to catch the impossible, not to tune.
+Each family's estimate (`charlm_bytes`, `tagger_bytes`, `seq2seq_bytes`) is named by its
+registry entry (`families.Family.memory_estimate`, `families.memory_estimate(kind)`).
 """
 
 import os

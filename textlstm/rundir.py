@@ -27,6 +27,7 @@ import tempfile
 import time
 
 import textlstm
+from textlstm import families
 from textlstm.errors import UserError, describe_os_error
 from textlstm.files import (  # noqa: F401  (kept importable from here: they moved below, to textlstm.files)
     _FILE_MODE,
@@ -48,7 +49,8 @@ RUN_FILE = "run.json"
 RECIPE_FILE = "recipe.toml"
 LOCK_FILE = "train.lock"
 TRAINED_FILES = ("state.json", "last.keras", "best.keras")  # a run with these has trained
-# What a run writes, removed by `--overwrite` before the new run starts (nothing else is touched).
+# What a run writes, removed by `--overwrite` before the new run starts (nothing else is touched):
+# the files every run writes, then each family's own (`families.Family.artefacts`).
 RUN_ARTEFACTS = (
     RUN_FILE,
     RECIPE_FILE,
@@ -56,18 +58,9 @@ RUN_ARTEFACTS = (
     "metrics.csv",
     "best.keras",
     "last.keras",
-    "vocab.json",
-    "words.json",
-    "chars.json",
-    "tags.json",
-    "tagset.json",
-    "subwords.model",
-    "source.model",
-    "target.model",
     "tensorboard",
-    "charlm",
-    "checkpoints",
-)  # charlm/: a tagger's copies of its char LMs; checkpoints/: the epoch checkpoints (textlstm.checkpoints)
+    "checkpoints",  # the epoch checkpoints (textlstm.checkpoints)
+) + families.artefacts()
 
 
 def tf_config() -> dict:

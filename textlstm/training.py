@@ -46,6 +46,7 @@ from textlstm import checkpoints
 from textlstm.distribute import shard_by_slices, trainer_for
 from textlstm.errors import ParameterError, UserError, naming_path
 from textlstm.interrupts import interrupted_at
+from textlstm.models import BEST, LAST, load_best_or_last  # noqa: F401  (load_best_or_last: re-exported)
 from textlstm.rundir import (
     RunDir,
     atomic_save_model,
@@ -57,7 +58,7 @@ from textlstm.rundir import (
 )
 from textlstm.step_seeds import StepSeeds
 
-LAST, BEST, STATE = "last.keras", "best.keras", "state.json"
+STATE = "state.json"
 EXPECTED_STATE_TYPES = {"best": "a number or null", "finished": "true/false"}  # else a whole number
 PENDING = "pending"  # key in state.json: the state of the checkpoint being written (see save_checkpoint)
 
@@ -546,9 +547,3 @@ def _finish_epoch(model, trainer, epoch, validation_data, callbacks):
     for callback in callbacks:
         callback.set_model(model)
         callback.on_epoch_end(epoch, logs)
-
-
-def load_best_or_last(run, custom_objects=None, checkpoint=None):
-    """The best checkpoint for inference (the last one if no epoch finished yet), or the one that
-    `checkpoint` names ("last", an epoch number, a .keras path): `checkpoints.load_model`."""
-    return checkpoints.load_model(run, checkpoint, custom_objects=custom_objects)

@@ -175,9 +175,9 @@ def test_tag_takes_strings_or_token_lists_and_matches_the_cli(tagger, tagger_run
 
 def test_second_tag_call_of_the_same_shape_does_not_retrace(tagger):
     tagger.tag(["Bob runs the river"])
-    before = tagger._run.predictor.experimental_get_tracing_count()
+    before = tagger.predictor.experimental_get_tracing_count()
     tagger.tag(["Acme sees the stone"])
-    assert tagger._run.predictor.experimental_get_tracing_count() == before
+    assert tagger.predictor.experimental_get_tracing_count() == before
 
 
 def test_n_best_starts_with_the_best_and_its_probabilities_sum_to_one(tagger):
@@ -191,7 +191,7 @@ def test_n_best_starts_with_the_best_and_its_probabilities_sum_to_one(tagger):
         assert probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1 + 1e-6
         assert len({tuple(path["tags"]) for path in paths}) == len(paths)
     # every tag sequence of a two-token sentence: the probabilities are a distribution
-    size = len(tagger._run.vocabs[2])
+    size = len(tagger.vocabs[2])
     every = tagger.tag(["Anna runs"], n_best=size * size)[0]
     assert sum(path["prob"] for path in every) == pytest.approx(1.0, abs=1e-4)
     # the model tags in BIOES for an IOB2 file: internal sequences read back as one output
@@ -202,16 +202,16 @@ def test_n_best_starts_with_the_best_and_its_probabilities_sum_to_one(tagger):
     from textlstm.tagger.nbest import make_scorer, predict_nbest
 
     internal = predict_nbest(
-        *make_scorer(tagger._run.model),
+        *make_scorer(tagger.model),
         parse_sentences(["Anna runs"]),
-        tagger._run.vocabs,
-        tagger._run.recipe["data"],
+        tagger.vocabs,
+        tagger.recipe["data"],
         8,
         size * size,
     )[0]
     sums = {}
     for ids, prob in internal:
-        key = tuple(tagger._run.tag_strings(ids))
+        key = tuple(tagger.tag_strings(ids))
         sums[key] = sums.get(key, 0.0) + prob
     expected = sorted(sums.items(), key=lambda item: -item[1])
     assert outputs == [tags for tags, _ in expected]

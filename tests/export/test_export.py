@@ -199,7 +199,7 @@ def test_tagger_saved_model_gives_textlstm_tags(exported):
 
 def test_tagger_with_word_vectors_saved_model_looks_words_up_as_textlstm(exported):
     tagger = exported["tagger_vectors"]
-    words = tagger._run.vocabs[0]
+    words = tagger.vocabs[0]
     assert words.index("BERLIN") == words.index("berlin") >= words.trainable_rows  # the cases the sentences test
     assert words.index("PARIS") == 1  # "paris" is neither a training word nor in the file: lowercase only
     expected = [" ".join(tags) for tags in tagger.tag(VECTOR_SENTENCES)]

@@ -72,7 +72,7 @@ def _assert_tagger_onnx_parity(run, out, ort, texts):
     tagger = textlstm.load(run)
     words = Vocabulary.load(out / "words.json")
     examples = data_lib.encode_sentences(
-        [Sentence(tokens=t.split()) for t in texts], words, tagger._run.vocabs[1], None, 4, 20
+        [Sentence(tokens=t.split()) for t in texts], words, tagger.vocabs[1], None, 4, 20
     )
     (word_ids, chars), _ = data_lib.pad_batch(examples)
     got = ort.InferenceSession(str(out / "tagger.onnx")).run(None, {"words": word_ids, "chars": chars})[0]

@@ -617,10 +617,10 @@ def test_evaluate_scores_unseen_tags_as_errors_like_dev_scoring(valid, tmp_path)
     result = invoke("evaluate", valid["runs"]["tagger"], "--data", path)
     assert result.exit_code == 0, result.output
     assert "tags never seen in training ('B-EVENT'" in result.stderr and "count as errors" in result.stderr
+    from textlstm.api import Tagger
     from textlstm.tagger import metrics
-    from textlstm.tagger.evaluate import evaluate_tagger
 
-    scores = evaluate_tagger(valid["runs"]["tagger"], path, warn=lambda message: None)
+    scores = Tagger(valid["runs"]["tagger"]).evaluate(path, warn=lambda message: None)
     event = scores["spans"]["per_type"]["EVENT"]
     assert event["support"] > 0 and event["recall"] == 0.0  # never predicted: every EVENT span is missed
     gold_tags = [

@@ -15,9 +15,10 @@ import pytest
 from support.cli import assert_one_error_line as _assert_one_error_line
 from support.cli import invoke as _invoke
 from support.cli import size_keys
+from textlstm.api import Translator
 from textlstm.schema import spec_of
 from textlstm.seq2seq import data as data_lib
-from textlstm.seq2seq.translate import Translator, word_alignment
+from textlstm.seq2seq.translate import word_alignment
 
 WORDS = "alpha beta gamma delta eps zeta eta theta iota kappa lam mu".split()
 TINY = [
@@ -203,11 +204,11 @@ def test_translation_is_batch_invariant(translator):
     """Same sentence, same tokens and score, at batch sizes 1, 3 and 8 and in other company."""
     company = ["kappa", "eta eta", "lam mu alpha", "theta iota kappa lam", "beta"]
     for beam in (1, 3):
-        reference = translator.translate(SENTENCES, beam_size=beam, batch_size=8)
+        reference = translator.hypotheses(SENTENCES, beam_size=beam, batch_size=8)
         for batch_size in (1, 3):
-            assert translator.translate(SENTENCES, beam_size=beam, batch_size=batch_size) == reference
+            assert translator.hypotheses(SENTENCES, beam_size=beam, batch_size=batch_size) == reference
         mixed = company[:2] + SENTENCES[::-1] + company[2:]
-        got = translator.translate(mixed, beam_size=beam, batch_size=4)[2 : 2 + len(SENTENCES)][::-1]
+        got = translator.hypotheses(mixed, beam_size=beam, batch_size=4)[2 : 2 + len(SENTENCES)][::-1]
         assert got == reference
 
 
@@ -255,7 +256,7 @@ def test_word_alignment_groups_subwords_into_words():
 def test_lines_far_longer_than_training_are_capped(translator):
     long_line = " ".join(WORDS * 40)
     warnings = []
-    result = translator.translate([long_line, "alpha"], max_length=7, warn=warnings.append)
+    result = translator.hypotheses([long_line, "alpha"], max_length=7, warn=warnings.append)
     assert len(result) == 2
     assert len(translator.subwords.encode_target([result[0][0].text])[0]) <= 7
     assert warnings and "cut to 256" in warnings[0]

@@ -11,6 +11,7 @@ import pytest
 import textlstm
 from support.cli import assert_one_error_line, invoke
 from support.tagger_data import conll_text
+from textlstm.api import Tagger
 from textlstm.charlm.model import DEFAULTS as CHARLM_DEFAULTS
 from textlstm.charlm.train import train_charlm
 from textlstm.errors import UserError
@@ -19,7 +20,6 @@ from textlstm.rundir import load_keras_model
 from textlstm.tagger import conll
 from textlstm.tagger.charlm_features import CharLMSet, LanguageModel, lm_text_and_positions, sentence_text
 from textlstm.tagger.model import DEFAULTS as TAGGER_DEFAULTS
-from textlstm.tagger.tag import TaggerRun
 from textlstm.tagger.train import train_tagger
 
 LM_TINY = [
@@ -196,12 +196,12 @@ def test_run_is_self_contained_and_tags_and_evaluates(data, lms, frozen_run, tmp
     moved = [tmp_path / "lm-fw", tmp_path / "lm-bw"]
     copied = tmp_path / "copied-run"
     shutil.copytree(frozen_run, copied)
-    before = TaggerRun.load(frozen_run).tag([conll.Sentence(tokens=["Anna", "sees", "the", "dog"])])
+    before = Tagger(frozen_run).tag_sentences([conll.Sentence(tokens=["Anna", "sees", "the", "dog"])])
     for lm, away in zip(lms, moved):
         shutil.move(lm, away)  # the LM run directories are gone: the tagger run needs none of them
     try:
         tagger = textlstm.load(copied)  # the Python API, as `tag` and `evaluate` use it
-        assert [lm.direction for lm in tagger._run.charlm.lms] == ["forward", "backward"]
+        assert [lm.direction for lm in tagger.charlm.lms] == ["forward", "backward"]
         assert tagger.tag([["Anna", "sees", "the", "dog"]]) == before
         output = tagger.tag_file(data / "dev.conll")
         assert len(output.splitlines()) == len((data / "dev.conll").read_text().splitlines())
@@ -216,7 +216,7 @@ def test_run_is_self_contained_and_tags_and_evaluates(data, lms, frozen_run, tmp
 
 def test_tags_do_not_depend_on_the_batching(frozen_run):
     """Features computed per batch: the same tags whichever sentences share a batch."""
-    tagger = TaggerRun.load(frozen_run)
+    tagger = Tagger(frozen_run)
     sentences = [
         ["Anna", "sees", "the", "dog"],
         ["Bob"],
@@ -225,8 +225,8 @@ def test_tags_do_not_depend_on_the_batching(frozen_run):
         ["the", "city"],
     ]
     parsed = [conll.Sentence(tokens=tokens) for tokens in sentences]
-    alone = [tagger.tag([sentence], batch_size=1)[0] for sentence in parsed]
-    assert tagger.tag(parsed, batch_size=2) == tagger.tag(parsed, batch_size=4) == alone
+    alone = [tagger.tag_sentences([sentence], batch_size=1)[0] for sentence in parsed]
+    assert tagger.tag_sentences(parsed, batch_size=2) == tagger.tag_sentences(parsed, batch_size=4) == alone
 
 
 def test_frozen_lm_weights_are_the_sources_and_not_in_the_tagger(frozen_run, lms):
@@ -350,14 +350,14 @@ def test_mirrored_training_with_lm_features_follows_one_device(data, lms, tmp_pa
         for name in ("mirrored", "one-device")
     ]
     np.testing.assert_allclose(losses[0], losses[1], rtol=1e-5)  # each replica's share, not their sum
-    tagged = TaggerRun.load(tmp_path / "mirrored").tag([conll.Sentence(tokens=["Anna", "sees", "the", "dog"])])
+    tagged = Tagger(tmp_path / "mirrored").tag_sentences([conll.Sentence(tokens=["Anna", "sees", "the", "dog"])])
     assert len(tagged[0]) == 4
 
 
 def tagger_output_is_stable(run_dir):
-    tagger = TaggerRun.load(run_dir)
+    tagger = Tagger(run_dir)
     sentence = [conll.Sentence(tokens=["Bob", "finds", "the", "stone"])]
-    return tagger.tag(sentence) == tagger.tag(sentence + sentence)[:1]
+    return tagger.tag_sentences(sentence) == tagger.tag_sentences(sentence + sentence)[:1]
 
 
 def test_not_a_char_lm_is_one_line(data, frozen_run, tmp_path):

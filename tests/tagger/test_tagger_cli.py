@@ -250,11 +250,11 @@ def test_evaluate_pos_prints_accuracy_and_a_per_tag_table(upos_run, corpora):
 
 
 def test_evaluate_entities_agrees_with_seqeval(ner_run, corpora):
+    from textlstm.api import Tagger
     from textlstm.tagger.conll import read_conll
-    from textlstm.tagger.evaluate import evaluate_tagger
 
     run_dir, _ = ner_run
-    scores = evaluate_tagger(run_dir, corpora["conll_dev"])
+    scores = Tagger(run_dir).evaluate(corpora["conll_dev"])
     gold = [sentence.tags for sentence in read_conll(corpora["conll_dev"])]
     predicted = scores["predicted"]
     assert scores["spans"]["micro"]["f1"] == pytest.approx(seqeval_metrics.f1_score(gold, predicted))

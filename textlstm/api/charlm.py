@@ -1,9 +1,11 @@
 """`CharLM`: a trained character-level language model, loaded once, ready to sample and score."""
 
 from textlstm.api.checks import check_declared, check_path, check_str
+from textlstm.api.run_model import RunModel
+from textlstm.families import CHARLM
 
 
-class CharLM:
+class CharLM(RunModel):
     """A char LM run directory loaded for use from Python (what `textlstm.load` returns for it).
 
     Loading reads the best checkpoint (else the last), the vocabulary and the recipe; the
@@ -29,19 +31,20 @@ class CharLM:
     Graves, "Generating Sequences With Recurrent Neural Networks" (2013).
     """
 
-    kind = "charlm"
+    kind = CHARLM
+    endpoint = "generate"
+    evaluate_inputs = ("path",)
+    highlights = ("data.unit", "data.direction", "data.seq_len", "model.cell", "model.layers", "model.units")
+    dev_metric = "val_loss"  # nats per token on the validation text
 
     def __init__(self, run_dir, checkpoint=None):
-        from textlstm.charlm.corpus import is_backward
-        from textlstm.charlm.generate import load_char_lm
+        from textlstm.charlm.corpus import is_backward, load_vocabulary
         from textlstm.charlm.model import DEFAULTS, CharStepper, char_loss
-        from textlstm.rundir import RunDir
+        from textlstm.models import load_best_or_last
 
-        check_path("run_dir", run_dir)
-        run = RunDir.open(run_dir, self.kind)
-        self.run_dir = run.path
-        self.recipe = run.read_recipe(DEFAULTS)
-        self.model, self.vocab = load_char_lm(run.path, checkpoint)
+        run = self._open(run_dir, DEFAULTS)
+        self.vocab = load_vocabulary(run, self.recipe["data"])
+        self.model = load_best_or_last(run, checkpoint=checkpoint)
         self.backward = is_backward(self.recipe)  # data.direction = "backward": reads text from its end
         self.model.compile(loss=char_loss())
         self.stepper = CharStepper(self.model)
@@ -67,7 +70,7 @@ class CharLM:
         from textlstm.charlm.model import DEFAULTS
         from textlstm.rundir import RunDir
 
-        decode = RunDir.open(check_path("run_dir", run_dir), CharLM.kind).read_recipe(DEFAULTS)["decode"]
+        decode = RunDir.open(check_path("run_dir", run_dir), CHARLM).read_recipe(DEFAULTS)["decode"]
         return _decoding(decode, length, sampler, temperature, top_k, top_p, seed, num_samples)
 
     def decoding_options(
@@ -185,12 +188,81 @@ class CharLM:
 
         return score_text(self.model, self.vocab, self.recipe, check_str("text", text))
 
-    def evaluate(self, path):
+    def evaluate(self, path, warn=None):
         """`score` of a UTF-8 text file, streamed (any size); a missing, empty or binary file
-        raises TextlstmError. This is what `textlstm evaluate` prints for a char LM."""
+        raises TextlstmError. This is what `textlstm evaluate` prints for a char LM.
+        `warn(message)` gets the note naming the characters outside the vocabulary (default: none)."""
+        from textlstm.charlm.corpus import unknown_characters_note
         from textlstm.charlm.evaluate import evaluate_charlm
 
-        return evaluate_charlm(self.run_dir, check_path("path", path), model=self.model)
+        metrics = evaluate_charlm(self.run_dir, check_path("path", path), model=self.model)
+        if warn is not None and metrics["unknown_characters"]:
+            warn(unknown_characters_note(metrics["unknown_chars"]))
+        return metrics
+
+    @staticmethod
+    def evaluation_report(metrics):
+        """The lines `textlstm evaluate` prints for `evaluate`'s metrics (per piece too for a subword LM)."""
+        lines = [
+            f"characters: {metrics['characters']:,}  loss: {metrics['loss']:.4f} nats/char  "
+            f"bits/char: {metrics['bits_per_char']:.4f}  perplexity: {metrics['perplexity']:.3f}"
+        ]
+        if "tokens" in metrics:  # a subword LM: the same per piece
+            lines.append(
+                f"pieces: {metrics['tokens']:,}  loss: {metrics['loss_per_token']:.4f} nats/piece  "
+                f"perplexity: {metrics['token_perplexity']:.3f} per piece"
+            )
+        return "\n".join(lines)
+
+    def vocab_sizes(self):
+        """`{"characters": n}`, or `{"pieces": n}` for a subword LM (the unknown entry included)."""
+        return {self.vocab.unit_name: len(self.vocab)}
+
+    def check_exportable(self, format):
+        """The SavedModel's 'generate' signature looks characters up and reads prompts forwards:
+        a subword or backward LM is refused there (ONNX exports the step of either)."""
+        from textlstm.errors import TextlstmError
+
+        if format == "saved_model" and self.vocab.unit == "subword":
+            raise TextlstmError(
+                f"{self.run_dir} is a subword LM (data.unit = \"subword\"); the SavedModel 'generate' "
+                f"signature looks up characters: export it with --format onnx (one step)"
+            )
+        if format == "saved_model" and self.backward:
+            raise TextlstmError(
+                f'{self.run_dir} is a backward char LM (data.direction = "backward"); the SavedModel '
+                f"'generate' signature reads prompts forwards: export it with --format onnx (one step)"
+            )
+
+    def inspect(self, text, max_chars=2000, analysis_chars=20000, top_k=5, span_distance=1000, span_windows=16):
+        """What the gates do on `text` (`textlstm inspect`): an `inspection.report.Inspection`
+        (see `inspection.report.inspect_model` for the arguments). A backward or subword LM is
+        refused in one line (TextlstmError): the recording reads characters forwards."""
+        from textlstm.charlm.corpus import is_subword
+        from textlstm.errors import TextlstmError
+        from textlstm.inspection.report import inspect_model
+
+        if self.backward:
+            raise TextlstmError(
+                f'{self.run_dir} is a backward char LM (data.direction = "backward"); textlstm inspect '
+                f"reads text forwards and supports forward char LMs only"
+            )
+        if is_subword(self.recipe):
+            raise TextlstmError(
+                f'{self.run_dir} is a subword LM (data.unit = "subword"); textlstm inspect records one '
+                f"step per character and supports char LMs of characters only"
+            )
+        return inspect_model(
+            self.model,
+            self.vocab,
+            check_str("text", text),
+            str(self.run_dir),
+            max_chars=max_chars,
+            analysis_chars=analysis_chars,
+            top_k=top_k,
+            span_distance=span_distance,
+            span_windows=span_windows,
+        )
 
 
 def _decoding(decode, length, sampler, temperature, top_k, top_p, seed, num_samples):
@@ -206,6 +278,6 @@ def _decoding(decode, length, sampler, temperature, top_k, top_p, seed, num_samp
         ("top_p", top_p, "decode.top_p"),
         ("seed", seed, "generate.seed"),
     ):
-        check_declared(name, value, key, "charlm")
+        check_declared(name, value, key, CHARLM)
     check_declared("num_samples", num_samples, "generate.num_samples", allow_none=False)
     return decoding_options(decode, length, sampler, temperature, top_k, top_p, seed, num_samples)

@@ -7,6 +7,9 @@ from textlstm.errors import TextlstmError
 def load(run_dir, checkpoint=None):
     """Load the trained model of a run directory as a ready-to-use object.
 
+    The class comes from the registry of model families (`textlstm.families.model_class` of
+    the kind in run.json) and loads itself: `Class(run_dir)`.
+
     Args:
         run_dir: path (str or os.PathLike) of a run directory written by `textlstm train`.
         checkpoint: which model to load: None or "best" (best.keras, else last.keras), "last",
@@ -27,16 +30,14 @@ def load(run_dir, checkpoint=None):
         >>> type(lm).__name__
         'CharLM'
     """
-    from textlstm.api.charlm import CharLM
-    from textlstm.api.tagger import Tagger
-    from textlstm.api.translator import Translator
+    from textlstm import families
     from textlstm.rundir import RunDir
 
     check_path("run_dir", run_dir)
     kind = RunDir.read_kind(run_dir)
-    classes = {CharLM.kind: CharLM, Tagger.kind: Tagger, Translator.kind: Translator}
-    if kind not in classes:
+    if kind not in families.KINDS:
         raise TextlstmError(
-            f"{run_dir} holds a {kind!r} model, which textlstm cannot load (known kinds: {', '.join(sorted(classes))})"
+            f"{run_dir} holds a {kind!r} model, which textlstm cannot load "
+            f"(known kinds: {', '.join(sorted(families.KINDS))})"
         )
-    return classes[kind](run_dir, checkpoint=checkpoint)
+    return families.model_class(kind)(run_dir, checkpoint=checkpoint)

@@ -1,7 +1,9 @@
 """`Tagger`: a trained sequence tagger (BiLSTM-CRF), loaded once, ready to tag plain lists."""
 
 from textlstm.api.checks import check_declared, check_path, check_str
-from textlstm.errors import TextlstmError
+from textlstm.api.run_model import RunModel
+from textlstm.errors import TextlstmError, UserError
+from textlstm.families import TAGGER
 
 
 def _sentences(sentences):
@@ -31,7 +33,7 @@ def _sentences(sentences):
     return result
 
 
-class Tagger:
+class Tagger(RunModel):
     """A tagger run directory loaded for use from Python (what `textlstm.load` returns for it).
 
     Loading reads the best checkpoint (else the last), the word, character and tag
@@ -59,24 +61,39 @@ class Tagger:
     Akbik et al. (2018), "Contextual String Embeddings for Sequence Labeling" (char-LM features).
     """
 
-    kind = "tagger"
+    kind = TAGGER
+    endpoint = "tag"
+    evaluate_inputs = ("path",)
+    evaluate_options = ("batch_size",)
+    evaluate_note = " (a tagged file like the training data)"
+    highlights = ("data.column", "data.scheme", "model.cell", "model.layers", "model.units", "model.decoder")
 
     def __init__(self, run_dir, checkpoint=None):
-        from textlstm.tagger.tag import TaggerRun
+        from textlstm.models import load_best_or_last
+        from textlstm.tagger.model import DEFAULTS
+        from textlstm.tagger.tag import make_predictor, open_charlm_copies, read_tagset
+        from textlstm.tagger.vocab import CHARS_FILE, TAGS_FILE, WORDS_FILE, Vocabulary
 
-        check_path("run_dir", run_dir)
-        self._run = TaggerRun.load(run_dir, checkpoint)
-        self.run_dir = self._run.run.path
-        self.recipe = self._run.recipe
-        self.model = self._run.model
+        run = self._open(run_dir, DEFAULTS)
+        self.vocabs = tuple(Vocabulary.load(run.file(name)) for name in (WORDS_FILE, CHARS_FILE, TAGS_FILE))
+        self.tagset = read_tagset(run)  # file format, entity scheme of the file and of the model
+        self.model = load_best_or_last(run, checkpoint=checkpoint)
+        self.charlm = open_charlm_copies(run, self.recipe)  # the run's char LMs (`CharLMSet`), or None
+        self.predictor = make_predictor(self.model, self.charlm)
+        self._scorer = None  # the n-best scorer, compiled on first use
 
     def __repr__(self):
-        return f"Tagger({str(self.run_dir)!r}, tags={len(self._run.vocabs[2]) - 1})"
+        return f"Tagger({str(self.run_dir)!r}, tags={len(self.vocabs[2]) - 1})"
+
+    @property
+    def dev_metric(self):
+        """Span F1 for entity tags, else token accuracy (what training monitored)."""
+        return "val_f1" if self.tagset.get("entities") else "val_accuracy"
 
     @property
     def tags(self):
         """The tags the model can predict (in the training file's scheme for entity tags)."""
-        return [tag for tag in self._run.vocabs[2].items[1:]]
+        return [tag for tag in self.vocabs[2].items[1:]]
 
     def tag(self, sentences, n_best=1, batch_size=None):
         """Tag sentences given as plain Python values.
@@ -100,13 +117,13 @@ class Tagger:
                 declares (`tag.n_best`, `decode.batch_size`: the CLI's caps).
         """
         n_best = check_declared("n_best", n_best, "tag.n_best", allow_none=False)
-        batch_size = check_declared("batch_size", batch_size, "decode.batch_size", "tagger")
+        batch_size = check_declared("batch_size", batch_size, "decode.batch_size", TAGGER)
         parsed = _sentences(sentences)
         if n_best == 1:
-            return [list(tags) for tags in self._run.tag(parsed, batch_size)]
+            return [list(tags) for tags in self.tag_sentences(parsed, batch_size)]
         return [
             [{"tags": list(tags), "prob": prob} for tags, prob in paths]
-            for paths in self._run.tag_nbest(parsed, n_best, batch_size)
+            for paths in self.nbest_sentences(parsed, n_best, batch_size)
         ]
 
     def tag_file(self, input_path=None, input_format="auto", output_format=None, batch_size=None, n_best=1):
@@ -125,12 +142,10 @@ class Tagger:
         check_declared("input_format", input_format, "tag.input_format", allow_none=False)
         check_declared("output_format", output_format, "tag.output_format")
         n_best = check_declared("n_best", n_best, "tag.n_best", allow_none=False)
-        batch_size = check_declared("batch_size", batch_size, "decode.batch_size", "tagger")
-        return tag_text(
-            self.run_dir, input_path, input_format, output_format, batch_size, n_best=n_best, tagger=self._run
-        )
+        batch_size = check_declared("batch_size", batch_size, "decode.batch_size", TAGGER)
+        return tag_text(self, input_path, input_format, output_format, batch_size, n_best=n_best)
 
-    def evaluate(self, path, batch_size=None):
+    def evaluate(self, path, batch_size=None, warn=None):
         """Tag a tagged file (read like the training file) and compare with its tags.
 
         Returns:
@@ -139,11 +154,84 @@ class Tagger:
             "spans" (precision, recall, F1 per type and micro, conlleval semantics) and
             "report" (its table).
 
+        `warn(message)` gets the warning about gold tags the model cannot predict (default: stderr).
+
         Raises:
             TextlstmError: unreadable file, wrong columns, a tag the model cannot predict.
         """
         from textlstm.tagger.evaluate import evaluate_tagger
 
         check_path("path", path)
-        batch_size = check_declared("batch_size", batch_size, "decode.batch_size", "tagger")
-        return evaluate_tagger(self.run_dir, path, batch_size, tagger=self._run)
+        batch_size = check_declared("batch_size", batch_size, "decode.batch_size", TAGGER)
+        return evaluate_tagger(self, path, batch_size, warn=warn)
+
+    @staticmethod
+    def evaluation_report(metrics):
+        """The per-tag table, the entity table (entity tags) and the totals `textlstm evaluate` prints."""
+        text = metrics["per_tag"]
+        if "report" in metrics:
+            text += "\n\nentities (exact span match, conlleval semantics):\n" + metrics["report"]
+        return (
+            text
+            + f"\n\nsentences: {metrics['sentences']:,}  tokens: {metrics['tokens']:,}  "
+            + f"token accuracy: {metrics['accuracy']:.4f}"
+            + (f"  span F1: {metrics['spans']['micro']['f1']:.4f}" if "spans" in metrics else "")
+        )
+
+    # --- what `tag`, `tag_file` and `evaluate` share: `conll.Sentence` lists in, tags out -------
+
+    def tag_sentences(self, sentences, batch_size=None, progress=None):
+        """Tag strings per `conll.Sentence`, in the scheme of the training file for entity tags.
+        `progress(done, total)` is called after each batch of chunks."""
+        from textlstm.tagger.tag import predict_tags
+
+        batch_size = self._batch_size(batch_size)
+        ids = predict_tags(
+            self.predictor, sentences, self.vocabs, self.recipe["data"], batch_size, progress, self.charlm
+        )
+        return [self.tag_strings(row) for row in ids]
+
+    def nbest_sentences(self, sentences, k, batch_size=None, progress=None):
+        """For each `conll.Sentence`, up to `k` pairs `(tag strings, probability)`, best first, the
+        tag strings distinct (internal sequences giving the same ones are merged; see `nbest`)."""
+        from textlstm.tagger.nbest import distinct_nbest, make_scorer
+
+        batch_size = self._batch_size(batch_size)
+        if k < 1:
+            raise UserError(f"--n-best must be at least 1, got {k}")
+        if self._scorer is None:
+            self._scorer = make_scorer(self.model, self.charlm)
+        return distinct_nbest(
+            *self._scorer, sentences, self.vocabs, self.recipe["data"], batch_size, k, self.tag_strings, self.charlm
+        )
+
+    def tag_strings(self, tag_ids):
+        """Tag ids of one sentence as tag strings in the training file's scheme."""
+        from textlstm.tagger.tag import to_file_scheme
+
+        return to_file_scheme(self.vocabs[2].decode(tag_ids), self.tagset)
+
+    def _batch_size(self, batch_size):
+        if batch_size is None:
+            return self.recipe["decode"]["batch_size"]
+        if batch_size < 1:  # `tag` and `evaluate` both pass --batch-size here
+            raise UserError(f"--batch-size must be at least 1, got {batch_size}")
+        return batch_size
+
+    # --- summary, serving, export ------------------------------------------------------------
+
+    def vocab_sizes(self):
+        """`{"words", "chars", "tags"}`: entries of each vocabulary (padding and unknown included)."""
+        return {name: len(vocab) for name, vocab in zip(("words", "chars", "tags"), self.vocabs)}
+
+    def serving_fields(self):
+        """The tags it predicts (`textlstm serve`'s model list shows them)."""
+        return {"tags": self.tags}
+
+    def check_exportable(self, format):
+        """A tagger with char-LM features is refused: its signature would need the LMs' text encoding."""
+        if self.recipe["model"]["charlm"]:
+            raise TextlstmError(
+                f"{self.run_dir}: a tagger with char-LM features (model.charlm) cannot be exported yet; "
+                "tag with textlstm tag or textlstm.load instead"
+            )

@@ -3,20 +3,22 @@
 import warnings
 
 from textlstm.api.checks import check_declared, check_path, check_string_list
+from textlstm.api.run_model import RunModel
 from textlstm.errors import TextlstmError
+from textlstm.families import SEQ2SEQ
 
 
 def _check_decoding(**values):
     """Each decoding argument against the declaration of the `decode.*` key of its name."""
     for name, value in values.items():
-        check_declared(name, value, f"decode.{name}", "seq2seq")
+        check_declared(name, value, f"decode.{name}", SEQ2SEQ)
 
 
 def _warn(message):
     warnings.warn(message, UserWarning, stacklevel=4)
 
 
-class Translator:
+class Translator(RunModel):
     """A seq2seq run directory loaded for use from Python (what `textlstm.load` returns for it).
 
     Loading reads the best checkpoint (else the last), the SentencePiece models and the
@@ -42,17 +44,21 @@ class Translator:
     Machine Translation"; Wu et al. (2016) for the length penalty.
     """
 
-    kind = "seq2seq"
+    kind = SEQ2SEQ
+    endpoint = "translate"
+    evaluate_inputs = ("source_path", "reference_path")
+    evaluate_options = ("beam_size", "length_penalty")
+    highlights = ("data.subword_model", "model.cell", "model.layers", "model.units", "model.attention")
+    dev_metric = "val_bleu"
 
     def __init__(self, run_dir, checkpoint=None):
-        from textlstm.seq2seq.translate import Translator as _Translator
+        from textlstm.models import load_best_or_last
+        from textlstm.seq2seq.model import DEFAULTS
+        from textlstm.seq2seq.subwords import Subwords
 
-        check_path("run_dir", run_dir)
-        self._translator = _Translator(run_dir, checkpoint)
-        self.run_dir = self._translator.run.path
-        self.recipe = self._translator.recipe
-        self.model = self._translator.model
-        self.subwords = self._translator.subwords
+        run = self._open(run_dir, DEFAULTS)
+        self.subwords = Subwords.load(run)  # the source and target SentencePiece models
+        self.model = load_best_or_last(run, checkpoint=checkpoint)
 
     def __repr__(self):
         return f"Translator({str(self.run_dir)!r})"
@@ -82,7 +88,12 @@ class Translator:
         )
         if not callable(warn):
             raise TextlstmError(f"warn must be a function of one message, got {type(warn).__name__} {warn!r}")
-        return self._translator.translate(
+        from textlstm.seq2seq.translate import translate_lines
+
+        return translate_lines(
+            self.model,
+            self.subwords,
+            self.recipe["decode"],
             list(sentences),
             beam_size=beam_size,
             length_penalty=length_penalty,
@@ -136,12 +147,26 @@ class Translator:
         check_path("reference_path", reference_path)
         _check_decoding(beam_size=beam_size, length_penalty=length_penalty, batch_size=batch_size)
         return evaluate_seq2seq(
-            self.run_dir,
+            self,
             source_path,
             reference_path,
             beam_size=beam_size,
             length_penalty=length_penalty,
             batch_size=batch_size,
             warn=warn,
-            translator=self._translator,
         )
+
+    @staticmethod
+    def evaluation_report(metrics):
+        """The scores and sacreBLEU's signatures `textlstm evaluate` prints."""
+        return (
+            f"sentences: {metrics['sentences']:,}  BLEU: {metrics['bleu']:.2f}  chrF: {metrics['chrf']:.2f}  "
+            f"lowercased BLEU: {metrics['bleu_lc']:.2f}\n"
+            f"cased: {metrics['bleu_detail']}\nlowercased: {metrics['bleu_lc_detail']}\n"
+            f"BLEU signature: {metrics['bleu_signature']}\nlowercased BLEU signature: "
+            f"{metrics['bleu_lc_signature']}\nchrF signature: {metrics['chrf_signature']}"
+        )
+
+    def vocab_sizes(self):
+        """`{"source", "target"}`: pieces of each SentencePiece model."""
+        return {"source": self.subwords.source_vocab_size, "target": self.subwords.target_vocab_size}

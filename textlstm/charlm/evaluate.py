@@ -25,13 +25,14 @@ import tensorflow as tf
 
 from textlstm.charlm import data as data_lib
 from textlstm.charlm.corpus import is_backward, load_vocabulary, reading_order
+from textlstm.charlm.metrics import add_bits_per_char
 from textlstm.charlm.model import DEFAULTS, char_loss
 from textlstm.charlm.tokens import TokenFile, make_encoder, write_tokens
-from textlstm.charlm.train import KIND, add_bits_per_char
 from textlstm.errors import UserError
+from textlstm.families import CHARLM
+from textlstm.models import load_best_or_last
 from textlstm.rundir import RunDir
 from textlstm.textio import stream_text_file
-from textlstm.training import load_best_or_last
 
 
 def _tail_loss_sum(model, ids, first, chars):
@@ -85,7 +86,7 @@ def score_text(model, vocab, recipe, text, source="the text"):
 def evaluate_charlm(run_path, data_path, model=None):
     """Scores of a text file; `model` is the run's model compiled with `char_loss()` when
     already loaded (else the best checkpoint is loaded once the file has been read)."""
-    run = RunDir.open(run_path, KIND)
+    run = RunDir.open(run_path, CHARLM)
     recipe = run.read_recipe(DEFAULTS)
     vocab = load_vocabulary(run, recipe["data"])
     encoder = make_encoder(vocab)

@@ -16,11 +16,11 @@ import tensorflow as tf
 
 from textlstm.charlm.corpus import is_backward, load_vocabulary, reading_order
 from textlstm.charlm.model import DEFAULTS, CharStepper
-from textlstm.charlm.train import KIND
 from textlstm.decoding.samplers import choose_sampler, compiled, fresh_seed, sample_sequence
+from textlstm.families import CHARLM
+from textlstm.models import load_best_or_last
 from textlstm.rundir import RunDir
 from textlstm.schema import check_value
-from textlstm.training import load_best_or_last
 
 CHUNK = 64  # characters per compiled call when streaming: small enough to look live
 
@@ -29,7 +29,7 @@ def load_char_lm(run_path, checkpoint=None):
     """`(model, vocab)` of a char LM run directory: its best checkpoint (else the last; or the one
     `checkpoint` names, see `textlstm.checkpoints`), and its characters or, for subword units, its
     pieces (`corpus.load_vocabulary`)."""
-    run = RunDir.open(run_path, KIND)
+    run = RunDir.open(run_path, CHARLM)
     vocab = load_vocabulary(run, run.read_recipe(DEFAULTS)["data"])
     return load_best_or_last(run, checkpoint=checkpoint), vocab
 
@@ -73,11 +73,11 @@ def decoding_options(
     pick the sampler. Without `seed` a fresh one is drawn (`drawn` is then True, except for the
     greedy sampler, which ignores the seed).
     """
-    length = check_value(KIND, "decode.length", decode["length"] if length is None else length)
-    num_samples = check_value(KIND, "generate.num_samples", num_samples)
+    length = check_value(CHARLM, "decode.length", decode["length"] if length is None else length)
+    num_samples = check_value(CHARLM, "generate.num_samples", num_samples)
     name, chooser = choose_sampler(decode, sampler, temperature, top_k, top_p)
     drawn = seed is None and name != "greedy"  # greedy ignores the seed: none to report
-    seed = check_value(KIND, "generate.seed", fresh_seed() if seed is None else seed)
+    seed = check_value(CHARLM, "generate.seed", fresh_seed() if seed is None else seed)
     return length, num_samples, chooser, seed, drawn
 
 
@@ -156,7 +156,7 @@ def generate(
     Returns the list of generated texts (without the prompt).
     Raises `UserError` for an option out of its range (`textlstm.schema`) or a conflicting one.
     """
-    recipe = RunDir.open(run_path, KIND).read_recipe(DEFAULTS)
+    recipe = RunDir.open(run_path, CHARLM).read_recipe(DEFAULTS)
     decode, backward = recipe["decode"], is_backward(recipe)
     length, num_samples, chooser, seed, drawn = decoding_options(
         decode, length, sampler, temperature, top_k, top_p, seed, num_samples

@@ -72,12 +72,12 @@ class CharHiddenStates:
         from textlstm.charlm.corpus import is_backward, is_subword
         from textlstm.charlm.generate import load_char_lm
         from textlstm.charlm.model import DEFAULTS
-        from textlstm.charlm.train import KIND
+        from textlstm.families import CHARLM
         from textlstm.rundir import RunDir
 
         check_path("run_dir", run_dir)
         check_int("layer", layer)
-        recipe = RunDir.open(run_dir, KIND).read_recipe(DEFAULTS)
+        recipe = RunDir.open(run_dir, CHARLM).read_recipe(DEFAULTS)
         if is_subword(recipe):
             raise UserError(
                 f"{run_dir} is a char LM of {recipe['data']['unit']} units; hidden states per "

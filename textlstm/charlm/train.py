@@ -1,7 +1,5 @@
 """The char LM's training contract (`textlstm.driver`): corpus → token file → windows → model → bits/char."""
 
-import math
-
 import keras
 
 from textlstm import distribute, memory
@@ -10,26 +8,16 @@ from textlstm.charlm import corpus as corpus_lib
 from textlstm.charlm import data as data_lib
 from textlstm.charlm import subword as subword_lib
 from textlstm.charlm import tokens as tokens_lib
+from textlstm.charlm.metrics import add_bits_per_char
 from textlstm.charlm.model import build_model, compile_settings
 from textlstm.driver import FamilyTraining, train_family
 from textlstm.errors import UserError
+from textlstm.families import CHARLM
 from textlstm.layers.dispatch import gpu_available
 from textlstm.rundir import RunDir
 
-KIND = "charlm"
+KIND = CHARLM
 VOCAB_FILE = corpus_lib.VOCAB_FILE
-LN2 = math.log(2.0)
-
-
-def add_bits_per_char(logs, ids_per_char=(1.0, 1.0)):
-    """Bits per character and perplexity (per id) from a loss in nats per id, for every loss in
-    `logs`. `ids_per_char` (training, validation): 1 for characters; for subword units the
-    pieces per character of the text the loss was measured on."""
-    for prefix, ratio in zip(("", "val_"), ids_per_char):
-        loss = logs.get(f"{prefix}loss")
-        if loss is not None:
-            logs[f"{prefix}bpc"] = loss * ratio / LN2
-            logs[f"{prefix}perplexity"] = math.exp(min(loss, 50.0))
 
 
 class BitsPerCharacter(keras.callbacks.Callback):

@@ -1,18 +1,23 @@
-"""`textlstm evaluate RUN_DIR ...`: held-out metrics for any kind of run directory."""
+"""`textlstm evaluate RUN_DIR ...`: held-out metrics for any kind of run directory.
+
+The run's class (`families.model_class`) says which `evaluate` arguments it takes
+(`evaluate_inputs`, `evaluate_options`), evaluates and words the report; this command maps
+options onto those arguments. An option the run's class does not take is refused, not ignored.
+"""
 
 import click
 
+from textlstm import families
 from textlstm.cli.options import checked, checkpoint_option
 
-KIND_NAMES = {"charlm": "char LM", "tagger": "tagger", "seq2seq": "translator (seq2seq)"}
-# Which kinds of run each option is for: given for another kind, it is refused, not ignored.
-OPTION_KINDS = {
-    "--data": ("charlm", "tagger"),
-    "--src": ("seq2seq",),
-    "--ref": ("seq2seq",),
-    "--beam-size": ("seq2seq",),
-    "--length-penalty": ("seq2seq",),
-    "--batch-size": ("tagger",),
+# The option of each `evaluate` argument, for messages.
+FLAGS = {
+    "path": "--data",
+    "source_path": "--src",
+    "reference_path": "--ref",
+    "beam_size": "--beam-size",
+    "length_penalty": "--length-penalty",
+    "batch_size": "--batch-size",
 }
 
 
@@ -30,19 +35,19 @@ OPTION_KINDS = {
     "-b",
     "--beam-size",
     type=int,
-    callback=checked("decode.beam_size", "seq2seq"),
+    callback=checked("decode.beam_size", families.SEQ2SEQ),
     help="Seq2seq: beam size (default: the recipe's).",
 )
 @click.option(
     "--length-penalty",
     type=float,
-    callback=checked("decode.length_penalty", "seq2seq"),
+    callback=checked("decode.length_penalty", families.SEQ2SEQ),
     help="Seq2seq: GNMT length penalty alpha (default: the recipe's).",
 )
 @click.option(
     "--batch-size",
     type=int,
-    callback=checked("decode.batch_size", "tagger"),
+    callback=checked("decode.batch_size", families.TAGGER),
     help="Tagger: sentences tagged together (decode.batch_size).",
 )
 @checkpoint_option
@@ -55,92 +60,36 @@ def evaluate_command(
     from textlstm.textio import empty_input_note, is_empty_input
 
     kind = RunDir.read_kind(run_dir)
+    if kind not in families.KINDS:
+        raise UserError(f"evaluating a {kind!r} run directory is not supported ({', '.join(families.KINDS)} are)")
+    model_class, title = families.model_class(kind), families.family(kind).long_title
     given = {
-        "--data": data_path,
-        "--src": source_path,
-        "--ref": reference_path,
-        "--beam-size": beam_size,
-        "--length-penalty": length_penalty,
-        "--batch-size": batch_size,
+        "path": data_path,
+        "source_path": source_path,
+        "reference_path": reference_path,
+        "beam_size": beam_size,
+        "length_penalty": length_penalty,
+        "batch_size": batch_size,
     }
-    for option, value in given.items():
-        if value is not None and kind in KIND_NAMES and kind not in OPTION_KINDS[option]:
-            raise UserError(
-                f"{option} is for {' and '.join(KIND_NAMES[k] for k in OPTION_KINDS[option])} runs; "
-                f"{run_dir} is a {KIND_NAMES[kind]} run"
-            )
-    empty = [path for path in (data_path, source_path) if is_empty_input(path)]
-    if empty and (kind != "seq2seq" or is_empty_input(reference_path)):  # empty output, a note, exit 0
-        click.echo(empty_input_note(empty[0], "evaluate"), err=True)
+    for name, value in given.items():
+        if value is not None and name not in model_class.evaluate_inputs + model_class.evaluate_options:
+            takers = [
+                families.family(other).long_title
+                for other, cls in families.model_classes().items()
+                if name in cls.evaluate_inputs + cls.evaluate_options
+            ]
+            raise UserError(f"{FLAGS[name]} is for {' and '.join(takers)} runs; {run_dir} is a {title} run")
+    inputs = model_class.evaluate_inputs
+    if all(is_empty_input(given[name]) for name in inputs):  # empty output, a note, exit 0
+        click.echo(empty_input_note(given[inputs[0]], "evaluate"), err=True)
         return
-    if kind == "charlm":
-        _evaluate_charlm(run_dir, data_path, checkpoint)
-    elif kind == "tagger":
-        _evaluate_tagger(run_dir, data_path, batch_size, checkpoint)
-    elif kind == "seq2seq":
-        _evaluate_seq2seq(run_dir, source_path, reference_path, beam_size, length_penalty, checkpoint)
-    else:
-        raise UserError(f"evaluating a {kind!r} run directory is not supported (charlm, tagger, seq2seq are)")
-
-
-def _evaluate_charlm(run_dir, data_path, checkpoint=None):
-    from textlstm.api import CharLM
-    from textlstm.charlm.corpus import unknown_characters_note
-    from textlstm.errors import UserError
-
-    if not data_path:
-        raise UserError("--data FILE is required to evaluate a char LM")
-    metrics = CharLM(run_dir, checkpoint=checkpoint).evaluate(data_path)
-    click.echo(
-        f"characters: {metrics['characters']:,}  loss: {metrics['loss']:.4f} nats/char  "
-        f"bits/char: {metrics['bits_per_char']:.4f}  perplexity: {metrics['perplexity']:.3f}"
-    )
-    if "tokens" in metrics:  # a subword LM: the same per piece
-        click.echo(
-            f"pieces: {metrics['tokens']:,}  loss: {metrics['loss_per_token']:.4f} nats/piece  "
-            f"perplexity: {metrics['token_perplexity']:.3f} per piece"
+    if not all(given[name] for name in inputs):
+        files = " and ".join(f"{FLAGS[name]} FILE" for name in inputs)
+        raise UserError(
+            f"{files} {'is' if len(inputs) == 1 else 'are'} required to evaluate a "
+            f"{families.family(kind).title}{model_class.evaluate_note}"
         )
-    if metrics["unknown_characters"]:
-        click.echo(unknown_characters_note(metrics["unknown_chars"]), err=True)
-
-
-def _evaluate_tagger(run_dir, data_path, batch_size, checkpoint=None):
-    from textlstm.api import Tagger
-    from textlstm.errors import UserError
-
-    if not data_path:
-        raise UserError("--data FILE is required to evaluate a tagger (a tagged file like the training data)")
-    metrics = Tagger(run_dir, checkpoint=checkpoint).evaluate(data_path, batch_size)
-    click.echo(metrics["per_tag"])
-    if "report" in metrics:
-        click.echo("\nentities (exact span match, conlleval semantics):")
-        click.echo(metrics["report"])
-    click.echo(
-        f"\nsentences: {metrics['sentences']:,}  tokens: {metrics['tokens']:,}  "
-        f"token accuracy: {metrics['accuracy']:.4f}"
-        + (f"  span F1: {metrics['spans']['micro']['f1']:.4f}" if "spans" in metrics else "")
-    )
-
-
-def _evaluate_seq2seq(run_dir, source_path, reference_path, beam_size, length_penalty, checkpoint=None):
-    from textlstm.api import Translator
-    from textlstm.errors import UserError
-
-    if not source_path or not reference_path:
-        raise UserError("--src FILE and --ref FILE are required to evaluate a translator")
-    metrics = Translator(run_dir, checkpoint=checkpoint).evaluate(
-        source_path,
-        reference_path,
-        beam_size=beam_size,
-        length_penalty=length_penalty,
-        warn=lambda message: click.echo(message, err=True),
-    )
-    click.echo(
-        f"sentences: {metrics['sentences']:,}  BLEU: {metrics['bleu']:.2f}  chrF: {metrics['chrf']:.2f}  "
-        f"lowercased BLEU: {metrics['bleu_lc']:.2f}"
-    )
-    click.echo(f"cased: {metrics['bleu_detail']}\nlowercased: {metrics['bleu_lc_detail']}")
-    click.echo(
-        f"BLEU signature: {metrics['bleu_signature']}\nlowercased BLEU signature: "
-        f"{metrics['bleu_lc_signature']}\nchrF signature: {metrics['chrf_signature']}"
-    )
+    model = model_class(run_dir, checkpoint=checkpoint)
+    arguments = {name: given[name] for name in inputs + model_class.evaluate_options}
+    metrics = model.evaluate(**arguments, warn=lambda message: click.echo(message, err=True))
+    click.echo(model.evaluation_report(metrics))

@@ -2,6 +2,7 @@
 
 import click
 
+from textlstm import families
 from textlstm.cli.options import checked, checkpoint_option
 
 
@@ -24,7 +25,7 @@ from textlstm.cli.options import checked, checkpoint_option
     "-b",
     "--beam-size",
     type=int,
-    callback=checked("decode.beam_size", "seq2seq"),
+    callback=checked("decode.beam_size", families.SEQ2SEQ),
     help="Translator: beam size of the exported search (default: the recipe's).",
 )
 @checkpoint_option

@@ -80,16 +80,17 @@ def tagger_function(tagger):
 
 
 def export_onnx(model, out_dir):
-    """Write the ONNX files of a `textlstm.api` object into `out_dir`; returns what was written."""
-    from textlstm.api import CharLM, Tagger
+    """Write the ONNX files of a `textlstm.api` object into `out_dir`; returns what was written.
 
+    The graph follows what the model does (its class's `endpoint`), not its family's name, so
+    this module needs no import of the API classes."""
     tf2onnx = _converter()
     out_dir = pathlib.Path(out_dir)
-    if isinstance(model, CharLM):
+    if model.endpoint == "generate":
         function, specs = charlm_step_function(model)
         name = "charlm_step.onnx"
         shutil.copy2(model.run_dir / "vocab.json", out_dir / "vocab.json")
-    elif isinstance(model, Tagger):
+    elif model.endpoint == "tag":
         function, specs = tagger_function(model)
         name = "tagger.onnx"
         crf = model.model.crf_layer()

@@ -36,8 +36,6 @@ from textlstm.decoding.samplers import TemperatureSampler, _sampling_loop
 from textlstm.errors import TextlstmError
 from textlstm.schema import CHARLM
 
-SIGNATURES = {"charlm": "generate", "tagger": "tag", "seq2seq": "translate"}
-
 
 def _string_table(keys, default):
     keys = tf.constant(list(keys), tf.string)
@@ -160,7 +158,7 @@ class TaggerModule(tf.Module):
         super().__init__()
         from textlstm.tagger.model import decode_tags
 
-        run = tagger._run
+        run = tagger  # a textlstm.api.Tagger: vocabs, recipe, model, tagset
         words, chars, tags = run.vocabs
         data = run.recipe["data"]
         self.model = run.model
@@ -269,22 +267,23 @@ class TranslatorModule(tf.Module):
 
 def export_saved_model(model, out_dir, beam_size=None, length_penalty=None, max_length=None):
     """Write `model` (a `textlstm.api` object) as a SavedModel into the directory `out_dir`
-    (which must be new or empty; the caller makes it atomic). Returns the signature name."""
-    from textlstm.api import CharLM, Tagger, Translator
-
+    (which must be new or empty; the caller makes it atomic). Returns the signature name: the
+    model's `endpoint` ("generate", "tag", "translate"), which also picks the module to build,
+    so this module needs no import of the API classes."""
     out_dir = pathlib.Path(out_dir)
     if out_dir.is_dir() and any(out_dir.iterdir()):  # never mixed into a run or another export
         raise TextlstmError(
             f"{out_dir} is not empty; export_saved_model writes into a new or empty directory "
             "(textlstm.export.export replaces a previous export)"
         )
-    if isinstance(model, CharLM):
+    name = model.endpoint
+    if name == "generate":
         module = CharLMModule(model)
         signature = module.generate
-    elif isinstance(model, Tagger):
+    elif name == "tag":
         module = TaggerModule(model)
         signature = module.tag
-    elif isinstance(model, Translator):
+    elif name == "translate":
         decode = model.recipe["decode"]
         module = TranslatorModule(
             model,
@@ -295,18 +294,17 @@ def export_saved_model(model, out_dir, beam_size=None, length_penalty=None, max_
         signature = module.translate
     else:
         raise TextlstmError(f"cannot export a {type(model).__name__}; expected a textlstm.load() object")
-    name = SIGNATURES[model.kind]
     logger, level = tf.get_logger(), tf.get_logger().level
     logger.setLevel("ERROR")  # TensorFlow warns that lookup-table initializers have no CollectionDef form
     try:
         tf.saved_model.save(module, str(out_dir), signatures={name: signature})
     finally:
         logger.setLevel(level)
-    if isinstance(model, Translator):
+    if name == "translate":
         for path in sorted(model.run_dir.glob("*.model")):  # SentencePiece models, for client code
             shutil.copy2(path, out_dir / "assets" / path.name)
     info = {"kind": model.kind, "signature": name, "source_run": str(model.run_dir)}
-    if isinstance(model, Translator):
+    if name == "translate":
         info.update({k: v for k, v in module.options.items()})
     (out_dir / "assets").mkdir(exist_ok=True)
     (out_dir / "assets" / "textlstm_export.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")

@@ -1,6 +1,7 @@
 """Inspect a char LM run on a text, and write what was found as HTML, JSON or NPZ.
 
-`inspect_run` does the work (record, saturation, interpretable units, memory span);
+`inspect_run` loads the run's model and asks it (`CharLM.inspect`); `inspect_model` does the
+work (record, saturation, interpretable units, memory span);
 `write_report` picks the format. The HTML page is self-contained: its stylesheet,
 script, figures (inline SVG) and data are all inside it, so it opens offline and can
 be mailed as one file.
@@ -39,43 +40,45 @@ class Inspection:
     run_path: str
 
 
-def inspect_run(
-    run_path, text, max_chars=2000, analysis_chars=20000, top_k=5, span_distance=1000, span_windows=16, checkpoint=None
+def inspect_run(run_path, text, checkpoint=None, **options):
+    """`textlstm inspect`: the `Inspection` of the model in `run_path` reading `text`.
+
+    The run's class comes from the registry (`families.model_class`) and does the work with
+    its `inspect` method (`CharLM.inspect`; `options` as `inspect_model`'s); a run of a family
+    whose class has none is refused in one line.
+    """
+    from textlstm import families
+
+    kind = RunDir.read_kind(run_path)
+    supported = [other for other, cls in families.model_classes().items() if hasattr(cls, "inspect")]
+    if kind not in supported:
+        raise UserError(
+            f"{run_path} holds a {kind!r} model; textlstm inspect supports "
+            + " and ".join(
+                f"{families.family(other).title} run directories (kind {other!r}, made by `textlstm train {other}`)"
+                for other in supported
+            )
+        )
+    if not text:
+        raise UserError("the text to inspect is empty")
+    return families.model_class(kind)(run_path, checkpoint=checkpoint).inspect(text, **options)
+
+
+def inspect_model(
+    model, vocab, text, run_path, max_chars=2000, analysis_chars=20000, top_k=5, span_distance=1000, span_windows=16
 ):
-    """Everything the report shows, for the char LM in `run_path` reading `text`.
+    """Everything the report shows, for the char LM `model` (its vocabulary `vocab`, from the run
+    directory `run_path`) reading `text`.
 
     Saturation and interpretable units are measured on the first `analysis_chars`
     characters (features like quotes need more text than fits on a page); the recording
     kept for the page and the raw output covers the first `max_chars`; the memory span
     samples windows from the whole text.
     """
-    from textlstm.charlm.corpus import is_backward, is_subword
-    from textlstm.charlm.generate import load_char_lm
-    from textlstm.charlm.model import DEFAULTS
-    from textlstm.charlm.train import KIND
-
-    kind = RunDir.read_kind(run_path)
-    if kind != KIND:
-        raise UserError(
-            f"{run_path} holds a {kind!r} model; textlstm inspect supports char LM run "
-            f"directories (kind {KIND!r}, made by `textlstm train charlm`)"
-        )
     if not text:
         raise UserError("the text to inspect is empty")
     if max_chars < 1:
         raise UserError(f"--max-chars must be at least 1, got {max_chars}")
-    recipe = RunDir.open(run_path, KIND).read_recipe(DEFAULTS)
-    if is_backward(recipe):
-        raise UserError(
-            f'{run_path} is a backward char LM (data.direction = "backward"); textlstm inspect '
-            f"reads text forwards and supports forward char LMs only"
-        )
-    if is_subword(recipe):
-        raise UserError(
-            f'{run_path} is a subword LM (data.unit = "subword"); textlstm inspect records one '
-            f"step per character and supports char LMs of characters only"
-        )
-    model, vocab = load_char_lm(run_path, checkpoint)  # checkpoint: see textlstm.checkpoints
     ids = vocab.encode(text)
     analysed = min(len(text), max(max_chars, analysis_chars))
     recording = record_activations(model, ids[:analysed], text[:analysed], top_k=top_k)

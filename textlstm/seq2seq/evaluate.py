@@ -37,28 +37,23 @@ def score_translations(hypotheses, references):
 
 
 def evaluate_seq2seq(
-    run_path,
+    translator,
     source_path,
     reference_path,
     beam_size=None,
     length_penalty=None,
     batch_size=None,
     warn=print,
-    translator=None,
 ):
-    """Translate `source_path` with the run's model and score it against `reference_path`.
-
-    `translator` is the run's `seq2seq.translate.Translator` when already loaded."""
-    from textlstm.seq2seq.translate import Translator
-
+    """Translate `source_path` with a loaded translator (`textlstm.api.Translator`) and score it
+    against `reference_path` (`score_translations`)."""
     sources, references = read_lines(source_path), read_lines(reference_path)
     if len(sources) != len(references):
         raise UserError(
             f"{source_path} has {len(sources):,} lines but {reference_path} has "
             f"{len(references):,}; source and reference must be line-aligned"
         )
-    translator = translator or Translator(run_path)
-    results = translator.translate(
+    results = translator.hypotheses(
         sources, beam_size=beam_size, length_penalty=length_penalty, batch_size=batch_size, n_best=1, warn=warn
     )
     return score_translations([r[0].text for r in results], references)

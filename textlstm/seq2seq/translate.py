@@ -7,7 +7,8 @@ same numbers in the same order. A batch of one sentence gets a copy of it as a s
 row, because the CPU matmul takes another code path (with other rounding) for a single
 row. Together with the per-row decisions of `textlstm.decoding.beam_search`, a sentence
 gets the same translation whatever the batch size and whatever else is in its batch.
-Results come back in input order; an empty line gives an empty translation.
+Results come back in input order; an empty line gives an empty translation. `translate_lines`
+does it for text (`textlstm.api.Translator`, the family's class, calls it with its model).
 """
 
 import collections
@@ -17,14 +18,12 @@ import tensorflow as tf
 
 from textlstm.decoding import beam_search
 from textlstm.decoding.samplers import compiled
-from textlstm.rundir import RunDir
+from textlstm.families import SEQ2SEQ
 from textlstm.schema import check_argument, check_n_best
 from textlstm.seq2seq.data import pad
-from textlstm.seq2seq.model import DEFAULTS
-from textlstm.seq2seq.subwords import BOS_ID, EOS_ID, UNK_ID, Subwords
-from textlstm.training import load_best_or_last
+from textlstm.seq2seq.subwords import BOS_ID, EOS_ID, UNK_ID
 
-KIND = "seq2seq"
+KIND = SEQ2SEQ  # re-exported for seq2seq/train.py and the translate command
 LENGTH_STEP = 8  # source lengths are padded to a multiple of this
 
 Hypothesis = collections.namedtuple("Hypothesis", "text score alignment")
@@ -114,63 +113,56 @@ def word_alignment(source_pieces, target_pieces, attention):
     return " ".join(f"{i}-{j}" for i, j in sorted(links, key=lambda link: (link[1], link[0])))
 
 
-class Translator:
-    """A trained run directory, ready to translate lines of text."""
+def translate_lines(
+    model,
+    subwords,
+    decode,
+    lines,
+    beam_size=None,
+    length_penalty=None,
+    max_length=None,
+    n_best=None,
+    batch_size=None,
+    alignments=False,
+    warn=print,
+):
+    """For each line, its `n_best` hypotheses (`Hypothesis(text, score, alignment)`), best first.
 
-    def __init__(self, run_path, checkpoint=None):
-        self.run = RunDir.open(run_path, KIND)
-        self.recipe = self.run.read_recipe(DEFAULTS)
-        self.subwords = Subwords.load(self.run)
-        self.model = load_best_or_last(self.run, checkpoint=checkpoint)  # see textlstm.checkpoints
-
-    def translate(
-        self,
-        lines,
-        beam_size=None,
-        length_penalty=None,
-        max_length=None,
-        n_best=None,
-        batch_size=None,
-        alignments=False,
-        warn=print,
-    ):
-        """For each line, its `n_best` hypotheses (`Hypothesis(text, score, alignment)`)."""
-        decode = self.recipe["decode"]
-        beam_size = decode["beam_size"] if beam_size is None else beam_size
-        n_best = decode["n_best"] if n_best is None else n_best
-        options = dict(
-            beam_size=beam_size,
-            n_best=n_best,
-            length_penalty=decode["length_penalty"] if length_penalty is None else length_penalty,
-            max_length=decode["max_length"] if max_length is None else max_length,
-            batch_size=decode["batch_size"] if batch_size is None else batch_size,
-        )
-        check_options(**options)
-        cap = decode["max_source_length"]
-        wanted = [i for i, line in enumerate(lines) if line.strip()]
-        sources = self.subwords.encode_source([lines[i] for i in wanted])
-        cut = sum(len(s) > cap for s in sources)
-        if cut:
-            warn(
-                f"warning: {cut} input line(s) longer than {cap} subwords were cut to {cap} (decode.max_source_length)"
+    `model` and `subwords` are a run's (`textlstm.api.Translator` holds them); options left as
+    None come from `decode`, the recipe's `[decode]`. Lines longer than `decode.max_source_length`
+    subwords are cut, with a warning through `warn(message)`.
+    """
+    beam_size = decode["beam_size"] if beam_size is None else beam_size
+    n_best = decode["n_best"] if n_best is None else n_best
+    options = dict(
+        beam_size=beam_size,
+        n_best=n_best,
+        length_penalty=decode["length_penalty"] if length_penalty is None else length_penalty,
+        max_length=decode["max_length"] if max_length is None else max_length,
+        batch_size=decode["batch_size"] if batch_size is None else batch_size,
+    )
+    check_options(**options)
+    cap = decode["max_source_length"]
+    wanted = [i for i, line in enumerate(lines) if line.strip()]
+    sources = subwords.encode_source([lines[i] for i in wanted])
+    cut = sum(len(s) > cap for s in sources)
+    if cut:
+        warn(f"warning: {cut} input line(s) longer than {cap} subwords were cut to {cap} (decode.max_source_length)")
+    sources = [s[:cap] for s in sources]
+    decoded = (
+        translate_ids(model, [s or [UNK_ID] for s in sources], with_attention=alignments, **options) if sources else []
+    )
+    results = [[Hypothesis("", 0.0, "" if alignments else None)] for _ in lines]
+    for index, source, hypotheses in zip(wanted, sources, decoded):
+        source_pieces = [subwords.source.id_to_piece(i) for i in source]
+        results[index] = [
+            Hypothesis(
+                subwords.decode_target(ids),
+                score,
+                word_alignment(source_pieces, subwords.target_pieces(ids), attention)
+                if alignments and ids and source
+                else ("" if alignments else None),
             )
-        sources = [s[:cap] for s in sources]
-        decoded = (
-            translate_ids(self.model, [s or [UNK_ID] for s in sources], with_attention=alignments, **options)
-            if sources
-            else []
-        )
-        results = [[Hypothesis("", 0.0, "" if alignments else None)] for _ in lines]
-        for index, source, hypotheses in zip(wanted, sources, decoded):
-            source_pieces = [self.subwords.source.id_to_piece(i) for i in source]
-            results[index] = [
-                Hypothesis(
-                    self.subwords.decode_target(ids),
-                    score,
-                    word_alignment(source_pieces, self.subwords.target_pieces(ids), attention)
-                    if alignments and ids and source
-                    else ("" if alignments else None),
-                )
-                for ids, score, attention in hypotheses
-            ]
-        return results
+            for ids, score, attention in hypotheses
+        ]
+    return results

@@ -31,14 +31,13 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import HTMLResponse, JSONResponse, StreamingResponse
 from starlette.routing import Route
 
+from textlstm import families
 from textlstm.errors import TextlstmError
 from textlstm.serve.bodies import BadRequest, generate_args, tag_args, translate_args
 from textlstm.serve.guard import HostOriginGuard
 from textlstm.serve.slots import Timeout
 
 log = logging.getLogger("textlstm.serve")
-
-ENDPOINT_KIND = {"generate": "charlm", "tag": "tagger", "translate": "seq2seq"}
 
 
 class HTTPError(Exception):
@@ -100,16 +99,18 @@ def build_app(slots, limits, allow_hosts=(), allow_origins=()):
     names this server or one of `allow_hosts` and that come from its own page or one of
     `allow_origins` (see `guard`)."""
     page = resources.files("textlstm.serve").joinpath("page.html").read_text(encoding="utf-8")
+    # which family each route serves: each family's class names its route (`endpoint`)
+    endpoint_kind = {cls.endpoint: kind for kind, cls in families.model_classes().items()}
 
     def slot_for(name, endpoint):
         if name not in slots:
             raise HTTPError(404, f"no model named {name!r}; loaded: {', '.join(slots) or 'none'}")
         slot = slots[name]
-        if slot.kind != ENDPOINT_KIND[endpoint]:
+        if slot.endpoint != endpoint:
             raise HTTPError(
                 409,
                 f"model {name!r} is a {slot.kind} model; it has no /{endpoint} "
-                f"(that is for {ENDPOINT_KIND[endpoint]} models)",
+                f"(that is for {endpoint_kind[endpoint]} models)",
             )
         return slot
 

@@ -19,6 +19,8 @@ import concurrent.futures
 import threading
 import time
 
+from textlstm import families
+
 
 class Timeout(Exception):
     """The request ran past its deadline (waiting for the model included)."""
@@ -36,14 +38,15 @@ class ModelSlot:
         self.name = name
         self.model = model
         self.kind = model.kind
+        self.endpoint = families.model_class(self.kind).endpoint  # the route its family's class serves
         self._lock = asyncio.Lock()
         # One thread per model: calls of one model are serialised anyway, and a
         # stuck model never takes a thread from another.
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"model-{name}")
 
     def summary(self):
-        """`{"name", "kind", "run_dir", "recipe": {"model": ..., "decode": ...}}` plus the
-        tagger's tag set, as plain JSON values."""
+        """`{"name", "kind", "run_dir", "recipe": {"model": ..., "decode": ...}}` plus what the
+        model's class adds (`serving_fields`: the tagger's tag set), as plain JSON values."""
         recipe = self.model.recipe
         info = {
             "name": self.name,
@@ -51,8 +54,7 @@ class ModelSlot:
             "run_dir": self.model.run_dir.name,
             "recipe": {section: recipe.get(section, {}) for section in ("model", "decode")},
         }
-        if self.kind == "tagger":
-            info["tags"] = self.model.tags
+        info.update(self.model.serving_fields())
         return info
 
     async def _acquire(self, deadline):

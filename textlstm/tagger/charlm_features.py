@@ -38,9 +38,9 @@ from keras import ops
 from textlstm.charlm.corpus import VOCAB_FILE, CharVocabulary, is_subword, reading_order
 from textlstm.charlm.model import RECURRENT_LAYERS
 from textlstm.errors import UserError
+from textlstm.models import load_best_or_last
 from textlstm.rundir import RunDir, atomic_save_model, atomic_write_text
 from textlstm.tagger.data import pad_lm_inputs
-from textlstm.training import load_best_or_last
 
 LM_KIND, LM_MODEL_FILE = "charlm", "best.keras"
 COPIES = "charlm"  # the tagger run's folder of LM copies: charlm/0, charlm/1, ... (recipe order)

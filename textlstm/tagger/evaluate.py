@@ -8,15 +8,14 @@ dev scoring does during training (conlleval semantics).
 import sys
 
 from textlstm.tagger import corpus, metrics
-from textlstm.tagger.tag import TaggerRun, stderr_progress
-from textlstm.tagger.train import predictable_tags
+from textlstm.tagger.tag import predictable_tags, stderr_progress
 
 
-def evaluate_tagger(run_path, data_path, batch_size=None, warn=None, tagger=None):
-    """`tagger` is the run's `TaggerRun` when already loaded. A dict: "sentences", "tokens",
-    "accuracy", "per_tag" (table text), "predicted" (the tag
-    lists), and for entity tags "spans" (the `metrics.span_scores` dict) and "report" (its table)."""
-    tagger = tagger or TaggerRun.load(run_path)
+def evaluate_tagger(tagger, data_path, batch_size=None, warn=None):
+    """Scores of a loaded tagger (`textlstm.api.Tagger`) on the tagged file `data_path`. A dict:
+    "sentences", "tokens", "accuracy", "per_tag" (table text), "predicted" (the tag lists), and
+    for entity tags "spans" (the `metrics.span_scores` dict) and "report" (its table). Warnings
+    (gold tags the model cannot predict) go to `warn(message)` (default: stderr)."""
     data = tagger.recipe["data"]
     file_format = corpus.resolve_format(data_path, tagger.tagset.get("format", data["format"]))
     sentences = corpus.read_tagged(data_path, data, file_format)
@@ -25,7 +24,7 @@ def evaluate_tagger(run_path, data_path, batch_size=None, warn=None, tagger=None
     warning = corpus.unseen_tags_warning(sentences, predictable_tags(tagger.vocabs[2], tagger.tagset), data_path)
     if warning:
         (warn or (lambda message: print(message, file=sys.stderr)))(warning)
-    predicted = tagger.tag(sentences, batch_size, progress=stderr_progress(len(sentences)))
+    predicted = tagger.tag_sentences(sentences, batch_size, progress=stderr_progress(len(sentences)))
     gold = [sentence.tags for sentence in sentences]
     result = {
         "sentences": len(sentences),

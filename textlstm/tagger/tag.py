@@ -1,8 +1,8 @@
 """Tagging sentences with a trained tagger: batched, length-sorted, chunked, with progress.
 
-`TaggerRun.load(run_dir)` gathers what a run directory holds (recipe, vocabularies, tag set,
-best model); `TaggerRun.tag(sentences)` returns one tag list per sentence. `predict_tags`
-does the work for any tagger model, so training uses it for the dev metric too.
+`predict_tags` does the work for any tagger model, so training uses it for the dev metric too;
+`textlstm.api.Tagger` (the tagger family's class) loads a run directory and tags with it, and
+`tag_text` tags a file with such a loaded tagger.
 """
 
 import json
@@ -13,16 +13,16 @@ import numpy as np
 import tensorflow as tf
 
 from textlstm.errors import UserError
-from textlstm.rundir import RunDir, read_json_file
+from textlstm.families import TAGGER
+from textlstm.rundir import read_json_file
 from textlstm.tagger import conll, corpus, schemes
 from textlstm.tagger import data as data_lib
-from textlstm.tagger.data import encode_untagged
-from textlstm.tagger.model import DEFAULTS, decode_tags
-from textlstm.tagger.vocab import CHARS_FILE, TAGS_FILE, WORDS_FILE, Vocabulary
+from textlstm.tagger.data import encode_untagged  # noqa: F401  (re-exported)
+from textlstm.tagger.model import decode_tags
+from textlstm.tagger.vocab import CHARS_FILE, TAGS_FILE, WORDS_FILE, Vocabulary  # noqa: F401  (file names re-exported)
 from textlstm.textio import empty_input_note
-from textlstm.training import load_best_or_last
 
-KIND = "tagger"
+KIND = TAGGER  # re-exported for tagger/train.py
 TAGSET_FILE = "tagset.json"
 
 
@@ -66,57 +66,6 @@ def predict(predictor, inputs):
     return np.asarray(predictor(*(tf.constant(value) for value in inputs)))
 
 
-class TaggerRun:
-    """A trained tagger and everything needed to use it, from its run directory."""
-
-    def __init__(self, run, recipe, vocabs, tagset, model, charlm=None):
-        self.run, self.recipe, self.vocabs, self.tagset, self.model = run, recipe, vocabs, tagset, model
-        self.charlm = charlm  # the run's char LMs (`CharLMSet`), or None
-        self.predictor = make_predictor(model, charlm)
-        self._scorer = None  # the n-best scorer, compiled on first use
-
-    @classmethod
-    def load(cls, run_path, checkpoint=None):
-        run = RunDir.open(run_path, KIND)
-        recipe = run.read_recipe(DEFAULTS)
-        vocabs = tuple(Vocabulary.load(run.file(name)) for name in (WORDS_FILE, CHARS_FILE, TAGS_FILE))
-        tagset = read_tagset(run)
-        model = load_best_or_last(run, checkpoint=checkpoint)  # checkpoint: see textlstm.checkpoints
-        return cls(run, recipe, vocabs, tagset, model, open_charlm_copies(run, recipe))
-
-    def tag(self, sentences, batch_size=None, progress=None):
-        """Tag strings per sentence, in the scheme of the training file for entity tags."""
-        if batch_size is None:
-            batch_size = self.recipe["decode"]["batch_size"]
-        elif batch_size < 1:  # `tag` and `evaluate` both pass --batch-size here
-            raise UserError(f"--batch-size must be at least 1, got {batch_size}")
-        ids = predict_tags(
-            self.predictor, sentences, self.vocabs, self.recipe["data"], batch_size, progress, self.charlm
-        )
-        return [self.tag_strings(row) for row in ids]
-
-    def tag_nbest(self, sentences, k, batch_size=None, progress=None):
-        """For each sentence, up to `k` pairs `(tag strings, probability)`, best first, the tag
-        strings distinct (internal sequences giving the same ones are merged; see `nbest`)."""
-        from textlstm.tagger.nbest import distinct_nbest, make_scorer
-
-        if batch_size is None:
-            batch_size = self.recipe["decode"]["batch_size"]
-        elif batch_size < 1:
-            raise UserError(f"--batch-size must be at least 1, got {batch_size}")
-        if k < 1:
-            raise UserError(f"--n-best must be at least 1, got {k}")
-        if self._scorer is None:
-            self._scorer = make_scorer(self.model, self.charlm)
-        return distinct_nbest(
-            *self._scorer, sentences, self.vocabs, self.recipe["data"], batch_size, k, self.tag_strings, self.charlm
-        )
-
-    def tag_strings(self, tag_ids):
-        tags = self.vocabs[2].decode(tag_ids)
-        return to_file_scheme(tags, self.tagset)
-
-
 def open_charlm_copies(run, recipe):
     """The `CharLMSet` of the LM copies a tagger run holds (None when its recipe names no LM)."""
     if not recipe["model"]["charlm"]:
@@ -124,6 +73,15 @@ def open_charlm_copies(run, recipe):
     from textlstm.tagger.charlm_features import CharLMSet
 
     return CharLMSet.open_copies(run, len(recipe["model"]["charlm"]), recipe["model"]["charlm_trainable"])
+
+
+def predictable_tags(tag_vocab, tagset):
+    """The tags the model can output, in the training file's scheme (dev and test tags must be among them)."""
+    if not tagset["entities"] or tagset["model_scheme"] == tagset["file_scheme"]:
+        return tag_vocab
+    types = {schemes.split_tag(tag)[1] for tag in tag_vocab.items[1:] if tag != schemes.OUTSIDE}
+    prefixes = schemes.PREFIXES[tagset["file_scheme"]]
+    return Vocabulary(["O"] + [f"{prefix}-{name}" for name in sorted(types) for prefix in prefixes], unknown=False)
 
 
 def to_file_scheme(tags, tagset):
@@ -192,24 +150,22 @@ def read_input(input_path):
 
 
 def tag_text(
-    run_path,
+    tagger,
     input_path=None,
     input_format="auto",
     output_format=None,
     batch_size=None,
     warn=None,
     n_best=1,
-    tagger=None,
 ):
-    """Tag a file (or stdin) with the tagger in `run_path`; returns the output text.
+    """Tag a file (or stdin) with a loaded tagger (`textlstm.api.Tagger`); returns the output text.
 
     The output format defaults to the input's (CoNLL columns for plain text); CoNLL-U output
     keeps every other column and comment of CoNLL-U input, CoNLL column output every line
     (`-DOCSTART-` and blank lines too). An empty input gives an empty output and a note
-    through `warn` (default: stderr). `tagger` is the run's `TaggerRun` when already loaded.
-    With `n_best` > 1 the output is jsonl or CoNLL columns (see `nbest`).
+    through `warn` (default: stderr). With `n_best` > 1 the output is jsonl or CoNLL columns
+    (see `nbest`).
     """
-    RunDir.open(run_path, KIND)  # a wrong run directory fails before stdin is read
     if n_best < 1:
         raise UserError(f"--n-best must be at least 1, got {n_best}")
     if n_best > 1 and output_format == "conllu":
@@ -220,7 +176,6 @@ def tag_text(
         return ""
     if input_format == "auto":
         input_format = conll.detect_format(text)
-    tagger = tagger or TaggerRun.load(run_path)
     data = tagger.recipe["data"]
     sentences = corpus.read_untagged(text, source, input_format, data)
     output_format = output_format or OUTPUT_FOR_INPUT[input_format]
@@ -229,11 +184,11 @@ def tag_text(
 
         if output_format == "conllu":
             raise UserError("--n-best writes jsonl or conll output, not conllu; add --output-format jsonl or conll")
-        paths = tagger.tag_nbest(sentences, n_best, batch_size, progress=stderr_progress(len(sentences)))
+        paths = tagger.nbest_sentences(sentences, n_best, batch_size, progress=stderr_progress(len(sentences)))
         if output_format == "jsonl":
             return write_jsonl_nbest(sentences, paths)
         return write_conll_nbest(sentences, paths, n_best)
-    predicted = tagger.tag(sentences, batch_size, progress=stderr_progress(len(sentences)))
+    predicted = tagger.tag_sentences(sentences, batch_size, progress=stderr_progress(len(sentences)))
     if output_format == "conllu":
         return conll.write_conllu(sentences, predicted, column=data["column"])
     if output_format == "conll":

@@ -22,6 +22,7 @@ from textlstm.tagger.tag import (
     make_predictor,
     open_charlm_copies,
     predict_tags,
+    predictable_tags,
     read_tagset,
     to_file_scheme,
 )
@@ -237,15 +238,6 @@ def _attach_features(charlm, example_lists, batch_size):
         charlm.attach_features(examples, batch_size)
         chunks += len(examples)
     print(f"char LM features: {chunks:,} chunks in {time.monotonic() - started:.1f} s", flush=True)
-
-
-def predictable_tags(tag_vocab, tagset):
-    """The tags the model can output, in the training file's scheme (dev and test tags must be among them)."""
-    if not tagset["entities"] or tagset["model_scheme"] == tagset["file_scheme"]:
-        return tag_vocab
-    types = {schemes.split_tag(tag)[1] for tag in tag_vocab.items[1:] if tag != schemes.OUTSIDE}
-    prefixes = schemes.PREFIXES[tagset["file_scheme"]]
-    return Vocabulary(["O"] + [f"{prefix}-{name}" for name in sorted(types) for prefix in prefixes], unknown=False)
 
 
 def _in_model_scheme(sentences, tagset):
