@@ -101,23 +101,30 @@ class FamilyTraining:
 
 class DevMetric(keras.callbacks.Callback):
     """Adds the family's dev metric to the epoch logs as val_NAME (so the checkpointer keeps
-    best.keras by it and metrics.csv records it) and prints "epoch N: ..." when measured.
+    best.keras by it and metrics.csv records it).
 
+    The epoch's one line shows it: with plain output `training.EpochLine` prints `epoch_line` (the
+    family's `dev_line`, set when measured) in place of the val_NAME numbers it covers; on a
+    terminal, where Keras's progress bar ends the epoch, it is printed below the bar.
     `previous`: the scores reported on epochs where the family measures nothing.
     """
 
     def __init__(self, family, previous=None):
         super().__init__()
         self.family, self.scores = family, dict(previous or {})
+        self.epoch_line, self.covered = None, ()
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is None:
             return
         scores = self.family.dev_metric(self.model, epoch)
+        self.epoch_line = None
         if scores is not None:
             self.scores = scores
-            after_bar = "\n" if training.progress_verbosity() == 1 else ""  # a terminal's bar has no newline yet
-            print(f"{after_bar}epoch {epoch + 1}: {self.family.dev_line(scores)}", flush=True)
+            self.epoch_line = self.family.dev_line(scores) or None
+            if self.epoch_line and training.progress_verbosity() == 1:  # below the terminal's bar
+                print(f"\nepoch {epoch + 1}: {self.epoch_line}", flush=True)
+        self.covered = tuple(f"val_{name}" for name in self.scores)
         logs.update({f"val_{name}": value for name, value in self.scores.items()})
 
 

@@ -38,6 +38,7 @@ import dataclasses
 import json
 import math
 import sys
+import time
 
 import keras
 import numpy as np
@@ -415,6 +416,41 @@ def load_checkpoint(run, custom_objects=None):
     return model, TrainingState.load(run.file(STATE), step=_step(model))
 
 
+class EpochLine(keras.callbacks.Callback):
+    """One plain line per epoch when output is not a terminal (Keras's own line is turned off):
+
+        epoch 3/10 - 12.4 s - loss: 1.2345 - bpc: 1.7810 - val_loss: 1.3012 - val_bpc: 1.8772 - dev ...
+
+    Numbers with four decimals (never Keras's 0.0000e+00); a callback that reports its own
+    measurement (`DevMetric`: attributes `epoch_line` and `covered`, the log keys that line
+    stands for) has its words there instead of those keys.
+    """
+
+    def __init__(self, epochs, reporters=()):
+        super().__init__()
+        self.epochs, self.reporters, self.started = epochs, list(reporters), time.monotonic()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.monotonic()
+
+    def on_epoch_end(self, epoch, logs=None):
+        print(epoch_line(epoch, self.epochs, time.monotonic() - self.started, logs or {}, self.reporters), flush=True)
+
+
+def epoch_line(epoch, epochs, seconds, logs, reporters=()):
+    """The text of `EpochLine` for the 0-based `epoch` of `epochs`."""
+    covered = {key for reporter in reporters for key in getattr(reporter, "covered", ())}
+    parts = [f"epoch {epoch + 1}/{epochs}", f"{seconds:.1f} s"]
+    parts += [f"{key}: {_shown(value)}" for key, value in logs.items() if key not in covered]
+    parts += [reporter.epoch_line for reporter in reporters if getattr(reporter, "epoch_line", None)]
+    return " - ".join(parts)
+
+
+def _shown(value):
+    value = float(value)
+    return f"{value:.4f}" if value == 0 or 1e-3 <= abs(value) < 1e6 or not math.isfinite(value) else f"{value:.4e}"
+
+
 def progress_verbosity():
     """Keras's progress bar on a terminal; one plain line per epoch when output is redirected."""
     stream = sys.stdout
@@ -454,14 +490,18 @@ def fit(model, run, make_batches, schedule, validation_data, state=None, callbac
         state.finished, state.epochs_without_improvement = False, 0
     state.steps_per_epoch, state.planned_epochs = schedule.steps_per_epoch, schedule.epochs
     checkpointer = _Checkpointer(run, schedule, state)
-    shared = [StepSeeds(seed), FiniteLoss(run)] + list(callbacks) + [checkpointer]
+    if verbose == "auto":
+        verbose = progress_verbosity()
+    reporting = list(callbacks)
+    if verbose == 2 and is_chief():  # plain output: our one line per epoch instead of Keras's two
+        reporting.append(EpochLine(schedule.epochs, callbacks))
+        verbose = 0
+    shared = [StepSeeds(seed), FiniteLoss(run)] + reporting + [checkpointer]
     if is_chief():
         shared += [
             MetricsLog(str(run.file("metrics.csv")), append=True),
             TensorBoardLog(str(run.file("tensorboard")), write_graph=False),
         ]
-    if verbose == "auto":
-        verbose = progress_verbosity()
     trainer = trainer_for(model)  # Keras's fit, or our loop for the strategies Keras cannot drive
     validation_data = shard_by_slices(validation_data)
     batches_from = lambda step: shard_by_slices(make_batches(step))  # noqa: E731  (each worker: its slice)
@@ -494,7 +534,9 @@ def fit(model, run, make_batches, schedule, validation_data, state=None, callbac
                 shuffle=False,
             )
         if not state.finished and _step(model) < target:  # max_steps falls inside this epoch
-            _stop_inside_epoch(model, run, trainer, state, target, batches_from, validation_data, shared[:2], verbose)
+            _stop_inside_epoch(
+                model, run, trainer, state, target, batches_from, validation_data, shared[:2], verbose, callbacks
+            )
     except KeyboardInterrupt:
         state.step = _step(model)
         _check_finite(model, run)
@@ -512,11 +554,15 @@ def _step(model):
     return int(model.optimizer.iterations.numpy())
 
 
-def _stop_inside_epoch(model, run, trainer, state, target, batches_from, validation_data, callbacks, verbose):
+def _stop_inside_epoch(
+    model, run, trainer, state, target, batches_from, validation_data, callbacks, verbose, reporters=()
+):
     """Train from the current step to `target` inside one epoch, validate there, save as Ctrl-C does.
 
     Only the per-step callbacks run (seeds, finite loss): the epoch is not over, so no
     metrics.csv row, best.keras or patience count; `state.epoch` stays the epochs fully done.
+    The validation is reported as an epoch's is: the family's callbacks (`reporters`) add what
+    they add to the logs (bits per character, the dev metric) and the line shows it.
     """
     step = _step(model)
     trainer.fit(
@@ -530,8 +576,15 @@ def _stop_inside_epoch(model, run, trainer, state, target, batches_from, validat
         shuffle=False,
     )
     _check_finite(model, run)
-    logs = trainer.evaluate(validation_data, return_dict=True, verbose=0)
-    shown = ", ".join(f"val_{name}={float(value):.4f}" for name, value in logs.items())
+    logs = {
+        f"val_{name}": value for name, value in trainer.evaluate(validation_data, return_dict=True, verbose=0).items()
+    }
+    for reporter in reporters:
+        reporter.set_model(model)
+        reporter.on_epoch_end(state.epoch, logs)
+    covered = {key for reporter in reporters for key in getattr(reporter, "covered", ())}
+    shown = ", ".join(f"{name}={_shown(value)}" for name, value in logs.items() if name not in covered)
+    shown += "".join(f", {r.epoch_line}" for r in reporters if getattr(r, "epoch_line", None))
     save_checkpoint(model, run, state)
     print(
         f"stopped at step {state.step} (train.max_steps), {state.step - state.epoch * state.steps_per_epoch} "
