@@ -436,9 +436,9 @@ def test_the_page_tries_each_model_in_a_browser(server, browser):
         == "done"
     )
     items = browser.evaluate("[...document.querySelectorAll('#model-seq2seq-run li')].map(li => li.textContent)")
-    assert (
-        items == server.post("/models/seq2seq-run/translate", {"sentences": ["alpha beta", "gamma"]})[1]["translations"]
-    )
+    translations = server.post("/models/seq2seq-run/translate", {"sentences": ["alpha beta", "gamma"]})[1]
+    empty = "(empty translation: the model may be trained too little)"  # the tiny model says nothing yet
+    assert items == [text if text.strip() else empty for text in translations["translations"]]
 
     assert browser.problems() == []  # no console errors or warnings, no uncaught exception
 

@@ -234,9 +234,12 @@ class CharLM(RunModel):
                 f"'generate' signature reads prompts forwards: export it with --format onnx (one step)"
             )
 
-    def inspect(self, text, max_chars=2000, analysis_chars=20000, top_k=5, span_distance=1000, span_windows=16):
+    def inspect(
+        self, text, max_chars=2000, analysis_chars=20000, top_k=5, span_distance=1000, span_windows=16, progress=None
+    ):
         """What the gates do on `text` (`textlstm inspect`): an `inspection.report.Inspection`
-        (see `inspection.report.inspect_model` for the arguments). A backward or subword LM is
+        (see `inspection.report.inspect_model` for the arguments; `progress(message)` hears each
+        stage as it starts). A backward or subword LM is
         refused in one line (TextlstmError): the recording reads characters forwards."""
         from textlstm.charlm.corpus import is_subword
         from textlstm.errors import TextlstmError
@@ -262,6 +265,7 @@ class CharLM(RunModel):
             top_k=top_k,
             span_distance=span_distance,
             span_windows=span_windows,
+            progress=progress,
         )
 
 

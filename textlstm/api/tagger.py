@@ -92,8 +92,11 @@ class Tagger(RunModel):
 
     @property
     def tags(self):
-        """The tags the model can predict (in the training file's scheme for entity tags)."""
-        return [tag for tag in self.vocabs[2].items[1:]]
+        """The tags the model can predict, in the scheme its answers use: the training file's (IOB2
+        for a file in IOB2, even when the model works in BIOES internally, `data.scheme`)."""
+        from textlstm.tagger.tag import predictable_tags
+
+        return list(predictable_tags(self.vocabs[2], self.tagset).items[1:])
 
     def tag(self, sentences, n_best=1, batch_size=None):
         """Tag sentences given as plain Python values.

@@ -91,6 +91,7 @@ def inspect_command(
         span_distance=span_distance,
         span_windows=span_windows,
         checkpoint=checkpoint,
+        progress=lambda message: click.echo(message, err=True),  # each stage takes seconds on a large model
     )
     if inspection.unknown_chars:
         click.echo(

@@ -65,7 +65,16 @@ def inspect_run(run_path, text, checkpoint=None, **options):
 
 
 def inspect_model(
-    model, vocab, text, run_path, max_chars=2000, analysis_chars=20000, top_k=5, span_distance=1000, span_windows=16
+    model,
+    vocab,
+    text,
+    run_path,
+    max_chars=2000,
+    analysis_chars=20000,
+    top_k=5,
+    span_distance=1000,
+    span_windows=16,
+    progress=None,
 ):
     """Everything the report shows, for the char LM `model` (its vocabulary `vocab`, from the run
     directory `run_path`) reading `text`.
@@ -73,17 +82,22 @@ def inspect_model(
     Saturation and interpretable units are measured on the first `analysis_chars`
     characters (features like quotes need more text than fits on a page); the recording
     kept for the page and the raw output covers the first `max_chars`; the memory span
-    samples windows from the whole text.
+    samples windows from the whole text. `progress(message)`, when given, hears each stage as it
+    starts (the command line prints them: a large model takes seconds per stage).
     """
+    progress = progress or (lambda message: None)
     if not text:
         raise UserError("the text to inspect is empty")
     if max_chars < 1:
         raise UserError(f"--max-chars must be at least 1, got {max_chars}")
     ids = vocab.encode(text)
     analysed = min(len(text), max(max_chars, analysis_chars))
+    progress(f"recording the gates on {analysed:,} characters...")
     recording = record_activations(model, ids[:analysed], text[:analysed], top_k=top_k)
+    progress("looking for interpretable units and saturated gates...")
     interpretable, constant = analysis.interpretable_units(recording)
     saturation = analysis.saturation(recording)
+    progress(f"measuring the memory span ({span_windows} windows, up to {span_distance:,} characters back)...")
     span = memory_span(model, ids, distance=span_distance, windows=span_windows)
     return Inspection(
         recording.first(max_chars),

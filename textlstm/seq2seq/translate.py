@@ -165,4 +165,10 @@ def translate_lines(
             )
             for ids, score, attention in hypotheses
         ]
+    empty = sum(not results[index][0].text.strip() for index in wanted)
+    if empty:  # a model trained too little says nothing: say so instead of printing blank lines
+        warn(
+            f"warning: {empty} of {len(wanted)} input line(s) translated to an empty output; the model may be "
+            f"trained too little (`textlstm checkpoints RUN_DIR` shows its dev BLEU by epoch)"
+        )
     return results
