@@ -63,8 +63,13 @@ def _differentiable_loop(lean, masked, compiled):
         states = _inference(*inputs, mask) if lean else saved[0]
 
         def grad(d_states):
-            recomputed = saved if saved is not None else _forward(*inputs, mask)
-            grads = _backward(d_states, inputs[1], inputs[3], *recomputed, mask)
+            states, step_saved = saved if saved is not None else _forward(*inputs, mask)
+            if d_states is None:
+                d_states = tf.zeros_like(states)
+            previous_states = tf.concat([inputs[3][None], states[:-1]], axis=0)
+            d_inputs, d_inner, d_h0 = _backward(d_states, inputs[1], previous_states, step_saved, mask)
+            d_recurrent_kernel, d_recurrent_bias = _weight_gradients(d_inner, previous_states)
+            grads = (d_inputs, d_recurrent_kernel, d_recurrent_bias, d_h0)
             return (*grads, None) if masked else grads
 
         return states, grad
@@ -97,67 +102,99 @@ def _inference(projected_inputs, recurrent_kernel, recurrent_bias, h0, mask):
     return states.stack()
 
 
+@tf.function(jit_compile=True)
+def _fused_step(x, inner, h, keep):
+    """One step's gate math after its matmul `inner = h @ U`, compiled by XLA into one kernel.
+
+    Returns `(h', saved)` with `saved = [z, r, candidate, h U_h + b_h]` (what the backward pass
+    needs, `[batch, 4 * units]`); rows where the `[batch, 1]` boolean `keep` is False keep `h`
+    (None: no mask). In the graph loop this replaces about twenty TensorFlow ops, each a pass
+    over memory, by one (the splits and the concatenation cost nothing in XLA).
+    """
+    x_z, x_r, x_h = tf.split(x, 3, axis=1)
+    r_z, r_r, r_h = tf.split(inner, 3, axis=1)
+    z = tf.sigmoid(x_z + r_z)
+    r = tf.sigmoid(x_r + r_r)
+    candidate = tf.tanh(x_h + r * r_h)
+    h_new = z * h + (1.0 - z) * candidate
+    if keep is not None:
+        h_new = tf.where(keep, h_new, h)
+    return h_new, tf.concat([z, r, candidate, r_h], axis=1)
+
+
+@tf.function(jit_compile=True)
+def _fused_step_gradient(d_h, saved, h_prev, mask):
+    """One step's backward gate math, compiled by XLA into one kernel.
+
+    Given the gradient `d_h` reaching the step's output and what `_fused_step` saved, returns
+    `(d_inner, d_x, d_h_direct)`: the gradients of the pre-activations of the recurrent matmul
+    (`[d_z, d_r, d_candidate * r]`) and of the input projection (`[d_z, d_r, d_candidate]`),
+    and the part of the gradient of `h` that does not go through the matmul. `mask` is the
+    step's `[batch, 1]` 0/1 float mask (None: no mask); masked rows pass `d_h` straight through.
+    """
+    z, r, candidate, r_h = tf.split(saved, 4, axis=1)
+    d_step = d_h if mask is None else mask * d_h
+    d_candidate = d_step * (1.0 - z) * (1.0 - candidate * candidate)
+    d_z = d_step * (h_prev - candidate) * z * (1.0 - z)
+    d_r = d_candidate * r_h * r * (1.0 - r)
+    d_direct = d_step * z
+    if mask is not None:
+        d_direct = d_direct + (d_h - d_step)
+    return (
+        tf.concat([d_z, d_r, d_candidate * r], axis=1),
+        tf.concat([d_z, d_r, d_candidate], axis=1),
+        d_direct,
+    )
+
+
 def _forward(projected_inputs, recurrent_kernel, recurrent_bias, h0, mask):
     steps = tf.shape(projected_inputs)[0]
     dtype = projected_inputs.dtype
-    arrays = [tf.TensorArray(dtype, size=steps) for _ in range(3)]
     keep = step_masks(mask)
 
-    def body(t, h, states, gates, recurrent_candidates):
-        h_new, z, r, candidate, r_h = _step(projected_inputs[t], h, recurrent_kernel, recurrent_bias)
-        if keep is not None:
-            h_new = tf.where(keep[t], h_new, h)
-        return (
-            t + 1,
-            h_new,
-            states.write(t, h_new),
-            gates.write(t, tf.concat([z, r, candidate], axis=1)),
-            recurrent_candidates.write(t, r_h),
-        )
+    def body(t, h, states, saved):
+        inner = tf.nn.bias_add(tf.matmul(h, recurrent_kernel), recurrent_bias)
+        h_new, step_saved = _fused_step(projected_inputs[t], inner, h, None if keep is None else keep[t])
+        return t + 1, h_new, states.write(t, h_new), saved.write(t, step_saved)
 
-    _, _, states, gates, recurrent_candidates = tf.while_loop(
-        lambda t, *_: t < steps, body, (0, h0, *arrays), maximum_iterations=steps
-    )
-    return states.stack(), gates.stack(), recurrent_candidates.stack()
+    arrays = [tf.TensorArray(dtype, size=steps) for _ in range(2)]
+    _, _, states, saved = tf.while_loop(lambda t, *_: t < steps, body, (0, h0, *arrays), maximum_iterations=steps)
+    return states.stack(), saved.stack()
 
 
-def _backward(d_states, recurrent_kernel, h0, states, gates, recurrent_candidates, mask):
-    if d_states is None:
-        d_states = tf.zeros_like(states)
+def _backward_loop(d_states, recurrent_kernel, previous_states, saved, mask):
+    """The sequential part of the backward pass: `(d_inputs, d_inner, d_h0)`, given the state
+    before every step."""
     steps = tf.shape(d_states)[0]
     recurrent_kernel_t = tf.transpose(recurrent_kernel)
-    previous_states = tf.concat([h0[None], states[:-1]], axis=0)
     d_inputs = tf.TensorArray(d_states.dtype, size=steps)
-    d_recurrent = tf.TensorArray(d_states.dtype, size=steps)
+    d_inner = tf.TensorArray(d_states.dtype, size=steps)
 
-    def body(t, d_h, d_inputs, d_recurrent):
-        d_h = d_h + d_states[t]
-        z, r, candidate = tf.split(gates[t], 3, axis=1)
-        h_prev = previous_states[t]
-        d_step = d_h if mask is None else mask[t][:, None] * d_h
-        d_candidate = d_step * (1.0 - z) * (1.0 - candidate * candidate)
-        d_z = d_step * (h_prev - candidate) * z * (1.0 - z)
-        d_r = d_candidate * recurrent_candidates[t] * r * (1.0 - r)
-        d_rec = tf.concat([d_z, d_r, d_candidate * r], axis=1)
-        d_h_prev = d_step * z + tf.matmul(d_rec, recurrent_kernel_t)
-        if mask is not None:
-            d_h_prev = d_h_prev + (d_h - d_step)
-        return (
-            t - 1,
-            d_h_prev,
-            d_inputs.write(t, tf.concat([d_z, d_r, d_candidate], axis=1)),
-            d_recurrent.write(t, d_rec),
-        )
+    def body(t, d_h, d_inputs, d_inner):
+        step_mask = None if mask is None else mask[t][:, None]
+        d_rec, d_x, d_direct = _fused_step_gradient(d_h + d_states[t], saved[t], previous_states[t], step_mask)
+        d_h_prev = d_direct + tf.matmul(d_rec, recurrent_kernel_t)
+        return t - 1, d_h_prev, d_inputs.write(t, d_x), d_inner.write(t, d_rec)
 
-    _, d_h0, d_inputs, d_recurrent = tf.while_loop(
-        lambda t, *_: t >= 0, body, (steps - 1, tf.zeros_like(h0), d_inputs, d_recurrent), maximum_iterations=steps
+    _, d_h0, d_inputs, d_inner = tf.while_loop(
+        lambda t, *_: t >= 0,
+        body,
+        (steps - 1, tf.zeros_like(previous_states[0]), d_inputs, d_inner),
+        maximum_iterations=steps,
     )
-    d_recurrent = d_recurrent.stack()
-    units = tf.shape(h0)[1]
-    flat_d_recurrent = tf.reshape(d_recurrent, [-1, 3 * units])
-    d_recurrent_kernel = tf.matmul(tf.reshape(previous_states, [-1, units]), flat_d_recurrent, transpose_a=True)
-    d_recurrent_bias = tf.reduce_sum(flat_d_recurrent, axis=0)
-    return d_inputs.stack(), d_recurrent_kernel, d_recurrent_bias, d_h0
+    return d_inputs.stack(), d_inner.stack(), d_h0
 
 
-_LOOPS = {compiled: compiled_loops((_inference, _forward, _backward), compiled) for compiled in (True, False)}
+def _weight_gradients(d_inner, previous_states):
+    """The recurrent kernel's and bias's gradients: one large matmul over all steps (TensorFlow's,
+    also after an XLA-compiled loop, whose CPU matmul is slower) and one sum."""
+    units = tf.shape(previous_states)[2]
+    flat_d_inner = tf.reshape(d_inner, [-1, 3 * units])
+    return (
+        tf.matmul(tf.reshape(previous_states, [-1, units]), flat_d_inner, transpose_a=True),
+        tf.reduce_sum(flat_d_inner, axis=0),
+    )
+
+
+_LOOPS = {compiled: compiled_loops((_inference, _forward, _backward_loop), compiled) for compiled in (True, False)}
+_weight_gradients = tf.function(_weight_gradients, reduce_retracing=True)
