@@ -4,8 +4,13 @@ XLA-compiled loop with a hand-written backward pass.
 Same plan as `fused_lstm.py`: the caller projects all inputs at once (input bias
 included); each step does `h @ U + b_rec` and the gates; the backward loop carries only
 the gradient through `h`, and the recurrent kernel and bias gradients are single large
-reductions over all timesteps. As there, the loop is XLA-compiled for small layers and
-a graph loop with TensorFlow's matmul for large ones (`use_compiled_loop`).
+reductions over all timesteps, done by TensorFlow's matmul after the loop. As there, the
+loop is XLA-compiled for small layers and a graph loop with TensorFlow's matmul for large
+ones (`use_compiled_loop`; training has its own limit, `TRAINING_MAX_STEP_MACS`). In the
+training loops each step's gate math, forward (`_fused_step`) and backward
+(`_fused_step_gradient`), is one XLA-compiled function, so in the graph loop it is one
+kernel between two matmuls instead of some twenty TensorFlow ops (measured at size a,
+64 x 512 units, one thread: 166 against 173 ms for a layer's forward and backward).
 
 Gate order is Keras's: update (z), reset (r), candidate (h̃), and
 h' = z ⊙ h + (1 − z) ⊙ h̃ with h̃ = tanh(x W_h + r ⊙ (h U_h + b_h)).
@@ -21,6 +26,13 @@ from textlstm.layers.fused_lstm import compiled_loops, step_masks, untracked, us
 # than the LSTM's (measured single-threaded on size c, 32 x 128 -> 384: 13.2 against
 # 11.7 ms for a Bidirectional layer); its training loops follow the shared limit.
 INFERENCE_MAX_STEP_MACS = 1_000_000
+
+# Its training loops stay XLA-compiled up to larger sizes than the LSTM's: with the recurrent
+# kernel's gradient taken out of the compiled loop (TensorFlow's matmul), the compiled loop
+# trains size b (32 x 256 -> 768, 6.3M multiply-adds a step) in 14.0 against 15.2 ms for
+# the graph loop (one thread), while at size a (64 x 512 -> 1536, 50M) the graph loop wins,
+# 171 against 185 ms.
+TRAINING_MAX_STEP_MACS = 16_000_000
 
 
 def gru_recurrence(projected_inputs, recurrent_kernel, recurrent_bias, h0, mask=None, training=True):
@@ -42,7 +54,11 @@ def gru_recurrence(projected_inputs, recurrent_kernel, recurrent_bias, h0, mask=
     tensors = [projected_inputs, recurrent_kernel, tf.convert_to_tensor(recurrent_bias), h0]
     if mask is not None:
         tensors.append(tf.cast(mask, projected_inputs.dtype))
-    compiled = use_compiled_loop(projected_inputs, recurrent_kernel, None if training else INFERENCE_MAX_STEP_MACS)
+    if training:
+        batch = 32 if projected_inputs.shape[1] is None else projected_inputs.shape[1]  # as `use_compiled_loop`
+        compiled = batch * recurrent_kernel.shape[0] * recurrent_kernel.shape[1] < TRAINING_MAX_STEP_MACS
+    else:
+        compiled = use_compiled_loop(projected_inputs, recurrent_kernel, INFERENCE_MAX_STEP_MACS)
     return _differentiable_loop(lean=not training, masked=mask is not None, compiled=compiled)(*tensors)
 
 
