@@ -6,7 +6,7 @@ included); each step does `h @ U + b_rec` and the gates; the backward loop carri
 the gradient through `h`, and the recurrent kernel and bias gradients are single large
 reductions over all timesteps, done by TensorFlow's matmul after the loop. As there, the
 loop is XLA-compiled for small layers and a graph loop with TensorFlow's matmul for large
-ones (`use_compiled_loop`; training has its own limit, `TRAINING_MAX_STEP_MACS`). In the
+ones (`use_compiled_loop`; training has its own limit, `TRAINING_STEP_MACS_FACTOR`). In the
 training loops each step's gate math, forward (`_fused_step`) and backward
 (`_fused_step_gradient`), is one XLA-compiled function, so in the graph loop it is one
 kernel between two matmuls instead of some twenty TensorFlow ops (measured at size a,
@@ -20,6 +20,7 @@ import functools
 
 import tensorflow as tf
 
+from textlstm.layers import fused_lstm
 from textlstm.layers.fused_lstm import compiled_loops, step_masks, untracked, use_compiled_loop
 
 # The XLA-compiled inference loop of the GRU loses to the graph loop from smaller sizes
@@ -31,8 +32,8 @@ INFERENCE_MAX_STEP_MACS = 1_000_000
 # kernel's gradient taken out of the compiled loop (TensorFlow's matmul), the compiled loop
 # trains size b (32 x 256 -> 768, 6.3M multiply-adds a step) in 14.0 against 15.2 ms for
 # the graph loop (one thread), while at size a (64 x 512 -> 1536, 50M) the graph loop wins,
-# 171 against 185 ms.
-TRAINING_MAX_STEP_MACS = 16_000_000
+# 171 against 185 ms. A multiple of the shared limit, so lowering that one lowers this too.
+TRAINING_STEP_MACS_FACTOR = 4
 
 
 def gru_recurrence(projected_inputs, recurrent_kernel, recurrent_bias, h0, mask=None, training=True):
@@ -56,7 +57,8 @@ def gru_recurrence(projected_inputs, recurrent_kernel, recurrent_bias, h0, mask=
         tensors.append(tf.cast(mask, projected_inputs.dtype))
     if training:
         batch = 32 if projected_inputs.shape[1] is None else projected_inputs.shape[1]  # as `use_compiled_loop`
-        compiled = batch * recurrent_kernel.shape[0] * recurrent_kernel.shape[1] < TRAINING_MAX_STEP_MACS
+        limit = TRAINING_STEP_MACS_FACTOR * fused_lstm.COMPILED_LOOP_MAX_STEP_MACS
+        compiled = batch * recurrent_kernel.shape[0] * recurrent_kernel.shape[1] < limit
     else:
         compiled = use_compiled_loop(projected_inputs, recurrent_kernel, INFERENCE_MAX_STEP_MACS)
     return _differentiable_loop(lean=not training, masked=mask is not None, compiled=compiled)(*tensors)
