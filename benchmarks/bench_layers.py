@@ -78,6 +78,7 @@ def baseline_gru(path):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
 
+    @keras.saving.register_keras_serializable(package="bench_layers")  # Bidirectional copies it by its config
     class BaselineGRU(GRU):
         def _fused_loop(self, *args):
             with _patched(gru_module, "gru_recurrence", module.gru_recurrence):  # while the call is traced
