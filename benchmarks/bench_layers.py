@@ -31,9 +31,15 @@ core would add.
     python benchmarks/bench_layers.py --sizes b,c --kinds GRU --repeats 5
     python benchmarks/bench_layers.py --xla            # also the forced-XLA rows
     python benchmarks/bench_layers.py --threads 1 --clock cpu   # on a loaded machine
+
+`--baseline-gru FILE` adds a third GRU model, ours with the recurrence of an older copy of
+`textlstm/layers/fused_gru.py` (e.g. `git show main:textlstm/layers/fused_gru.py > old.py`),
+timed interleaved with the other two: the columns "base ms" and "ours/base".
 """
 
 import argparse
+import contextlib
+import importlib.util
 import statistics
 import time
 
@@ -43,6 +49,7 @@ import tensorflow as tf
 
 import textlstm  # noqa: F401  (TensorFlow backend)
 from textlstm.layers import GRU, LSTM
+from textlstm.layers import gru as gru_module
 
 SIZES = {
     # name: (batch, steps, input features, units, stacked layers, bidirectional and masked)
@@ -63,6 +70,31 @@ def build(layer_cls, batch, steps, features, units, layers, masked, jit_compile)
         model.add(keras.layers.Bidirectional(layer) if masked else layer)
     model.compile(optimizer="adam", loss="mse", jit_compile=jit_compile)
     return model
+
+
+def baseline_gru(path):
+    """A GRU layer class that runs the `gru_recurrence` of the module file at `path`."""
+    spec = importlib.util.spec_from_file_location("baseline_fused_gru", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+    @keras.saving.register_keras_serializable(package="bench_layers")  # Bidirectional copies it by its config
+    class BaselineGRU(GRU):
+        def _fused_loop(self, *args):
+            with _patched(gru_module, "gru_recurrence", module.gru_recurrence):  # while the call is traced
+                return super()._fused_loop(*args)
+
+    return BaselineGRU
+
+
+@contextlib.contextmanager
+def _patched(owner, name, value):
+    previous = getattr(owner, name)
+    setattr(owner, name, value)
+    try:
+        yield
+    finally:
+        setattr(owner, name, previous)
 
 
 def make_batch(batch, steps, features, units, layers, masked, seed=0):
@@ -118,23 +150,22 @@ def interleaved_medians(calls, repeats):
     return {name: statistics.median(values) for name, values in times.items()}
 
 
-def measure(kind, size, repeats, jit_compile):
+def measure(kind, size, repeats, jit_compile, baseline_cls=None):
     ours_cls, keras_cls = LAYERS[kind]
     keras_model = build(keras_cls, *size, jit_compile=jit_compile)
-    ours_model = build(ours_cls, *size, jit_compile=jit_compile)
-    ours_model.set_weights(keras_model.get_weights())
+    models = {"ours": build(ours_cls, *size, jit_compile=jit_compile), "keras": keras_model}
+    if baseline_cls is not None:
+        models["base"] = build(baseline_cls, *size, jit_compile=jit_compile)
+    for model in models.values():
+        model.set_weights(keras_model.get_weights())
     x, y = make_batch(*size)
-    difference = np.abs(ours_model.predict_on_batch(x) - keras_model.predict_on_batch(x)).max()
+    difference = np.abs(models["ours"].predict_on_batch(x) - keras_model.predict_on_batch(x)).max()
     rows = {}
     for pass_name in ("predict", "train"):
         if pass_name == "predict":
-            calls = {
-                name: (lambda m=m: m.predict_on_batch(x)) for name, m in (("ours", ours_model), ("keras", keras_model))
-            }
+            calls = {name: (lambda m=m: m.predict_on_batch(x)) for name, m in models.items()}
         else:
-            calls = {
-                name: (lambda m=m: m.train_on_batch(x, y)) for name, m in (("ours", ours_model), ("keras", keras_model))
-            }
+            calls = {name: (lambda m=m: m.train_on_batch(x, y)) for name, m in models.items()}
         rows[pass_name] = interleaved_medians(calls, repeats)
     return rows, difference
 
@@ -149,7 +180,11 @@ def main():
     parser.add_argument(
         "--clock", choices=sorted(CLOCKS), default="wall", help="wall time (default) or process CPU time"
     )
+    parser.add_argument(
+        "--baseline-gru", metavar="FILE", help="also time ours with this older copy of fused_gru.py (GRU only)"
+    )
     args = parser.parse_args()
+    baseline_cls = baseline_gru(args.baseline_gru) if args.baseline_gru else None
     global clock
     clock = CLOCKS[args.clock]
     if args.threads:
@@ -164,6 +199,7 @@ def main():
     header = (
         f"{'layer':5} {'size':4} {'pass':8} {'compile':11} {'ours ms':>9} {'keras ms':>9} {'ours %pk':>8} "
         f"{'keras %pk':>9} {'ours/keras':>10}"
+        + (f" {'base ms':>9} {'base %pk':>8} {'ours/base':>9}" if baseline_cls else "")
     )
     print(header)
     print("-" * len(header))
@@ -172,16 +208,24 @@ def main():
         for size_name in args.sizes.split(","):
             size = SIZES[size_name]
             for jit_compile, label in [("auto", "default")] + ([(True, "forced XLA")] if args.xla else []):
-                rows, difference = measure(kind, size, args.repeats, jit_compile)
+                rows, difference = measure(
+                    kind, size, args.repeats, jit_compile, baseline_cls if kind == "GRU" else None
+                )
                 for pass_name, seconds in rows.items():
                     work = flops(kind, *size, training=pass_name == "train") / 1e9
                     ratio = seconds["keras"] / seconds["ours"]
                     if label == "default":
                         ratios.append((kind, size_name, pass_name, ratio))
+                    base = ""
+                    if "base" in seconds:
+                        base = (
+                            f" {seconds['base'] * 1e3:9.1f} {100 * work / seconds['base'] / peak:7.1f}% "
+                            f"{seconds['base'] / seconds['ours']:8.2f}x"
+                        )
                     print(
                         f"{kind:5} {size_name:4} {pass_name:8} {label:11} {seconds['ours'] * 1e3:9.1f} "
                         f"{seconds['keras'] * 1e3:9.1f} {100 * work / seconds['ours'] / peak:7.1f}% "
-                        f"{100 * work / seconds['keras'] / peak:8.1f}% {ratio:9.2f}x",
+                        f"{100 * work / seconds['keras'] / peak:8.1f}% {ratio:9.2f}x" + base,
                         flush=True,
                     )
                 print(f"{'':5} {size_name:4} max |ours - keras| of predict_on_batch: {difference:.1e}", flush=True)
