@@ -73,16 +73,20 @@ def recurrent_layers(model):
         i += 1
 
 
-class CharStepper:
+class CharStepper(tf.Module):
     """`step(char_ids [B], state) -> (logits [B, V] float32, state)` with our cells carrying the state.
 
     The first layer's input projection is folded into a table, `embedding @ W + b`, so a
-    step starts with a row lookup instead of a matmul; deeper layers use their cells. Each
+    step starts with a row lookup instead of a matmul; each cell steps on the weights of its
+    `step_weights`, laid out and cast once here (an LSTM's input and recurrent matmuls are one
+    matmul over `[x, h]`), kept as variables so the compiled loop, a SavedModel and ONNX read
+    them as the model's own. The stepper holds the weights as they were when it was built. Each
     layer computes in its own compute dtype, as in the model's forward pass: under
     `train.precision = "mixed_bfloat16"` the states are bfloat16 (`initial_state` makes them so).
     """
 
     def __init__(self, model):
+        super().__init__(name="char_stepper")
         self.layers = recurrent_layers(model)
         if not self.layers:
             raise UserError("this model has no recurrent layers named rnn_0, rnn_1, …; is it a textlstm char LM?")
@@ -90,6 +94,13 @@ class CharStepper:
         embedding = model.get_layer("embedding")
         rows = keras.ops.cast(embedding.embeddings, embedding.compute_dtype)  # what the embedding layer outputs
         self.first_projection = tf.constant(np.asarray(self.layers[0].cell.input_projection(rows)))
+        self.step_weights = [
+            {
+                name: tf.Variable(np.asarray(value), trainable=False, name=f"{layer.name}_{name}")
+                for name, value in layer.cell.step_weights(projected=i == 0).items()
+            }
+            for i, layer in enumerate(self.layers)
+        ]
 
     def initial_state(self, batch_size):
         return [
@@ -100,10 +111,9 @@ class CharStepper:
     def __call__(self, char_ids, state):
         x = tf.gather(self.first_projection, char_ids)
         new_state = []
-        for i, (layer, layer_state) in enumerate(zip(self.layers, state)):
-            cell = layer.cell
-            gates = cell.projected_gate_values(x, layer_state) if i == 0 else cell.gate_values(x, layer_state)
-            new_state.append(cell.next_states(gates))
+        for i, (layer, weights, layer_state) in enumerate(zip(self.layers, self.step_weights, state)):
+            gates = layer.cell.step(x, layer_state, weights, projected=i == 0)
+            new_state.append(layer.cell.next_states(gates))
             x = gates["h"]
         return tf.cast(self.output(x), tf.float32), new_state
 

@@ -49,7 +49,8 @@ class DropoutCellMixin:
 
 class StepCellMixin:
     """What a cell's one-step API (`gate_values`, `projected_gate_values`, used to generate and
-    inspect outside any layer call) needs to compute as the layer does under any dtype policy.
+    inspect outside any layer call; `step_weights` and `step`, the fast path of generation) needs
+    to compute as the layer does under any dtype policy.
 
     Inside a layer call Keras casts the inputs and, for a mixed policy, the float32 weights to
     the compute dtype; a step called directly gets neither, so it casts here (a no-op where the
@@ -65,6 +66,20 @@ class StepCellMixin:
         inputs, kernel, bias = self.in_compute_dtype(inputs, self.kernel, self.input_bias)
         projected = keras.ops.matmul(inputs, kernel)
         return projected if bias is None else projected + bias
+
+    def step_weights(self, projected=False):
+        """What `step` reads, cast once to the compute dtype: a dict of tensors (a copy of the
+        weights as they are now; a generator keeps them, e.g. as variables, and hands them back
+        to every `step`). Empty here: `step` then reads the cell's variables."""
+        del projected
+        return {}
+
+    def step(self, inputs, states, weights, projected=False):
+        """Every gate's value for one generation step, without dropout: `gate_values`, or with
+        `projected` `projected_gate_values` (`inputs` are then `x W + b`), from `weights`
+        (`step_weights(projected)`, which a cell may lay out for speed)."""
+        del weights
+        return self.projected_gate_values(inputs, states) if projected else self.gate_values(inputs, states)
 
 
 class RecurrentLayer(keras.layers.RNN):

@@ -181,7 +181,29 @@ class LSTMCell(StepCellMixin, DropoutCellMixin, keras.layers.Layer):
         projected, h, c, recurrent_kernel = self.in_compute_dtype(projected, *states, self.recurrent_kernel)
         if recurrent_mask is not None:
             h = h * keras.ops.cast(recurrent_mask, h.dtype)
-        z = projected + keras.ops.matmul(h, recurrent_kernel)
+        return self._gates(projected + keras.ops.matmul(h, recurrent_kernel), c)
+
+    def step_weights(self, projected=False):
+        """`{"kernel": [kernel; recurrent_kernel] stacked, "bias": bias}` in the compute dtype (only
+        `recurrent_kernel` when the inputs come `projected`): a step's input and recurrent matmuls
+        are then one, `[x, h] @ kernel + bias`, which reads the weights in one pass (generation at
+        batch 1 streams them once a character)."""
+        if projected:
+            (recurrent_kernel,) = self.in_compute_dtype(self.recurrent_kernel)
+            return {"kernel": recurrent_kernel}
+        kernel, recurrent_kernel, bias = self.in_compute_dtype(self.kernel, self.recurrent_kernel, self.bias)
+        weights = {"kernel": keras.ops.concatenate([kernel, recurrent_kernel], axis=0)}
+        return weights if bias is None else {**weights, "bias": bias}
+
+    def step(self, inputs, states, weights, projected=False):
+        inputs, h, c = self.in_compute_dtype(inputs, *states)
+        if projected:
+            return self._gates(inputs + keras.ops.matmul(h, weights["kernel"]), c)
+        z = keras.ops.matmul(keras.ops.concatenate([inputs, h], axis=-1), weights["kernel"])
+        return self._gates(z if "bias" not in weights else z + weights["bias"], c)
+
+    def _gates(self, z, c):
+        """The gates and new states from the pre-activations `z` [batch, 4 * units] and `c`."""
         z_i, z_f, z_c, z_o = keras.ops.split(z, 4, axis=-1)
         input_gate = self.recurrent_activation(z_i)
         forget_gate = self.recurrent_activation(z_f)
