@@ -12,16 +12,19 @@ import importlib.abc
 import importlib.util
 import sys
 
-from textlstm import families
 
-# every module that defines a class registered under the "textlstm" package: the shared layers,
-# then each family's (`families.Family.keras_modules`)
-MODULES = ("textlstm.layers",) + families.keras_modules()
+def modules():
+    """Every module that defines a class registered under the "textlstm" package: the shared
+    layers, then each family's (`families.Family.keras_modules`). Read when Keras arrives, so
+    `import textlstm` does not import the registry."""
+    from textlstm import families
+
+    return ("textlstm.layers",) + families.keras_modules()
 
 
 def register_all():
     """Import every module that registers a textlstm class with Keras (idempotent)."""
-    for name in MODULES:
+    for name in modules():
         importlib.import_module(name)
 
 

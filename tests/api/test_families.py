@@ -44,7 +44,7 @@ def test_registry_fields_feed_run_artefacts_keras_registration_and_memory():
 
     assert set(families.artefacts()) <= set(rundir.RUN_ARTEFACTS)
     assert {"vocab.json", "tagset.json", "source.model", "charlm"} <= set(rundir.RUN_ARTEFACTS)
-    assert set(families.keras_modules()) <= set(_registry.MODULES)
+    assert set(families.keras_modules()) <= set(_registry.modules())
     assert families.memory_estimate(families.CHARLM) is memory.charlm_bytes
     assert families.family(families.SEQ2SEQ).long_title == "translator (seq2seq)"
     assert families.family(families.CHARLM).long_title == "char LM"
