@@ -28,6 +28,8 @@ class Family:
         (`rundir.RUN_ARTEFACTS`: what `--overwrite` removes).
     keras_modules: the modules defining its Keras classes, registered once Keras is
         imported (`textlstm._registry`) so `keras.saving.load_model` finds them.
+    run_check: "module:function" listing what its run files say about its layer shapes
+        (`textlstm.runcheck`: vocabulary sizes against the saved models, before loading).
     """
 
     kind: str
@@ -37,6 +39,7 @@ class Family:
     memory_estimate: str
     artefacts: tuple[str, ...]
     keras_modules: tuple[str, ...]
+    run_check: str
 
     @property
     def long_title(self) -> str:
@@ -57,6 +60,7 @@ FAMILIES = {
             "textlstm.memory:charlm_bytes",
             artefacts=("vocab.json", "subwords.model"),
             keras_modules=("textlstm.charlm.model",),
+            run_check="textlstm.runcheck:charlm_files",
         ),
         Family(
             TAGGER,
@@ -66,6 +70,7 @@ FAMILIES = {
             "textlstm.memory:tagger_bytes",
             artefacts=("words.json", "chars.json", "tags.json", "tagset.json", "charlm"),  # charlm/: LM copies
             keras_modules=("textlstm.tagger.model", "textlstm.tagger.charlm_features"),
+            run_check="textlstm.runcheck:tagger_files",
         ),
         Family(
             SEQ2SEQ,
@@ -75,6 +80,7 @@ FAMILIES = {
             "textlstm.memory:seq2seq_bytes",
             artefacts=("source.model", "target.model"),
             keras_modules=("textlstm.seq2seq.model",),
+            run_check="textlstm.runcheck:seq2seq_files",
         ),
     )
 }
@@ -106,6 +112,11 @@ def model_classes():
 def trainer(kind: str):
     """The training-contract class of `kind` (imports it on first use)."""
     return _resolve(family(kind).trainer)
+
+
+def run_check(kind: str):
+    """The function listing what `kind`'s run files say about its layer shapes (`textlstm.runcheck`)."""
+    return _resolve(family(kind).run_check)
 
 
 def memory_estimate(kind: str):

@@ -30,7 +30,7 @@ import os
 import pathlib
 import zipfile
 
-from textlstm import schema
+from textlstm import families, schema
 from textlstm.errors import UserError
 from textlstm.recipes import load_recipe_file
 
@@ -72,9 +72,9 @@ def check_model_file(path, kind: str, model_path):
 def _check_models(path, kind, recipe, model_paths):
     """The layer shapes of each readable model file in `model_paths` against what the run's files say."""
     models = {model: layers for model in model_paths if (layers := model_layers(model)) is not None}
-    if recipe is None or not models or kind not in FAMILIES:
+    if recipe is None or not models or kind not in families.KINDS:
         return
-    for source, field, found, layer, setting in FAMILIES[kind](path, recipe):
+    for source, field, found, layer, setting in families.run_check(kind)(path, recipe):
         for model_path, layers in models.items():
             expected = _setting(layers, layer, setting)
             if expected is not None and found is not None and expected != found:
@@ -158,7 +158,7 @@ def model_layers(path: pathlib.Path) -> dict | None:
 # --- what each family's files say: (file, field, value, layer, layer setting) ---------------------
 
 
-def _charlm(path, recipe):
+def charlm_files(path, recipe):
     from textlstm.charlm.corpus import VOCAB_FILE, CharVocabulary, is_subword
 
     if is_subword(recipe):
@@ -182,7 +182,7 @@ def _charlm(path, recipe):
     return facts
 
 
-def _tagger(path, recipe):
+def tagger_files(path, recipe):
     from textlstm.tagger.vocab import CHARS_FILE, TAGS_FILE, WORDS_FILE, Vocabulary
 
     words, chars, tags = (Vocabulary.load(path / name) for name in (WORDS_FILE, CHARS_FILE, TAGS_FILE))
@@ -198,7 +198,7 @@ def _tagger(path, recipe):
     ]
 
 
-def _seq2seq(path, recipe):
+def seq2seq_files(path, recipe):
     from textlstm.seq2seq.subwords import JOINT_FILE, SOURCE_FILE, TARGET_FILE, load_processor
 
     names = (JOINT_FILE, JOINT_FILE) if (path / JOINT_FILE).is_file() else (SOURCE_FILE, TARGET_FILE)
@@ -208,6 +208,3 @@ def _seq2seq(path, recipe):
         (path / names[0], "the number of pieces", source_size, "seq2seq", "source_vocab_size"),
         (path / names[1], "the number of pieces", target_size, "seq2seq", "target_vocab_size"),
     ]
-
-
-FAMILIES = {"charlm": _charlm, "tagger": _tagger, "seq2seq": _seq2seq}

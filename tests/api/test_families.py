@@ -18,7 +18,6 @@ FAMILY_PACKAGES = ("charlm", "tagger", "seq2seq")  # each family's own code may 
 # Not converted yet (owned by other work): each entry names what still switches there.
 NOT_YET = {
     "schema.py": "SCHEMAS by kind; the n_best <= beam_size rule for seq2seq",
-    "runcheck.py": "FAMILIES: each family's run-directory check",
     "settings.py": "FAMILIES: each family's declared settings (and the tagger's key model.charlm)",
 }
 

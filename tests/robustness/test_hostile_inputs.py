@@ -228,8 +228,8 @@ def test_a_fitting_run_is_checked_once(runs, monkeypatch):
     from textlstm.rundir import RunDir
 
     RunDir.open(runs["tagger"], "tagger")
-    monkeypatch.setattr(runcheck, "FAMILIES", {})  # a second check would find nothing to compare
     monkeypatch.setattr(runcheck, "check_saved_recipe", lambda *a: pytest.fail("checked again"))
+    monkeypatch.setattr(runcheck, "_check_models", lambda *a: pytest.fail("checked again"))
     RunDir.open(runs["tagger"], "tagger")
 
 
