@@ -179,7 +179,7 @@ def bench_onnx(kind, model, run, scratch, rows):
         from textlstm.tagger import data as data_lib
         from textlstm.tagger.conll import Sentence
 
-        words_vocab, chars_vocab, _ = model._run.vocabs
+        words_vocab, chars_vocab, _ = model.vocabs
         examples = data_lib.encode_sentences(
             [Sentence(tokens=r.split()) for r in rows], words_vocab, chars_vocab, None, 10_000, 20
         )

@@ -84,7 +84,7 @@ def run(tmp_path_factory):
 
 def test_a_word_only_the_vectors_file_knows_gets_its_vector_at_tag_time(run):
     tagger = textlstm.load(run)
-    words = tagger._run.vocabs[0]
+    words = tagger.vocabs[0]
     file_words = [line.split(" ")[0] for line in (run.parent / "vectors.txt").read_text().splitlines()]
     assert file_words == VECTOR_WORDS
     assert "berlin" not in (run.parent / "ner-train.conll").read_text()
@@ -98,7 +98,7 @@ def test_a_word_only_the_vectors_file_knows_gets_its_vector_at_tag_time(run):
     assert np.any(out[0, 0] != out[0, 1])
     np.testing.assert_array_equal(out[0, 0, 5:], out[0, 1, 5:])  # the trainable part is <unk>'s
     # the network reads it: the same characters with <unk>'s id give other scores
-    chars = np.array([[[tagger._run.vocabs[1].index(c) for c in "berlin"]]], "int32")
+    chars = np.array([[[tagger.vocabs[1].index(c) for c in "berlin"]]], "int32")
     scores = [np.asarray(tagger.model([tf.constant([[i]]), tf.constant(chars)], training=False)) for i in (berlin, 1)]
     assert np.abs(scores[0] - scores[1]).max() > 1e-4
 
