@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import textlstm
+from support.corpora import write_tiny_corpora
 from support.server import Server
-from support.tagger_data import conllu_text
 from textlstm.export import export
 from textlstm.rundir import load_keras_model
 
@@ -21,18 +21,7 @@ KINDS = ("charlm", "tagger", "seq2seq")
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     root = tmp_path_factory.mktemp("data")
-    rng = np.random.default_rng(5)
-    words = "north wind sun cloud rain field barn lamp the a of and".split()
-    (root / "corpus.txt").write_text("\n".join(" ".join(rng.choice(words, 9)) for _ in range(30)) + "\n")
-    (root / "train.conllu").write_text(conllu_text(1, 10), encoding="utf-8")
-    (root / "dev.conllu").write_text(conllu_text(2, 3), encoding="utf-8")
-    greek = "alpha beta gamma delta eps zeta eta theta".split()
-    pairs = [" ".join(rng.choice(greek, rng.integers(1, 5))) for _ in range(50)]
-    (root / "train.tsv").write_text("".join(f"{s}\t{s.upper()}\n" for s in pairs))
-    (root / "dev.tsv").write_text("".join(f"{s}\t{s.upper()}\n" for s in pairs[:4]))
-    (root / "dev.src").write_text("".join(f"{s}\n" for s in pairs[:4]))
-    (root / "dev.tgt").write_text("".join(f"{s.upper()}\n" for s in pairs[:4]))
-    return root
+    return write_tiny_corpora(root, 5, 30, 10, 3, pairs=50, dev_pairs=4, max_words=5, target=str.upper)
 
 
 def overrides(kind, root):

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from support.cli import invoke
-from support.tagger_data import conllu_text
+from support.corpora import write_tiny_corpora
 from textlstm import interrupts, training
 from textlstm.charlm.model import DEFAULTS as CHARLM_DEFAULTS
 from textlstm.charlm.train import train_charlm
@@ -42,17 +42,9 @@ AT_STEP_0 = re.compile(r"interrupted at step 0; continue with: textlstm train (\
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     root = tmp_path_factory.mktemp("data")
-    rng = np.random.default_rng(3)
-    words = "north wind sun cloud rain field barn lamp the a of and".split()
-    (root / "corpus.txt").write_text("\n".join(" ".join(rng.choice(words, 9)) for _ in range(40)) + "\n")
-    (root / "train.conllu").write_text(conllu_text(1, 16), encoding="utf-8")
-    (root / "dev.conllu").write_text(conllu_text(2, 4), encoding="utf-8")
-    greek = "alpha beta gamma delta eps zeta eta theta".split()
-    sources = [" ".join(rng.choice(greek, rng.integers(1, 6))) for _ in range(80)]
-    pairs = [f"{s}\t{' '.join(reversed(s.split())).upper()}\n" for s in sources]
-    (root / "train.tsv").write_text("".join(pairs))
-    (root / "dev.tsv").write_text("".join(pairs[:6]))
-    return root
+    return write_tiny_corpora(
+        root, 3, 40, 16, 4, pairs=80, dev_pairs=6, max_words=6, target=lambda s: " ".join(reversed(s.split())).upper()
+    )
 
 
 def _settings(values):
