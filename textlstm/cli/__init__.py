@@ -141,6 +141,9 @@ def _register_commands():
 
     commands.register(main, train)
     quiet_tensorflow_import(main)
+    from textlstm.cli.options import declared_help
+
+    declared_help(main)  # each declared option's help and default from textlstm/settings.py
 
 
 _register_commands()

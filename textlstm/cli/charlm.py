@@ -50,7 +50,6 @@ def train_charlm_command(data_paths, valid, **shared):
     "--length",
     type=int,
     callback=checked("decode.length", "charlm"),
-    help="Characters to generate, pieces for a subword LM (default: the recipe's decode.length).",
 )
 @click.option(
     "--sampler",
@@ -62,36 +61,29 @@ def train_charlm_command(data_paths, valid, **shared):
     "--temperature",
     type=float,
     callback=checked("decode.temperature", "charlm"),
-    help="Softmax temperature (default: the recipe's decode.temperature).",
 )
 @click.option(
     "-k",
     "--top-k",
     type=int,
     callback=checked("decode.top_k", "charlm"),
-    help="Sample among the k most likely characters.",
 )
 @click.option(
     "--top-p",
     type=float,
-    callback=checked("decode.top_p", "charlm"),
-    help="Nucleus sampling: the smallest set with probability >= p. With --top-k: top-k first, then top-p among those.",
+    callback=checked("decode.top_p", "charlm", note="with --top-k: top-k first, then top-p among those"),
 )
 @click.option("--greedy", is_flag=True, help="Always take the most likely character (same as --sampler greedy).")
 @click.option(
     "-s",
     "--seed",
     type=int,
-    callback=checked("generate.seed"),
-    help="Same seed, same text (default: a fresh one, printed on stderr as 'seed: N').",
+    callback=checked("generate.seed", note="the same seed gives the same text"),
 )
 @click.option(
     "--num-samples",
     type=int,
-    default=1,
-    show_default=True,
     callback=checked("generate.num_samples"),
-    help="Samples generated together as one batch.",
 )
 @checkpoint_option
 def generate_command(

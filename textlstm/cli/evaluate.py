@@ -35,20 +35,17 @@ FLAGS = {
     "-b",
     "--beam-size",
     type=int,
-    callback=checked("decode.beam_size", families.SEQ2SEQ),
-    help="Seq2seq: beam size (default: the recipe's).",
+    callback=checked("decode.beam_size", families.SEQ2SEQ, note="translator runs"),
 )
 @click.option(
     "--length-penalty",
     type=float,
-    callback=checked("decode.length_penalty", families.SEQ2SEQ),
-    help="Seq2seq: GNMT length penalty alpha (default: the recipe's).",
+    callback=checked("decode.length_penalty", families.SEQ2SEQ, note="translator runs"),
 )
 @click.option(
     "--batch-size",
     type=int,
-    callback=checked("decode.batch_size", families.TAGGER),
-    help="Tagger: sentences tagged together (decode.batch_size).",
+    callback=checked("decode.batch_size", families.TAGGER, note="tagger runs"),
 )
 @checkpoint_option
 def evaluate_command(

@@ -25,8 +25,7 @@ from textlstm.cli.options import checked, checkpoint_option
     "-b",
     "--beam-size",
     type=int,
-    callback=checked("decode.beam_size", families.SEQ2SEQ),
-    help="Translator: beam size of the exported search (default: the recipe's).",
+    callback=checked("decode.beam_size", families.SEQ2SEQ, note="translator runs: fixed in the exported search"),
 )
 @checkpoint_option
 def export_command(run_dir, out_dir, export_format, overwrite, beam_size, checkpoint):

@@ -27,41 +27,26 @@ def _format_of(out, fmt):
     "--max-chars",
     type=int,
     callback=checked("inspect.max_chars"),
-    default=2000,
-    show_default=True,
-    help="Characters whose activations are recorded and shown.",
 )
 @click.option(
     "--analysis-chars",
     type=int,
     callback=checked("inspect.analysis_chars"),
-    default=20000,
-    show_default=True,
-    help="Characters on which saturation and interpretable units are measured.",
 )
 @click.option(
     "--top-k",
     type=int,
     callback=checked("inspect.top_k"),
-    default=5,
-    show_default=True,
-    help="Next-character predictions kept per character.",
 )
 @click.option(
     "--span-distance",
     type=int,
     callback=checked("inspect.span_distance"),
-    default=1000,
-    show_default=True,
-    help="Longest distance (characters back) at which the memory span is measured.",
 )
 @click.option(
     "--span-windows",
     type=int,
     callback=checked("inspect.span_windows"),
-    default=16,
-    show_default=True,
-    help="Windows of the text averaged for the memory span.",
 )
 @checkpoint_option
 def inspect_command(

@@ -7,10 +7,13 @@ import click
 from textlstm.distribute import STRATEGIES  # light: TensorFlow is imported only when a strategy is made
 
 
-def checked(name, kind=None):
+def checked(name, kind=None, note=""):
     """A click callback that checks an option standing for `name` ("train.max_steps") against its
-    declaration in `textlstm.schema`; the error names the option, the key, the value and the range.
-    `kind` is the model family (None for the keys every family shares)."""
+    declaration in `textlstm.settings`; the error names the option, the key, the value and the range.
+    `kind` is the model family (None for the keys every family shares and the options that are no
+    recipe key). The option's help text and default come from the same declaration
+    (`declared_help`, applied to every command once they are registered); `note` adds what only
+    this command needs to say."""
 
     def callback(ctx, param, value):
         from textlstm.schema import check_option
@@ -19,7 +22,36 @@ def checked(name, kind=None):
             return None
         return check_option(max(param.opts, key=len), kind, name, value)
 
+    callback.declaration = (name, kind, note)
     return callback
+
+
+_UNSET = getattr(click.core, "UNSET", None)  # click >= 8.3 marks "no default" with a sentinel, not None
+
+
+def declared_help(command):
+    """Give every option of `command` (a group: of each of its commands) checked by `checked` the
+    help of its declaration: the setting's one line, the command's note, and for a recipe key its
+    name (its default is the recipe's); an option that is no recipe key gets its declared default."""
+    from textlstm import schema, settings
+
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            declared_help(sub)
+        return
+    for param in command.params:
+        name, kind, note = getattr(param.callback, "declaration", (None, None, ""))
+        if name is None:
+            continue
+        line = schema.help_of(name, kind)
+        text = line[:1].upper() + line[1:] + (f"; {note}" if note else "")
+        if name in settings.OPTIONS:
+            default = schema.setting_of(None, name).default
+            if default is not None and param.default in (None, _UNSET):
+                param.default, param.show_default = default, True
+            param.help = text + "."
+        else:
+            param.help = f"{text} ({name}; default: the recipe's)."
 
 
 def valid_text(ctx, param, value):
@@ -68,18 +100,6 @@ def checkpoint_option(command):
     )(command)
 
 
-def _import_tensorflow_quietly(ctx, param, value):
-    """TensorFlow's quiet import for `train` (`textlstm.cli.main` leaves it to this group): click
-    processes the options not given on the command line, this one among them, after those given,
-    so a bad option or a missing input path is reported before the import (seconds)."""
-    from textlstm._backend import import_tensorflow_quietly
-
-    try:
-        import_tensorflow_quietly()
-    except Exception:  # a broken install: the command's own import fails again and says so
-        pass
-
-
 def recipe_options(command):
     """--recipe, --set, --run-dir, --seed, --resume, --overwrite, --strategy: every `train` command's
     options that `train_from_cli` maps onto `textlstm.train`'s arguments."""
@@ -105,7 +125,7 @@ def recipe_options(command):
             help="Run directory for the model, vocabulary, recipe, logs and checkpoints "
             "(default: runs/KIND-DATE-TIME).",
         ),
-        click.option("--seed", type=int, callback=checked("train.seed"), help="Random seed (train.seed)."),
+        click.option("--seed", type=int, callback=checked("train.seed")),
         click.option(
             "--resume", is_flag=True, is_eager=True, help="Continue the run in --run-dir from its last checkpoint."
         ),
@@ -120,20 +140,8 @@ def recipe_options(command):
             help="Devices and hosts to train on (train.strategy; default auto: all local GPUs, or the "
             "TF_CONFIG cluster). Allowed with --resume.",
         ),
-        click.option(
-            "--import-tensorflow-quietly",
-            hidden=True,
-            is_flag=True,
-            expose_value=False,
-            callback=_import_tensorflow_quietly,
-        ),
-        click.option("--epochs", type=int, callback=checked("train.epochs"), help="Number of epochs (train.epochs)."),
-        click.option(
-            "--max-steps",
-            type=int,
-            callback=checked("train.max_steps"),
-            help="Cap on optimizer steps in all (train.max_steps).",
-        ),
+        click.option("--epochs", type=int, callback=checked("train.epochs", note="with --resume: train longer")),
+        click.option("--max-steps", type=int, callback=checked("train.max_steps", note="with --resume: train longer")),
     ]
     return functools.reduce(lambda f, decorate: decorate(f), reversed(decorators), command)
 

@@ -45,32 +45,27 @@ def train_seq2seq_command(src, tgt, tsv, valid_src, valid_tgt, valid_tsv, **shar
     "--beam-size",
     type=int,
     callback=checked("decode.beam_size", "seq2seq"),
-    help="Hypotheses kept per sentence; 1 = greedy (default: the recipe's).",
 )
 @click.option(
     "--length-penalty",
     type=float,
     callback=checked("decode.length_penalty", "seq2seq"),
-    help="GNMT length penalty alpha >= 0 (default: the recipe's).",
 )
 @click.option(
     "--max-length",
     type=int,
     callback=checked("decode.max_length", "seq2seq"),
-    help="Most subwords generated per sentence (default: the recipe's).",
 )
 @click.option(
     "-n",
     "--n-best",
     type=int,
-    callback=checked("decode.n_best", "seq2seq"),
-    help="Print the n best hypotheses as 'LINE ||| TEXT ||| SCORE'.",
+    callback=checked("decode.n_best", "seq2seq", note="printed as 'LINE ||| TEXT ||| SCORE'"),
 )
 @click.option(
     "--batch-size",
     type=int,
     callback=checked("decode.batch_size", "seq2seq"),
-    help="Sentences translated together (default: the recipe's).",
 )
 @click.option(
     "--alignments",

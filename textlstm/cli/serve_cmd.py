@@ -91,7 +91,6 @@ from textlstm.cli.options import checked, checkpoint_option
     default=60.0,
     show_default=True,
     callback=checked("serve.timeout"),
-    help="Seconds a request may take, reading its body and waiting for a busy model included (504 after).",
 )
 @click.option(
     "--header-timeout",
@@ -100,7 +99,6 @@ from textlstm.cli.options import checked, checkpoint_option
     default=10.0,
     show_default=True,
     callback=checked("serve.header_timeout"),
-    help="Seconds a connection has to send a whole request head; then it is closed (slow clients, idle sockets).",
 )
 @click.option(
     "--max-connections",
@@ -108,7 +106,6 @@ from textlstm.cli.options import checked, checkpoint_option
     default=2048,
     show_default=True,
     callback=checked("serve.max_connections"),
-    help="Open connections, idle ones included; past it requests are answered 503.",
 )
 @checkpoint_option
 def serve_command(run_dirs, host, port, allow_hosts, allow_origins, checkpoint, **caps):

@@ -32,13 +32,11 @@ from textlstm.schema import TAG_INPUT_FORMATS, TAG_OUTPUT_FORMATS
     "-c",
     "--column",
     callback=checked("data.column", "tagger"),
-    help="CoNLL-U tag column: upos, xpos or feats:KEY (data.column).",
 )
 @click.option(
     "--tag-column",
     type=int,
     callback=checked("data.tag_column", "tagger"),
-    help="CoNLL column files: index of the tag column, -1 = last (data.tag_column).",
 )
 @click.option(
     "--scheme",
@@ -119,15 +117,11 @@ TAGGER_FLAGS = {
     "--batch-size",
     type=int,
     callback=checked("decode.batch_size", "tagger"),
-    help="Sentences tagged together (decode.batch_size).",
 )
 @click.option(
     "--n-best",
     type=int,
-    default=1,
-    show_default=True,
-    callback=checked("tag.n_best"),
-    help='The K best tag sequences with their probabilities: jsonl "n_best", or K tag columns in CoNLL.',
+    callback=checked("tag.n_best", note='K > 1: with their probabilities, as jsonl "n_best" or K tag columns in CoNLL'),
 )
 @checkpoint_option
 def tag_command(run_dir, input_path, input_format, output_format, batch_size, n_best, checkpoint):
