@@ -76,7 +76,7 @@ def inspect_command(
         span_distance=span_distance,
         span_windows=span_windows,
         checkpoint=checkpoint,
-        progress=lambda message: click.echo(message, err=True),  # each stage takes seconds on a large model
+        progress=_progress_on_a_terminal(),  # each stage takes seconds on a large model
     )
     if inspection.unknown_chars:
         click.echo(
@@ -98,3 +98,13 @@ def inspect_command(
 def _count(number, noun):
     """ "1 layer", "2 layers"."""
     return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def _progress_on_a_terminal():
+    """Stage lines on stderr where a person watches it (a terminal); none where a script reads it,
+    so a refusal stays the one line it is."""
+    import sys
+
+    if hasattr(sys.stderr, "isatty") and sys.stderr.isatty():
+        return lambda message: click.echo(message, err=True)
+    return None
