@@ -68,7 +68,12 @@ def fetch(url: str, part: Path, size: int | None = None, progress: Progress | No
             break
     kept = _size(part)
     keep = f"; {kept:,} bytes kept in {part}, run the same command again to resume" if kept else ""
-    raise TextlstmError(f"cannot download {url}: {reason}{keep}")
+    mirror = (
+        ""
+        if kept or os.environ.get("TEXTLSTM_DATA_MIRROR")
+        else " (no network here? TEXTLSTM_DATA_MIRROR=URL reads the same files from a mirror)"
+    )
+    raise TextlstmError(f"cannot download {url}: {reason}{keep}{mirror}")
 
 
 def _size(path: Path) -> int:
