@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 
 import textlstm.layers as tl
+from support import weights as support_weights
 from support.distributed_runs import HANGING_MARK, STEP_LOSSES_MARK
 from support.tagger_data import conllu_text
 from textlstm import step_seeds, training
@@ -42,16 +43,7 @@ TIMEOUT = 600  # seconds for a subprocess; the machine may be shared
 
 
 def assert_bit_identical(run_dir, reference_dir):
-    """Every weight (trainable or not) and every optimizer variable equal bit for bit."""
-    ours = load_keras_model(run_dir / "last.keras", compile=True)
-    theirs = load_keras_model(reference_dir / "last.keras", compile=True)
-    assert int(ours.optimizer.iterations.numpy()) == SPE * EPOCHS
-    assert len(ours.weights) == len(theirs.weights)  # in the same order (names may be numbered apart)
-    for mine, expected in zip(ours.weights, theirs.weights, strict=True):
-        np.testing.assert_array_equal(np.asarray(mine), np.asarray(expected), err_msg=mine.path)
-    assert len(ours.optimizer.variables) == len(theirs.optimizer.variables) > 1
-    for mine, expected in zip(ours.optimizer.variables, theirs.optimizer.variables, strict=True):
-        np.testing.assert_array_equal(np.asarray(mine), np.asarray(expected), err_msg=mine.path)
+    support_weights.assert_bit_identical(run_dir, reference_dir, SPE * EPOCHS)
 
 
 def _stop_at(monkeypatch, step, exception):

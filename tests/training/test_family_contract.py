@@ -5,14 +5,13 @@ optimizer variables equal an uninterrupted run's bit for bit. Then the run loads
 exports (`textlstm.export`) and serves (one server for the three runs).
 """
 
-import numpy as np
 import pytest
 
 import textlstm
+from support import weights as support_weights
 from support.corpora import write_tiny_corpora
 from support.server import Server
 from textlstm.export import export
-from textlstm.rundir import load_keras_model
 
 SPE, EPOCHS = 2, 2
 KINDS = ("charlm", "tagger", "seq2seq")
@@ -65,14 +64,7 @@ def trained(data, tmp_path_factory):
 
 
 def assert_bit_identical(run_dir, reference_dir):
-    ours = load_keras_model(run_dir / "last.keras", compile=True)
-    theirs = load_keras_model(reference_dir / "last.keras", compile=True)
-    assert int(ours.optimizer.iterations.numpy()) == SPE * EPOCHS
-    for mine, expected in zip(ours.weights, theirs.weights, strict=True):
-        np.testing.assert_array_equal(np.asarray(mine), np.asarray(expected), err_msg=mine.path)
-    assert len(ours.optimizer.variables) == len(theirs.optimizer.variables) > 1
-    for mine, expected in zip(ours.optimizer.variables, theirs.optimizer.variables, strict=True):
-        np.testing.assert_array_equal(np.asarray(mine), np.asarray(expected), err_msg=mine.path)
+    support_weights.assert_bit_identical(run_dir, reference_dir, SPE * EPOCHS)
 
 
 def evaluate(model, kind, root):

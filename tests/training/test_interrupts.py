@@ -17,9 +17,9 @@ import signal
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
+from support import weights as support_weights
 from support.cli import invoke
 from support.corpora import write_tiny_corpora
 from textlstm import interrupts, training
@@ -27,7 +27,6 @@ from textlstm.charlm.model import DEFAULTS as CHARLM_DEFAULTS
 from textlstm.charlm.train import train_charlm
 from textlstm.errors import Interrupted
 from textlstm.recipes import resolve_recipe
-from textlstm.rundir import load_keras_model
 from textlstm.seq2seq import subwords
 from textlstm.seq2seq.model import DEFAULTS as SEQ2SEQ_DEFAULTS
 from textlstm.seq2seq.train import train_seq2seq
@@ -132,15 +131,7 @@ def references(data, tmp_path_factory):
 
 
 def assert_bit_identical(run_dir, reference_dir):
-    """Every weight and every optimizer variable of last.keras equal bit for bit, after all steps."""
-    ours = load_keras_model(run_dir / "last.keras", compile=True)
-    theirs = load_keras_model(reference_dir / "last.keras", compile=True)
-    assert int(ours.optimizer.iterations.numpy()) == SPE * EPOCHS
-    for mine, expected in zip(ours.weights, theirs.weights, strict=True):
-        np.testing.assert_array_equal(np.asarray(mine), np.asarray(expected), err_msg=mine.path)
-    assert len(ours.optimizer.variables) == len(theirs.optimizer.variables) > 1
-    for mine, expected in zip(ours.optimizer.variables, theirs.optimizer.variables, strict=True):
-        np.testing.assert_array_equal(np.asarray(mine), np.asarray(expected), err_msg=mine.path)
+    support_weights.assert_bit_identical(run_dir, reference_dir, SPE * EPOCHS)
 
 
 def _raise_keyboard_interrupt(*args, **kwargs):
