@@ -9,8 +9,8 @@ loop is XLA-compiled for small layers and a graph loop with TensorFlow's matmul 
 ones (`use_compiled_loop`; training has its own limit, `TRAINING_STEP_MACS_FACTOR`). In the
 training loops each step's gate math, forward (`_fused_step`) and backward
 (`_fused_step_gradient`), is one XLA-compiled function, so in the graph loop it is one
-kernel between two matmuls instead of some twenty TensorFlow ops (measured at size a,
-64 x 512 units, one thread: 166 against 173 ms for a layer's forward and backward).
+kernel between two matmuls instead of some twenty TensorFlow ops (docs/results.md, "GRU
+training, before and after the fused step kernels").
 
 Gate order is Keras's: update (z), reset (r), candidate (h̃), and
 h' = z ⊙ h + (1 − z) ⊙ h̃ with h̃ = tanh(x W_h + r ⊙ (h U_h + b_h)).
@@ -29,10 +29,10 @@ from textlstm.layers.fused_lstm import compiled_loops, step_masks, untracked, us
 INFERENCE_MAX_STEP_MACS = 1_000_000
 
 # Its training loops stay XLA-compiled up to larger sizes than the LSTM's: with the recurrent
-# kernel's gradient taken out of the compiled loop (TensorFlow's matmul), the compiled loop
-# trains size b (32 x 256 -> 768, 6.3M multiply-adds a step) in 14.0 against 15.2 ms for
-# the graph loop (one thread), while at size a (64 x 512 -> 1536, 50M) the graph loop wins,
-# 171 against 185 ms. A multiple of the shared limit, so lowering that one lowers this too.
+# kernel's gradient taken out of the compiled loop (TensorFlow's matmul), the compiled loop is
+# the faster at size b (6.3M multiply-adds a step) and the graph loop at size a (50M), on one
+# thread (docs/results.md, "GRU training, before and after the fused step kernels"). A
+# multiple of the shared limit, so lowering that one lowers this too.
 TRAINING_STEP_MACS_FACTOR = 4
 
 

@@ -11,8 +11,7 @@ The loop runs in one of two forms, chosen by size (`use_compiled_loop`): compile
 by XLA, which fuses each step's elementwise work and removes per-operation overhead (the
 win for small layers), or as a TensorFlow graph loop whose per-step matmul is
 TensorFlow's own (oneDNN on x86), faster than XLA's CPU matmul once the step's matmul
-dominates (measured: 95 against 78 GFLOP/s single-threaded for 64x512 @ 512x2048 on
-an AVX-512 CPU). Both compute the same numbers.
+dominates (docs/results.md, "XLA's matmul against TensorFlow's"). Both compute the same numbers.
 
 Gate order is Keras's: input, forget, candidate, output.
 """

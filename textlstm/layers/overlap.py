@@ -8,8 +8,7 @@ it. Here, for inference with the graph loop, step t computes `x_{t+1} @ W + b` b
 own `h @ U`; the two do not depend on each other, so TensorFlow's executor runs the
 projection on an idle core while the recurrence waits on its matmul, as Keras's generic
 loop (which projects `x_t` inside each step) does. `benchmarks/probe_inference_overlap.py`
-measures the three orders: on 2 cores, 32 x 50 steps, 256 -> 256 units, one step ahead is
-1.22x faster than up front.
+measures the three orders (docs/results.md, "The input projection: up front or one step ahead").
 
 With a single inter-op thread (`worth_overlapping`) nothing can overlap, and the layers keep
 the up-front projection. The numbers are those of the up-front loop up to float rounding
