@@ -17,6 +17,7 @@ comment line of each is its one-line description.
 
 import copy
 import difflib
+import json
 import pathlib
 from collections.abc import Sequence
 
@@ -154,6 +155,19 @@ def resolve_recipe(
     if kind is not None:
         schema.check_joint_rules(recipe, kind)
     return recipe
+
+
+def override_text(key: str, value) -> str:
+    """The `--set` string for `key` = `value` ("model.units=64"): the value as JSON, which is valid
+    TOML for the scalars and lists of strings recipes hold. Any other value is one `UserError`
+    naming the key."""
+    try:
+        return f"{key}={json.dumps(value)}"
+    except (TypeError, ValueError):
+        raise UserError(
+            f"{key}: {type(value).__name__} {value!r} is not a recipe value (a number, a string, true/false "
+            "or a list of strings)"
+        ) from None
 
 
 def parse_override(override: str) -> tuple[str, str, object]:

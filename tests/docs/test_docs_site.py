@@ -110,6 +110,10 @@ def runnable_blocks():
     return blocks
 
 
+def test_the_guides_hold_runnable_blocks():
+    assert runnable_blocks(), 'no code block marked python title="runnable" in docs/: nothing below would run'
+
+
 @pytest.mark.parametrize("code", runnable_blocks())
 def test_runnable_code_blocks_run(code, tmp_path):
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=600)

@@ -108,3 +108,15 @@ def test_the_command_line_shows_parameters_as_flags(data, tmp_path):
     assert line == "Error: --resume needs --run-dir: the run directory to continue"
     with pytest.raises(UserError, match="unknown model family 'lstm'"):
         textlstm.train("lstm")
+
+
+@pytest.mark.parametrize(
+    "overrides, recipe",
+    [({"model.units": {1, 2}}, None), (None, {"model": {"units": object()}}), ({"train.epochs": 2**80 * 1j}, None)],
+    ids=["set", "object-in-recipe", "complex"],
+)
+def test_a_value_no_recipe_can_hold_is_one_error_naming_its_key(tmp_path, overrides, recipe):
+    with pytest.raises(UserError, match=r"^(model\.units|train\.epochs): .* is not a recipe value") as caught:
+        textlstm.train("charlm", tmp_path / "run", overrides=overrides, recipe=recipe)
+    assert "\n" not in str(caught.value)
+    assert not (tmp_path / "run").exists()  # refused before the run directory was touched
