@@ -36,8 +36,8 @@ import pathlib
 import re
 
 from textlstm.errors import UserError
+from textlstm.rundir import BEST, LAST, STATE
 
-BEST, LAST, STATE = "best.keras", "last.keras", "state.json"
 DIRECTORY = "checkpoints"  # inside the run directory
 INDEX = "index.json"  # inside DIRECTORY
 KEEP_DEFAULT = 3  # train.keep_checkpoints when a recipe has none (runs written before it existed)

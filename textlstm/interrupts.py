@@ -26,8 +26,9 @@ import pathlib
 import shlex
 
 from textlstm.errors import Interrupted
+from textlstm.rundir import LAST, STATE
+from textlstm.rundir import RECIPE_FILE as RECIPE
 
-LAST, STATE, RECIPE = "last.keras", "state.json", "recipe.toml"
 BEFORE_START = "interrupted before training started; run the command again"
 
 

@@ -6,7 +6,7 @@ Light beside `textlstm.training` (which re-exports `load_best_or_last`): loading
 """
 
 from textlstm import checkpoints
-from textlstm.checkpoints import BEST, LAST  # noqa: F401  (the names callers import from here)
+from textlstm.rundir import BEST, LAST  # noqa: F401  (the names callers import from here)
 
 
 def load_best_or_last(run, custom_objects=None, checkpoint=None):

@@ -48,16 +48,18 @@ from textlstm.recipes import load_recipe_file, recipe_to_toml, resolve_recipe
 RUN_FILE = "run.json"
 RECIPE_FILE = "recipe.toml"
 LOCK_FILE = "train.lock"
-TRAINED_FILES = ("state.json", "last.keras", "best.keras")  # a run with these has trained
+# the checkpoint after the last step, the one at the best dev metric, and the training state
+LAST, BEST, STATE = "last.keras", "best.keras", "state.json"
+TRAINED_FILES = (STATE, LAST, BEST)  # a run with these has trained
 # What a run writes, removed by `--overwrite` before the new run starts (nothing else is touched):
 # the files every run writes, then each family's own (`families.Family.artefacts`).
 RUN_ARTEFACTS = (
     RUN_FILE,
     RECIPE_FILE,
-    "state.json",
+    STATE,
     "metrics.csv",
-    "best.keras",
-    "last.keras",
+    BEST,
+    LAST,
     "tensorboard",
     "checkpoints",  # the epoch checkpoints (textlstm.checkpoints)
 ) + families.artefacts()

@@ -47,8 +47,11 @@ from textlstm import checkpoints
 from textlstm.distribute import shard_by_slices, trainer_for
 from textlstm.errors import ParameterError, UserError, naming_path
 from textlstm.interrupts import interrupted_at
-from textlstm.models import BEST, LAST, load_best_or_last  # noqa: F401  (load_best_or_last: re-exported)
+from textlstm.models import load_best_or_last  # noqa: F401  (re-exported: callers use training.load_best_or_last)
 from textlstm.rundir import (
+    BEST,
+    LAST,
+    STATE,
     RunDir,
     atomic_save_model,
     atomic_write_json,
@@ -59,7 +62,6 @@ from textlstm.rundir import (
 )
 from textlstm.step_seeds import StepSeeds
 
-STATE = "state.json"
 EXPECTED_STATE_TYPES = {"best": "a number or null", "finished": "true/false"}  # else a whole number
 PENDING = "pending"  # key in state.json: the state of the checkpoint being written (see save_checkpoint)
 

@@ -39,10 +39,10 @@ class CharLM(RunModel):
 
     def __init__(self, run_dir, checkpoint=None):
         from textlstm.charlm.corpus import is_backward, load_vocabulary
-        from textlstm.charlm.model import DEFAULTS, CharStepper, char_loss
+        from textlstm.charlm.model import CharStepper, char_loss
         from textlstm.models import load_best_or_last
 
-        run = self._open(run_dir, DEFAULTS)
+        run = self._open(run_dir)
         self.vocab = load_vocabulary(run, self.recipe["data"])
         self.model = load_best_or_last(run, checkpoint=checkpoint)
         self.backward = is_backward(self.recipe)  # data.direction = "backward": reads text from its end
@@ -67,10 +67,10 @@ class CharLM(RunModel):
         (`drawn`: no seed was given and the sampler draws, so the fresh seed is worth reporting;
         False for greedy). Raises TextlstmError.
         """
-        from textlstm.charlm.model import DEFAULTS
         from textlstm.rundir import RunDir
+        from textlstm.schema import defaults
 
-        decode = RunDir.open(check_path("run_dir", run_dir), CHARLM).read_recipe(DEFAULTS)["decode"]
+        decode = RunDir.open(check_path("run_dir", run_dir), CHARLM).read_recipe(defaults(CHARLM))["decode"]
         return _decoding(decode, length, sampler, temperature, top_k, top_p, seed, num_samples)
 
     def decoding_options(

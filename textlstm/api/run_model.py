@@ -9,8 +9,7 @@ below and implements `evaluate`, `evaluation_report` and `vocab_sizes`.
 """
 
 from textlstm.api.checks import check_path
-
-STATE_FILE = "state.json"  # training state: epochs and steps done, best dev value (textlstm.training)
+from textlstm.rundir import STATE as STATE_FILE  # training state: epochs, steps, best dev value
 
 
 class RunModel:
@@ -37,15 +36,16 @@ class RunModel:
     highlights = ()
     dev_metric = "val_loss"
 
-    def _open(self, run_dir, defaults):
+    def _open(self, run_dir):
         """Open `run_dir` as a run of this family (`RunDir.open`: kind and files checked) and
-        read its recipe over `defaults`; sets `run`, `run_dir`, `recipe`. Raises TextlstmError."""
+        read its recipe over the family's defaults; sets `run`, `run_dir`, `recipe`. Raises TextlstmError."""
         from textlstm.rundir import RunDir
+        from textlstm.schema import defaults
 
         check_path("run_dir", run_dir)
         self.run = RunDir.open(run_dir, self.kind)
         self.run_dir = self.run.path
-        self.recipe = self.run.read_recipe(defaults)
+        self.recipe = self.run.read_recipe(defaults(self.kind))
         return self.run
 
     def vocab_sizes(self) -> dict:

@@ -70,11 +70,10 @@ class Tagger(RunModel):
 
     def __init__(self, run_dir, checkpoint=None):
         from textlstm.models import load_best_or_last
-        from textlstm.tagger.model import DEFAULTS
         from textlstm.tagger.tag import make_predictor, open_charlm_copies, read_tagset
         from textlstm.tagger.vocab import CHARS_FILE, TAGS_FILE, WORDS_FILE, Vocabulary
 
-        run = self._open(run_dir, DEFAULTS)
+        run = self._open(run_dir)
         self.vocabs = tuple(Vocabulary.load(run.file(name)) for name in (WORDS_FILE, CHARS_FILE, TAGS_FILE))
         self.tagset = read_tagset(run)  # file format, entity scheme of the file and of the model
         self.model = load_best_or_last(run, checkpoint=checkpoint)

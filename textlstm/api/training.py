@@ -10,11 +10,12 @@ them as its flags. Light at import: TensorFlow loads when a training starts.
 """
 
 import collections
-import json
 import time
 
 from textlstm.errors import Interrupted, ParameterError, UserError
 from textlstm.families import family
+from textlstm.recipes import override_text
+from textlstm.schema import defaults as schema_defaults
 
 Trained = collections.namedtuple("Trained", "run_dir recipe metrics")  # metrics None: a worker, not the chief
 
@@ -169,7 +170,7 @@ def prepare_training(
         _refuse_an_existing_run(run_dir, kind)
     claim = claim_for_training(run_dir, kind, resume, overwrite)
     try:
-        defaults = _defaults(kind)
+        defaults = schema_defaults(kind)  # light: the declarations, no model module
         if resume:
             run = RunDir.open(run_dir, kind)
             if not run.file(RECIPE_FILE).is_file():  # stopped before it was written: nothing was trained there
@@ -204,7 +205,7 @@ def _override_items(overrides):
     if overrides is None:
         return []
     if isinstance(overrides, dict):
-        return [f"{key}={_toml_value(value)}" for key, value in overrides.items()]
+        return [override_text(key, value) for key, value in overrides.items()]
     if isinstance(overrides, str) or not all(isinstance(item, str) for item in overrides):
         raise ParameterError(
             "{overrides} must be a dict of dotted keys ({'model.units': 64}) or a list of 'section.key=value' "
@@ -223,7 +224,7 @@ def _resolve(kind, defaults, recipe, items, options):
         items = _recipe_items(recipe) + items
     elif recipe is not None:
         path = find_recipe(str(recipe), kind)
-    explicit = [f"{_OPTIONS[name]}={_toml_value(value)}" for name, value in options.items() if value is not None]
+    explicit = [override_text(_OPTIONS[name], value) for name, value in options.items() if value is not None]
     return resolve_recipe(defaults, path, items + explicit, kind=kind)
 
 
@@ -236,18 +237,8 @@ def _recipe_items(recipe):
                 f"got {section!r}: {table!r}",
                 recipe=("recipe", None),
             )
-        items += [f"{section}.{key}={_toml_value(value)}" for key, value in table.items()]
+        items += [override_text(f"{section}.{key}", value) for key, value in table.items()]
     return items
-
-
-def _toml_value(value):
-    return json.dumps(value)  # JSON scalars and lists of strings are valid TOML values
-
-
-def _defaults(kind):
-    import importlib
-
-    return importlib.import_module(f"textlstm.{kind}.model").DEFAULTS
 
 
 def _set_strategy(recipe, kind, strategy):

@@ -53,10 +53,9 @@ class Translator(RunModel):
 
     def __init__(self, run_dir, checkpoint=None):
         from textlstm.models import load_best_or_last
-        from textlstm.seq2seq.model import DEFAULTS
         from textlstm.seq2seq.subwords import Subwords
 
-        run = self._open(run_dir, DEFAULTS)
+        run = self._open(run_dir)
         self.subwords = Subwords.load(run)  # the source and target SentencePiece models
         self.model = load_best_or_last(run, checkpoint=checkpoint)
 

@@ -162,8 +162,9 @@ def train_from_cli(kind, data_options, flags, *, overrides=(), **arguments):
     from textlstm.cli import on_interrupt
     from textlstm.errors import ParameterError, UserError
     from textlstm.interrupts import interrupted
+    from textlstm.recipes import override_text
 
-    given = {f"{key}={_toml_value(value)}": flags[key] for key, value in data_options.items() if value is not None}
+    given = {override_text(key, value): flags[key] for key, value in data_options.items() if value is not None}
     items = list(overrides) + list(given)
     try:
         trained = run_training(kind, overrides=items or None, **arguments)
@@ -183,9 +184,3 @@ def _flag_spelling(given):
         return flag if value is None or isinstance(value, bool) else f"{flag} {value}"
 
     return spell
-
-
-def _toml_value(value):
-    import json
-
-    return json.dumps(value)  # JSON scalars and lists of strings are valid TOML values
