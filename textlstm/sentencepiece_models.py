@@ -9,13 +9,11 @@ back, turning a missing or damaged file into one `UserError`.
 Reference: Kudo and Richardson, "SentencePiece" (EMNLP 2018 demo).
 """
 
-import contextlib
 import io
-import signal
-import threading
 
 import sentencepiece as spm
 
+from textlstm.ctrl_c import ctrl_c_kept, ctrl_c_pending, raise_if_interrupted
 from textlstm.errors import UserError, describe_os_error
 
 PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
@@ -45,50 +43,20 @@ def train_model(sentences, vocab_size, model_type, seed_sentences=2_000_000, **o
         minloglevel=2,
     )
     sentences = _Watched(sentences)
-    with _ctrl_c_remembered() as interrupted:
+    with ctrl_c_kept():  # the binding turns a Ctrl-C in one of its Python callbacks into a RuntimeError, or drops it
         try:
             spm.SentencePieceTrainer.train(sentence_iterator=sentences, model_writer=buffer, **{**settings, **options})
         except RuntimeError as error:
-            if interrupted():
-                raise KeyboardInterrupt from None
+            if ctrl_c_pending():
+                raise_if_interrupted()
             if sentences.error is not None:  # SentencePiece reports it as its own RuntimeError
                 raise sentences.error from None
             raise UserError(
                 f"SentencePiece could not train a {model_type} model of "
                 f"{vocab_size} pieces: {str(error).strip().splitlines()[-1]}"
             ) from None
-        if interrupted():  # raised inside a callback SentencePiece called, and lost there
-            raise KeyboardInterrupt
+        raise_if_interrupted()  # raised inside a callback SentencePiece called, and lost there
     return buffer.getvalue()
-
-
-@contextlib.contextmanager
-def _ctrl_c_remembered():
-    """Yields `interrupted()`: whether Ctrl-C (SIGINT) came while SentencePiece's C++ trainer ran.
-
-    The KeyboardInterrupt of a Ctrl-C is raised in whichever Python callback the trainer runs next
-    (the sentence iterator, the model writer), and the binding turns it into a RuntimeError with
-    the Python traceback as its text, or drops it: the caller could not tell it from a failure of
-    SentencePiece, or would train on. Only in the main thread (where signal handlers live), and
-    only where Ctrl-C raises KeyboardInterrupt (Python's default handler)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield lambda: False
-        return
-    previous = signal.getsignal(signal.SIGINT)
-    if previous is not signal.default_int_handler:
-        yield lambda: False
-        return
-    seen = []
-
-    def remember(signum, frame):
-        seen.append(signum)
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGINT, remember)
-    try:
-        yield lambda: bool(seen)
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 class _Watched:

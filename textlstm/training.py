@@ -44,6 +44,7 @@ import keras
 import numpy as np
 
 from textlstm import checkpoints
+from textlstm.ctrl_c import raise_if_interrupted
 from textlstm.distribute import shard_by_slices, trainer_for
 from textlstm.errors import ParameterError, UserError, naming_path
 from textlstm.interrupts import interrupted_at
@@ -418,6 +419,14 @@ def load_checkpoint(run, custom_objects=None):
     return model, TrainingState.load(run.file(STATE), step=_step(model))
 
 
+class _LostCtrlC(keras.callbacks.Callback):
+    """After every batch, the Ctrl-C that came and was lost on its way (`interrupts.ctrl_c_kept`)
+    is raised, so `fit` saves a checkpoint and stops as it does for any Ctrl-C."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        raise_if_interrupted()
+
+
 class EpochLine(keras.callbacks.Callback):
     """One plain line per epoch when output is not a terminal (Keras's own line is turned off):
 
@@ -498,7 +507,7 @@ def fit(model, run, make_batches, schedule, validation_data, state=None, callbac
     if verbose == 2 and is_chief():  # plain output: our one line per epoch instead of Keras's two
         reporting.append(EpochLine(schedule.epochs, callbacks))
         verbose = 0
-    shared = [StepSeeds(seed), FiniteLoss(run)] + reporting + [checkpointer]
+    shared = [StepSeeds(seed), FiniteLoss(run), _LostCtrlC()] + reporting + [checkpointer]
     if is_chief():
         shared += [
             MetricsLog(str(run.file("metrics.csv")), append=True),

@@ -92,6 +92,7 @@ def train(
 def run_training(kind, run_dir=None, **arguments):
     """`train` without loading the model: returns `Trained(run_dir, recipe, metrics)` (the command
     line's entry; `metrics` None on a worker other than the chief). Arguments as `train`'s."""
+    from textlstm.ctrl_c import ctrl_c_kept, raise_if_interrupted
     from textlstm.interrupts import BEFORE_START, interrupted
 
     family(kind)  # an unknown kind: one line naming the known ones
@@ -103,7 +104,9 @@ def run_training(kind, run_dir=None, **arguments):
     try:
         from textlstm.driver import train_family
 
-        _, metrics = train_family(kind, recipe, run_dir, resume=resume)
+        with ctrl_c_kept():  # a Ctrl-C lost on its way (in C++ callbacks, finalizers) still stops the training
+            _, metrics = train_family(kind, recipe, run_dir, resume=resume)
+            raise_if_interrupted()
         return Trained(run_dir, recipe, metrics)
     except KeyboardInterrupt:
         raise interrupted(run_dir, kind, recipe, resume) from None
