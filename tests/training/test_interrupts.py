@@ -387,6 +387,9 @@ def test_a_real_sigint_while_subword_models_train_exits_130_and_resumes(data, tm
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # Ctrl-C's default action, as from a terminal: a shell starts background jobs with SIGINT ignored,
+        # and an ignored signal is inherited, so a suite run in the background would never interrupt the child
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         for line in process.stdout:
