@@ -221,11 +221,24 @@ class RecurrentLayer(keras.layers.RNN):
     def call(self, sequences, initial_state=None, mask=None, training=False):
         return super().call(sequences, mask=mask, training=training, initial_state=initial_state)
 
+    def quantize(self, mode=None, type_check=True, config=None):
+        """Quantize the cell's weights (`textlstm.layers.int8`: int8, weight-only) and take its
+        dtype policy (`int8_from_<policy>`). Raises as `Int8CellMixin.quantize` does."""
+        self.cell.quantize(mode, type_check=type_check, config=config)
+        self._is_quantized = True
+        self.dtype_policy = self.cell.dtype_policy
+
+    def _int8_call(self, *args, **kwargs):
+        # Keras routes a quantized layer's __call__ here; the cell holds the quantized weights.
+        return self.call(*args, **kwargs)
+
     def get_config(self):
         config = super().get_config()
         del config["cell"]
         config["activity_regularizer"] = keras.regularizers.serialize(self.activity_regularizer)
         config["use_cudnn"] = self.use_cudnn
+        if self.cell.quantization_mode != self.quantization_mode:  # quantized by `model.quantize`, which
+            config["dtype"] = keras.dtype_policies.serialize(self.cell.dtype_policy)  # reaches only the cell
         return config
 
     @classmethod

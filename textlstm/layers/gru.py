@@ -11,6 +11,8 @@ import tensorflow as tf
 from textlstm.layers.base import DropoutCellMixin, RecurrentLayer, StepCellMixin, serialize_cell_settings
 from textlstm.layers.fused_gru import INFERENCE_MAX_STEP_MACS, gru_recurrence
 from textlstm.layers.fused_lstm import use_compiled_loop
+from textlstm.layers.int8 import MATRICES, Int8CellMixin
+from textlstm.layers.int8 import MODE as INT8
 from textlstm.layers.overlap import gru_inference, worth_overlapping
 
 _CELL_SETTINGS = (
@@ -35,7 +37,7 @@ _CELL_SETTINGS = (
 
 
 @keras.saving.register_keras_serializable(package="textlstm")
-class GRUCell(StepCellMixin, DropoutCellMixin, keras.layers.Layer):
+class GRUCell(Int8CellMixin, StepCellMixin, DropoutCellMixin, keras.layers.Layer):
     """One GRU timestep, written from the gate equations.
 
     z = σ(x W_z + h U_z + b_z) (update), r = σ(x W_r + h U_r + b_r) (reset),
@@ -120,20 +122,7 @@ class GRUCell(StepCellMixin, DropoutCellMixin, keras.layers.Layer):
         self.output_size = units
 
     def build(self, input_shape):
-        self.kernel = self.add_weight(
-            shape=(input_shape[-1], 3 * self.units),
-            name="kernel",
-            initializer=self.kernel_initializer,
-            regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint,
-        )
-        self.recurrent_kernel = self.add_weight(
-            shape=(self.units, 3 * self.units),
-            name="recurrent_kernel",
-            initializer=self.recurrent_initializer,
-            regularizer=self.recurrent_regularizer,
-            constraint=self.recurrent_constraint,
-        )
+        self._build_matrices((input_shape[-1], 3 * self.units), (self.units, 3 * self.units))
         self.bias = None
         if self.use_bias:
             self.bias = self.add_weight(
@@ -174,11 +163,12 @@ class GRUCell(StepCellMixin, DropoutCellMixin, keras.layers.Layer):
             inputs = inputs * input_mask
         return self.projected_gate_values(self.input_projection(inputs), states, recurrent_mask)
 
-    def projected_gate_values(self, projected, states, recurrent_mask=None):
-        """`gate_values` given the input projection `x W + b_input` (e.g. from a lookup table)."""
+    def projected_gate_values(self, projected, states, recurrent_mask=None, recurrent_kernel=None):
+        """`gate_values` given the input projection `x W + b_input` (e.g. from a lookup table);
+        `recurrent_kernel` (default: the cell's) as `step_weights` laid it out."""
         h = states[0] if isinstance(states, (list, tuple)) else states
         projected, h, recurrent_kernel, recurrent_bias = self.in_compute_dtype(
-            projected, h, self.recurrent_kernel, self.split_bias()[1]
+            projected, h, self.recurrent_kernel if recurrent_kernel is None else recurrent_kernel, self.split_bias()[1]
         )
         h_dropped = h if recurrent_mask is None else h * keras.ops.cast(recurrent_mask, h.dtype)
         x_z, x_r, x_h = keras.ops.split(projected, 3, axis=-1)
@@ -198,6 +188,24 @@ class GRUCell(StepCellMixin, DropoutCellMixin, keras.layers.Layer):
             candidate = self.activation(x_h + keras.ops.matmul(reset * h_dropped, recurrent_kernel[:, 2 * units :]))
         h_new = update * h + (1.0 - update) * candidate
         return {"update": update, "reset": reset, "candidate": candidate, "h": h_new}
+
+    def step_weights(self, projected=False):
+        """Empty for a float cell (`step` reads its variables); for an int8 cell its matrices
+        dequantized once, in the compute dtype (`recurrent_kernel`, and `kernel` unless the inputs
+        come projected), so a step does not dequantize them again."""
+        if self.quantization_mode != INT8:
+            return {}
+        names = MATRICES[1:] if projected else MATRICES
+        return dict(zip(names, self.in_compute_dtype(*(getattr(self, name) for name in names))))
+
+    def step(self, inputs, states, weights, projected=False):
+        if not weights:
+            return super().step(inputs, states, weights, projected)
+        if not projected:
+            inputs, bias = self.in_compute_dtype(inputs, self.input_bias)
+            inputs = keras.ops.matmul(inputs, weights["kernel"])
+            inputs = inputs if bias is None else inputs + bias
+        return self.projected_gate_values(inputs, states, recurrent_kernel=weights["recurrent_kernel"])
 
     def next_states(self, gates):
         """The state list a step hands to the next one."""

@@ -10,6 +10,8 @@ import tensorflow as tf
 
 from textlstm.layers.base import DropoutCellMixin, RecurrentLayer, StepCellMixin, serialize_cell_settings
 from textlstm.layers.fused_lstm import lstm_recurrence, use_compiled_loop
+from textlstm.layers.int8 import MODE as INT8
+from textlstm.layers.int8 import Int8CellMixin
 from textlstm.layers.overlap import lstm_inference, worth_overlapping
 
 _CELL_SETTINGS = (
@@ -34,7 +36,7 @@ _CELL_SETTINGS = (
 
 
 @keras.saving.register_keras_serializable(package="textlstm")
-class LSTMCell(StepCellMixin, DropoutCellMixin, keras.layers.Layer):
+class LSTMCell(Int8CellMixin, StepCellMixin, DropoutCellMixin, keras.layers.Layer):
     """One LSTM timestep, written from the gate equations.
 
     i = σ(x W_i + h U_i + b_i), f = σ(x W_f + h U_f + b_f), o = σ(x W_o + h U_o + b_o),
@@ -119,20 +121,7 @@ class LSTMCell(StepCellMixin, DropoutCellMixin, keras.layers.Layer):
         self.output_size = units
 
     def build(self, input_shape):
-        self.kernel = self.add_weight(
-            shape=(input_shape[-1], 4 * self.units),
-            name="kernel",
-            initializer=self.kernel_initializer,
-            regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint,
-        )
-        self.recurrent_kernel = self.add_weight(
-            shape=(self.units, 4 * self.units),
-            name="recurrent_kernel",
-            initializer=self.recurrent_initializer,
-            regularizer=self.recurrent_regularizer,
-            constraint=self.recurrent_constraint,
-        )
+        self._build_matrices((input_shape[-1], 4 * self.units), (self.units, 4 * self.units))
         self.bias = None
         if self.use_bias:
             self.bias = self.add_weight(
@@ -188,6 +177,9 @@ class LSTMCell(StepCellMixin, DropoutCellMixin, keras.layers.Layer):
         `recurrent_kernel` when the inputs come `projected`): a step's input and recurrent matmuls
         are then one, `[x, h] @ kernel + bias`, which reads the weights in one pass (generation at
         batch 1 streams them once a character)."""
+        if self.quantization_mode == INT8:  # two int8 products: the matrices have scales of their own
+            weights = self.int8_step_weights(("recurrent_kernel",) if projected else ("kernel", "recurrent_kernel"))
+            return weights if projected or self.bias is None else {**weights, "bias": self.bias}
         if projected:
             (recurrent_kernel,) = self.in_compute_dtype(self.recurrent_kernel)
             return {"kernel": recurrent_kernel}
@@ -197,6 +189,13 @@ class LSTMCell(StepCellMixin, DropoutCellMixin, keras.layers.Layer):
 
     def step(self, inputs, states, weights, projected=False):
         inputs, h, c = self.in_compute_dtype(inputs, *states)
+        if "recurrent_kernel" in weights:  # int8 (step_weights)
+            z = self.int8_matmul(h, weights, "recurrent_kernel")
+            if projected:
+                return self._gates(inputs + z, c)
+            z = self.int8_matmul(inputs, weights, "kernel") + z
+            (bias,) = self.in_compute_dtype(weights.get("bias"))
+            return self._gates(z if bias is None else z + bias, c)
         if projected:
             return self._gates(inputs + keras.ops.matmul(h, weights["kernel"]), c)
         z = keras.ops.matmul(keras.ops.concatenate([inputs, h], axis=-1), weights["kernel"])
