@@ -26,9 +26,10 @@ select_tensorflow_backend()
 _registry.install()
 
 
-def load(run_dir, checkpoint=None):
+def load(run_dir, checkpoint=None, quantize=None):
     """The trained model of a run directory, ready to use: a `CharLM`, `Tagger` or `Translator`;
-    `checkpoint` picks best (default), "last", an epoch N or a .keras file (`textlstm.checkpoints`).
+    `checkpoint` picks best (default), "last", an epoch N or a .keras file (`textlstm.checkpoints`);
+    `quantize="int8"` quantizes its weights once loaded.
 
     See `textlstm.api.load` for the details.
     """
@@ -37,7 +38,7 @@ def load(run_dir, checkpoint=None):
     import_tensorflow_quietly()  # TensorFlow's native start-up lines stay off stderr, as on the command line
     from textlstm.api.loading import load as _load
 
-    return _load(run_dir, checkpoint=checkpoint)
+    return _load(run_dir, checkpoint=checkpoint, quantize=quantize)
 
 
 def train(

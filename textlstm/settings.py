@@ -20,6 +20,7 @@ SAMPLERS = ("greedy", "temperature", "top_k", "top_p", "top_k_top_p")  # textlst
 TAG_INPUT_FORMATS = ("auto", "conllu", "conll", "plain")
 TAG_OUTPUT_FORMATS = ("conllu", "conll", "jsonl")
 STATE_ORDERS = ("reading", "text")  # textlstm.charlm.states.CharHiddenStates
+QUANTIZE_MODES = ("int8",)  # textlstm.models.quantize_weights
 
 TEMPERATURE = Spec(float, 0.001, 1000.0)  # below 1e-3 logits/temperature overflow float32: use greedy
 TOP_K = size(1_000_000)
@@ -329,6 +330,12 @@ OPTIONS = {  # options (of the CLI and the Python API) that are no recipe key; N
     "tag.input_format": Setting("auto", Spec(str, choices=TAG_INPUT_FORMATS), "format of the input to tag"),
     "tag.output_format": Setting(
         None, Spec(str, choices=TAG_OUTPUT_FORMATS), "format of the tagged output; none = the input's"
+    ),
+    "load.quantize": Setting(
+        None,
+        Spec(str, choices=QUANTIZE_MODES),
+        'quantize the weights once loaded: "int8" (per column; weight-only in the recurrent layers, Keras\'s own '
+        "int8 in Dense and Embedding); none = as trained",
     ),
     "states.order": Setting(
         "reading", Spec(str, choices=STATE_ORDERS), '"reading": rows in the LM\'s reading order; "text": in text order'

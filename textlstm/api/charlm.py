@@ -16,6 +16,8 @@ class CharLM(RunModel):
         run_dir: path of a run directory of kind "charlm".
         checkpoint: which model to load: None or "best" (default), "last", an epoch number
             or a path to a .keras file (`textlstm.checkpoints`).
+        quantize: None (default: the weights as trained) or "int8": every recurrent, Dense and
+            Embedding layer's weights quantized to int8 once loaded (`textlstm.layers.int8`).
 
     Raises:
         TextlstmError: missing, damaged or other-kind run directory, or one whose files do
@@ -37,14 +39,13 @@ class CharLM(RunModel):
     highlights = ("data.unit", "data.direction", "data.seq_len", "model.cell", "model.layers", "model.units")
     dev_metric = "val_loss"  # nats per token on the validation text
 
-    def __init__(self, run_dir, checkpoint=None):
+    def __init__(self, run_dir, checkpoint=None, quantize=None):
         from textlstm.charlm.corpus import is_backward, load_vocabulary
         from textlstm.charlm.model import CharStepper, char_loss
-        from textlstm.models import load_best_or_last
 
         run = self._open(run_dir)
         self.vocab = load_vocabulary(run, self.recipe["data"])
-        self.model = load_best_or_last(run, checkpoint=checkpoint)
+        self.model = self._load_model(checkpoint, quantize)
         self.backward = is_backward(self.recipe)  # data.direction = "backward": reads text from its end
         self.model.compile(loss=char_loss())
         self.stepper = CharStepper(self.model)

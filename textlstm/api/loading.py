@@ -4,7 +4,7 @@ from textlstm.api.checks import check_path
 from textlstm.errors import TextlstmError
 
 
-def load(run_dir, checkpoint=None):
+def load(run_dir, checkpoint=None, quantize=None):
     """Load the trained model of a run directory as a ready-to-use object.
 
     The class comes from the registry of model families (`textlstm.families.model_class` of
@@ -15,6 +15,8 @@ def load(run_dir, checkpoint=None):
         checkpoint: which model to load: None or "best" (best.keras, else last.keras), "last",
             an epoch number N (int or "N") kept in checkpoints/, or a path to a .keras file
             (`textlstm.checkpoints`; `textlstm checkpoints RUN_DIR` lists them).
+        quantize: None (default: the weights as trained) or "int8": the weights quantized to int8
+            once loaded, through Keras's `model.quantize` (`textlstm.layers.int8`).
 
     Returns:
         `textlstm.api.CharLM` for a char LM run, `textlstm.api.Tagger` for a tagger run,
@@ -23,7 +25,8 @@ def load(run_dir, checkpoint=None):
     Raises:
         TextlstmError: the path is not a path, does not exist, is not a run directory, holds
             an unknown kind of model, or is damaged (unreadable run.json, recipe, vocabulary
-            or model file), or `checkpoint` names no checkpoint it holds (an epoch not kept).
+            or model file), or `checkpoint` names no checkpoint it holds (an epoch not kept), or
+            `quantize` is neither None nor "int8".
 
     Example:
         >>> lm = textlstm.load("runs/shakespeare")
@@ -40,4 +43,4 @@ def load(run_dir, checkpoint=None):
             f"{run_dir} holds a {kind!r} model, which textlstm cannot load "
             f"(known kinds: {', '.join(sorted(families.KINDS))})"
         )
-    return families.model_class(kind)(run_dir, checkpoint=checkpoint)
+    return families.model_class(kind)(run_dir, checkpoint=checkpoint, quantize=quantize)

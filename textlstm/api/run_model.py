@@ -48,6 +48,16 @@ class RunModel:
         self.recipe = self.run.read_recipe(defaults(self.kind))
         return self.run
 
+    def _load_model(self, checkpoint=None, quantize=None):
+        """The Keras model of the run's checkpoint `checkpoint` (`textlstm.checkpoints`), its weights
+        quantized when `quantize` is "int8" (`textlstm.models.quantize_weights`); sets `quantize`.
+        Raises TextlstmError for a `quantize` other than None or "int8", before reading the model."""
+        from textlstm.api.checks import check_declared
+        from textlstm.models import load_best_or_last
+
+        self.quantize = check_declared("quantize", quantize, "load.quantize")
+        return load_best_or_last(self.run, checkpoint=checkpoint, quantize=quantize)
+
     def vocab_sizes(self) -> dict:
         """`{name: entries}` of each vocabulary the model reads or writes."""
         raise NotImplementedError

@@ -46,6 +46,8 @@ class Tagger(RunModel):
         run_dir: path of a run directory of kind "tagger".
         checkpoint: which model to load: None or "best" (default), "last", an epoch number
             or a path to a .keras file (`textlstm.checkpoints`).
+        quantize: None (default: the weights as trained) or "int8": every recurrent, Dense and
+            Embedding layer's weights quantized to int8 once loaded (`textlstm.layers.int8`).
 
     Raises:
         TextlstmError: missing, damaged or other-kind run directory, or one whose files do
@@ -68,15 +70,14 @@ class Tagger(RunModel):
     evaluate_note = " (a tagged file like the training data)"
     highlights = ("data.column", "data.scheme", "model.cell", "model.layers", "model.units", "model.decoder")
 
-    def __init__(self, run_dir, checkpoint=None):
-        from textlstm.models import load_best_or_last
+    def __init__(self, run_dir, checkpoint=None, quantize=None):
         from textlstm.tagger.tag import make_predictor, open_charlm_copies, read_tagset
         from textlstm.tagger.vocab import CHARS_FILE, TAGS_FILE, WORDS_FILE, Vocabulary
 
         run = self._open(run_dir)
         self.vocabs = tuple(Vocabulary.load(run.file(name)) for name in (WORDS_FILE, CHARS_FILE, TAGS_FILE))
         self.tagset = read_tagset(run)  # file format, entity scheme of the file and of the model
-        self.model = load_best_or_last(run, checkpoint=checkpoint)
+        self.model = self._load_model(checkpoint, quantize)
         self.charlm = open_charlm_copies(run, self.recipe)  # the run's char LMs (`CharLMSet`), or None
         self.predictor = make_predictor(self.model, self.charlm)
         self._scorer = None  # the n-best scorer, compiled on first use

@@ -30,6 +30,8 @@ class Translator(RunModel):
         run_dir: path of a run directory of kind "seq2seq".
         checkpoint: which model to load: None or "best" (default), "last", an epoch number
             or a path to a .keras file (`textlstm.checkpoints`).
+        quantize: None (default: the weights as trained) or "int8": every recurrent, Dense and
+            Embedding layer's weights quantized to int8 once loaded (`textlstm.layers.int8`).
 
     Raises:
         TextlstmError: missing, damaged or other-kind run directory, or one whose files do
@@ -51,13 +53,12 @@ class Translator(RunModel):
     highlights = ("data.subword_model", "model.cell", "model.layers", "model.units", "model.attention")
     dev_metric = "val_bleu"
 
-    def __init__(self, run_dir, checkpoint=None):
-        from textlstm.models import load_best_or_last
+    def __init__(self, run_dir, checkpoint=None, quantize=None):
         from textlstm.seq2seq.subwords import Subwords
 
         run = self._open(run_dir)
         self.subwords = Subwords.load(run)  # the source and target SentencePiece models
-        self.model = load_best_or_last(run, checkpoint=checkpoint)
+        self.model = self._load_model(checkpoint, quantize)
 
     def __repr__(self):
         return f"Translator({str(self.run_dir)!r})"

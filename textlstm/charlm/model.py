@@ -92,7 +92,7 @@ class CharStepper(tf.Module):
             raise UserError("this model has no recurrent layers named rnn_0, rnn_1, …; is it a textlstm char LM?")
         self.output = model.get_layer("logits")
         embedding = model.get_layer("embedding")
-        rows = keras.ops.cast(embedding.embeddings, embedding.compute_dtype)  # what the embedding layer outputs
+        rows = embedding(keras.ops.arange(embedding.input_dim))  # what it outputs (an int8 one dequantized)
         self.first_projection = tf.constant(np.asarray(self.layers[0].cell.input_projection(rows)))
         self.step_weights = [
             {
