@@ -2,7 +2,7 @@
 
 import click
 
-from textlstm.cli.options import checked, checkpoint_option, existing, recipe_options, train_from_cli, valid_text
+from textlstm.cli.options import checked, existing, loading_options, recipe_options, train_from_cli, valid_text
 from textlstm.schema import SAMPLERS as SAMPLER_NAMES
 
 
@@ -85,10 +85,8 @@ def train_charlm_command(data_paths, valid, **shared):
     type=int,
     callback=checked("generate.num_samples"),
 )
-@checkpoint_option
-def generate_command(
-    run_dir, prompt, length, sampler, temperature, top_k, top_p, greedy, seed, num_samples, checkpoint
-):
+@loading_options
+def generate_command(run_dir, prompt, length, sampler, temperature, top_k, top_p, greedy, seed, num_samples, loading):
     """Generate text from a trained char LM in RUN_DIR.
 
     A backward LM (data.direction = "backward") takes the prompt as the end of the text and
@@ -110,7 +108,7 @@ def generate_command(
     _, _, _, seed, drawn = CharLM.check_options(
         run_dir, length=length, seed=seed, num_samples=num_samples, **options
     )  # before the model is loaded
-    lm = CharLM(run_dir, checkpoint=checkpoint)
+    lm = CharLM(run_dir, **loading)
     if drawn:
         click.echo(f"seed: {seed}", err=True)
     unknown = lm.unknown_chars(prompt)

@@ -8,7 +8,7 @@ options onto those arguments. An option the run's class does not take is refused
 import click
 
 from textlstm import families
-from textlstm.cli.options import checked, checkpoint_option
+from textlstm.cli.options import checked, loading_options
 
 # The option of each `evaluate` argument, for messages.
 FLAGS = {
@@ -47,10 +47,8 @@ FLAGS = {
     type=int,
     callback=checked("decode.batch_size", families.TAGGER, note="tagger runs"),
 )
-@checkpoint_option
-def evaluate_command(
-    run_dir, data_path, source_path, reference_path, beam_size, length_penalty, batch_size, checkpoint
-):
+@loading_options
+def evaluate_command(run_dir, data_path, source_path, reference_path, beam_size, length_penalty, batch_size, loading):
     """Evaluate the model in RUN_DIR on held-out data."""
     from textlstm.errors import UserError
     from textlstm.rundir import RunDir
@@ -86,7 +84,7 @@ def evaluate_command(
             f"{files} {'is' if len(inputs) == 1 else 'are'} required to evaluate a "
             f"{families.family(kind).title}{model_class.evaluate_note}"
         )
-    model = model_class(run_dir, checkpoint=checkpoint)
+    model = model_class(run_dir, **loading)
     arguments = {name: given[name] for name in inputs + model_class.evaluate_options}
     metrics = model.evaluate(**arguments, warn=lambda message: click.echo(message, err=True))
     click.echo(model.evaluation_report(metrics))

@@ -3,7 +3,7 @@
 import click
 
 from textlstm import families
-from textlstm.cli.options import checked, checkpoint_option
+from textlstm.cli.options import checked, loading_options
 
 
 @click.command("export")
@@ -27,12 +27,12 @@ from textlstm.cli.options import checked, checkpoint_option
     type=int,
     callback=checked("decode.beam_size", families.SEQ2SEQ, note="translator runs: fixed in the exported search"),
 )
-@checkpoint_option
-def export_command(run_dir, out_dir, export_format, overwrite, beam_size, checkpoint):
+@loading_options
+def export_command(run_dir, out_dir, export_format, overwrite, beam_size, loading):
     """Export the model in RUN_DIR to OUT_DIR, to run with TensorFlow (or onnxruntime) alone."""
     from textlstm.export import export
     from textlstm.rundir import RunDir
 
     RunDir.read_kind(run_dir)  # the run directory is named first; export() checks OUT_DIR before loading
-    written = export(run_dir, out_dir, export_format, overwrite=overwrite, beam_size=beam_size, checkpoint=checkpoint)
+    written = export(run_dir, out_dir, export_format, overwrite=overwrite, beam_size=beam_size, loading=loading)
     click.echo(f"wrote {export_format} to {out_dir}: {written}")

@@ -2,7 +2,7 @@
 
 import click
 
-from textlstm.cli.options import checked, checkpoint_option, valid_text
+from textlstm.cli.options import checked, loading_options, valid_text
 
 
 def _format_of(out, fmt):
@@ -48,9 +48,9 @@ def _format_of(out, fmt):
     type=int,
     callback=checked("inspect.span_windows"),
 )
-@checkpoint_option
+@loading_options
 def inspect_command(
-    run_dir, text_path, prompt, out, fmt, max_chars, analysis_chars, top_k, span_distance, span_windows, checkpoint
+    run_dir, text_path, prompt, out, fmt, max_chars, analysis_chars, top_k, span_distance, span_windows, loading
 ):
     """Record the gates of the char LM in RUN_DIR on a text; write an HTML report (or raw JSON/NPZ)."""
     from textlstm.errors import UserError
@@ -75,7 +75,7 @@ def inspect_command(
         top_k=top_k,
         span_distance=span_distance,
         span_windows=span_windows,
-        checkpoint=checkpoint,
+        loading=loading,
         progress=_progress_on_a_terminal(),  # each stage takes seconds on a large model
     )
     if inspection.unknown_chars:

@@ -89,15 +89,22 @@ def existing(directory_ok=False):
     return callback
 
 
-def checkpoint_option(command):
-    """--checkpoint: which of the run's checkpoints a command loads (`textlstm.checkpoints`); passed
-    through as the `checkpoint` argument of `textlstm.load`."""
-    return click.option(
+def loading_options(command):
+    """--checkpoint and --quantize: which of the run's checkpoints a command loads
+    (`textlstm.checkpoints`) and whether its weights are quantized (`load.quantize`). The command
+    receives them as one argument, `loading`: the keyword arguments of `textlstm.load`."""
+
+    @functools.wraps(command)
+    def with_loading(*args, checkpoint=None, quantize=None, **kwargs):
+        return command(*args, loading={"checkpoint": checkpoint, "quantize": quantize}, **kwargs)
+
+    with_loading = click.option(
         "--checkpoint",
         metavar="best|last|N|PATH",
         help="The checkpoint to load: best (default: best.keras, else last.keras), last, the kept "
         "checkpoint of epoch N ('textlstm checkpoints RUN_DIR' lists them) or a .keras file.",
-    )(command)
+    )(with_loading)
+    return click.option("--quantize", metavar="int8", callback=checked("load.quantize"))(with_loading)
 
 
 def recipe_options(command):

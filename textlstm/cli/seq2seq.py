@@ -2,7 +2,7 @@
 
 import click
 
-from textlstm.cli.options import checked, checkpoint_option, existing, recipe_options, train_from_cli
+from textlstm.cli.options import checked, existing, loading_options, recipe_options, train_from_cli
 
 
 @click.command("seq2seq")
@@ -72,9 +72,9 @@ def train_seq2seq_command(src, tgt, tsv, valid_src, valid_tgt, valid_tsv, **shar
     is_flag=True,
     help="Append a tab and the word alignment ('src-tgt' pairs from attention) to each line.",
 )
-@checkpoint_option
+@loading_options
 def translate_command(
-    run_dir, input_path, beam_size, length_penalty, max_length, n_best, batch_size, alignments, checkpoint
+    run_dir, input_path, beam_size, length_penalty, max_length, n_best, batch_size, alignments, loading
 ):
     """Translate INPUT (a file, or standard input when absent or '-'), one sentence per line.
 
@@ -94,7 +94,7 @@ def translate_command(
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
-    translator = Translator(run_dir, checkpoint=checkpoint)
+    translator = Translator(run_dir, **loading)
     results = translator.hypotheses(
         lines,
         beam_size=beam_size,

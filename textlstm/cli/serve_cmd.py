@@ -2,7 +2,7 @@
 
 import click
 
-from textlstm.cli.options import checked, checkpoint_option
+from textlstm.cli.options import checked, loading_options
 
 
 @click.command("serve")
@@ -107,8 +107,8 @@ from textlstm.cli.options import checked, checkpoint_option
     show_default=True,
     callback=checked("serve.max_connections"),
 )
-@checkpoint_option
-def serve_command(run_dirs, host, port, allow_hosts, allow_origins, checkpoint, **caps):
+@loading_options
+def serve_command(run_dirs, host, port, allow_hosts, allow_origins, loading, **caps):
     """Serve trained models over HTTP: JSON endpoints and a page at / to try them.
 
     Each model is named after its run directory's last path component, or NAME=RUN_DIR.
@@ -128,5 +128,5 @@ def serve_command(run_dirs, host, port, allow_hosts, allow_origins, checkpoint, 
         echo=click.echo,
         allow_hosts=allow_hosts,
         allow_origins=allow_origins,
-        checkpoint=checkpoint,
+        loading=loading,
     )

@@ -2,7 +2,7 @@
 
 import click
 
-from textlstm.cli.options import checked, checkpoint_option, existing, recipe_options, train_from_cli
+from textlstm.cli.options import checked, existing, loading_options, recipe_options, train_from_cli
 from textlstm.schema import TAG_INPUT_FORMATS, TAG_OUTPUT_FORMATS
 
 
@@ -123,8 +123,8 @@ TAGGER_FLAGS = {
     type=int,
     callback=checked("tag.n_best", note='K > 1: with their probabilities, as jsonl "n_best" or K tag columns in CoNLL'),
 )
-@checkpoint_option
-def tag_command(run_dir, input_path, input_format, output_format, batch_size, n_best, checkpoint):
+@loading_options
+def tag_command(run_dir, input_path, input_format, output_format, batch_size, n_best, loading):
     """Tag INPUT (a file, or stdin when absent or -) with the tagger in RUN_DIR; writes to stdout."""
     import sys
 
@@ -132,6 +132,4 @@ def tag_command(run_dir, input_path, input_format, output_format, batch_size, n_
     from textlstm.rundir import RunDir
 
     RunDir.open(run_dir, Tagger.kind)  # the kind is checked before any input is read
-    sys.stdout.write(
-        Tagger(run_dir, checkpoint=checkpoint).tag_file(input_path, input_format, output_format, batch_size, n_best)
-    )
+    sys.stdout.write(Tagger(run_dir, **loading).tag_file(input_path, input_format, output_format, batch_size, n_best))

@@ -23,10 +23,11 @@ def _check_before_loading(run_dir, out_dir, export_format, overwrite):
         _converter()  # the [onnx] extra is there, before anything is loaded
 
 
-def export(run_dir, out_dir, export_format="saved_model", overwrite=False, beam_size=None, checkpoint=None):
+def export(run_dir, out_dir, export_format="saved_model", overwrite=False, beam_size=None, loading=None):
     """Load `run_dir` with `textlstm.load` and export it into `out_dir` (atomically: the
     directory appears complete or not at all) with the model's own `export`. Returns a short
-    description of what was written.
+    description of what was written. `loading` holds `textlstm.load`'s keyword arguments
+    (checkpoint, quantize).
 
     `out_dir` is checked before anything is loaded (`outdir.check_out_dir`): it may not be,
     contain or lie inside `run_dir`, and `overwrite` replaces only a previous export.
@@ -42,7 +43,7 @@ def export(run_dir, out_dir, export_format="saved_model", overwrite=False, beam_
     import textlstm
 
     _check_before_loading(run_dir, out_dir, export_format, overwrite)
-    model = textlstm.load(run_dir, checkpoint=checkpoint)  # checkpoint: see textlstm.checkpoints
+    model = textlstm.load(run_dir, **(loading or {}))
     return model.export(out_dir, export_format, overwrite=overwrite, beam_size=beam_size)
 
 

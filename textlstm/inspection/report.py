@@ -40,9 +40,10 @@ class Inspection:
     run_path: str
 
 
-def inspect_run(run_path, text, checkpoint=None, **options):
+def inspect_run(run_path, text, loading=None, **options):
     """`textlstm inspect`: the `Inspection` of the model in `run_path` reading `text`.
 
+    `loading` holds `textlstm.load`'s keyword arguments (checkpoint, quantize).
     The run's class comes from the registry (`families.model_class`) and does the work with
     its `inspect` method (`CharLM.inspect`; `options` as `inspect_model`'s); a run of a family
     whose class has none is refused in one line.
@@ -61,7 +62,7 @@ def inspect_run(run_path, text, checkpoint=None, **options):
         )
     if not text:
         raise UserError("the text to inspect is empty")
-    return families.model_class(kind)(run_path, checkpoint=checkpoint).inspect(text, **options)
+    return families.model_class(kind)(run_path, **(loading or {})).inspect(text, **options)
 
 
 def inspect_model(

@@ -149,3 +149,17 @@ class Int8CellMixin:
         into the product)."""
         matrix, scale = self.in_compute_dtype(weights[name], weights[name + "_scale"])
         return keras.ops.divide(keras.ops.matmul(x, matrix), scale)
+
+
+def embedding_matrix(embedding):
+    """The `[vocabulary, dim]` weights of a `keras.layers.Embedding` as floats in its compute dtype,
+    for a tied output projection: its variable, or once Keras quantized it to int8 (per row),
+    `int8 / embeddings_scale[:, None]`, as its own lookup dequantizes a row. Raises
+    NotImplementedError for Keras's other modes (int4, float8, ...), which textlstm does not load."""
+    mode = embedding.quantization_mode
+    if mode is None:
+        return keras.ops.cast(embedding.embeddings, embedding.compute_dtype)
+    if mode != MODE:
+        raise NotImplementedError(f"a tied output projection reads float or int8 embeddings, not {mode}")
+    rows = keras.ops.cast(embedding._embeddings, embedding.compute_dtype)
+    return keras.ops.divide(rows, keras.ops.cast(embedding.embeddings_scale, embedding.compute_dtype)[:, None])

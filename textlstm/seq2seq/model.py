@@ -18,6 +18,7 @@ import tensorflow as tf
 import textlstm.layers as tl
 from textlstm.distribute import summed_over_replicas
 from textlstm.errors import UserError
+from textlstm.layers.int8 import embedding_matrix
 from textlstm.optim import optimizer
 from textlstm.schema import defaults
 from textlstm.seq2seq.attention import SCORES, Attention
@@ -136,7 +137,8 @@ class Seq2Seq(keras.Model):
             return self.projection(attentional)
         if self.to_embedding is not None:
             attentional = self.to_embedding(attentional)
-        return keras.ops.matmul(attentional, keras.ops.transpose(self.target_embedding.embeddings)) + self.output_bias
+        weights = embedding_matrix(self.target_embedding)  # dequantized when the model was quantized to int8
+        return keras.ops.matmul(attentional, keras.ops.transpose(weights)) + self.output_bias
 
     def _attend(self, queries, memory):
         context, weights = self.attender(queries, memory["outputs"], memory["keys"], memory["mask"])

@@ -84,16 +84,14 @@ def _room_for(connections):
         )
 
 
-def serve(
-    specs, host="127.0.0.1", port=8080, limits=None, echo=print, allow_hosts=(), allow_origins=(), checkpoint=None
-):
+def serve(specs, host="127.0.0.1", port=8080, limits=None, echo=print, allow_hosts=(), allow_origins=(), loading=None):
     """Serve the run directories `specs` (see `parse_specs`) until interrupted.
 
     The first line printed (stdout, flushed) is `serving N model(s) at http://HOST:PORT/`
     with the bound port, so `--port 0` is race-free for scripts and tests. Requests must name
     this server in their Host header, or one of `allow_hosts`, and come from its own page or
-    one of `allow_origins` (`textlstm.serve.guard`). `checkpoint` picks the checkpoint of every
-    run served (`textlstm.load`; None: each run's best).
+    one of `allow_origins` (`textlstm.serve.guard`). `loading` holds the `textlstm.load` keyword
+    arguments used for every run served: `checkpoint` (None: each run's best), `quantize`.
 
     Raises:
         TextlstmError: a bad name, a run directory that does not load, a port in use.
@@ -119,7 +117,7 @@ def serve(
     for path in named.values():
         RunDir.read_kind(path)  # a missing or foreign directory fails before anything is bound
     sock = bind(host, port)  # before loading: a port in use fails fast
-    slots = {name: ModelSlot(name, textlstm.load(path, checkpoint=checkpoint)) for name, path in named.items()}
+    slots = {name: ModelSlot(name, textlstm.load(path, **(loading or {}))) for name, path in named.items()}
     bound_host, bound_port = sock.getsockname()[:2]
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
     echo(
