@@ -5,6 +5,10 @@ and without XLA, ours side by side with Keras's `LSTMCell` in the same sampling 
 Model, window, batch, dropout and learning-rate schedule: the shipped `charlm-shakespeare`
 recipe's (read from it, 65 characters), on our layers and on keras.layers.LSTM alike.
 
+With `--int8`, a third loop runs our stepper over the same model quantized to int8
+(`model.quantize("int8")`: int8 weights, a quarter of the bytes), printed as its speed over
+float32 ours and, at batch 1, as a fraction of the float32 streaming limit.
+
 At batch 1 generation is bound by reading the weights once a character: the benchmark
 counts the bytes our step reads, measures in the same run how fast NumPy streams that many
 bytes through a matrix-vector product (the faster of `v @ A` and `A @ v`), and prints that
@@ -13,6 +17,7 @@ Keras; figures are medians, with the ratio's range over the repeats.
 
     python benchmarks/bench_charlm.py
     python benchmarks/bench_charlm.py --no-training --repeats 5 --batches 1,64
+    python benchmarks/bench_charlm.py --no-training --int8
 """
 
 import argparse
@@ -26,6 +31,7 @@ import tensorflow as tf
 import textlstm  # noqa: F401  (TensorFlow backend)
 from textlstm.charlm.model import DEFAULTS, CharStepper, build_model, compile_model, recurrent_layers
 from textlstm.decoding.samplers import get_sampler, sample_sequence
+from textlstm.models import quantize_weights
 from textlstm.recipes import resolve_recipe, shipped_recipe
 
 RECIPE = resolve_recipe(DEFAULTS, str(shipped_recipe("charlm-shakespeare")))
@@ -161,6 +167,7 @@ def main():
     parser.add_argument("--batches", type=lambda text: [int(b) for b in text.split(",")], default=[1, 8, 64, 256])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--no-training", action="store_true", help="generation only")
+    parser.add_argument("--int8", action="store_true", help="also our stepper over the model quantized to int8")
     args = parser.parse_args()
 
     ours = build_model(VOCAB, MODEL, seed=0)
@@ -177,6 +184,11 @@ def main():
 
     steppers = {"textlstm CharStepper": CharStepper(ours), "keras LSTMCell": KerasCellStepper(ours)}
     nbytes = step_bytes(steppers["textlstm CharStepper"])
+    if args.int8:
+        quantized = build_model(VOCAB, MODEL, seed=0)
+        quantized.set_weights(ours.get_weights())
+        steppers["textlstm int8"] = CharStepper(quantize_weights(quantized, "int8"))
+        print(f"int8: our step reads {step_bytes(steppers['textlstm int8']) / 1e6:.1f} MB of weights a character")
     matrix = np.random.default_rng(0).standard_normal((nbytes // 4 // 2048, 2048), dtype=np.float32)
     print(
         f"generation, whole sampling loop in one tf.function, median of {args.repeats} alternating repeats; "
@@ -196,14 +208,19 @@ def main():
                 if limit
                 else ""
             )
+            int8 = rates.get("textlstm int8")
+            int8_note = ""
+            if int8:
+                int8_note = f"   int8 {int8:8.0f} chars/s = {int8 / ours_rate:.2f}x ours float32"
+                int8_note += f", {int8 / limit:.0%} of the float32 limit" if limit else ""
             print(
                 f"  batch {batch:3d} x {chars:4d} chars  XLA={'on ' if jit else 'off'}"
                 f"  textlstm {ours_rate:8.0f} chars/s"
                 f"   keras cell {keras_rate:8.0f} chars/s   ours/keras = {ours_rate / keras_rate:.2f}x"
-                f" ({min(ratios):.2f}-{max(ratios):.2f}){limit_note}",
+                f" ({min(ratios):.2f}-{max(ratios):.2f}){limit_note}{int8_note}",
                 flush=True,
             )
-    for name, step in steppers.items():
+    for name, step in list(steppers.items())[:2]:
         rate = python_loop_chars_per_second(step, args.generate_chars // 10)
         print(f"  batch   1  eager Python loop over {name}: {rate:9.0f} chars/s")
 
