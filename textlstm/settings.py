@@ -334,8 +334,8 @@ OPTIONS = {  # options (of the CLI and the Python API) that are no recipe key; N
     "load.quantize": Setting(
         None,
         Spec(str, choices=QUANTIZE_MODES),
-        'quantize the weights once loaded: "int8" (per column; weight-only in the recurrent layers, Keras\'s own '
-        "int8 in Dense and Embedding); none = as trained",
+        '"int8": quantize the weights once loaded (recurrent layers weight-only, Keras\'s int8 elsewhere); '
+        "none = as trained",
     ),
     "states.order": Setting(
         "reading", Spec(str, choices=STATE_ORDERS), '"reading": rows in the LM\'s reading order; "text": in text order'

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from support.layers import as_list, assert_same_as_reference
+from support.layers import as_list, assert_same_as_reference, expected_kernel
 from textlstm.layers import GRU, LSTM, force_kernel
 from textlstm.layers.dispatch import gpu_available
 
@@ -45,15 +45,6 @@ def _kernels_of(layer):
     if isinstance(layer, keras.layers.Bidirectional):
         return {layer.forward_layer.kernel_used, layer.backward_layer.kernel_used}
     return {layer.kernel_used}
-
-
-def expected_kernel(kernel, mask):
-    """cuDNN takes right-padded masks with a valid step in each row; other batches run fused."""
-    if kernel == "cudnn" and mask is not None and not np.array_equal(mask, _mask_from_lengths(mask.sum(axis=1))):
-        return "fused"
-    if kernel == "cudnn" and mask is not None and not mask.any(axis=1).all():
-        return "fused"
-    return kernel
 
 
 def assert_kernel_matches_keras(kernel, ours, reference, x, mask=None, initial_state=None):

@@ -9,13 +9,13 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from test_layer_parity import expected_kernel
 
 from support.layers import (
     assert_default_kernel_equals_fused,
     assert_layer_round_trip,
     assert_recurrent_dropout_acts,
     assert_same_as_reference,
+    expected_kernel,
 )
 from textlstm.layers import LSTM, LSTMCell, kernel_plan
 from textlstm.layers.dispatch import gpu_available

@@ -240,12 +240,11 @@ def test_frozen_lm_weights_are_the_sources_and_not_in_the_tagger(frozen_run, lms
 
 
 def test_resume_with_frozen_features_is_bit_for_bit(data, lms, frozen_run, tmp_path, monkeypatch):
-    from test_exact_resume import _stop_at
-
+    from support.interrupts import stop_at
     from textlstm.errors import Interrupted
 
     run_dir = tmp_path / "run"
-    _stop_at(monkeypatch, 4, KeyboardInterrupt)
+    stop_at(monkeypatch, 4, KeyboardInterrupt)
     with pytest.raises(Interrupted):
         train_tagger(_tagger_recipe(data, lms), run_dir)
     monkeypatch.undo()
@@ -289,7 +288,7 @@ def test_mirrored_training_with_lm_features_follows_one_device(data, lms, tmp_pa
     import subprocess
     import sys
 
-    from test_distributed_training import ROOT, WORKER_TIMEOUT, _environment
+    from support.processes import ROOT, WORKER_TIMEOUT, environment
 
     settings = TAGGER_TINY + [
         "model.dropout=0.0",
@@ -330,7 +329,7 @@ def test_mirrored_training_with_lm_features_follows_one_device(data, lms, tmp_pa
     result = subprocess.run(
         [sys.executable, "-m", "tests.support.distributed_runs", json.dumps(spec)],
         cwd=ROOT,
-        env=_environment(),
+        env=environment(),
         capture_output=True,
         text=True,
         timeout=WORKER_TIMEOUT,

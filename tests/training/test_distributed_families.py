@@ -19,8 +19,8 @@ import sys
 
 import numpy as np
 import pytest
-from test_distributed_training import ROOT, WORKER_TIMEOUT, _environment
 
+from support.processes import ROOT, WORKER_TIMEOUT, environment
 from support.tagger_data import conll_text
 from textlstm.rundir import load_keras_model
 
@@ -103,7 +103,7 @@ def runs(tmp_path_factory):
     result = subprocess.run(
         [sys.executable, "-m", "tests.support.distributed_runs", json.dumps(spec)],
         cwd=ROOT,
-        env=_environment(),
+        env=environment(),
         capture_output=True,
         text=True,
         timeout=WORKER_TIMEOUT,

@@ -14,8 +14,6 @@ recipe sets a clip norm these runs never reach.
 
 import csv
 import json
-import os
-import pathlib
 import random
 import shutil
 import subprocess
@@ -27,11 +25,11 @@ import pytest
 import tensorflow as tf
 
 from support.distributed_runs import STEP_LOSSES_MARK
+from support.processes import ROOT, WORKER_TIMEOUT, environment
 from textlstm.charlm.model import DEFAULTS
 from textlstm.recipes import resolve_recipe
 from textlstm.rundir import load_keras_model
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
 STEPS_PER_EPOCH, EPOCHS = 3, 2
 TINY = {
     "data.seq_len": 16,
@@ -46,7 +44,6 @@ TINY = {
     "train.clipnorm": 1000.0,
 }
 TOLERANCE = 1e-5
-WORKER_TIMEOUT = 600  # seconds; generous, the machine may be shared
 
 
 @pytest.fixture(scope="module")
@@ -69,19 +66,12 @@ HAS_GPU = bool(tf.config.list_physical_devices("GPU"))  # lists devices without 
 DEVICE_KIND = "gpu" if HAS_GPU else "cpu"
 
 
-def _environment(cpu_only=False, **extra):
-    env = {key: value for key, value in os.environ.items() if key != "TF_CONFIG"}
-    if cpu_only:
-        env["CUDA_VISIBLE_DEVICES"] = "-1"
-    return dict(env, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2", **extra)
-
-
 def _runs_in_a_fresh_process(spec, cpu_only=False):
     """Run `distributed_runs` with `spec`; returns (stdout, per-run step losses)."""
     result = subprocess.run(
         [sys.executable, "-m", "tests.support.distributed_runs", json.dumps(spec)],
         cwd=ROOT,
-        env=_environment(cpu_only),
+        env=environment(cpu_only),
         capture_output=True,
         text=True,
         timeout=WORKER_TIMEOUT,
@@ -205,7 +195,7 @@ def _two_workers(tmp_path, commands):
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     text=True,
-                    env=_environment(cpu_only=True, TMPDIR=str(scratch[index])),
+                    env=environment(cpu_only=True, TMPDIR=str(scratch[index])),
                 ),
                 log,
             )

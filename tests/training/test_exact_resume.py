@@ -24,6 +24,7 @@ import pytest
 import textlstm.layers as tl
 from support import weights as support_weights
 from support.distributed_runs import HANGING_MARK, STEP_LOSSES_MARK
+from support.interrupts import stop_at
 from support.tagger_data import conllu_text
 from textlstm import step_seeds, training
 from textlstm.charlm.model import DEFAULTS as CHARLM_DEFAULTS
@@ -46,27 +47,15 @@ def assert_bit_identical(run_dir, reference_dir):
     support_weights.assert_bit_identical(run_dir, reference_dir, SPE * EPOCHS)
 
 
-def _stop_at(monkeypatch, step, exception):
-    """Raise `exception` once, after optimizer step `step` (KeyboardInterrupt = Ctrl-C)."""
-    fired = []
-
-    def on_train_batch_end(self, batch, logs=None):
-        if int(self.model.optimizer.iterations.numpy()) == step and not fired:
-            fired.append(step)
-            raise exception
-
-    monkeypatch.setattr(training._Checkpointer, "on_train_batch_end", on_train_batch_end, raising=False)
-
-
 def _interrupt_and_resume(train, recipe, run_dir, monkeypatch, how):
     """Train until `how` stops it at MID_EPOCH_2, then resume in a fresh model; returns the state file."""
     if how == "sigint":
-        _stop_at(monkeypatch, MID_EPOCH_2, KeyboardInterrupt)
+        stop_at(monkeypatch, MID_EPOCH_2, KeyboardInterrupt)
         with pytest.raises(Interrupted, match=rf"interrupted at step {MID_EPOCH_2}; continue with: .*--resume"):
             train(recipe(), run_dir)
         expected_step = MID_EPOCH_2
     else:  # killed after the first epoch's checkpoint: nothing is saved at the crash
-        _stop_at(monkeypatch, MID_EPOCH_2, RuntimeError("killed"))
+        stop_at(monkeypatch, MID_EPOCH_2, RuntimeError("killed"))
         with pytest.raises(RuntimeError, match="killed"):
             train(recipe(), run_dir)
         expected_step = SPE
