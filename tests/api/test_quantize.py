@@ -28,7 +28,7 @@ def _recurrent_cells(model):
 @pytest.mark.parametrize("kind", KINDS)
 def test_load_with_quantize_int8_quantizes_every_recurrent_dense_and_embedding_layer(kind, runs):
     model = textlstm.load(runs[kind], quantize="int8")
-    assert model.quantize == "int8"
+    assert model.quantize == "int8" and model.summary()["quantize"] == "int8"
     cells = _recurrent_cells(model.model)
     assert cells and all(cell._recurrent_kernel.dtype == "int8" for cell in cells)
     for layer in model.model._flatten_layers():

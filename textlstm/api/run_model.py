@@ -70,7 +70,8 @@ class RunModel:
             "vocab_sizes" (`vocab_sizes()`), "recipe" ("section.key" -> value for the family's
             highlights), and from the run's state.json "epochs" (whole epochs trained), "step"
             (optimizer steps), "dev_metric" (the metric training monitored) and "best" (its best
-            value); None for each where the run holds no training state.
+            value); None for each where the run holds no training state; "quantize" (None, or
+            "int8" for a model quantized when loaded).
 
         Raises:
             TextlstmError: a damaged state.json.
@@ -82,7 +83,7 @@ class RunModel:
         if not isinstance(state, dict):
             state = {}
         recipe = {}
-        for name in self.highlights:
+        for name in self.shown_highlights():
             section, key = name.split(".")
             recipe[name] = self.recipe[section][key]
         return {
@@ -95,7 +96,12 @@ class RunModel:
             "step": state.get("step"),
             "dev_metric": self.dev_metric,
             "best": state.get("best"),
+            "quantize": self.quantize,
         }
+
+    def shown_highlights(self):
+        """The `highlights` that apply to this run (a family may leave out one its data never used)."""
+        return self.highlights
 
     def serving_fields(self) -> dict:
         """What `textlstm serve` lists for this model besides its name, kind, run and recipe."""

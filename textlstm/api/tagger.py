@@ -82,6 +82,13 @@ class Tagger(RunModel):
         self.predictor = make_predictor(self.model, self.charlm)
         self._scorer = None  # the n-best scorer, compiled on first use
 
+    def shown_highlights(self):
+        """`highlights` without `data.column` for a run trained on CoNLL column files (it names a
+        CoNLL-U column; their tag column is `data.tag_column`)."""
+        if self.tagset.get("format") == "conllu":
+            return self.highlights
+        return tuple(name for name in self.highlights if name != "data.column")
+
     def __repr__(self):
         return f"Tagger({str(self.run_dir)!r}, tags={len(self.vocabs[2]) - 1})"
 
