@@ -33,12 +33,21 @@ def quantize_weights(model, mode):
     """`model` with its weights quantized in place by Keras's `model.quantize(mode)` ("int8": every
     Dense, Embedding and textlstm recurrent layer, `textlstm.layers.int8`); None leaves it as trained.
 
-    Keras's warning for each layer that has no weights to quantize (the input layer, the CRF, the
-    attention's scores) is left out: those layers stay as they are, which is what the user asked.
+    A layer that is already quantized (a checkpoint saved after quantizing) is left as it is, so
+    quantizing such a model again changes nothing. Keras's warning for each layer that has no
+    weights to quantize (the input layer, the CRF, the attention's scores) is left out: those layers
+    stay as they are, which is what the user asked.
     """
     if mode is None:
         return model
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r".*does not have a `quantize` method implemented")
-        model.quantize(mode)
+        model.quantize(mode, filters=lambda layer: layer.quantization_mode is None)
     return model
+
+
+def quantization(model):
+    """How the weights of `model` are stored: "int8" when any of its layers holds int8 weights
+    (quantized when loaded, or a checkpoint saved quantized), else None."""
+    modes = {layer.quantization_mode for layer in model._flatten_layers()} - {None}
+    return "int8" if "int8" in modes else (sorted(modes)[0] if modes else None)

@@ -335,7 +335,7 @@ OPTIONS = {  # options (of the CLI and the Python API) that are no recipe key; N
         None,
         Spec(str, choices=QUANTIZE_MODES),
         '"int8": quantize the weights once loaded (recurrent layers weight-only, Keras\'s int8 elsewhere); '
-        "none = as trained",
+        "left out: as trained",
     ),
     "states.order": Setting(
         "reading", Spec(str, choices=STATE_ORDERS), '"reading": rows in the LM\'s reading order; "text": in text order'

@@ -99,7 +99,24 @@ def test_the_commands_take_quantize(runs, tmp_path):
     assert any(tensor.data_type == onnx.TensorProto.INT8 for tensor in initializers)  # the weights travel as int8
 
 
-def test_the_server_serves_int8_models(runs):
+def test_the_server_serves_int8_models_and_says_so(runs):
     with Server([f"lm={runs['charlm']}"], "--quantize", "int8") as server:
+        assert "lm (charlm, int8)" in server.first_line
         status, answer = server.post("/models/lm/generate", {"prompt": "a", "length": 5, "seed": 1})
         assert status == 200 and len(answer["text"]) == 5, json.dumps(answer)
+        status, models = server.get("/models")
+        assert status == 200 and models[0]["quantize"] == "int8"
+
+
+def test_a_checkpoint_saved_quantized_loads_as_int8_and_quantizing_it_again_changes_nothing(runs, tmp_path):
+    path = tmp_path / "int8.keras"
+    textlstm.load(runs["charlm"], quantize="int8").model.save(path)
+    saved = textlstm.load(runs["charlm"], checkpoint=str(path))
+    assert saved.quantize == "int8" and saved.summary()["quantize"] == "int8"
+    again = textlstm.load(runs["charlm"], checkpoint=str(path), quantize="int8")
+    assert again.generate("the", length=12, seed=3) == saved.generate("the", length=12, seed=3)
+    result = invoke("generate", runs["charlm"], "--checkpoint", path, "--quantize", "int8", "-n", "8", "--seed", "1")
+    assert result.exit_code == 0 and "Traceback" not in result.output, result.output
+    exported = tmp_path / "export"
+    assert invoke("export", runs["charlm"], exported, "--checkpoint", path).exit_code == 0
+    assert json.loads((exported / "assets" / "textlstm_export.json").read_text())["quantize"] == "int8"

@@ -149,8 +149,11 @@ def test_the_generation_step_of_an_int8_cell_reads_int8_and_matches_the_cell(lay
         else [tf.constant(rng.standard_normal((2, 16)).astype("float32") * 0.5)]
     )
     weights = cell.step_weights(projected=projected)
-    if layer_class is LSTM:  # the LSTM's step reads the int8 matrices themselves
-        assert all(weights[name].dtype == tf.int8 for name in weights if name.endswith("kernel"))
+    # the step reads the int8 matrices themselves
+    assert {name for name in weights if name.endswith("kernel")} == (
+        {"recurrent_kernel"} if projected else {"kernel", "recurrent_kernel"}
+    )
+    assert all(weights[name].dtype == tf.int8 for name in weights if name.endswith("kernel"))
     inputs = cell.input_projection(x) if projected else x
     stepped = cell.step(inputs, states, weights, projected=projected)
     expected = cell.gate_values(x, states)

@@ -50,13 +50,16 @@ class RunModel:
 
     def _load_model(self, checkpoint=None, quantize=None):
         """The Keras model of the run's checkpoint `checkpoint` (`textlstm.checkpoints`), its weights
-        quantized when `quantize` is "int8" (`textlstm.models.quantize_weights`); sets `quantize`.
+        quantized when `quantize` is "int8" (`textlstm.models.quantize_weights`); sets `quantize` to
+        how the loaded weights are stored ("int8", or None: as trained; `models.quantization`).
         Raises TextlstmError for a `quantize` other than None or "int8", before reading the model."""
         from textlstm.api.checks import check_declared
-        from textlstm.models import load_best_or_last
+        from textlstm.models import load_best_or_last, quantization
 
-        self.quantize = check_declared("quantize", quantize, "load.quantize")
-        return load_best_or_last(self.run, checkpoint=checkpoint, quantize=quantize)
+        check_declared("quantize", quantize, "load.quantize")
+        model = load_best_or_last(self.run, checkpoint=checkpoint, quantize=quantize)
+        self.quantize = quantization(model)  # also "int8" for a checkpoint saved quantized
+        return model
 
     def vocab_sizes(self) -> dict:
         """`{name: entries}` of each vocabulary the model reads or writes."""
@@ -71,7 +74,7 @@ class RunModel:
             highlights), and from the run's state.json "epochs" (whole epochs trained), "step"
             (optimizer steps), "dev_metric" (the metric training monitored) and "best" (its best
             value); None for each where the run holds no training state; "quantize" (None, or
-            "int8" for a model quantized when loaded).
+            "int8" for a model quantized when loaded or saved quantized).
 
         Raises:
             TextlstmError: a damaged state.json.

@@ -303,7 +303,7 @@ def export_saved_model(model, out_dir, beam_size=None, length_penalty=None, max_
     if name == "translate":
         for path in sorted(model.run_dir.glob("*.model")):  # SentencePiece models, for client code
             shutil.copy2(path, out_dir / "assets" / path.name)
-    info = {"kind": model.kind, "signature": name, "source_run": str(model.run_dir)}
+    info = {"kind": model.kind, "signature": name, "source_run": str(model.run_dir), "quantize": model.quantize}
     if name == "translate":
         info.update({k: v for k, v in module.options.items()})
     (out_dir / "assets").mkdir(exist_ok=True)

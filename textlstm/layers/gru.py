@@ -163,49 +163,63 @@ class GRUCell(Int8CellMixin, StepCellMixin, DropoutCellMixin, keras.layers.Layer
             inputs = inputs * input_mask
         return self.projected_gate_values(self.input_projection(inputs), states, recurrent_mask)
 
-    def projected_gate_values(self, projected, states, recurrent_mask=None, recurrent_kernel=None):
-        """`gate_values` given the input projection `x W + b_input` (e.g. from a lookup table);
-        `recurrent_kernel` (default: the cell's) as `step_weights` laid it out."""
+    def projected_gate_values(self, projected, states, recurrent_mask=None, product=None):
+        """`gate_values` given the input projection `x W + b_input` (e.g. from a lookup table).
+
+        `product(h, start, stop)` computes `h @ recurrent_kernel[:, start:stop]` (default: with the
+        cell's float view; a generation step passes one over the weights of its `step_weights`)."""
         h = states[0] if isinstance(states, (list, tuple)) else states
-        projected, h, recurrent_kernel, recurrent_bias = self.in_compute_dtype(
-            projected, h, self.recurrent_kernel if recurrent_kernel is None else recurrent_kernel, self.split_bias()[1]
-        )
+        projected, h, recurrent_bias = self.in_compute_dtype(projected, h, self.split_bias()[1])
+        if product is None:
+            (recurrent_kernel,) = self.in_compute_dtype(self.recurrent_kernel)
+
+            def product(v, start, stop):
+                whole = (start, stop) == (0, recurrent_kernel.shape[-1])
+                return keras.ops.matmul(v, recurrent_kernel if whole else recurrent_kernel[:, start:stop])
+
         h_dropped = h if recurrent_mask is None else h * keras.ops.cast(recurrent_mask, h.dtype)
         x_z, x_r, x_h = keras.ops.split(projected, 3, axis=-1)
         units = self.units
         if self.reset_after:
-            recurrent = keras.ops.matmul(h_dropped, recurrent_kernel)
+            recurrent = product(h_dropped, 0, 3 * units)
             if recurrent_bias is not None:
                 recurrent = recurrent + recurrent_bias
             r_z, r_r, r_h = keras.ops.split(recurrent, 3, axis=-1)
         else:
-            r_z, r_r = keras.ops.split(keras.ops.matmul(h_dropped, recurrent_kernel[:, : 2 * units]), 2, axis=-1)
+            r_z, r_r = keras.ops.split(product(h_dropped, 0, 2 * units), 2, axis=-1)
         update = self.recurrent_activation(x_z + r_z)
         reset = self.recurrent_activation(x_r + r_r)
         if self.reset_after:
             candidate = self.activation(x_h + reset * r_h)
         else:
-            candidate = self.activation(x_h + keras.ops.matmul(reset * h_dropped, recurrent_kernel[:, 2 * units :]))
+            candidate = self.activation(x_h + product(reset * h_dropped, 2 * units, 3 * units))
         h_new = update * h + (1.0 - update) * candidate
         return {"update": update, "reset": reset, "candidate": candidate, "h": h_new}
 
     def step_weights(self, projected=False):
-        """Empty for a float cell (`step` reads its variables); for an int8 cell its matrices
-        dequantized once, in the compute dtype (`recurrent_kernel`, and `kernel` unless the inputs
-        come projected), so a step does not dequantize them again."""
+        """Empty for a float cell (`step` reads its variables); for an int8 cell its int8 matrices
+        and scales (`recurrent_kernel`, and `kernel` unless the inputs come projected), which the
+        step reads as stored (`Int8CellMixin.int8_matmul`)."""
         if self.quantization_mode != INT8:
             return {}
-        names = MATRICES[1:] if projected else MATRICES
-        return dict(zip(names, self.in_compute_dtype(*(getattr(self, name) for name in names))))
+        return self.int8_step_weights(MATRICES[1:] if projected else MATRICES)
 
     def step(self, inputs, states, weights, projected=False):
         if not weights:
             return super().step(inputs, states, weights, projected)
+        (inputs,) = self.in_compute_dtype(inputs)
         if not projected:
-            inputs, bias = self.in_compute_dtype(inputs, self.input_bias)
-            inputs = keras.ops.matmul(inputs, weights["kernel"])
+            (bias,) = self.in_compute_dtype(self.input_bias)
+            inputs = self.int8_matmul(inputs, weights, "kernel")
             inputs = inputs if bias is None else inputs + bias
-        return self.projected_gate_values(inputs, states, recurrent_kernel=weights["recurrent_kernel"])
+
+        def product(v, start, stop):
+            if (start, stop) == (0, 3 * self.units):
+                return self.int8_matmul(v, weights, "recurrent_kernel")
+            columns = {name: weights[name][..., start:stop] for name in ("recurrent_kernel", "recurrent_kernel_scale")}
+            return self.int8_matmul(v, columns, "recurrent_kernel")
+
+        return self.projected_gate_values(inputs, states, product=product)
 
     def next_states(self, gates):
         """The state list a step hands to the next one."""

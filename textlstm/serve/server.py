@@ -122,7 +122,10 @@ def serve(specs, host="127.0.0.1", port=8080, limits=None, echo=print, allow_hos
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
     echo(
         f"serving {len(slots)} model(s) at http://{shown}:{bound_port}/: "
-        + ", ".join(f"{name} ({slot.kind})" for name, slot in slots.items())
+        + ", ".join(
+            f"{name} ({slot.kind}{', ' + slot.model.quantize if slot.model.quantize else ''})"
+            for name, slot in slots.items()
+        )
     )
     sys.stdout.flush()
     _room_for(limits.max_connections)

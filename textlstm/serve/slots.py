@@ -45,7 +45,7 @@ class ModelSlot:
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"model-{name}")
 
     def summary(self):
-        """`{"name", "kind", "run_dir", "recipe": {"model": ..., "decode": ...}}` plus what the
+        """`{"name", "kind", "run_dir", "recipe": {"model": ..., "decode": ...}, "quantize"}` plus what the
         model's class adds (`serving_fields`: the tagger's tag set), as plain JSON values."""
         recipe = self.model.recipe
         info = {
@@ -53,6 +53,7 @@ class ModelSlot:
             "kind": self.kind,
             "run_dir": self.model.run_dir.name,
             "recipe": {section: recipe.get(section, {}) for section in ("model", "decode")},
+            "quantize": self.model.quantize,  # None, or "int8": how the served weights are stored
         }
         info.update(self.model.serving_fields())
         return info
