@@ -48,7 +48,7 @@ import numpy as np
 import tensorflow as tf
 
 import textlstm  # noqa: F401  (TensorFlow backend)
-from textlstm.layers import GRU, LSTM
+from textlstm.layers import GRU, LSTM, fused_gru
 from textlstm.layers import gru as gru_module
 
 SIZES = {
@@ -73,7 +73,8 @@ def build(layer_cls, batch, steps, features, units, layers, masked, jit_compile)
 
 
 def baseline_gru(path):
-    """A GRU layer class that runs the `gru_recurrence` of the module file at `path`."""
+    """A GRU layer class that runs the `gru_recurrence` of the module file at `path`, in training
+    too (one piece of time, not `gru_training`)."""
     spec = importlib.util.spec_from_file_location("baseline_fused_gru", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -81,7 +82,10 @@ def baseline_gru(path):
     @keras.saving.register_keras_serializable(package="bench_layers")  # Bidirectional copies it by its config
     class BaselineGRU(GRU):
         def _fused_loop(self, *args):
-            with _patched(gru_module, "gru_recurrence", module.gru_recurrence):  # while the call is traced
+            with (
+                _patched(gru_module, "gru_recurrence", module.gru_recurrence),  # while the call is traced
+                _patched(fused_gru, "training_chunks", lambda *_: 1),  # one piece: the projection up front
+            ):
                 return super()._fused_loop(*args)
 
     return BaselineGRU

@@ -12,6 +12,10 @@ training loops each step's gate math, forward (`_fused_step`) and backward
 kernel between two matmuls instead of some twenty TensorFlow ops (docs/results.md, "GRU
 training, before and after the fused step kernels").
 
+For training, `gru_training` runs the same loops on pieces of time, each projecting its own
+inputs, so that on a second core the projection of later pieces (forward) and the input, kernel
+and recurrent-kernel gradients of finished pieces (backward) run beside the sequential loop.
+
 Gate order is Keras's: update (z), reset (r), candidate (h̃), and
 h' = z ⊙ h + (1 − z) ⊙ h̃ with h̃ = tanh(x W_h + r ⊙ (h U_h + b_h)).
 """
@@ -81,11 +85,13 @@ def _differentiable_loop(lean, masked, compiled):
         states = _inference(*inputs, mask) if lean else saved[0]
 
         def grad(d_states):
-            states, step_saved = saved if saved is not None else _forward(*inputs, mask)
+            states, step_saved, _ = saved if saved is not None else _forward(*inputs, mask)
             if d_states is None:
                 d_states = tf.zeros_like(states)
             previous_states = tf.concat([inputs[3][None], states[:-1]], axis=0)
-            d_inputs, d_inner, d_h0 = _backward(d_states, inputs[1], previous_states, step_saved, mask)
+            d_inputs, d_inner, d_h0 = _backward(
+                d_states, tf.zeros_like(inputs[3]), inputs[1], previous_states, step_saved, mask
+            )
             d_recurrent_kernel, d_recurrent_bias = _weight_gradients(d_inner, previous_states)
             grads = (d_inputs, d_recurrent_kernel, d_recurrent_bias, d_h0)
             return (*grads, None) if masked else grads
@@ -176,13 +182,13 @@ def _forward(projected_inputs, recurrent_kernel, recurrent_bias, h0, mask):
         return t + 1, h_new, states.write(t, h_new), saved.write(t, step_saved)
 
     arrays = [tf.TensorArray(dtype, size=steps) for _ in range(2)]
-    _, _, states, saved = tf.while_loop(lambda t, *_: t < steps, body, (0, h0, *arrays), maximum_iterations=steps)
-    return states.stack(), saved.stack()
+    _, last, states, saved = tf.while_loop(lambda t, *_: t < steps, body, (0, h0, *arrays), maximum_iterations=steps)
+    return states.stack(), saved.stack(), last
 
 
-def _backward_loop(d_states, recurrent_kernel, previous_states, saved, mask):
+def _backward_loop(d_states, d_last, recurrent_kernel, previous_states, saved, mask):
     """The sequential part of the backward pass: `(d_inputs, d_inner, d_h0)`, given the state
-    before every step."""
+    before every step and the gradient `d_last` reaching the last state from beyond the loop."""
     steps = tf.shape(d_states)[0]
     recurrent_kernel_t = tf.transpose(recurrent_kernel)
     d_inputs = tf.TensorArray(d_states.dtype, size=steps)
@@ -197,7 +203,7 @@ def _backward_loop(d_states, recurrent_kernel, previous_states, saved, mask):
     _, d_h0, d_inputs, d_inner = tf.while_loop(
         lambda t, *_: t >= 0,
         body,
-        (steps - 1, tf.zeros_like(previous_states[0]), d_inputs, d_inner),
+        (steps - 1, d_last, d_inputs, d_inner),
         maximum_iterations=steps,
     )
     return d_inputs.stack(), d_inner.stack(), d_h0
@@ -216,3 +222,139 @@ def _weight_gradients(d_inner, previous_states):
 
 _LOOPS = {compiled: compiled_loops((_inference, _forward, _backward_loop), compiled) for compiled in (True, False)}
 _weight_gradients = tf.function(_weight_gradients, reduce_retracing=True)
+
+
+# Training cuts the sequence into this many pieces of time (`gru_training`) when a step's
+# recurrent matmul has at least `CHUNKED_MIN_STEP_MACS` multiply-adds and each piece keeps at
+# least `MIN_CHUNK_STEPS` steps. Measured on 2 cores (benchmarks/bench_layers.py sizes, quiet
+# machine, train_on_batch): size a (64 x 512 -> 1536, graph loop) 290 ms in 4 pieces, 293 in 8,
+# 314 in one; size b (32 x 256 -> 768, compiled loop) 14.9 against 16.8 ms in one, 8 pieces
+# slower than one; size c (1.6M multiply-adds a step) is faster in one piece. On one thread
+# pieces neither help nor cost (1.00x at a, 0.99x at b).
+TRAINING_CHUNKS = 4
+CHUNKED_MIN_STEP_MACS = 4_000_000
+MIN_CHUNK_STEPS = 8
+
+
+def training_chunks(steps, batch, units):
+    """How many pieces of time `gru_training` cuts a sequence of `steps` into (1: none).
+
+    `steps` or `batch` may be None (unknown when the graph is built).
+    """
+    batch = 32 if batch is None else batch  # as `use_compiled_loop`
+    if batch * units * 3 * units < CHUNKED_MIN_STEP_MACS:
+        return 1
+    if steps is None:
+        return TRAINING_CHUNKS
+    return max(1, min(TRAINING_CHUNKS, steps // MIN_CHUNK_STEPS))
+
+
+def gru_training(inputs, kernel, input_bias, recurrent_kernel, recurrent_bias, h0, mask=None, chunks=TRAINING_CHUNKS):
+    """The GRU's training loop from the raw inputs, in `chunks` pieces of time.
+
+    Each piece projects its inputs (`x @ W + b_input`, one matmul) and runs the recurrence from
+    the state the previous piece ended with. The projection of a piece does not wait for the
+    recurrence of the ones before it, nor, in the backward pass, the gradients of a piece's
+    inputs, kernel and recurrent kernel (three large matmuls) for the pieces before it: on
+    several cores TensorFlow's executor runs them beside the sequential loop instead of before
+    or after it. The numbers are those of `gru_recurrence` after one projection up to float
+    rounding (the weight gradients are sums over pieces).
+
+    Args:
+        inputs: `[time, batch, features]` (time-major).
+        kernel: `[features, 3 * units]`; input_bias, recurrent_bias: `[3 * units]`;
+        recurrent_kernel: `[units, 3 * units]`; h0: `[batch, units]`.
+        mask: optional `[time, batch]` boolean.
+        chunks: the number of pieces (`training_chunks`); with an unknown number of steps, a
+            piece may be empty.
+
+    Returns:
+        The hidden state after every step, `[time, batch, units]`, as `gru_recurrence`.
+    """
+    tensors = [inputs, *map(tf.convert_to_tensor, (kernel, input_bias, recurrent_kernel, recurrent_bias)), h0]
+    batch = 32 if inputs.shape[1] is None else inputs.shape[1]
+    units, width = tensors[3].shape
+    compiled = batch * units * width < TRAINING_STEP_MACS_FACTOR * fused_lstm.COMPILED_LOOP_MAX_STEP_MACS
+    if mask is not None:
+        tensors.append(tf.cast(mask, inputs.dtype))
+    return _chunked_loop(mask is not None, compiled, chunks, inputs.shape[0])(*tensors)
+
+
+@functools.cache
+def _chunked_loop(masked, compiled, chunks, static_steps):
+    """`gru_training`'s differentiable function, one per (masked, compiled, chunks, steps)."""
+    _, forward, backward = _LOOPS[compiled]
+
+    @tf.custom_gradient
+    def run(*tensors):
+        inputs, kernel, input_bias, recurrent_kernel, recurrent_bias, h0 = untracked(*tensors[:6])
+        mask = tensors[6] if masked else None
+        steps = tf.shape(inputs)[0] if static_steps is None else static_steps
+        bounds = [(k * steps // chunks, (k + 1) * steps // chunks) for k in range(chunks)]
+        pieces = []  # (inputs, mask, first state, states, saved) of each piece
+        h = h0
+        for start, end in bounds:
+            x = inputs[start:end]
+            m = None if mask is None else mask[start:end]
+            projected = tf.reshape(
+                tf.nn.bias_add(tf.matmul(_flat(x), kernel), input_bias), tf.concat([tf.shape(x)[:2], [-1]], axis=0)
+            )
+            states, saved, last = _unless_empty(
+                start,
+                end,
+                lambda p=projected, m=m, h=h: forward(p, recurrent_kernel, recurrent_bias, h, m),
+                lambda h=h: (_empty_like(h), _empty_like(h, 4), h),
+            )
+            pieces.append((x, m, h, states, saved))
+            h = last
+        all_states = tf.concat([piece[3] for piece in pieces], axis=0)
+
+        def grad(d_states):
+            if d_states is None:
+                d_states = tf.zeros_like(all_states)
+            d_h = tf.zeros_like(h0)
+            d_inputs, d_kernel, d_input_bias, d_recurrent_kernel, d_recurrent_bias = [], [], [], [], []
+            for (start, end), (x, m, first, states, saved) in reversed(list(zip(bounds, pieces, strict=True))):
+                previous = tf.concat([first[None], states], axis=0)[:-1]
+                d_x, d_inner, d_h = _unless_empty(
+                    start,
+                    end,
+                    lambda d=d_states[start:end], g=d_h, p=previous, s=saved, m=m: backward(
+                        d, g, recurrent_kernel, p, s, m
+                    ),
+                    lambda g=d_h: (_empty_like(g, 3), _empty_like(g, 3), g),
+                )
+                flat_d_x, flat_d_inner = _flat(d_x), _flat(d_inner)
+                d_inputs.append(tf.reshape(tf.matmul(flat_d_x, kernel, transpose_b=True), tf.shape(x)))
+                d_kernel.append(tf.matmul(_flat(x), flat_d_x, transpose_a=True))
+                d_input_bias.append(tf.reduce_sum(flat_d_x, axis=0))
+                d_recurrent_kernel.append(tf.matmul(_flat(previous), flat_d_inner, transpose_a=True))
+                d_recurrent_bias.append(tf.reduce_sum(flat_d_inner, axis=0))
+            grads = (
+                tf.concat(d_inputs[::-1], axis=0),
+                *(tf.add_n(parts) for parts in (d_kernel, d_input_bias, d_recurrent_kernel, d_recurrent_bias)),
+                d_h,
+            )
+            return (*grads, None) if masked else grads
+
+        return all_states, grad
+
+    return run
+
+
+def _flat(x):
+    """`[time, batch, width]` as `[time * batch, width]`."""
+    return tf.reshape(x, [-1, tf.shape(x)[-1]])
+
+
+def _empty_like(h, gates=1):
+    """No steps: `[0, batch, gates * units]`."""
+    return tf.zeros(tf.concat([[0], tf.shape(h)[:1], gates * tf.shape(h)[1:]], axis=0), h.dtype)
+
+
+def _unless_empty(start, end, run, empty):
+    """`run()`, or `empty()` for a piece without steps (only possible when the number of steps is
+    unknown; a loop over none fails in XLA)."""
+    if isinstance(start, int) and isinstance(end, int):
+        return run() if end > start else empty()
+    return tf.cond(end > start, run, empty)

@@ -388,6 +388,23 @@ class GRU(RecurrentLayer):
                 mask,
             )  # overlap.py
             return states, [states[-1]]
+        from textlstm.layers import fused_gru
+
+        chunks = fused_gru.training_chunks(inputs.shape[0], inputs.shape[1], cell.units) if training else 1
+        if chunks > 1:  # pieces of time whose large matmuls run beside the recurrence (fused_gru.py)
+            if input_bias is None:
+                input_bias = tf.zeros([3 * cell.units], inputs.dtype)
+            states = fused_gru.gru_training(
+                inputs,
+                cell.kernel,
+                input_bias,
+                cell.recurrent_kernel,
+                tf.convert_to_tensor(recurrent_bias),
+                initial_state[0],
+                mask,
+                chunks,
+            )
+            return states, [states[-1]]
         projected = self._project(inputs, cell.kernel, input_bias)
         states = gru_recurrence(
             projected, cell.recurrent_kernel, tf.convert_to_tensor(recurrent_bias), initial_state[0], mask, training
