@@ -11,7 +11,7 @@ import tensorflow as tf
 from textlstm.layers.base import DropoutCellMixin, RecurrentLayer, StepCellMixin, serialize_cell_settings
 from textlstm.layers.fused_lstm import lstm_recurrence, use_compiled_loop
 from textlstm.layers.int8 import MODE as INT8
-from textlstm.layers.int8 import Int8CellMixin
+from textlstm.layers.int8 import Int8CellMixin, split_sum
 from textlstm.layers.overlap import lstm_inference, worth_overlapping
 
 _CELL_SETTINGS = (
@@ -189,21 +189,23 @@ class LSTMCell(Int8CellMixin, StepCellMixin, DropoutCellMixin, keras.layers.Laye
 
     def step(self, inputs, states, weights, projected=False):
         inputs, h, c = self.in_compute_dtype(inputs, *states)
-        if "recurrent_kernel" in weights:  # int8 (step_weights)
-            z = self.int8_matmul(h, weights, "recurrent_kernel")
+        if "recurrent_kernel" in weights:  # int8 (step_weights): each product divided by its scale
+            recurrent = self.int8_product(h, weights, "recurrent_kernel")
             if projected:
-                return self._gates(inputs + z, c)
-            z = self.int8_matmul(inputs, weights, "kernel") + z
+                return self._gates([inputs, recurrent], c)
             (bias,) = self.in_compute_dtype(weights.get("bias"))
-            return self._gates(z if bias is None else z + bias, c)
+            return self._gates([self.int8_product(inputs, weights, "kernel"), recurrent, bias], c)
         if projected:
-            return self._gates(inputs + keras.ops.matmul(h, weights["kernel"]), c)
+            return self._gates([inputs, keras.ops.matmul(h, weights["kernel"])], c)
         z = keras.ops.matmul(keras.ops.concatenate([inputs, h], axis=-1), weights["kernel"])
-        return self._gates(z if "bias" not in weights else z + weights["bias"], c)
+        return self._gates([z, weights.get("bias")], c)
 
     def _gates(self, z, c):
-        """The gates and new states from the pre-activations `z` [batch, 4 * units] and `c`."""
-        z_i, z_f, z_c, z_o = keras.ops.split(z, 4, axis=-1)
+        """The gates and new states from the pre-activations `z` [batch, 4 * units] and `c`; `z` may
+        also be a list of terms to add, each `[batch, 4 * units]`, an int8 product pair
+        (`Int8CellMixin.int8_product`) or None, added left to right after the split into gates
+        (`split_sum`)."""
+        z_i, z_f, z_c, z_o = split_sum(z if isinstance(z, list) else [z], 4)
         input_gate = self.recurrent_activation(z_i)
         forget_gate = self.recurrent_activation(z_f)
         candidate = self.activation(z_c)
