@@ -58,8 +58,9 @@ class StepCellMixin:
     """
 
     def in_compute_dtype(self, *tensors):
-        """The tensors (or variables) cast to `self.compute_dtype`, as a list; None stays None."""
-        return [None if t is None else keras.ops.cast(t, self.compute_dtype) for t in tensors]
+        """The tensors (or variables) cast to `self.compute_dtype`, as a list; None stays None, and
+        so does a `(product, scale)` pair (`Int8CellMixin.int8_product`), already in it."""
+        return [t if t is None or isinstance(t, tuple) else keras.ops.cast(t, self.compute_dtype) for t in tensors]
 
     def input_projection(self, inputs):
         """`inputs @ kernel + input_bias` in the compute dtype: `[..., features]` -> `[..., gates * units]`."""

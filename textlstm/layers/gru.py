@@ -11,7 +11,7 @@ import tensorflow as tf
 from textlstm.layers.base import DropoutCellMixin, RecurrentLayer, StepCellMixin, serialize_cell_settings
 from textlstm.layers.fused_gru import INFERENCE_MAX_STEP_MACS, gru_recurrence
 from textlstm.layers.fused_lstm import use_compiled_loop
-from textlstm.layers.int8 import MATRICES, Int8CellMixin
+from textlstm.layers.int8 import MATRICES, Int8CellMixin, split_sum
 from textlstm.layers.int8 import MODE as INT8
 from textlstm.layers.overlap import gru_inference, worth_overlapping
 
@@ -166,10 +166,14 @@ class GRUCell(Int8CellMixin, StepCellMixin, DropoutCellMixin, keras.layers.Layer
     def projected_gate_values(self, projected, states, recurrent_mask=None, product=None):
         """`gate_values` given the input projection `x W + b_input` (e.g. from a lookup table).
 
-        `product(h, start, stop)` computes `h @ recurrent_kernel[:, start:stop]` (default: with the
-        cell's float view; a generation step passes one over the weights of its `step_weights`)."""
+        `projected` may also be a list of terms that add up to it (`split_sum`). `product(h, start,
+        stop)` gives `h @ recurrent_kernel[:, start:stop]` as a tensor or an int8 pair (default: with
+        the cell's float view; a generation step passes one over its `step_weights`). Sums are
+        taken after splitting into gates, which keeps XLA's matrix-vector products on their fast
+        path (`split_sum`)."""
         h = states[0] if isinstance(states, (list, tuple)) else states
-        projected, h, recurrent_bias = self.in_compute_dtype(projected, h, self.split_bias()[1])
+        terms = projected if isinstance(projected, list) else [projected]
+        h, recurrent_bias, *terms = self.in_compute_dtype(h, self.split_bias()[1], *terms)
         if product is None:
             (recurrent_kernel,) = self.in_compute_dtype(self.recurrent_kernel)
 
@@ -178,46 +182,44 @@ class GRUCell(Int8CellMixin, StepCellMixin, DropoutCellMixin, keras.layers.Layer
                 return keras.ops.matmul(v, recurrent_kernel if whole else recurrent_kernel[:, start:stop])
 
         h_dropped = h if recurrent_mask is None else h * keras.ops.cast(recurrent_mask, h.dtype)
-        x_z, x_r, x_h = keras.ops.split(projected, 3, axis=-1)
+        x_z, x_r, x_h = split_sum(terms, 3)
         units = self.units
         if self.reset_after:
-            recurrent = product(h_dropped, 0, 3 * units)
-            if recurrent_bias is not None:
-                recurrent = recurrent + recurrent_bias
-            r_z, r_r, r_h = keras.ops.split(recurrent, 3, axis=-1)
+            r_z, r_r, r_h = split_sum([product(h_dropped, 0, 3 * units), recurrent_bias], 3)
         else:
-            r_z, r_r = keras.ops.split(product(h_dropped, 0, 2 * units), 2, axis=-1)
+            r_z, r_r = split_sum([product(h_dropped, 0, 2 * units)], 2)
         update = self.recurrent_activation(x_z + r_z)
         reset = self.recurrent_activation(x_r + r_r)
         if self.reset_after:
             candidate = self.activation(x_h + reset * r_h)
         else:
-            candidate = self.activation(x_h + product(reset * h_dropped, 2 * units, 3 * units))
+            (r_h,) = split_sum([product(reset * h_dropped, 2 * units, 3 * units)], 1)
+            candidate = self.activation(x_h + r_h)
         h_new = update * h + (1.0 - update) * candidate
         return {"update": update, "reset": reset, "candidate": candidate, "h": h_new}
 
     def step_weights(self, projected=False):
         """Empty for a float cell (`step` reads its variables); for an int8 cell its int8 matrices
         and scales (`recurrent_kernel`, and `kernel` unless the inputs come projected), which the
-        step reads as stored (`Int8CellMixin.int8_matmul`)."""
+        step reads as stored (`Int8CellMixin.int8_product`)."""
         if self.quantization_mode != INT8:
             return {}
         return self.int8_step_weights(MATRICES[1:] if projected else MATRICES)
 
     def step(self, inputs, states, weights, projected=False):
-        if not weights:
-            return super().step(inputs, states, weights, projected)
         (inputs,) = self.in_compute_dtype(inputs)
+        if not weights:  # float: the cell's own variables
+            if not projected:
+                inputs = [keras.ops.matmul(inputs, *self.in_compute_dtype(self.kernel)), self.input_bias]
+            return self.projected_gate_values(inputs, states)
         if not projected:
-            (bias,) = self.in_compute_dtype(self.input_bias)
-            inputs = self.int8_matmul(inputs, weights, "kernel")
-            inputs = inputs if bias is None else inputs + bias
+            inputs = [self.int8_product(inputs, weights, "kernel"), self.input_bias]
 
         def product(v, start, stop):
             if (start, stop) == (0, 3 * self.units):
-                return self.int8_matmul(v, weights, "recurrent_kernel")
+                return self.int8_product(v, weights, "recurrent_kernel")
             columns = {name: weights[name][..., start:stop] for name in ("recurrent_kernel", "recurrent_kernel_scale")}
-            return self.int8_matmul(v, columns, "recurrent_kernel")
+            return self.int8_product(v, columns, "recurrent_kernel")
 
         return self.projected_gate_values(inputs, states, product=product)
 

@@ -18,7 +18,7 @@ is used when it quantizes along axis 0 to int8. Other modes (int4, float8, gptq,
 
 `cell.kernel` and `cell.recurrent_kernel` stay float tensors for every reader (the fused loops,
 cuDNN, inspection, export): the dequantized `int8 / scale` once the cell is quantized. The fast
-path of generation reads the int8 matrices themselves (`int8_step_weights`, `int8_matmul`).
+path of generation reads the int8 matrices themselves (`int8_step_weights`, `int8_product`).
 """
 
 import keras
@@ -148,13 +148,6 @@ class Int8CellMixin:
         it) and the scale it must be divided by, for `split_sum` to divide after splitting."""
         matrix, scale = self.in_compute_dtype(weights[name], weights[name + "_scale"])
         return keras.ops.matmul(x, matrix), scale
-
-    def int8_matmul(self, x, weights, name):
-        """`x @ (int8 / scale)` computed as `(x @ int8) / scale` in the compute dtype:
-        `[batch, rows] -> [batch, columns]`; the int8 matrix is read as stored (XLA fuses the cast
-        into the product)."""
-        matrix, scale = self.in_compute_dtype(weights[name], weights[name + "_scale"])
-        return keras.ops.divide(keras.ops.matmul(x, matrix), scale)
 
 
 def embedding_matrix(embedding):
