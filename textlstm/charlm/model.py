@@ -78,9 +78,8 @@ class CharStepper(tf.Module):
 
     The first layer's input projection is folded into a table, `embedding @ W + b`, so a
     step starts with a row lookup instead of a matmul; each cell steps on the weights of its
-    `step_weights`, laid out and cast once here (an LSTM's input and recurrent matmuls are one
-    matmul over `[x, h]`), kept as variables so the compiled loop, a SavedModel and ONNX read
-    them as the model's own. The stepper holds the weights as they were when it was built. Each
+    `step_weights`, cast once here (int8 matrices stay int8 for a model quantized to int8), kept
+    as variables so the compiled loop, a SavedModel and ONNX read them as the model's own. The stepper holds the weights as they were when it was built. Each
     layer computes in its own compute dtype, as in the model's forward pass: under
     `train.precision = "mixed_bfloat16"` the states are bfloat16 (`initial_state` makes them so).
     """

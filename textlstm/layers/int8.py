@@ -143,6 +143,13 @@ class Int8CellMixin:
             weights[name + "_scale"] = keras.ops.convert_to_tensor(getattr(self, name + "_scale"))
         return weights
 
+    def step_product(self, x, weights, name):
+        """`x @ weights[name]`: a tensor for a float matrix, an `int8_product` pair for an int8 one
+        (`weights` from `step_weights`; `split_sum` adds either)."""
+        if name + "_scale" in weights:
+            return self.int8_product(x, weights, name)
+        return keras.ops.matmul(x, weights[name])
+
     def int8_product(self, x, weights, name):
         """`(x @ int8, scale)`: the product with the int8 matrix as stored (XLA fuses the cast into
         it) and the scale it must be divided by, for `split_sum` to divide after splitting."""

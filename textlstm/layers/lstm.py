@@ -10,8 +10,8 @@ import tensorflow as tf
 
 from textlstm.layers.base import DropoutCellMixin, RecurrentLayer, StepCellMixin, serialize_cell_settings
 from textlstm.layers.fused_lstm import lstm_recurrence, use_compiled_loop
+from textlstm.layers.int8 import MATRICES, Int8CellMixin, split_sum
 from textlstm.layers.int8 import MODE as INT8
-from textlstm.layers.int8 import Int8CellMixin, split_sum
 from textlstm.layers.overlap import lstm_inference, worth_overlapping
 
 _CELL_SETTINGS = (
@@ -173,32 +173,27 @@ class LSTMCell(Int8CellMixin, StepCellMixin, DropoutCellMixin, keras.layers.Laye
         return self._gates(projected + keras.ops.matmul(h, recurrent_kernel), c)
 
     def step_weights(self, projected=False):
-        """`{"kernel": [kernel; recurrent_kernel] stacked, "bias": bias}` in the compute dtype (only
-        `recurrent_kernel` when the inputs come `projected`): a step's input and recurrent matmuls
-        are then one, `[x, h] @ kernel + bias`, which reads the weights in one pass (generation at
-        batch 1 streams them once a character)."""
-        if self.quantization_mode == INT8:  # two int8 products: the matrices have scales of their own
-            weights = self.int8_step_weights(("recurrent_kernel",) if projected else ("kernel", "recurrent_kernel"))
-            return weights if projected or self.bias is None else {**weights, "bias": self.bias}
-        if projected:
-            (recurrent_kernel,) = self.in_compute_dtype(self.recurrent_kernel)
-            return {"kernel": recurrent_kernel}
-        kernel, recurrent_kernel, bias = self.in_compute_dtype(self.kernel, self.recurrent_kernel, self.bias)
-        weights = {"kernel": keras.ops.concatenate([kernel, recurrent_kernel], axis=0)}
-        return weights if bias is None else {**weights, "bias": bias}
+        """What `step` reads, in the compute dtype: `recurrent_kernel`, and unless the inputs come
+        `projected` also `kernel` and `bias`; for an int8 cell the int8 matrices with their scales
+        (`Int8CellMixin.int8_step_weights`). A step does two products, `x @ kernel` and
+        `h @ recurrent_kernel`, as Keras's cell does: against one product over `[x, h]` and the
+        two matrices stacked, that is 0.95x at batch 1 with XLA and 1.2x at batch 8 without
+        (docs/results.md, "Character LM generation speed")."""
+        names = MATRICES[1:] if projected else MATRICES
+        if self.quantization_mode == INT8:
+            weights = self.int8_step_weights(names)
+        else:
+            weights = dict(zip(names, self.in_compute_dtype(*(getattr(self, name) for name in names))))
+        if not projected and self.bias is not None:
+            (weights["bias"],) = self.in_compute_dtype(self.bias)
+        return weights
 
     def step(self, inputs, states, weights, projected=False):
         inputs, h, c = self.in_compute_dtype(inputs, *states)
-        if "recurrent_kernel" in weights:  # int8 (step_weights): each product divided by its scale
-            recurrent = self.int8_product(h, weights, "recurrent_kernel")
-            if projected:
-                return self._gates([inputs, recurrent], c)
-            (bias,) = self.in_compute_dtype(weights.get("bias"))
-            return self._gates([self.int8_product(inputs, weights, "kernel"), recurrent, bias], c)
+        recurrent = self.step_product(h, weights, "recurrent_kernel")
         if projected:
-            return self._gates([inputs, keras.ops.matmul(h, weights["kernel"])], c)
-        z = keras.ops.matmul(keras.ops.concatenate([inputs, h], axis=-1), weights["kernel"])
-        return self._gates([z, weights.get("bias")], c)
+            return self._gates([inputs, recurrent], c)
+        return self._gates([self.step_product(inputs, weights, "kernel"), recurrent, weights.get("bias")], c)
 
     def _gates(self, z, c):
         """The gates and new states from the pre-activations `z` [batch, 4 * units] and `c`; `z` may
