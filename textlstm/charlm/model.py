@@ -10,6 +10,7 @@ import tensorflow as tf
 
 import textlstm.layers as tl
 from textlstm.errors import UserError
+from textlstm.layers.fusion import dense_logits
 from textlstm.optim import optimizer
 from textlstm.precision import policy
 from textlstm.schema import defaults
@@ -79,10 +80,11 @@ class CharStepper(tf.Module):
     The first layer's input projection is folded into a table, `embedding @ W + b`, so a
     step starts with a row lookup instead of a matmul; each cell steps on the weights of its
     `step_weights`, cast once here (int8 matrices stay int8 for a model quantized to int8), kept
-    as variables so the compiled loop, a SavedModel and ONNX read them as the model's own. The stepper holds the weights as they were when it was built. Each
-    layer computes in its own compute dtype, as in the model's forward pass: under
-    `train.precision = "mixed_bfloat16"` the states are bfloat16 (`initial_state` makes them so).
-    """
+    as variables so the compiled loop, a SavedModel and ONNX read them as the model's own. The
+    stepper holds the weights as they were when it was built. Each layer computes in its own
+    compute dtype, as in the model's forward pass: under `train.precision = "mixed_bfloat16"` the
+    states are bfloat16 (`initial_state` makes them so). The logits layer is applied with its bias
+    added after the product (`layers.fusion.dense_logits`)."""
 
     def __init__(self, model):
         super().__init__(name="char_stepper")
@@ -114,7 +116,7 @@ class CharStepper(tf.Module):
             gates = layer.cell.step(x, layer_state, weights, projected=i == 0)
             new_state.append(layer.cell.next_states(gates))
             x = gates["h"]
-        return tf.cast(self.output(x), tf.float32), new_state
+        return tf.cast(dense_logits(self.output, x), tf.float32), new_state
 
 
 def _state_sizes(cell):

@@ -169,28 +169,3 @@ def embedding_matrix(embedding):
         raise NotImplementedError(f"a tied output projection reads float or int8 embeddings, not {mode}")
     rows = keras.ops.cast(embedding._embeddings, embedding.compute_dtype)
     return keras.ops.divide(rows, keras.ops.cast(embedding.embeddings_scale, embedding.compute_dtype)[:, None])
-
-
-def split_sum(terms, parts):
-    """`parts` tensors `[batch, columns / parts]`: the sum of `terms` split along the last axis, each
-    term split before the sum. A term is a `[batch, columns]` tensor (or `[columns]`), a pair
-    `(product, scale)` standing for `product / scale` (`Int8CellMixin.int8_product`), or None
-    (skipped); terms are added left to right.
-
-    Why split first: XLA on a CPU fuses an addition (a bias, a second product) or a scaling that
-    directly consumes a matrix-vector product into that product, and the fused product leaves its
-    fast path: a char LM step of 2 x 512 units at batch 1 took 134 us against 78 us with the bias
-    added after the split (benchmarks/bench_charlm.py's model, quiet machine)."""
-    sums = None
-    for term in terms:
-        if term is None:
-            continue
-        if isinstance(term, tuple):
-            product, scale = term
-            pieces = [
-                p / s for p, s in zip(keras.ops.split(product, parts, axis=-1), keras.ops.split(scale, parts, axis=-1))
-            ]
-        else:
-            pieces = keras.ops.split(term, parts, axis=-1)
-        sums = pieces if sums is None else [a + b for a, b in zip(sums, pieces)]
-    return sums

@@ -10,7 +10,8 @@ import tensorflow as tf
 
 from textlstm.layers.base import DropoutCellMixin, RecurrentLayer, StepCellMixin, serialize_cell_settings
 from textlstm.layers.fused_lstm import lstm_recurrence, use_compiled_loop
-from textlstm.layers.int8 import MATRICES, Int8CellMixin, split_sum
+from textlstm.layers.fusion import split_sum
+from textlstm.layers.int8 import MATRICES, Int8CellMixin
 from textlstm.layers.int8 import MODE as INT8
 from textlstm.layers.overlap import lstm_inference, worth_overlapping
 
