@@ -171,7 +171,7 @@ class LSTMCell(Int8CellMixin, StepCellMixin, DropoutCellMixin, keras.layers.Laye
         projected, h, c, recurrent_kernel = self.in_compute_dtype(projected, *states, self.recurrent_kernel)
         if recurrent_mask is not None:
             h = h * keras.ops.cast(recurrent_mask, h.dtype)
-        return self._gates(projected + keras.ops.matmul(h, recurrent_kernel), c)
+        return self._gates([projected, keras.ops.matmul(h, recurrent_kernel)], c)
 
     def step_weights(self, projected=False):
         """What `step` reads, in the compute dtype: `recurrent_kernel`, and unless the inputs come
