@@ -13,7 +13,7 @@ Weight-only: the recurrent matmuls read int8 weights and multiply float activati
 never quantized: the state is carried in the compute dtype). Keras's default int8 config also
 names an activation quantizer; recurrent cells ignore it (Dense and Embedding layers of the same
 model still get Keras's own int8, activation quantizer included). A config's weight quantizer
-is used when it quantizes along axis 0 to int8. Other modes (int4, float8, gptq, awq) raise
+is used; it must quantize along axis 0 (per output column) to int8. Other modes (int4, float8, gptq, awq) raise
 `NotImplementedError`, which `model.quantize` turns into Keras's warning for that layer.
 
 `cell.kernel` and `cell.recurrent_kernel` stay float tensors for every reader (the fused loops,
@@ -151,8 +151,8 @@ class Int8CellMixin:
         return keras.ops.matmul(x, weights[name])
 
     def int8_product(self, x, weights, name):
-        """`(x @ int8, scale)`: the product with the int8 matrix as stored (XLA fuses the cast into
-        it) and the scale it must be divided by, for `split_sum` to divide after splitting."""
+        """`(x @ int8, scale)`: the product with the int8 matrix cast to the compute dtype, and the
+        scale it must be divided by, for `split_sum` to divide after splitting."""
         matrix, scale = self.in_compute_dtype(weights[name], weights[name + "_scale"])
         return keras.ops.matmul(x, matrix), scale
 
