@@ -16,6 +16,7 @@ from support.layers import (
     assert_recurrent_dropout_acts,
     assert_same_as_reference,
     expected_kernel,
+    masked_stack,
 )
 from textlstm.layers import GRU, GRUCell, kernel_plan
 from textlstm.layers.dispatch import gpu_available
@@ -53,14 +54,7 @@ def test_initial_state_and_bias_options_match_keras(use_bias):
 
 def test_bidirectional_and_stacked_match_keras():
     def stack(make_layer):
-        return keras.Sequential(
-            [
-                keras.Input((STEPS, FEATURES)),
-                keras.layers.Masking(0.0),
-                keras.layers.Bidirectional(make_layer(UNITS, return_sequences=True)),
-                make_layer(UNITS),
-            ]
-        )
+        return masked_stack(make_layer, STEPS, FEATURES, UNITS)
 
     x = X.copy()
     x[2, 3:] = 0.0

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from support.layers import TOLERANCE, as_list
+from support.layers import TOLERANCE, as_list, masked_stack
 from textlstm.layers import GRU, fused_gru
 
 RNG = np.random.default_rng(5)
@@ -111,14 +111,7 @@ def test_an_unknown_number_of_steps_and_empty_pieces(pieces, loop, steps, monkey
 
 def test_bidirectional_and_stacked(pieces):
     def stack(make_layer):
-        return keras.Sequential(
-            [
-                keras.Input((STEPS, FEATURES)),
-                keras.layers.Masking(0.0),
-                keras.layers.Bidirectional(make_layer(UNITS, return_sequences=True)),
-                make_layer(UNITS),
-            ]
-        )
+        return masked_stack(make_layer, STEPS, FEATURES, UNITS)
 
     x = X.copy()
     x[2, 3:] = 0.0

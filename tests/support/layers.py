@@ -97,3 +97,16 @@ def assert_recurrent_dropout_acts(make_layer, x):
     assert layer.kernel_used == "portable"
     np.testing.assert_allclose(training[:, 0], inference[:, 0], atol=1e-6)
     assert not np.allclose(training[:, 1:], inference[:, 1:], atol=1e-3)
+
+
+def masked_stack(make_layer, steps, features, units):
+    """`Masking`, then `keras.layers.Bidirectional(make_layer(units, return_sequences=True))`, then
+    `make_layer(units)`: a stack that carries a mask through both kinds of recurrent layer."""
+    return keras.Sequential(
+        [
+            keras.Input((steps, features)),
+            keras.layers.Masking(0.0),
+            keras.layers.Bidirectional(make_layer(units, return_sequences=True)),
+            make_layer(units),
+        ]
+    )
