@@ -60,9 +60,7 @@ def gru_recurrence(projected_inputs, recurrent_kernel, recurrent_bias, h0, mask=
     if mask is not None:
         tensors.append(tf.cast(mask, projected_inputs.dtype))
     if training:
-        batch = 32 if projected_inputs.shape[1] is None else projected_inputs.shape[1]  # as `use_compiled_loop`
-        limit = TRAINING_STEP_MACS_FACTOR * fused_lstm.COMPILED_LOOP_MAX_STEP_MACS
-        compiled = batch * recurrent_kernel.shape[0] * recurrent_kernel.shape[1] < limit
+        compiled = _trains_compiled(projected_inputs.shape[1], *recurrent_kernel.shape)
     else:
         compiled = use_compiled_loop(projected_inputs, recurrent_kernel, INFERENCE_MAX_STEP_MACS)
     return _differentiable_loop(lean=not training, masked=mask is not None, compiled=compiled)(*tensors)
@@ -226,14 +224,23 @@ _weight_gradients = tf.function(_weight_gradients, reduce_retracing=True)
 
 # Training cuts the sequence into this many pieces of time (`gru_training`) when a step's
 # recurrent matmul has at least `CHUNKED_MIN_STEP_MACS` multiply-adds and each piece keeps at
-# least `MIN_CHUNK_STEPS` steps. Measured on 2 cores (benchmarks/bench_layers.py sizes, quiet
-# machine, train_on_batch): size a (64 x 512 -> 1536, graph loop) 290 ms in 4 pieces, 293 in 8,
-# 314 in one; size b (32 x 256 -> 768, compiled loop) 14.9 against 16.8 ms in one, 8 pieces
-# slower than one; size c (1.6M multiply-adds a step) is faster in one piece. On one thread
-# pieces neither help nor cost (1.00x at a, 0.99x at b).
+# least `MIN_CHUNK_STEPS` steps: 4 pieces are the fastest at sizes a and b of
+# benchmarks/bench_layers.py, one piece at size c (docs/results.md, "GRU training in pieces of time").
 TRAINING_CHUNKS = 4
 CHUNKED_MIN_STEP_MACS = 4_000_000
 MIN_CHUNK_STEPS = 8
+
+
+def _step_macs(batch, units, width):
+    """Multiply-adds of one step's recurrent matmul `[batch, units] @ [units, width]`; an unknown
+    batch (None) counts as 32, as in `use_compiled_loop`."""
+    return (32 if batch is None else batch) * units * width
+
+
+def _trains_compiled(batch, units, width):
+    """Whether training runs the XLA-compiled loop (else the graph loop): its own limit,
+    `TRAINING_STEP_MACS_FACTOR` times the shared one."""
+    return _step_macs(batch, units, width) < TRAINING_STEP_MACS_FACTOR * fused_lstm.COMPILED_LOOP_MAX_STEP_MACS
 
 
 def training_chunks(steps, batch, units):
@@ -241,8 +248,7 @@ def training_chunks(steps, batch, units):
 
     `steps` or `batch` may be None (unknown when the graph is built).
     """
-    batch = 32 if batch is None else batch  # as `use_compiled_loop`
-    if batch * units * 3 * units < CHUNKED_MIN_STEP_MACS:
+    if _step_macs(batch, units, 3 * units) < CHUNKED_MIN_STEP_MACS:
         return 1
     if steps is None:
         return TRAINING_CHUNKS
@@ -272,9 +278,7 @@ def gru_training(inputs, kernel, input_bias, recurrent_kernel, recurrent_bias, h
         The hidden state after every step, `[time, batch, units]`, as `gru_recurrence`.
     """
     tensors = [inputs, *map(tf.convert_to_tensor, (kernel, input_bias, recurrent_kernel, recurrent_bias)), h0]
-    batch = 32 if inputs.shape[1] is None else inputs.shape[1]
-    units, width = tensors[3].shape
-    compiled = batch * units * width < TRAINING_STEP_MACS_FACTOR * fused_lstm.COMPILED_LOOP_MAX_STEP_MACS
+    compiled = _trains_compiled(inputs.shape[1], *tensors[3].shape)
     if mask is not None:
         tensors.append(tf.cast(mask, inputs.dtype))
     return _chunked_loop(mask is not None, compiled, chunks, inputs.shape[0])(*tensors)

@@ -8,6 +8,7 @@ Weights have exactly the layout of `keras.layers.GRU` (`kernel [in, 3u]`,
 import keras
 import tensorflow as tf
 
+from textlstm.layers import fused_gru
 from textlstm.layers.base import DropoutCellMixin, RecurrentLayer, StepCellMixin, serialize_cell_settings
 from textlstm.layers.fused_gru import INFERENCE_MAX_STEP_MACS, gru_recurrence
 from textlstm.layers.fused_lstm import use_compiled_loop
@@ -371,43 +372,25 @@ class GRU(RecurrentLayer):
     def _fused_loop(self, inputs, initial_state, mask, training):
         cell = self.cell
         input_bias, recurrent_bias = cell.split_bias()
-        if recurrent_bias is None:
-            recurrent_bias = tf.zeros([3 * cell.units], dtype=inputs.dtype)
+        recurrent_bias = tf.zeros([3 * cell.units], inputs.dtype) if recurrent_bias is None else recurrent_bias
+
+        def from_raw_inputs(loop, *extra):
+            """`loop` over the unprojected inputs (it projects them itself), zeros for a missing bias."""
+            bias = tf.zeros([3 * cell.units], inputs.dtype) if input_bias is None else input_bias
+            weights = (cell.kernel, bias, cell.recurrent_kernel, tf.convert_to_tensor(recurrent_bias))
+            states = loop(inputs, *weights, initial_state[0], mask, *extra)
+            return states, [states[-1]]
+
         if (
             not training
             and inputs.shape[0] != 0
             and worth_overlapping()
             and not use_compiled_loop(inputs, cell.recurrent_kernel, INFERENCE_MAX_STEP_MACS)
         ):
-            if input_bias is None:
-                input_bias = tf.zeros([3 * cell.units], inputs.dtype)
-            states = gru_inference(
-                inputs,
-                cell.kernel,
-                input_bias,
-                cell.recurrent_kernel,
-                tf.convert_to_tensor(recurrent_bias),
-                initial_state[0],
-                mask,
-            )  # overlap.py
-            return states, [states[-1]]
-        from textlstm.layers import fused_gru
-
+            return from_raw_inputs(gru_inference)  # the projection overlaps the loop (overlap.py)
         chunks = fused_gru.training_chunks(inputs.shape[0], inputs.shape[1], cell.units) if training else 1
         if chunks > 1:  # pieces of time whose large matmuls run beside the recurrence (fused_gru.py)
-            if input_bias is None:
-                input_bias = tf.zeros([3 * cell.units], inputs.dtype)
-            states = fused_gru.gru_training(
-                inputs,
-                cell.kernel,
-                input_bias,
-                cell.recurrent_kernel,
-                tf.convert_to_tensor(recurrent_bias),
-                initial_state[0],
-                mask,
-                chunks,
-            )
-            return states, [states[-1]]
+            return from_raw_inputs(fused_gru.gru_training, chunks)
         projected = self._project(inputs, cell.kernel, input_bias)
         states = gru_recurrence(
             projected, cell.recurrent_kernel, tf.convert_to_tensor(recurrent_bias), initial_state[0], mask, training
