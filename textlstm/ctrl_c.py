@@ -27,14 +27,8 @@ def ctrl_c_kept():
     an error of its own or drops it; in a finalizer, where Python ignores it) still stops the work at
     the next `raise_if_interrupted`. Only in the main thread, and only where Ctrl-C raises
     KeyboardInterrupt (Python's default handler); nested uses share the outer one."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.getsignal(signal.SIGINT)
-    if previous is _remember:
-        yield
-        return
-    if previous is not signal.default_int_handler:
+    previous = signal.getsignal(signal.SIGINT)  # `_remember` inside an outer use: not the default either
+    if threading.current_thread() is not threading.main_thread() or previous is not signal.default_int_handler:
         yield
         return
     _PENDING.clear()
@@ -44,11 +38,6 @@ def ctrl_c_kept():
     finally:
         signal.signal(signal.SIGINT, previous)
         _PENDING.clear()
-
-
-def ctrl_c_pending() -> bool:
-    """Whether a Ctrl-C came (inside `ctrl_c_kept`) that has not been raised again since."""
-    return bool(_PENDING)
 
 
 def raise_if_interrupted():

@@ -13,7 +13,7 @@ import io
 
 import sentencepiece as spm
 
-from textlstm.ctrl_c import ctrl_c_kept, ctrl_c_pending, raise_if_interrupted
+from textlstm.ctrl_c import ctrl_c_kept, raise_if_interrupted
 from textlstm.errors import UserError, describe_os_error
 
 PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
@@ -47,8 +47,7 @@ def train_model(sentences, vocab_size, model_type, seed_sentences=2_000_000, **o
         try:
             spm.SentencePieceTrainer.train(sentence_iterator=sentences, model_writer=buffer, **{**settings, **options})
         except RuntimeError as error:
-            if ctrl_c_pending():
-                raise_if_interrupted()
+            raise_if_interrupted()  # a Ctrl-C SentencePiece turned into this RuntimeError
             if sentences.error is not None:  # SentencePiece reports it as its own RuntimeError
                 raise sentences.error from None
             raise UserError(

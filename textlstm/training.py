@@ -420,7 +420,7 @@ def load_checkpoint(run, custom_objects=None):
 
 
 class _LostCtrlC(keras.callbacks.Callback):
-    """After every batch, the Ctrl-C that came and was lost on its way (`interrupts.ctrl_c_kept`)
+    """After every batch, the Ctrl-C that came and was lost on its way (`ctrl_c.ctrl_c_kept`)
     is raised, so `fit` saves a checkpoint and stops as it does for any Ctrl-C."""
 
     def on_train_batch_end(self, batch, logs=None):
