@@ -2,10 +2,9 @@
 
 XLA fuses an elementwise operation that directly consumes a matrix product (adding a bias or a
 second product, scaling) into that product, and on a CPU the fused product leaves the fast
-matrix-vector code: a char LM step of 2 x 512 LSTM units at batch 1 took 134 us against 78 us with
-its bias added after the split into gates, and the logits layer's bias added to two halves of its
-product saves 9% of a whole sampling loop (benchmarks/profile_generation.py, docs/results.md,
-"Character LM generation speed"). Batches of 8 rows and more are not affected.
+matrix-vector code. Adding after a split (`split_sum`), or to halves of the product
+(`dense_logits`), keeps it there. It matters at batch 1; batches of 8 rows and more are not
+affected (benchmarks/profile_generation.py; docs/results.md, "Character LM generation speed").
 """
 
 import keras

@@ -177,9 +177,8 @@ class LSTMCell(Int8CellMixin, StepCellMixin, DropoutCellMixin, keras.layers.Laye
         """What `step` reads, in the compute dtype: `recurrent_kernel`, and unless the inputs come
         `projected` also `kernel` and `bias`; for an int8 cell the int8 matrices with their scales
         (`Int8CellMixin.int8_step_weights`). A step does two products, `x @ kernel` and
-        `h @ recurrent_kernel`, as Keras's cell does: against one product over `[x, h]` and the
-        two matrices stacked, that is 0.95x at batch 1 with XLA and 1.2x at batch 8 without
-        (docs/results.md, "Character LM generation speed")."""
+        `h @ recurrent_kernel`, as Keras's cell does, not one over `[x, h]` and the two matrices
+        stacked (docs/results.md, "Character LM generation speed")."""
         names = MATRICES[1:] if projected else MATRICES
         if self.quantization_mode == INT8:
             weights = self.int8_step_weights(names)
