@@ -112,14 +112,16 @@ def generation_seconds(stepper, batch, chars, jit_compile, seed):
 
 
 def compare_generation(steppers, batch, chars, jit_compile, repeats, matrix=None):
-    """Median chars/s of each stepper and the ratios ours/keras of each repeat (alternating); with
+    """Median chars/s of each stepper and the ratios ours/keras of each repeat (alternating, each
+    stepper first in turn, so that none always runs in the same place of a repeat); with
     `matrix`, also of NumPy streaming it once a character (`limit`)."""
     for step in steppers.values():
         generation_seconds(step, batch, chars, jit_compile, seed=0)  # trace and compile
     seconds = {name: [] for name in steppers}
+    names = list(steppers)
     for repeat in range(repeats):
-        for name, step in steppers.items():
-            seconds[name].append(generation_seconds(step, batch, chars, jit_compile, seed=repeat + 1))
+        for name in names[repeat % len(names) :] + names[: repeat % len(names)]:  # each goes first in turn
+            seconds[name].append(generation_seconds(steppers[name], batch, chars, jit_compile, seed=repeat + 1))
         if matrix is not None:
             if repeat == 0:
                 streaming_seconds(matrix, 1)  # compile

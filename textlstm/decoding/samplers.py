@@ -22,6 +22,7 @@ import tensorflow as tf
 
 from textlstm import schema
 from textlstm.errors import UserError
+from textlstm.layers.fusion import arranged_for_xla
 
 _CACHE_SIZE = 16  # compiled loops kept per process; each holds one traced step function
 _compiled_cache = collections.OrderedDict()
@@ -385,7 +386,8 @@ def _compiled_loop(step_fn, kind, banned_ids, jit_compile):
         def sampler(logits, step_seed):
             return kind.draw(logits, step_seed, **options)
 
-        return _sampling_loop(step_fn, sampler, banned_ids, start_tokens, state, length, seed, offset, size)
+        with arranged_for_xla(jit_compile):
+            return _sampling_loop(step_fn, sampler, banned_ids, start_tokens, state, length, seed, offset, size)
 
     return compiled(
         ("sample", step_fn, kind, jit_compile, banned_ids),
