@@ -23,17 +23,11 @@ import re
 class TextlstmError(Exception):
     """A problem with the user's input, paths, settings or arguments, explained in one line.
 
-    The message names a Python caller's parameters ("n_best (3) cannot exceed beam_size (2)");
-    `names` maps each parameter it mentions to the setting it stands for (`{"n_best":
-    "decode.n_best"}`), so that the CLI can show the option instead ("--n-best (3) cannot exceed
-    --beam-size (2)": `textlstm.cli.one_line_error`, `textlstm.schema.flag_of`).
+    A refusal that names a Python caller's parameters is a `ParameterError`, so that the CLI
+    can name its options instead.
     """
 
     exit_code = 1
-
-    def __init__(self, *args, names: dict | None = None):
-        super().__init__(*args)
-        self.names = dict(names or {})
 
 
 UserError = TextlstmError  # the name the library used first; the same class
@@ -50,27 +44,42 @@ class Interrupted(UserError):
 
 
 class ParameterError(TextlstmError):
-    """A refusal that names the parameters of a library call, spelled as its caller gave them.
+    """A refusal that names the parameters of a library call, spelled as its caller gave them:
+    the one mechanism by which the Python API and the CLI word the same refusal each in its own
+    terms ("n_best (3) cannot exceed beam_size (2)"; "--n-best (3) cannot exceed --beam-size (2)").
 
-    `template` holds a `{field}` for each parameter it names; `parameters` maps each field to
-    `(name, value)`: the Python parameter and the value given (None: the name alone). `str()`
-    spells them in Python (`run_dir`, `epochs=1`, `resume=True`, `overrides['data.paths']`);
-    `spelled(spell)` with another spelling, `spell(name, value) -> str` (the CLI: its flags).
+    `template` holds a `{field}` for each field given. A field is either a parameter, `(name,
+    value)` or `(name, value, key)`: the Python parameter, the value given (None: the name alone)
+    and the setting it stands for (`"decode.n_best"`, None: none); or a string, inserted as it is
+    (text from the user's input, never read for fields). `str()` spells the parameters in Python
+    (`run_dir`, `epochs=1`, `resume=True`, `overrides['data.paths']`); `spelled(spell)` with
+    another spelling, `spell(name, value, key) -> str` (the CLI: `textlstm.cli.options.option_spelling`).
     """
 
-    def __init__(self, template: str, **parameters):
-        self.template, self.parameters = template, parameters
+    def __init__(self, template: str, **fields):
+        self.template = template
+        self.parameters = {
+            field: tuple(value) + (None,) * (3 - len(value))
+            for field, value in fields.items()
+            if isinstance(value, tuple)
+        }
+        self.literals = {field: value for field, value in fields.items() if not isinstance(value, tuple)}
         super().__init__(self.spelled(python_spelling))
 
     def spelled(self, spell) -> str:
-        text = self.template
-        for field, (name, value) in self.parameters.items():
-            text = text.replace("{" + field + "}", spell(name, value))
-        return text
+        """The message with each parameter written by `spell(name, value, key)`, in one pass."""
+
+        def field(match):
+            name = match.group(1)
+            if name in self.parameters:
+                return spell(*self.parameters[name])
+            return str(self.literals[name]) if name in self.literals else match.group(0)
+
+        return re.sub(r"\{(\w+)\}", field, self.template)
 
 
-def python_spelling(name: str, value=None) -> str:
-    """How `ParameterError` names a parameter to a Python caller."""
+def python_spelling(name: str, value=None, key=None) -> str:
+    """How `ParameterError` names a parameter to a Python caller (`key` plays no part)."""
     if value is None:
         return name
     if name == "overrides":  # the override's "section.key=value" string: named by its key

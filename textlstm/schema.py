@@ -11,8 +11,8 @@ and the allowed range:
 
     model.dropout must be a finite number >= 0 and < 1, got 1.5
 
-Library errors name parameters and carry the settings they stand for (`UserError.names`);
-the CLI shows option names instead (`with_flags`, `flag_of`: `decode.n_best` is `--n-best`).
+Library errors that name parameters are `ParameterError`s carrying the settings they stand
+for; the CLI shows option names instead (`flag_of`: `decode.n_best` is `--n-best`).
 
 Floats must always be finite (NaN and infinity are refused). Sizes have upper bounds that
 keep arithmetic in range; whether a model and a batch fit in memory is checked separately
@@ -23,10 +23,9 @@ written out here so that recipes, overrides and options share them.
 """
 
 import copy
-import re
 
 from textlstm import settings
-from textlstm.errors import UserError
+from textlstm.errors import ParameterError, UserError
 from textlstm.settings import (  # noqa: F401  (importable from here, as before)
     CELLS,
     MAX_INT32,
@@ -123,14 +122,6 @@ def flag_of(key: str) -> str:
     return "--" + key.rsplit(".", 1)[-1].replace("_", "-")
 
 
-def with_flags(message: str, names: dict) -> str:
-    """`message` with each parameter of `names` ({parameter: key}, `UserError.names`) written as
-    its option: "n_best (3) cannot exceed beam_size (2)" -> "--n-best (3) cannot exceed --beam-size (2)"."""
-    for parameter, key in names.items():
-        message = re.sub(rf"(?<![\w.-]){re.escape(parameter)}(?![\w-])", flag_of(key), message)
-    return message
-
-
 def check_value(kind: str | None, name: str, value, source: str = ""):
     """Check one recipe value or option; returns it (ints widened for float keys)."""
     return spec_of(kind, name).check(name, value, source)
@@ -138,7 +129,8 @@ def check_value(kind: str | None, name: str, value, source: str = ""):
 
 def check_argument(parameter: str, value, key: str, kind: str | None = None):
     """Check a Python argument `parameter` that stands for the setting `key` ("decode.n_best"):
-    the error names the parameter ("n_best must be ...") and carries the key (for the CLI)."""
+    the error names the parameter ("n_best must be ..."), a `ParameterError` the CLI spells with
+    the option."""
     return spec_of(kind, key).check(parameter, value, key=key)
 
 
@@ -175,13 +167,16 @@ def check_joint_rules(recipe: dict, kind: str):
 
 def check_n_best(n_best: int, beam_size: int, recipe: bool = False):
     """A translator returns at most `beam_size` hypotheses: one `UserError` if `n_best` asks for
-    more, naming the recipe keys (`recipe`) or the parameters (carrying their keys)."""
+    more, naming the recipe keys (`recipe`) or the parameters (a `ParameterError`)."""
     if n_best > beam_size:
         if recipe:
             raise UserError(f"decode.n_best ({n_best}) cannot exceed decode.beam_size ({beam_size})")
-        raise UserError(
-            f"n_best ({n_best}) cannot exceed beam_size ({beam_size})",
-            names={"n_best": "decode.n_best", "beam_size": "decode.beam_size"},
+        raise ParameterError(
+            "{n_best} ({n}) cannot exceed {beam_size} ({beam})",
+            n_best=("n_best", None, "decode.n_best"),
+            beam_size=("beam_size", None, "decode.beam_size"),
+            n=n_best,
+            beam=beam_size,
         )
 
 

@@ -10,8 +10,8 @@ Floats must always be finite (NaN and infinity are refused); strings must be val
 text (`textio.check_text`). The range text comes from `Spec.describe`, so a recipe key, a
 command-line option, a Python argument and a server request field with the same declaration
 are refused in the same words. A value too long to print (an integer of many digits) is named
-by its size. With `key` ("decode.n_best"), the error carries `{name: key}` (`UserError.names`)
-so that the CLI can name the option instead of the parameter (`textlstm.schema.flag_of`).
+by its size. With `key` ("decode.n_best"), `name` is a Python parameter standing for that
+setting, and the error is a `ParameterError`, so that the CLI can name the option instead.
 
 The declarations themselves are in `textlstm.settings`; `textlstm.schema` looks them up.
 """
@@ -21,7 +21,7 @@ import math
 import numbers
 from collections.abc import Callable
 
-from textlstm.errors import UserError
+from textlstm.errors import ParameterError, UserError
 from textlstm.textio import check_text
 
 TYPE_NAMES = {bool: "a boolean (true/false)", int: "an integer", float: "a number", str: "a string", list: "a list"}
@@ -56,10 +56,10 @@ class Spec:
 
     def check(self, name: str, value, source: str = "", key: str | None = None):
         """`value` if allowed (ints widen to floats for float keys), else one `UserError` line
-        "[source: ]name must be ..., got ..." (carrying `{name: key}` when `key` is given)."""
+        "[source: ]name must be ..., got ..." (a `ParameterError` for the parameter `name` standing
+        for the setting `key`, when it is given)."""
         prefix = f"{source}: " if source else ""
-        names = {name: key} if key else None
-        value = _check_type(name, self.type, value, prefix, names)
+        value = _check_type(name, self.type, value, prefix, key)
         if self.type is str:
             check_text(value, f"{prefix}{name}")
         elif self.type is list:
@@ -67,7 +67,7 @@ class Spec:
                 if isinstance(item, str):
                     check_text(item, f"{prefix}{name}[{index}]")
         if not self.allows(value):
-            raise UserError(f"{prefix}{name} must be {self.describe()}, got {shown(value)}", names=names)
+            raise _refusal(prefix, name, key, f" must be {self.describe()}, got {shown(value)}")
         return value
 
     def allows(self, value) -> bool:
@@ -114,13 +114,20 @@ def shown(value) -> str:
     return repr(value)
 
 
-def _check_type(name, expected, value, prefix, names=None):
+def _refusal(prefix, name, key, rest):
+    """The error "prefix name rest": naming the parameter `name` of the setting `key` if given."""
+    if key is None:
+        return UserError(f"{prefix}{name}{rest}")
+    return ParameterError("{source}{parameter}{rest}", source=prefix, parameter=(name, None, key), rest=rest)
+
+
+def _check_type(name, expected, value, prefix, key=None):
     if expected is bool:
         ok = isinstance(value, bool)
     elif expected is float:
         ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
         if ok and isinstance(value, numbers.Integral) and abs(value) >= 10**300:
-            raise UserError(f"{prefix}{name} must be a finite number, got {shown(value)}", names=names)
+            raise _refusal(prefix, name, key, f" must be a finite number, got {shown(value)}")
         value = float(value) if ok else value
     elif expected is int:
         ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
@@ -132,9 +139,8 @@ def _check_type(name, expected, value, prefix, names=None):
         ok = isinstance(value, expected)
     if not ok:
         got = TYPE_NAMES.get(type(value), type(value).__name__)
-        raise UserError(
-            f"{prefix}{name} must be {TYPE_NAMES.get(expected, expected.__name__)}, got {shown(value)} ({got})",
-            names=names,
+        raise _refusal(
+            prefix, name, key, f" must be {TYPE_NAMES.get(expected, expected.__name__)}, got {shown(value)} ({got})"
         )
     return value
 

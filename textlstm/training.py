@@ -161,16 +161,15 @@ def extend_recipe(recipe, run_path, epochs=None, max_steps=None):
     done = _recorded(run_path)
     if epochs is not None and epochs < done.get("epoch", 0):
         raise ParameterError(
-            "{epochs} is fewer than the "
-            + f"{done['epoch']} epochs this run has done; "
-            + "{resume} can only train longer",
+            "{epochs} is fewer than the {done} epochs this run has done; {resume} can only train longer",
+            done=done["epoch"],
             epochs=("epochs", epochs),
             resume=("resume", True),
         )
     if max_steps is not None and 0 < max_steps < done.get("step", 0):
         raise ParameterError(
-            "{max_steps} is fewer than the " + f"{done['step']} steps this run has done; "
-            "{resume} can only train longer",
+            "{max_steps} is fewer than the {done} steps this run has done; {resume} can only train longer",
+            done=done["step"],
             max_steps=("max_steps", max_steps),
             resume=("resume", True),
         )

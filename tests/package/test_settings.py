@@ -138,13 +138,25 @@ def test_a_python_callers_errors_name_parameters_and_the_cli_names_options():
     assert one_line_error(error.value) == "--max-length must be an integer >= 1 and <= 100_000, got 0"
 
 
-def test_parameter_names_become_options_only_as_whole_words():
+def test_only_a_refusals_fields_become_options():
+    """A ParameterError spells its parameter fields and nothing else: not the same words in its
+    text, not a field's name inside text from the user's input."""
+    from textlstm.cli.options import option_spelling
+    from textlstm.errors import ParameterError
+
     assert schema.flag_of("decode.n_best") == "--n-best" and schema.flag_of("tag.n_best") == "--n-best"
-    names = {"length": "decode.length", "top_k": "decode.top_k"}
-    message = "length must be below max_length; top_k (5) and decode.length and top_k_top_p"
-    assert (
-        schema.with_flags(message, names)
-        == "--length must be below max_length; --top-k (5) and decode.length and top_k_top_p"
+    error = ParameterError(
+        "{length} must be below max_length; {top_k} ({k}) and decode.length and top_k_top_p; got {given}",
+        length=("length", None, "decode.length"),
+        top_k=("top_k", None, "decode.top_k"),
+        k=5,
+        given=repr("{length}"),
     )
+    assert str(error) == "length must be below max_length; top_k (5) and decode.length and top_k_top_p; got '{length}'"
+    assert (
+        error.spelled(option_spelling)
+        == "--length must be below max_length; --top-k (5) and decode.length and top_k_top_p; got '{length}'"
+    )
+    assert option_spelling("max_steps", 5) == "--max-steps 5" and option_spelling("resume", True) == "--resume"
     with pytest.raises(KeyError):
         schema.flag_of("decode.nothing")

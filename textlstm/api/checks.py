@@ -33,7 +33,7 @@ def check_declared(name, value, key, kind=None, allow_none=True):
     """`value` checked against the declaration of `key` ("decode.batch_size", "tag.n_best") in
     `textlstm.schema`, for the family `kind` (None: an option every family shares); the error
     names the argument, as "batch_size must be an integer >= 1 and <= 1_000_000, got 1000000000", and
-    carries `key` (`TextlstmError.names`), so the CLI names its option instead."""
+    is a `ParameterError` carrying `key`, so the CLI names its option instead."""
     if value is None and allow_none:
         return None
     return check_argument(name, value, key, kind)

@@ -178,8 +178,10 @@ def prepare_training(
             run = RunDir.open(run_dir, kind)
             if not run.file(RECIPE_FILE).is_file():  # stopped before it was written: nothing was trained there
                 raise ParameterError(
-                    f"cannot resume: {run_dir} holds no {RECIPE_FILE} (it stopped before training started); "
+                    "cannot resume: {path} holds no {file} (it stopped before training started); "
                     "start it again without {resume}",
+                    path=run_dir,
+                    file=RECIPE_FILE,
                     resume=("resume", True),
                 )
             resolved = run.read_recipe(defaults)
@@ -212,8 +214,9 @@ def _override_items(overrides):
     if isinstance(overrides, str) or not all(isinstance(item, str) for item in overrides):
         raise ParameterError(
             "{overrides} must be a dict of dotted keys ({'model.units': 64}) or a list of 'section.key=value' "
-            f"strings, got {overrides!r}",
+            "strings, got {given}",
             overrides=("overrides", None),
+            given=repr(overrides),
         )
     return list(overrides)
 
@@ -236,9 +239,9 @@ def _recipe_items(recipe):
     for section, table in recipe.items():
         if not isinstance(table, dict):
             raise ParameterError(
-                "{recipe} must map each section to a table ({'model': {'units': 64}}), "
-                f"got {section!r}: {table!r}",
+                "{recipe} must map each section to a table ({'model': {'units': 64}}), got {given}",
                 recipe=("recipe", None),
+                given=f"{section!r}: {table!r}",
             )
         items += [override_text(f"{section}.{key}", value) for key, value in table.items()]
     return items
@@ -249,12 +252,16 @@ def _set_strategy(recipe, kind, strategy):
 
     if "strategy" not in recipe.get("train", {}):
         raise ParameterError(
-            "{strategy} is not supported by " + f"'train {kind}' (its recipe has no train.strategy)",
+            "{strategy} is not supported by 'train {kind}' (its recipe has no train.strategy)",
             strategy=("strategy", None),
+            kind=kind,
         )
     if strategy not in STRATEGIES:
         raise ParameterError(
-            "{strategy} must be one of " + ", ".join(STRATEGIES) + f", got {strategy!r}", strategy=("strategy", None)
+            "{strategy} must be one of {allowed}, got {given}",
+            strategy=("strategy", None),
+            allowed=", ".join(STRATEGIES),
+            given=repr(strategy),
         )
     recipe["train"]["strategy"] = strategy
 
@@ -274,7 +281,9 @@ def _refuse_an_existing_run(run_dir, kind):
         return  # claim_for_training says what is wrong with it
     if existing == kind and any((path / name).exists() for name in TRAINED_FILES):
         raise ParameterError(
-            f"{path} already holds a {kind} run; continue it with " + "{resume}, or replace it with {overwrite}",
+            "{path} already holds a {kind} run; continue it with {resume}, or replace it with {overwrite}",
+            path=str(path),
+            kind=kind,
             resume=("resume", True),
             overwrite=("overwrite", True),
         )

@@ -64,15 +64,15 @@ def on_interrupt(describe):
 
 def one_line_error(error: BaseException) -> str | None:
     """The one line the CLI prints for `error`, or None when it is a bug (keep the traceback).
-    A library error names Python parameters; those it carries (`UserError.names`) are shown as
-    the options that stand for them ("n_best" -> "--n-best": `textlstm.schema.with_flags`)."""
-    from textlstm.errors import describe_machine_error
+    A library error that names Python parameters (`ParameterError`) is spelled with the options
+    that stand for them ("n_best" -> "--n-best": `textlstm.cli.options.option_spelling`)."""
+    from textlstm.errors import ParameterError, describe_machine_error
 
+    if isinstance(error, ParameterError):
+        from textlstm.cli.options import option_spelling
+
+        return error.spelled(option_spelling)
     if isinstance(error, UserError):
-        if getattr(error, "names", None):
-            from textlstm.schema import with_flags
-
-            return with_flags(str(error), error.names)
         return str(error)
     if isinstance(error, click.ClickException):
         return None  # click prints its own

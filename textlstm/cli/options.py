@@ -181,13 +181,23 @@ def train_from_cli(kind, data_options, flags, *, overrides=(), **arguments):
     return trained
 
 
-def _flag_spelling(given):
-    """`spell(name, value)` for `ParameterError.spelled`: the flag of a parameter, with its value."""
+def option_spelling(name, value=None, key=None):
+    """`spell(name, value, key)` for `ParameterError.spelled`: the option that stands for a
+    parameter, with its value: the setting's option (`key` "decode.n_best": "--n-best"), else
+    `textlstm.train`'s flag for it ("max_steps": "--max-steps")."""
+    from textlstm.schema import flag_of
 
-    def spell(name, value):
+    flag = flag_of(key) if key else FLAGS.get(name, f"--{name.replace('_', '-')}")
+    return flag if value is None or isinstance(value, bool) else f"{flag} {value}"
+
+
+def _flag_spelling(given):
+    """`option_spelling`, where an override is named by the option that gave it (`given`: the
+    override's text -> the flag; "--set" for the rest)."""
+
+    def spell(name, value, key=None):
         if name == "overrides":
             return given.get(value, "--set")
-        flag = FLAGS.get(name, f"--{name.replace('_', '-')}")
-        return flag if value is None or isinstance(value, bool) else f"{flag} {value}"
+        return option_spelling(name, value, key)
 
     return spell

@@ -42,7 +42,7 @@ def _groups(lengths, batch_size):
 
 def check_options(beam_size=None, n_best=None, max_length=None, batch_size=None, length_penalty=None):
     """Refuse impossible decoding options in one line naming the parameter (the CLI shows its
-    option: `UserError.names`); options left as None are not checked."""
+    option: `ParameterError`); options left as None are not checked."""
     for name, value in (
         ("beam_size", beam_size),
         ("max_length", max_length),
