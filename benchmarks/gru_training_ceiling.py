@@ -26,9 +26,9 @@ import time
 import keras
 import numpy as np
 import tensorflow as tf
+from bench_layers import SIZES, build, interleaved_medians, make_batch, matmul_peak_gflops
 
 import textlstm  # noqa: F401  (TensorFlow backend)
-from bench_layers import SIZES, build, interleaved_medians, make_batch, matmul_peak_gflops
 from textlstm.layers import GRU
 
 
@@ -81,11 +81,12 @@ def product_bound(batch, steps, features, units, layers, repeats):
             "h^T dz": (_product(True), (array(tokens, units), array(tokens, gates))),
         }
         if layer > 0:
-            work["dz @ W^T"] = (lambda a, b: tf.matmul(a, b, transpose_b=True), (array(tokens, gates), array(width, gates)))
-        for name, (function, args) in work.items():
-            seconds = min(
-                _best_seconds(tf.function(function, jit_compile=jit), args, repeats) for jit in (False, True)
+            work["dz @ W^T"] = (
+                lambda a, b: tf.matmul(a, b, transpose_b=True),
+                (array(tokens, gates), array(width, gates)),
             )
+        for name, (function, args) in work.items():
+            seconds = min(_best_seconds(tf.function(function, jit_compile=jit), args, repeats) for jit in (False, True))
             parts[name] = parts.get(name, 0.0) + seconds
     return sum(parts.values()), parts
 
@@ -107,12 +108,17 @@ def main():
         models = {"ours": build(GRU, *size, jit_compile="auto"), "keras": build(keras.layers.GRU, *size, "auto")}
         models["ours"].set_weights(models["keras"].get_weights())
         x, y = make_batch(*size)
-        seconds = interleaved_medians({n: (lambda m=m: m.train_on_batch(x, y)) for n, m in models.items()}, args.repeats)
+        seconds = interleaved_medians(
+            {n: (lambda m=m, x=x, y=y: m.train_on_batch(x, y)) for n, m in models.items()}, args.repeats
+        )
         print(f"size {size_name} (batch {batch} x {steps}, {features} -> {units}, {layers} layers), GRU training step:")
         for name, part in parts.items():
             print(f"  {name:24s} {part * 1e3:8.1f} ms")
         print(f"  sum of the products      {bound * 1e3:8.1f} ms  (the bound)")
-        print(f"  keras.layers.GRU         {seconds['keras'] * 1e3:8.1f} ms  keras / bound = {seconds['keras'] / bound:.2f}x")
+        print(
+            f"  keras.layers.GRU         {seconds['keras'] * 1e3:8.1f} ms  "
+            f"keras / bound = {seconds['keras'] / bound:.2f}x"
+        )
         print(
             f"  textlstm GRU             {seconds['ours'] * 1e3:8.1f} ms  ours / keras = "
             f"{seconds['keras'] / seconds['ours']:.2f}x, ours at {bound / seconds['ours']:.0%} of the bound"

@@ -69,7 +69,12 @@ def dense_logits(dense, x):
     [batch, units]` in its compute dtype, with the bias added to the two halves of the product
     (see above); any other Dense (quantized, with an activation, without bias), or any Dense outside
     XLA (`arranged_for_xla`), is called as it is."""
-    if not _FOR_XLA.get() or dense.quantization_mode is not None or dense.bias is None or dense.activation is not keras.activations.linear:
+    if (
+        not _FOR_XLA.get()
+        or dense.quantization_mode is not None
+        or dense.bias is None
+        or dense.activation is not keras.activations.linear
+    ):
         return dense(x)
     x, kernel, bias = (keras.ops.cast(t, dense.compute_dtype) for t in (x, dense.kernel, dense.bias))
     product, half = keras.ops.matmul(x, kernel), dense.units // 2
