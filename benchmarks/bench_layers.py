@@ -32,7 +32,7 @@ core would add.
     python benchmarks/bench_layers.py --xla            # also the forced-XLA rows
     python benchmarks/bench_layers.py --threads 1 --clock cpu   # on a loaded machine
 
-`--baseline-gru FILE` adds a third GRU model, ours with the recurrence of an older copy of
+`--baseline-gru FILE` adds a third GRU model, ours with the loops of an older copy of
 `textlstm/layers/fused_gru.py` (e.g. `git show main:textlstm/layers/fused_gru.py > old.py`),
 timed interleaved with the other two: the columns "base ms" and "ours/base".
 """
@@ -73,19 +73,23 @@ def build(layer_cls, batch, steps, features, units, layers, masked, jit_compile)
 
 
 def baseline_gru(path):
-    """A GRU layer class that runs the `gru_recurrence` of the module file at `path`, in training
-    too (one piece of time, not `gru_training`)."""
+    """A GRU layer class that runs the loops of the module file at `path`: its `gru_recurrence`, and
+    in training its `gru_training` in its `training_chunks` pieces of time, or, in a copy from
+    before pieces of time, `gru_recurrence` in one piece."""
     spec = importlib.util.spec_from_file_location("baseline_fused_gru", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    pieces = [(fused_gru, "training_chunks", getattr(module, "training_chunks", lambda *_: 1))]
+    if hasattr(module, "gru_training"):
+        pieces.append((fused_gru, "gru_training", module.gru_training))
 
     @keras.saving.register_keras_serializable(package="bench_layers")  # Bidirectional copies it by its config
     class BaselineGRU(GRU):
         def _fused_loop(self, *args):
-            with (
-                _patched(gru_module, "gru_recurrence", module.gru_recurrence),  # while the call is traced
-                _patched(fused_gru, "training_chunks", lambda *_: 1),  # one piece: the projection up front
-            ):
+            with contextlib.ExitStack() as stack:  # patched while the call is traced
+                stack.enter_context(_patched(gru_module, "gru_recurrence", module.gru_recurrence))
+                for owner, name, value in pieces:
+                    stack.enter_context(_patched(owner, name, value))
                 return super()._fused_loop(*args)
 
     return BaselineGRU

@@ -154,3 +154,13 @@ def test_how_many_pieces(steps, batch, units, expected):
     """Sizes a and b of benchmarks/bench_layers.py train in 4 pieces, size c in one; each piece
     keeps at least `MIN_CHUNK_STEPS` steps."""
     assert fused_gru.training_chunks(steps, batch, units) == expected
+
+
+@pytest.mark.parametrize(
+    "batch, units, compiled",
+    [(64, 512, True), (32, 256, True), (128, 512, True), (64, 1024, False), (None, 1024, True)],
+)
+def test_which_loop_trains(batch, units, compiled):
+    """Training runs the XLA-compiled loop up to 128M multiply-adds a step, size a of
+    benchmarks/bench_layers.py (50M) included, and the graph loop above."""
+    assert fused_gru._trains_compiled(batch, units, 3 * units) is compiled

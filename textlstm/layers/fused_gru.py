@@ -14,7 +14,9 @@ training, before and after the fused step kernels").
 
 For training, `gru_training` runs the same loops on pieces of time, each projecting its own
 inputs, so that on a second core the projection of later pieces (forward) and the input, kernel
-and recurrent-kernel gradients of finished pieces (backward) run beside the sequential loop.
+and recurrent-kernel gradients of finished pieces (backward) run beside the sequential loop. The
+projections run one after another in time order, so the first piece's is never left waiting
+behind the others'.
 
 Gate order is Keras's: update (z), reset (r), candidate (h̃), and
 h' = z ⊙ h + (1 − z) ⊙ h̃ with h̃ = tanh(x W_h + r ⊙ (h U_h + b_h)).
@@ -33,11 +35,12 @@ from textlstm.layers.fused_lstm import compiled_loops, step_masks, untracked, us
 INFERENCE_MAX_STEP_MACS = 1_000_000
 
 # Its training loops stay XLA-compiled up to larger sizes than the LSTM's: with the recurrent
-# kernel's gradient taken out of the compiled loop (TensorFlow's matmul), the compiled loop is
-# the faster at size b (6.3M multiply-adds a step) and the graph loop at size a (50M), on one
-# thread (docs/results.md, "GRU training, before and after the fused step kernels"). A
-# multiple of the shared limit, so lowering that one lowers this too.
-TRAINING_STEP_MACS_FACTOR = 4
+# kernel's gradient taken out of the compiled loop (TensorFlow's matmul) and the sequence in
+# pieces of time whose large matmuls run beside the loop, the compiled loop is the faster with
+# both cores at size a of benchmarks/bench_layers.py (50M multiply-adds a step) and at 100M, the
+# graph loop at 200M (docs/results.md, "GRU training at size a, compiled"). A multiple of the
+# shared limit, so lowering that one lowers this too.
+TRAINING_STEP_MACS_FACTOR = 32
 
 
 def gru_recurrence(projected_inputs, recurrent_kernel, recurrent_bias, h0, mask=None, training=True):
@@ -297,12 +300,15 @@ def _chunked_loop(masked, compiled, chunks, static_steps):
         bounds = [(k * steps // chunks, (k + 1) * steps // chunks) for k in range(chunks)]
         pieces = []  # (inputs, mask, first state, states, saved) of each piece
         h = h0
+        projected = None
         for start, end in bounds:
             x = inputs[start:end]
             m = None if mask is None else mask[start:end]
-            projected = tf.reshape(
-                tf.nn.bias_add(tf.matmul(_flat(x), kernel), input_bias), tf.concat([tf.shape(x)[:2], [-1]], axis=0)
-            )
+            # after the previous piece's projection: the later ones have until their pieces' turn
+            with tf.control_dependencies([] if projected is None else [projected]):
+                projected = tf.reshape(
+                    tf.nn.bias_add(tf.matmul(_flat(x), kernel), input_bias), tf.concat([tf.shape(x)[:2], [-1]], axis=0)
+                )
             states, saved, last = _unless_empty(
                 start,
                 end,
