@@ -228,6 +228,16 @@ class RunDir:
 _CLAIMS: dict = {}  # resolved run path -> the RunClaim this process holds on it
 
 
+def refuse_inside_a_run(path, what: str = "the output"):
+    """One `UserError` if the file `path` would be written inside a run directory (one holding
+    `run.json`, at any depth above it): there it could replace a checkpoint, the training state or
+    a vocabulary, which a run must never lose. Files a run writes for itself do not come here."""
+    given, folder = path, pathlib.Path(os.path.abspath(os.path.expanduser(os.fspath(path)))).parent
+    for directory in (folder, *folder.parents):
+        if (directory / RUN_FILE).is_file():
+            raise UserError(f"{given} lies inside the run directory {directory}; write {what} outside it")
+
+
 def _key(path) -> str:
     return os.path.realpath(path)
 

@@ -331,6 +331,25 @@ def test_bad_inputs(trained, tmp_path, monkeypatch):
     assert not (tmp_path / "report.html").exists()
 
 
+def test_a_report_never_lands_inside_a_run_directory(trained, tmp_path):
+    """`--out` naming a checkpoint, the training state or any path inside a run directory (this
+    run's or another's) is refused before anything is written: the run keeps every file."""
+    run_dir, _ = trained
+    other = tmp_path / "other-run"
+    (other / "sub").mkdir(parents=True)
+    (other / "run.json").write_text(json.dumps({"kind": "tagger"}))
+    before = {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()}
+    for out in (run_dir / "best.keras", run_dir / "state.json", run_dir / "report.html", other / "sub" / "r.json"):
+        _assert_one_error_line(_invoke("inspect", run_dir, "--prompt", "the", "--out", out), "lies inside the run")
+        assert not (other / "sub" / "r.json").exists()
+    assert {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()} == before
+    from textlstm.errors import TextlstmError
+    from textlstm.inspection.report import write_report
+
+    with pytest.raises(TextlstmError, match="lies inside the run directory"):
+        write_report(None, run_dir / "best.keras", "html")
+
+
 def test_help_pages():
     inspect_help = _invoke("inspect", "--help")
     assert inspect_help.exit_code == 0 and "--prompt" in inspect_help.output and "--format" in inspect_help.output

@@ -66,6 +66,9 @@ def inspect_command(
 
     from textlstm.inspection.analysis import FEATURE_DESCRIPTIONS
     from textlstm.inspection.report import inspect_run, write_report
+    from textlstm.rundir import refuse_inside_a_run
+
+    refuse_inside_a_run(out, "the report")  # before the inspection's minutes, as write_report would
 
     inspection = inspect_run(
         run_dir,

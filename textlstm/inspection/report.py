@@ -20,7 +20,7 @@ from textlstm.errors import UserError
 from textlstm.inspection import analysis, page_assets, plots
 from textlstm.inspection.record import SIGMOID_GATES, STATE_GATE, record_activations
 from textlstm.inspection.span import memory_span
-from textlstm.rundir import RunDir, atomic_write_bytes, atomic_write_text
+from textlstm.rundir import RunDir, atomic_write_bytes, atomic_write_text, refuse_inside_a_run
 
 FORMATS = ("html", "json", "npz")
 SIGNED_GATES = ("candidate", "c", "h")
@@ -117,6 +117,7 @@ def inspect_model(
 def write_report(inspection, path, fmt):
     if fmt not in FORMATS:
         raise UserError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    refuse_inside_a_run(path, "the report")
     path = pathlib.Path(path)
     if fmt == "html":
         atomic_write_text(path, render_html(inspection))
