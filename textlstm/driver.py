@@ -19,6 +19,7 @@ import keras
 
 from textlstm import distribute, families, memory, optim, training
 from textlstm.interrupts import interruptible
+from textlstm.recipes import recipe_to_toml
 from textlstm.rundir import RunDir
 from textlstm.schema import check_recipe
 
@@ -142,6 +143,8 @@ def _train(kind, recipe, run_path, resume=False):
         previous = training.load_state(run)
     family.read(run)
     memory.check_fits(*family.memory_estimate())
+    # once the data are read and the model fits: a refusal before this point is its one line alone
+    print(f"run directory: {run_path}\nrecipe:\n" + recipe_to_toml(recipe), flush=True)
     if not resume:
         run = training.start_run(run_path, kind, recipe)  # only once the data are known to be usable
     family.prepare(run)

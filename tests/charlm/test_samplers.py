@@ -215,8 +215,8 @@ def test_choose_sampler_temperature_turns_a_greedy_recipe_into_sampling():
 @pytest.mark.parametrize(
     "given, words",
     [
-        ({"sampler": "greedy", "temperature": 3.0}, ["greedy sampler uses no temperature (--temperature)"]),
-        ({"sampler": "top_k", "top_p": 0.5}, ["top_k sampler uses no top_p (--top-p)"]),
+        ({"sampler": "greedy", "temperature": 3.0}, ["greedy sampler uses no temperature: give one"]),
+        ({"sampler": "top_k", "top_p": 0.5}, ["top_k sampler uses no top_p: give one"]),
         ({"temperature": float("nan")}, ["temperature must be a finite number", "got nan"]),
         ({"top_k": 0}, ["top_k must be an integer >= 1", "got 0"]),
         ({"sampler": "beam"}, ["sampler must be one of greedy, temperature"]),
@@ -227,6 +227,7 @@ def test_choose_sampler_refuses_conflicts_and_bad_values(given, words):
         choose_sampler(RECIPE_DECODE, **given)
     for word in words:
         assert word in str(error.value)
+    assert "--" not in str(error.value)  # a Python caller's parameters, not the command line's options
 
 
 UNKNOWN = 2  # the fake vocabulary's unknown entry: by far the most likely token after every token

@@ -120,3 +120,48 @@ def test_a_value_no_recipe_can_hold_is_one_error_naming_its_key(tmp_path, overri
         textlstm.train("charlm", tmp_path / "run", overrides=overrides, recipe=recipe)
     assert "\n" not in str(caught.value)
     assert not (tmp_path / "run").exists()  # refused before the run directory was touched
+
+
+@pytest.mark.parametrize(
+    "kind, overrides, python_words, cli_args, cli_words",
+    [
+        ("tagger", {}, "a training file and a dev file: data.train and data.dev", [], "--train and --dev"),
+        (
+            "seq2seq",
+            {"data.src": "x.en"},
+            "a source file (data.src) and a target file (data.tgt), or a tab-separated file (data.tsv)",
+            ["--src", "SRC"],
+            "a source file (--src) and a target file (--tgt), or a tab-separated file (--tsv)",
+        ),
+    ],
+)
+def test_missing_data_is_named_as_each_caller_names_it(
+    data, tmp_path, kind, overrides, python_words, cli_args, cli_words
+):
+    """From Python the refusal names the recipe keys, on the command line the options (and the
+    recipe is not printed before it)."""
+    from support.cli import invoke
+
+    with pytest.raises(ParameterError) as error:
+        textlstm.train(kind, tmp_path / "py", overrides=overrides)
+    assert python_words in str(error.value) and "--" not in str(error.value)
+    args = [str(data / "train.tsv") if arg == "SRC" else arg for arg in cli_args]
+    result = invoke("train", kind, "--run-dir", tmp_path / "cli", *args)
+    assert result.exit_code == 1 and cli_words in result.output, result.output
+    assert "recipe:" not in result.output  # refused before the recipe is printed: the one line alone
+
+
+def test_keyword_arguments_are_checked_under_their_own_names(tmp_path):
+    """`epochs`, `max_steps`, `seed` and `run_dir` are refused as the parameters they are, not as
+    the recipe overrides they become; nothing is written."""
+    for arguments, words in (
+        ({"max_steps": -1}, "max_steps must be an integer >= 0"),
+        ({"epochs": "2"}, "epochs must be an integer, got '2'"),
+        ({"epochs": True}, "epochs must be an integer, got True"),
+        ({"seed": 1.5}, "seed must be an integer"),
+    ):
+        with pytest.raises(ParameterError, match="^" + words):
+            textlstm.train("charlm", tmp_path / "run", **arguments)
+    with pytest.raises(UserError, match="^run_dir must be a path"):
+        textlstm.train("charlm", 42)
+    assert not (tmp_path / "run").exists()

@@ -128,15 +128,20 @@ def prepare_training(
     max_steps=None,
     seed=None,
 ):
-    """`(recipe, run_dir, claim)`: the resolved recipe (printed), the run directory and its lock
+    """`(recipe, run_dir, claim)`: the resolved recipe, the run directory and its lock
     (`claim.release()` when training ends; None on a distributed worker other than the chief).
 
     Every refusal comes before the run directory is touched, except those that need its lock.
     """
-    from textlstm.recipes import recipe_to_toml
+    from textlstm.api.checks import check_path
     from textlstm.rundir import RECIPE_FILE, RunDir, claim_for_training
-    from textlstm.schema import check_recipe
+    from textlstm.schema import check_argument, check_recipe
 
+    if run_dir is not None:
+        check_path("run_dir", run_dir)
+    for name, value in (("epochs", epochs), ("max_steps", max_steps), ("seed", seed)):
+        if value is not None:  # named as given, not as the override it becomes
+            check_argument(name, value, _OPTIONS[name], kind)
     items = _override_items(overrides)
     if resume:
         if run_dir is None:
@@ -192,8 +197,7 @@ def prepare_training(
             resolved = _resolve(kind, defaults, recipe, items, {"epochs": epochs, "max_steps": max_steps, "seed": seed})
         if strategy is not None:
             _set_strategy(resolved, kind, strategy)
-        check_recipe(resolved, kind)  # also a resumed run's own recipe
-        print(f"run directory: {run_dir}\nrecipe:\n" + recipe_to_toml(resolved), flush=True)
+        check_recipe(resolved, kind)  # also a resumed run's own recipe (the driver prints it once the data are read)
     except BaseException:
         if claim is not None:
             claim.release()

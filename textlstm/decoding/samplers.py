@@ -21,7 +21,7 @@ import secrets
 import tensorflow as tf
 
 from textlstm import schema
-from textlstm.errors import UserError
+from textlstm.errors import ParameterError, UserError
 from textlstm.layers.fusion import arranged_for_xla
 
 _CACHE_SIZE = 16  # compiled loops kept per process; each holds one traced step function
@@ -283,8 +283,14 @@ def choose_sampler(defaults, sampler=None, temperature=None, top_k=None, top_p=N
     sampler = schema.CHARLM["decode.sampler"].check("sampler", sampler)
     unused = [name for name in given if name not in USES[sampler]]
     if unused:
-        named = " and ".join(f"{name} (--{name.replace('_', '-')})" for name in unused)
-        raise UserError(f"the {sampler} sampler uses no {named}: give one or the other")
+        fields = {f"unused{i}": (name, None, f"decode.{name}") for i, name in enumerate(unused)}
+        raise ParameterError(
+            "the {sampler} sampler uses no "
+            + " and ".join("{" + field + "}" for field in fields)
+            + ": give one or the other",
+            sampler=sampler,
+            **fields,
+        )
     options = {}
     for name in USES[sampler]:
         value = given[name] if name in given else defaults.get(name)

@@ -14,7 +14,7 @@ import functools
 import numpy as np
 import tensorflow as tf
 
-from textlstm.errors import UserError
+from textlstm.errors import ParameterError, UserError
 from textlstm.seq2seq.subwords import BOS_ID, EOS_ID, PAD_ID
 from textlstm.textio import read_lines
 from textlstm.training import batches_from_step
@@ -22,11 +22,18 @@ from textlstm.training import batches_from_step
 POOL_BATCHES = 50  # batches sorted by length together; larger = less padding, less randomness
 
 
+# the recipe keys of the parallel files, named by a refusal (on the command line: --src, --tgt, --tsv)
+_PARALLEL_FILES = {name: (f"data.{name}", None, f"data.{name}") for name in ("src", "tgt", "tsv")}
+
+
 def read_parallel(source_path="", target_path="", tsv_path=""):
     """`(source_lines, target_lines, description)` from --src/--tgt or one TSV file."""
     if tsv_path:
         if source_path or target_path:
-            raise UserError("give either a tab-separated file or --src/--tgt files, not both")
+            raise ParameterError(
+                "give either a tab-separated file ({tsv}) or source and target files ({src}, {tgt}), not both",
+                **_PARALLEL_FILES,
+            )
         sources, targets = [], []
         for number, line in enumerate(read_lines(tsv_path), start=1):
             fields = line.split("\t")
@@ -39,7 +46,10 @@ def read_parallel(source_path="", target_path="", tsv_path=""):
             targets.append(fields[1])
         return sources, targets, str(tsv_path)
     if not source_path or not target_path:
-        raise UserError("parallel data need both a source file (--src) and a target file (--tgt), or --tsv")
+        raise ParameterError(
+            "parallel data need both a source file ({src}) and a target file ({tgt}), or a tab-separated file ({tsv})",
+            **_PARALLEL_FILES,
+        )
     sources, targets = read_lines(source_path), read_lines(target_path)
     if len(sources) != len(targets):
         raise UserError(

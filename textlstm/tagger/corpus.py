@@ -9,7 +9,7 @@ sequence is an error naming the file and line, or is repaired (`data.invalid_tag
 import os
 import sys
 
-from textlstm.errors import UserError
+from textlstm.errors import ParameterError, UserError
 from textlstm.tagger import conll, schemes
 
 FORMATS = ("auto", "conllu", "conll")
@@ -23,9 +23,11 @@ def resolve_format(path, requested):
         return requested
     guessed = conll.detect_format(os.fspath(path))
     if guessed == "plain":
-        raise UserError(
-            f"{path}: cannot tell the format: expected CoNLL-U (10 tab-separated columns) or CoNLL "
-            "columns (token ... tag); name it with --format"
+        raise ParameterError(
+            "{path}: cannot tell the format: expected CoNLL-U (10 tab-separated columns) or CoNLL "
+            "columns (token ... tag); name it with {format}",
+            path=os.fspath(path),
+            format=("data.format", None, "data.format"),
         )
     return guessed
 

@@ -5,7 +5,7 @@ import time
 
 from textlstm import distribute, memory, training
 from textlstm.driver import FamilyTraining, train_family
-from textlstm.errors import UserError
+from textlstm.errors import ParameterError, UserError
 from textlstm.rundir import atomic_write_json
 from textlstm.tagger import corpus, metrics, schemes
 from textlstm.tagger import data as data_lib
@@ -43,7 +43,11 @@ def load_training_data(recipe):
     """(train sentences, dev sentences, tagset) read, checked and converted as the recipe says."""
     data = recipe["data"]
     if not data["train"] or not data["dev"]:
-        raise UserError("a tagger needs --train FILE and --dev FILE (data.train, data.dev)")
+        raise ParameterError(
+            "a tagger needs a training file and a dev file: {train} and {dev}",
+            train=("data.train", None, "data.train"),
+            dev=("data.dev", None, "data.dev"),
+        )
     if data["invalid_tags"] not in ("error", "repair"):
         raise UserError(f"data.invalid_tags must be 'error' or 'repair', got {data['invalid_tags']!r}")
     file_format = corpus.resolve_format(data["train"], data["format"])
