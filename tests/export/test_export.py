@@ -247,6 +247,17 @@ def test_export_refuses_a_non_empty_directory_that_is_not_an_export(exported, tm
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left behind
 
 
+def test_beam_size_is_refused_for_a_run_that_is_no_translator(exported, tmp_path_factory, tmp_path):
+    """As `evaluate` refuses it: named as the parameter in Python, as the option on the command line."""
+    charlm_run = tiny_run(tmp_path_factory, "charlm")
+    with pytest.raises(textlstm.TextlstmError, match=r"^beam_size is for translator \(seq2seq\) runs; .* char LM run"):
+        exported["lm"].export(tmp_path / "py", beam_size=3)
+    assert_one_error_line(
+        invoke("export", charlm_run, tmp_path / "cli", "--beam-size", 3), "--beam-size is for translator"
+    )
+    assert not (tmp_path / "py").exists() and not (tmp_path / "cli").exists()
+
+
 def test_exported_directory_has_mkdirs_permissions(exported):
     """A server often runs as another user: the export's directory is made with the mode a plain
     mkdir gives under the umask (0755 under 022), not the 0700 of a temporary directory."""

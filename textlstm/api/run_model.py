@@ -21,6 +21,7 @@ class RunModel:
         evaluate_inputs: the file arguments of `evaluate` (`textlstm evaluate` requires them all).
         evaluate_options: the other `evaluate` arguments `textlstm evaluate` offers for it.
         evaluate_note: what `textlstm evaluate` adds after naming a missing input ("" or " (...)").
+        export_options: the `export` arguments beyond the format that it takes (others are refused).
         highlights: the "section.key" recipe values `summary` shows.
         dev_metric: what training monitored (state.json's "best" is its best value).
 
@@ -33,6 +34,7 @@ class RunModel:
     evaluate_inputs = ()
     evaluate_options = ()
     evaluate_note = ""
+    export_options = ()
     highlights = ()
     dev_metric = "val_loss"
 
@@ -123,8 +125,8 @@ class RunModel:
             format: "saved_model" (TensorFlow, named serving signature) or "onnx" (needs the
                 `[onnx]` extra).
             overwrite: replace a previous export in `out_dir` (nothing else is ever replaced).
-            beam_size: a translator's exported beam search (default: the recipe's); other
-                families ignore it.
+            beam_size: a translator's exported beam search (default: the recipe's); refused
+                for the other families.
 
         Returns:
             a short description of what was written.
@@ -133,8 +135,17 @@ class RunModel:
             TextlstmError: `out_dir` refused, an unknown format, the `[onnx]` extra missing,
                 what the family cannot export (`check_exportable`), an OS failure writing.
         """
+        from textlstm.errors import ParameterError
         from textlstm.export import write_export
+        from textlstm.families import family
 
+        if beam_size is not None and "beam_size" not in self.export_options:
+            raise ParameterError(
+                "{beam_size} is for translator (seq2seq) runs; {run} is a {title} run",
+                beam_size=("beam_size", None, "decode.beam_size"),
+                run=str(self.run_dir),
+                title=family(self.kind).long_title,
+            )
         return write_export(self, out_dir, format, overwrite=overwrite, beam_size=beam_size)
 
     def evaluate(self, *args, **kwargs) -> dict:

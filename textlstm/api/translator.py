@@ -50,6 +50,7 @@ class Translator(RunModel):
     endpoint = "translate"
     evaluate_inputs = ("source_path", "reference_path")
     evaluate_options = ("beam_size", "length_penalty")
+    export_options = ("beam_size",)
     highlights = ("data.subword_model", "model.cell", "model.layers", "model.units", "model.attention")
     dev_metric = "val_bleu"
 
