@@ -165,12 +165,21 @@ def check_joint_rules(recipe: dict, kind: str):
     check_learning_rate_floor(recipe.get("train", {}))
 
 
-def check_n_best(n_best: int, beam_size: int, recipe: bool = False):
+def check_n_best(n_best: int, beam_size: int, recipe: bool = False, beam_size_given: bool = True):
     """A translator returns at most `beam_size` hypotheses: one `UserError` if `n_best` asks for
-    more, naming the recipe keys (`recipe`) or the parameters (a `ParameterError`)."""
+    more, naming the recipe keys (`recipe`) or the parameters (a `ParameterError`; without
+    `beam_size_given`, `beam_size` is the run's own and the message says so)."""
     if n_best > beam_size:
         if recipe:
             raise UserError(f"decode.n_best ({n_best}) cannot exceed decode.beam_size ({beam_size})")
+        if not beam_size_given:  # the run's own: say so, or the caller looks for a beam size they never gave
+            raise ParameterError(
+                "{n_best} ({n}) cannot exceed the run's beam size ({beam}); give a larger {beam_size} too",
+                n_best=("n_best", None, "decode.n_best"),
+                beam_size=("beam_size", None, "decode.beam_size"),
+                n=n_best,
+                beam=beam_size,
+            )
         raise ParameterError(
             "{n_best} ({n}) cannot exceed {beam_size} ({beam})",
             n_best=("n_best", None, "decode.n_best"),

@@ -280,7 +280,11 @@ def test_translate_matches_the_cli_and_does_not_retrace(translator, seq2seq_run,
         (lambda t: t.translate("alpha"), "sentences must be a list of strings"),
         (lambda t: t.translate([1]), r"sentences\[0\] must be a string"),
         (lambda t: t.translate(["alpha"], beam_size="2"), "beam_size must be an integer"),
-        (lambda t: t.translate(["alpha"], beam_size=2, n_best=3), "cannot exceed"),
+        (lambda t: t.translate(["alpha"], beam_size=2, n_best=3), r"^n_best \(3\) cannot exceed beam_size \(2\)$"),
+        (
+            lambda t: t.translate(["alpha"], n_best=50),
+            r"^n_best \(50\) cannot exceed the run's beam size \(\d+\); give a",
+        ),
     ],
 )
 def test_translator_argument_errors(translator, call, fragment):

@@ -435,6 +435,7 @@ def test_run_directory_of_another_kind(tmp_path):
     [
         (("--beam-size", "0"), "--beam-size (decode.beam_size) must be an integer >= 1"),
         (("--beam-size", "2", "--n-best", "3"), "--n-best (3) cannot exceed --beam-size (2)"),
+        (("--n-best", "50"), "--n-best (50) cannot exceed the run's beam size ("),  # --beam-size not given
         (("--length-penalty", "-1"), "--length-penalty (decode.length_penalty) must be a finite number >= 0"),
         (("--max-length", "0"), "--max-length (decode.max_length) must be an integer >= 1"),
     ],

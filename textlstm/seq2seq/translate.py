@@ -40,9 +40,12 @@ def _groups(lengths, batch_size):
             yield padded, members[start : start + batch_size]
 
 
-def check_options(beam_size=None, n_best=None, max_length=None, batch_size=None, length_penalty=None):
+def check_options(
+    beam_size=None, n_best=None, max_length=None, batch_size=None, length_penalty=None, beam_size_given=True
+):
     """Refuse impossible decoding options in one line naming the parameter (the CLI shows its
-    option: `ParameterError`); options left as None are not checked."""
+    option: `ParameterError`); options left as None are not checked. `beam_size_given` False: the
+    beam size is the run's own (`schema.check_n_best` says so)."""
     for name, value in (
         ("beam_size", beam_size),
         ("max_length", max_length),
@@ -53,7 +56,7 @@ def check_options(beam_size=None, n_best=None, max_length=None, batch_size=None,
         if value is not None:  # ranges declared in textlstm.settings (finite, bounded)
             check_argument(name, value, f"decode.{name}", KIND)
     if beam_size is not None and n_best is not None:
-        check_n_best(n_best, beam_size)
+        check_n_best(n_best, beam_size, beam_size_given=beam_size_given)
 
 
 def translate_ids(
@@ -132,6 +135,7 @@ def translate_lines(
     None come from `decode`, the recipe's `[decode]`. Lines longer than `decode.max_source_length`
     subwords are cut, with a warning through `warn(message)`.
     """
+    beam_size_given = beam_size is not None
     beam_size = decode["beam_size"] if beam_size is None else beam_size
     n_best = decode["n_best"] if n_best is None else n_best
     options = dict(
@@ -141,7 +145,7 @@ def translate_lines(
         max_length=decode["max_length"] if max_length is None else max_length,
         batch_size=decode["batch_size"] if batch_size is None else batch_size,
     )
-    check_options(**options)
+    check_options(**options, beam_size_given=beam_size_given)
     cap = decode["max_source_length"]
     wanted = [i for i, line in enumerate(lines) if line.strip()]
     sources = subwords.encode_source([lines[i] for i in wanted])
