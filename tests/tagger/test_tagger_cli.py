@@ -374,7 +374,7 @@ def test_run_directory_of_another_kind(corpora, tmp_path):
 
 def test_missing_dev_file_and_bad_recipe_values(corpora, tmp_path):
     result = _invoke("train", "tagger", "--train", corpora["conllu_train"], "--run-dir", tmp_path / "r")
-    _assert_one_error_line(result, "--dev FILE")
+    _assert_one_error_line(result, "a training file and a dev file: --train and --dev")
     result = _invoke(
         "train",
         "tagger",
