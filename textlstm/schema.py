@@ -172,16 +172,11 @@ def check_n_best(n_best: int, beam_size: int, recipe: bool = False, beam_size_gi
     if n_best > beam_size:
         if recipe:
             raise UserError(f"decode.n_best ({n_best}) cannot exceed decode.beam_size ({beam_size})")
+        template = "{n_best} ({n}) cannot exceed {beam_size} ({beam})"
         if not beam_size_given:  # the run's own: say so, or the caller looks for a beam size they never gave
-            raise ParameterError(
-                "{n_best} ({n}) cannot exceed the run's beam size ({beam}); give a larger {beam_size} too",
-                n_best=("n_best", None, "decode.n_best"),
-                beam_size=("beam_size", None, "decode.beam_size"),
-                n=n_best,
-                beam=beam_size,
-            )
+            template = "{n_best} ({n}) cannot exceed the run's beam size ({beam}); give a larger {beam_size} too"
         raise ParameterError(
-            "{n_best} ({n}) cannot exceed {beam_size} ({beam})",
+            template,
             n_best=("n_best", None, "decode.n_best"),
             beam_size=("beam_size", None, "decode.beam_size"),
             n=n_best,
