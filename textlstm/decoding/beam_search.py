@@ -30,6 +30,7 @@ import tensorflow as tf
 
 from textlstm.decoding.samplers import compiled
 from textlstm.errors import UserError
+from textlstm.layers.fusion import arranged_for_xla
 
 _NEG_INF = -float("inf")
 _LANES = 16  # widest CPU vector (AVX-512 floats); see _log_softmax
@@ -294,12 +295,13 @@ def beam_search(
     batch_size = tf.convert_to_tensor(batch_size, dtype=tf.int32)
     if tf.inside_function():
         return _decode(step_fn, cfg, tensors, initial_state, constants, batch_size)
+
+    def search_loop(numbers, state, constants, size):
+        with arranged_for_xla(jit_compile):  # the step's arithmetic for the executor that runs it
+            return _decode(step_fn, cfg, numbers, state, constants, size)
+
     search = compiled(
         ("beam_search", step_fn, cfg, jit_compile),
-        lambda: tf.function(
-            lambda numbers, state, constants, size: _decode(step_fn, cfg, numbers, state, constants, size),
-            jit_compile=jit_compile,
-            reduce_retracing=True,
-        ),
+        lambda: tf.function(search_loop, jit_compile=jit_compile, reduce_retracing=True),
     )
     return search(tensors, initial_state, constants, batch_size)

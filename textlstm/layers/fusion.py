@@ -7,9 +7,10 @@ matrix-vector code. Adding after a split (`split_sum`), or to halves of the prod
 affected (benchmarks/profile_generation.py; docs/results.md, "Character LM generation speed").
 
 Without XLA every operation is a separate kernel launch, and there the fewest operations win:
-adding first and splitting once. A loop traced for graph execution without XLA says so with
-`arranged_for_xla(False)`; everywhere else the arithmetic is arranged for XLA, which costs
-nothing measurable in larger batches.
+adding first and splitting once. The decoding loops (`decoding.samplers.sample_sequence`,
+`decoding.beam_search.beam_search`) trace their steps under `arranged_for_xla(jit_compile)`;
+everywhere else the arithmetic is arranged for XLA, which costs nothing measurable in larger
+batches.
 """
 
 import contextlib
